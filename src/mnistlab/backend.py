@@ -1,0 +1,119 @@
+"""The few places that depend on the Keras backend: logging, seeding, determinism, versions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import sys
+import tempfile
+
+# Start-up lines TensorFlow's C++ side prints straight to fd 2 before absl logging is initialised, so
+# TF_CPP_MIN_LOG_LEVEL cannot silence them (TF 2.21): oneDNN notice, CUDA probing on CPU-only machines.
+_NOISE = re.compile(r"All log messages before absl::InitializeLog|port\.cc:\d+\] oneDNN custom operations"
+                    r"|cudart_stub\.cc|cuda_platform\.cc:\d+\] failed call to cuInit|cuda_executor|"
+                    r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
+                    r"TF-TRT Warning|This TensorFlow binary is optimized to use available CPU instructions|"
+                    r"To enable the following instructions")
+
+
+@contextlib.contextmanager
+def filtered_stderr():
+    """Hold back TensorFlow's known start-up noise on fd 2; pass every other line through."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded interpreters): do nothing
+        yield
+        return
+    with tempfile.TemporaryFile() as buf:
+        os.dup2(buf.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            buf.seek(0)
+            for line in buf.read().decode("utf-8", "replace").splitlines():
+                if not _NOISE.search(line):
+                    print(line, file=sys.stderr)
+
+
+def quiet() -> None:
+    """Import the backend with its start-up noise filtered; call before anything imports Keras."""
+    # 3: TF 2.21's tf.data logs a harmless C++ "error" about an unknown NodeDef attribute
+    # (use_unbounded_threadpool) on every map(); real failures still raise Python exceptions.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    with filtered_stderr():
+        import keras  # noqa: F401
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # probes CUDA once, here, quietly
+            # Retracing notices when a new model's predict() is traced: expected, one model per step.
+            tf.get_logger().setLevel("ERROR")
+
+
+def seed_everything(seed: int) -> None:
+    """Fix every random choice (Python, NumPy, backend) and ask the backend for deterministic ops.
+
+    With this, the same command on the same machine gives identical weights and metrics.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def versions() -> dict[str, str]:
+    """Versions of what ran: Python, Keras, its backend, NumPy, and the platform."""
+    import keras
+    import numpy as np
+
+    out = {
+        "python": sys.version.split()[0],
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }
+    if out["backend"] == "tensorflow":
+        import tensorflow as tf
+
+        out["tensorflow"] = tf.__version__
+    return out
+
+
+def hardware() -> dict[str, object]:
+    """CPU model, logical cores, memory and accelerators seen by the backend."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    devices: list[str] = []
+    try:
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            devices = [d.device_type for d in tf.config.list_physical_devices()]
+    except Exception:  # noqa: BLE001 - hardware facts are best effort
+        pass
+    return {"cpu": cpu, "logical_cores": os.cpu_count(), "memory_gib": mem_gib, "devices": devices}

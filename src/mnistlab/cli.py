@@ -1,0 +1,93 @@
+"""The ``mnistlab`` command: parses arguments and dispatches; no logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mnistlab import __version__
+from mnistlab.errors import MnistlabError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mnistlab", description="The TP 2 deep-learning lab as one command.")
+    p.add_argument("--version", action="version", version=f"mnistlab {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the lab, or some of its experiments, into a run folder")
+    run.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
+                     help="experiment names or prefixes (ex1, ex2, ex2.cnn, ...); default: all")
+    run.add_argument("--out", metavar="DIR", help="run folder (default: runs/<UTC timestamp>)")
+    run.add_argument("--data", metavar="DIR", help="folder holding the data sets (see README)")
+    run.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[],
+                     help="override a setting of every selected experiment, e.g. --set epochs=50")
+    run.add_argument("--trust-data", action="store_true",
+                     help="use local data whose content differs from the published data set (warns)")
+    run.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of figure labels")
+
+    ls = sub.add_parser("list", help="show the experiments and their settings")
+    ls.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[])
+    return p
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from mnistlab import config
+
+    overrides = config.parse_overrides(args.overrides)
+    for name in config.names():
+        e = config.load(name, overrides)
+        if e.step in ("train", "activations", "augment"):
+            val = "test set" if e.validation == "test" else f"last {e.validation_split:g} of train"
+            what = (f"{e.dataset}, {e.model} {e.hidden_units if e.model == 'dense' else e.conv_filters}, "
+                    f"{e.optimizer} lr {e.learning_rate:g}, {e.epochs} epochs, batch {e.batch_size}, "
+                    f"validation: {val}, seed {e.seed}")
+            if e.step == "activations":
+                what += f", activations {', '.join(e.activations)}"
+            if e.step == "augment":
+                what += (f", continues {e.from_step}: rotation {e.rotation_degrees:g} deg, zoom {e.zoom:g},"
+                         f" horizontal flip {str(e.horizontal_flip).lower()}")
+        else:
+            what = f"{e.dataset}, uses the model of {e.from_step}"
+        print(f"{name:<16} {e.title}\n{'':<16} {what}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mnistlab import config
+
+    overrides = config.parse_overrides(args.overrides)
+    names = config.select(args.experiments)
+    for n in names:  # fail on a bad override before loading TensorFlow
+        config.load(n, overrides)
+
+    from mnistlab.backend import quiet
+
+    quiet()
+    from mnistlab.runner import Runner, new_run_dir
+
+    run_dir = new_run_dir() if args.out is None else args.out
+    runner = Runner(run_dir, overrides=overrides, data_dir=args.data, trust_data=args.trust_data, lang=args.lang,
+                    argv=sys.argv[1:])
+    try:
+        runner.run(names)
+    except KeyboardInterrupt:
+        print(f"mnistlab: interrupted; what finished is in {run_dir}", file=sys.stderr)
+        return 130
+    print(f"mnistlab: run complete in {runner.manifest['seconds']:.0f}s: {run_dir}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "list": cmd_list}[args.command](args)
+    except MnistlabError as e:
+        print(f"mnistlab: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mnistlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

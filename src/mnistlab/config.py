@@ -1,0 +1,256 @@
+"""Experiments as data: typed defaults in one place, experiment files, command-line overrides.
+
+Every hyperparameter of the lab lives in an experiment file
+(``src/mnistlab/experiments/<name>.toml``) that overrides only what differs from the
+defaults below; ``--set key=value`` overrides it again. An unknown key or a value of the
+wrong type is a :class:`ConfigError`, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mnistlab.errors import ConfigError
+
+STEPS = ("train", "activations", "confusion", "augment")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+
+
+@dataclass
+class Experiment:
+    """One step of the lab with every setting it uses. Defaults are the lab's Exercise 1."""
+
+    name: str = ""  # set from the file name, e.g. "ex2.cnn"; not settable from a file
+    title: str = ""  # one line shown by `mnistlab list` and in the report
+    order: int = 0  # position in the lab; `mnistlab run` runs steps in this order
+    step: str = "train"  # what runs: train | activations | confusion | augment
+    from_step: str = ""  # confusion, augment: the step whose trained model this one uses
+    dataset: str = "mnist"  # Keras' data set name: mnist | fashion_mnist
+    # --- model -------------------------------------------------------------------------
+    model: str = "dense"  # builder in mnistlab.models: dense | cnn
+    hidden_units: list[int] = field(default_factory=lambda: [128])  # width of each hidden Dense layer
+    dropout: list[float] = field(default_factory=lambda: [0.0])  # dropout rate after each hidden Dense, 0-1
+    activation: str = "relu"  # hidden activation: sigmoid | tanh | relu | leaky_relu
+    leaky_relu_slope: float = 0.1  # LeakyReLU negative slope (the lab's LeakyReLU(0.1))
+    conv_filters: list[int] = field(default_factory=lambda: [32, 64])  # cnn: filters of each Conv2D
+    kernel_size: int = 3  # cnn: square kernel side, pixels
+    pool_size: int = 2  # cnn: square max-pooling window after each Conv2D, pixels
+    activations: list[str] = field(default_factory=list)  # activations step: the activations compared
+    # --- training ----------------------------------------------------------------------
+    optimizer: str = "adam"  # keras optimizer name: adam | sgd | rmsprop
+    learning_rate: float = 0.001  # optimizer step size (Keras' Adam default)
+    loss: str = "sparse_categorical_crossentropy"  # categorical_crossentropy => one-hot labels
+    epochs: int = 5  # full passes over the training set, >= 1
+    batch_size: int = 32  # images per gradient step, >= 1
+    validation: str = "test"  # test: validate on the test set (the lab's Ex. 1) | split: last part of train
+    validation_split: float = 0.2  # validation=split: fraction taken from the end of train, unshuffled
+    seed: int = 42  # fixes weights, shuffling, dropout and augmentation
+    # --- augmentation (augment step), the lab's ImageDataGenerator ranges ---------------
+    rotation_degrees: float = 10.0  # random rotation in [-r, r] degrees
+    zoom: float = 0.1  # random zoom factor in [1 - z, 1 + z], each axis
+    horizontal_flip: bool = True  # flip left-right with probability 1/2
+    # --- figures -----------------------------------------------------------------------
+    samples_grid: list[int] = field(default_factory=lambda: [2, 5])  # rows, columns of the samples figure
+    predictions_shown: int = 5  # test images drawn with true and predicted label
+    # --- size of the run (smoke tests, quick looks) ------------------------------------
+    train_limit: int = 0  # use only the first N training images; 0 = all
+    test_limit: int = 0  # use only the first N test images; 0 = all
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def one_hot(self) -> bool:
+        """The lab's Exercise 2 one-hot encodes labels for categorical_crossentropy."""
+        return self.loss == "categorical_crossentropy"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Experiment)}
+_DEFAULTS = Experiment()
+# Keys with a closed set of values.
+_CHOICES = {
+    "step": STEPS,
+    "dataset": ("mnist", "fashion_mnist"),
+    "model": ("dense", "cnn"),
+    "activation": ACTIVATIONS,
+    "optimizer": ("adam", "sgd", "rmsprop"),
+    "loss": ("sparse_categorical_crossentropy", "categorical_crossentropy"),
+    "validation": ("test", "split"),
+}
+
+
+def experiments_dir() -> Path:
+    """The folder of the lab's experiment files, shipped inside the package."""
+    return Path(str(resources.files("mnistlab") / "experiments"))
+
+
+def names() -> list[str]:
+    """Every experiment, in the lab's order."""
+    return [e.name for e in sorted((load(p.stem) for p in experiments_dir().glob("*.toml")),
+                                   key=lambda e: e.order)]
+
+
+def select(patterns: list[str] | None) -> list[str]:
+    """Experiment names matching ``patterns`` ("ex2" selects every "ex2.*"), in the lab's order.
+
+    Raises:
+        ConfigError: a pattern matches nothing.
+    """
+    every = names()
+    if not patterns or patterns == ["all"]:
+        return every
+    chosen = set()
+    for p in patterns:
+        hits = [n for n in every if n == p or n.startswith(p + ".")]
+        if not hits:
+            hint = difflib.get_close_matches(p, every, n=1)
+            raise ConfigError(f"no experiment named {p!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                              + "; `mnistlab list` shows them")
+        chosen.update(hits)
+    return [n for n in every if n in chosen]
+
+
+def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Experiment:
+    """Read an experiment file and apply overrides.
+
+    Args:
+        name_or_path: an experiment name ("ex2.cnn") or a path to a .toml file.
+        overrides: key -> value, already typed (see :func:`parse_overrides`).
+
+    Returns:
+        The resolved, validated experiment.
+
+    Raises:
+        ConfigError: missing file, TOML syntax error, unknown key, wrong type or value.
+    """
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = experiments_dir() / f"{name_or_path}.toml"
+        if not path.is_file():
+            select([str(name_or_path)])  # raises with a suggestion
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"cannot read experiment file ({e.strerror})", path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", path) from None
+    values = {"name": path.stem}
+    for key, value in raw.items():
+        if key == "name":
+            raise ConfigError("'name' comes from the file name and cannot be set", path)
+        values[key] = _check(key, value, source=str(path))
+    for key, value in (overrides or {}).items():
+        scope, _, field_name = key.rpartition(".")
+        if not scope or scope == path.stem:
+            values[field_name] = _check(field_name, value, source="--set")
+    exp = Experiment(**values)
+    _validate(exp, source=str(path))
+    return exp
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """Parse ``key=value`` strings; values are TOML literals, bare words are strings.
+
+    ``epochs=50``, ``learning_rate=1e-3``, ``horizontal_flip=false``, ``hidden_units=[256,128]``,
+    ``activation=tanh``. ``ex2.cnn.epochs=3`` applies to one experiment only.
+
+    Raises:
+        ConfigError: no ``=``, unknown key, or a value of the wrong type.
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        scope, _, field_name = key.rpartition(".")
+        if scope and not any(n == scope for n in names()):
+            raise ConfigError(f"--set {item!r}: no experiment named {scope!r}")
+        out[key] = _check(field_name, value, source="--set")
+    return out
+
+
+def _check(key: str, value: Any, source: str) -> Any:
+    if key not in _FIELDS or key == "name":
+        hint = difflib.get_close_matches(key, [k for k in _FIELDS if k != "name"], n=1)
+        raise ConfigError(f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+                          None if source == "--set" else source)
+    default = getattr(_DEFAULTS, key)
+    where = None if source == "--set" else source
+
+    def wrong(expected: str) -> ConfigError:
+        return ConfigError(f"{key} must be {expected}, got {value!r}", where)
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number")
+        value = float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise wrong("a string")
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise wrong("one of " + ", ".join(_CHOICES[key]))
+    elif isinstance(default, list):
+        item_type = dataclasses.fields(Experiment)[list(_FIELDS).index(key)].type
+        if not isinstance(value, list):
+            raise wrong(f"a list ({item_type})")
+        if "int" in item_type:
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise wrong("a list of integers")
+        elif "float" in item_type:
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise wrong("a list of numbers")
+            value = [float(v) for v in value]
+        elif not all(isinstance(v, str) for v in value):
+            raise wrong("a list of strings")
+    return value
+
+
+def _validate(e: Experiment, source: str) -> None:
+    def bad(msg: str) -> ConfigError:
+        return ConfigError(msg, source)
+
+    for key in ("epochs", "batch_size", "kernel_size", "pool_size", "predictions_shown"):
+        if getattr(e, key) < 1:
+            raise bad(f"{key} must be at least 1, got {getattr(e, key)}")
+    for key in ("train_limit", "test_limit"):
+        if getattr(e, key) < 0:
+            raise bad(f"{key} must be 0 (all) or a positive count, got {getattr(e, key)}")
+    if not 0.0 < e.validation_split < 1.0:
+        raise bad(f"validation_split must be between 0 and 1, got {e.validation_split}")
+    if not e.learning_rate > 0:
+        raise bad(f"learning_rate must be positive, got {e.learning_rate}")
+    if not e.hidden_units or any(u < 1 for u in e.hidden_units):
+        raise bad(f"hidden_units must be one or more positive widths, got {e.hidden_units}")
+    if len(e.dropout) != len(e.hidden_units):
+        raise bad(f"dropout needs one rate per hidden layer ({len(e.hidden_units)}), got {e.dropout}")
+    if any(not 0.0 <= d < 1.0 for d in e.dropout):
+        raise bad(f"dropout rates must be in [0, 1), got {e.dropout}")
+    if not e.conv_filters or any(f < 1 for f in e.conv_filters):
+        raise bad(f"conv_filters must be one or more positive counts, got {e.conv_filters}")
+    if bad_act := [a for a in e.activations if a not in ACTIVATIONS]:
+        raise bad(f"unknown activation {bad_act[0]!r}; choose from {', '.join(ACTIVATIONS)}")
+    if e.step == "activations" and not e.activations:
+        raise bad("the activations step needs a non-empty 'activations' list")
+    if e.step in ("confusion", "augment") and not e.from_step:
+        raise bad(f"the {e.step} step needs 'from_step', the step whose model it uses")
+    if len(e.samples_grid) != 2 or min(e.samples_grid) < 1:
+        raise bad(f"samples_grid must be [rows, columns], got {e.samples_grid}")
+    if not 0.0 <= e.zoom < 1.0 or not 0.0 <= e.rotation_degrees <= 180.0:
+        raise bad("zoom must be in [0, 1) and rotation_degrees in [0, 180]")

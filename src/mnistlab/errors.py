@@ -1,0 +1,30 @@
+"""The project's own error: one line for the user, never a traceback."""
+
+from __future__ import annotations
+
+import os
+
+
+class MnistlabError(Exception):
+    """A problem the user can act on, printed as one line by the CLI.
+
+    Args:
+        message: what went wrong and, where it helps, what to do about it.
+        path: the file or folder concerned; printed first when given.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None):
+        self.message = message
+        self.path = None if path is None else os.fspath(path)
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class DataError(MnistlabError):
+    """A data file that is missing, unreadable, malformed or not the published data set."""
+
+
+class ConfigError(MnistlabError):
+    """An experiment file or an override that names an unknown key or holds a wrong type."""

@@ -1,0 +1,73 @@
+"""Evaluation of a trained model from its run folder: confusion matrix, per-class report, mistakes."""
+
+from __future__ import annotations
+
+import io
+import csv
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix
+
+from mnistlab import plots
+from mnistlab.config import Experiment
+from mnistlab.data.pipeline import model_input
+from mnistlab.fileio import write_text
+from mnistlab.i18n import class_names
+from mnistlab.train import Context, load_model
+
+
+def most_confused(matrix: np.ndarray, names: list[str], top: int = 5) -> list[dict[str, object]]:
+    """The largest off-diagonal cells: (true class, predicted class, count), largest first."""
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1][:top]
+    out = []
+    for flat in order:
+        t, p = np.unravel_index(flat, off.shape)
+        if off[t, p] == 0:
+            break
+        out.append({"true": names[t], "predicted": names[p], "true_index": int(t), "predicted_index": int(p),
+                    "count": int(off[t, p])})
+    return out
+
+
+def confusion_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str, object]:
+    """Predict the test set with the model at ``model_path``; write the matrix, report and mistakes."""
+    ds = ctx.get_data(exp.dataset)
+    x_raw, y = ds.x_test, ds.y_test
+    if exp.test_limit:
+        x_raw, y = x_raw[: exp.test_limit], y[: exp.test_limit]
+    model = load_model(model_path)
+    probs = model.predict(model_input(x_raw, exp.model), batch_size=1000, verbose=0)
+    pred = probs.argmax(axis=1)
+    names_en = class_names(exp.dataset, "en")
+    names = class_names(exp.dataset, ctx.lang)
+    matrix = confusion_matrix(y, pred, labels=list(range(10)))
+    report = classification_report(y, pred, labels=list(range(10)), target_names=names_en, output_dict=True,
+                                   zero_division=0)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["true\\predicted", *names_en])
+    for name, row in zip(names_en, matrix, strict=True):
+        w.writerow([name, *row.tolist()])
+    write_text(ctx.workdir / "confusion_matrix.csv", buf.getvalue())
+    plots.save(plots.confusion(matrix, names, "CNN", ctx.lang), ctx.workdir / "figures" / "confusion_matrix.png")
+    wrong = np.flatnonzero(pred != y)
+    worst = wrong[np.argsort(-probs[wrong, pred[wrong]])][:12]
+    plots.save(plots.mistakes(x_raw[worst], y[worst], pred[worst], probs[worst, pred[worst]], names, "CNN",
+                              ctx.lang), ctx.workdir / "figures" / "mistakes.png")
+    per_class = {names_en[i]: {k: float(report[names_en[i]][k]) for k in ("precision", "recall", "f1-score")}
+                 | {"support": int(report[names_en[i]]["support"])} for i in range(10)}
+    return {
+        "model": str(model_path.parent.name),
+        "test_accuracy": float((pred == y).mean()),
+        "n_test": int(len(y)),
+        "per_class": per_class,
+        "macro_f1": float(report["macro avg"]["f1-score"]),
+        "most_confused": most_confused(matrix, names_en),
+        "worst_recall_class": min(per_class, key=lambda k: per_class[k]["recall"]),
+        "most_confident_mistakes": [{"index": int(i), "true": names_en[y[i]], "predicted": names_en[pred[i]],
+                                     "probability": float(probs[i, pred[i]])} for i in worst],
+        "confusion_matrix": matrix.tolist(),
+    }

@@ -1,0 +1,300 @@
+"""Training: the only place that calls ``fit``. Each step writes its artifacts into its own folder.
+
+Artifacts of a trained experiment (names never change):
+``config.json``, ``history.csv``, ``metrics.json`` (written last: its presence means complete),
+``model.keras``, ``summary.txt``, ``test_probabilities.npy``, ``figures/*.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import keras
+import numpy as np
+
+from mnistlab import models, plots
+from mnistlab.backend import seed_everything
+from mnistlab.config import Experiment
+from mnistlab.data.pipeline import Prepared, augmented_batches, augmenter, prepare
+
+from mnistlab.fileio import atomic_path, write_json, write_text
+from mnistlab.i18n import class_names, text
+
+if TYPE_CHECKING:
+    from mnistlab.data.sources import Dataset
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+
+
+@dataclass
+class Context:
+    """What a step needs besides its experiment: where to write, how to talk, how to get data."""
+
+    workdir: Path  # this step's folder, run_dir / exp.name
+    get_data: Callable[[str], Dataset]  # data set name -> Dataset (cached by the runner)
+    lang: str = "fr"  # language of figure labels
+    stream: TextIO = field(default_factory=lambda: sys.stderr)  # where progress goes
+    label: str = ""  # shown in progress lines, e.g. "[2/6] ex2.ann"
+
+
+# --- callbacks --------------------------------------------------------------------------------------------
+
+
+class Progress(keras.callbacks.Callback):
+    """One line per epoch with metrics, time elapsed and time left; a live batch counter on a terminal."""
+
+    def __init__(self, label: str, epochs: int, stream: TextIO):
+        super().__init__()
+        self.label, self.epochs, self.stream = label, epochs, stream
+        self.live = getattr(stream, "isatty", lambda: False)()
+        self.t0 = self.epoch_t0 = self.last_draw = 0.0
+        self.steps = None
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.perf_counter()
+        self.steps = self.params.get("steps")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_t0 = time.perf_counter()
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if not self.live or now - self.last_draw < 0.25:
+            return
+        self.last_draw = now
+        done = f"{batch + 1}/{self.steps}" if self.steps else f"{batch + 1}"
+        acc = (logs or {}).get("accuracy")
+        acc = f" acc {float(acc):.4f}" if acc is not None else ""
+        self.stream.write(f"\r{self.label}  epoch {self.epoch + 1}/{self.epochs}  batch {done}{acc}"
+                          f"  {_clock(now - self.t0)}\x1b[K")
+        self.stream.flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        elapsed = now - self.t0
+        left = elapsed / (epoch + 1) * (self.epochs - epoch - 1)
+        shown = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items()
+                          if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
+        self.stream.write(("\r" if self.live else "") + f"{self.label}  epoch {epoch + 1}/{self.epochs}  {shown}"
+                          f"  ({now - self.epoch_t0:.1f}s; {_clock(elapsed)} elapsed, ~{_clock(left)} left)"
+                          + ("\x1b[K" if self.live else "") + "\n")
+        self.stream.flush()
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Rewrite ``history.csv`` after every epoch (atomically), with the epoch's wall time in seconds."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+        self.rows: list[dict[str, float]] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+               "seconds": round(time.perf_counter() - self.t, 3)}
+        self.rows.append(row)
+        write_history(self.path, self.rows)
+
+
+def write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    """Write per-epoch rows as CSV: epoch, loss, accuracy, val_loss, val_accuracy, ..., seconds."""
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    """``history.csv`` -> {column: values}, like ``History.history`` plus epoch and seconds."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {})}
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+# --- shared pieces ----------------------------------------------------------------------------------------
+
+
+def compile_model(model: keras.Model, exp: Experiment) -> keras.Model:
+    """``model.compile`` with the experiment's optimizer, learning rate and loss, metric accuracy."""
+    model.compile(optimizer=OPTIMIZERS[exp.optimizer](learning_rate=exp.learning_rate),
+                  loss=exp.loss, metrics=["accuracy"])
+    return model
+
+
+def fit(model: keras.Model, exp: Experiment, train_data, val_data, ctx: Context, workdir: Path,
+        label: str) -> tuple[dict[str, list[float]], float]:
+    """Train ``model`` for ``exp.epochs``, logging progress and ``history.csv``. Returns (history, seconds).
+
+    ``train_data`` is ``(x, y)`` arrays (shuffled by Keras each epoch with ``batch_size``) or a batched
+    ``tf.data`` pipeline.
+    """
+    callbacks = [HistoryCSV(workdir / "history.csv"), Progress(label, exp.epochs, ctx.stream)]
+    kwargs = dict(epochs=exp.epochs, validation_data=val_data, callbacks=callbacks, verbose=0)
+    t0 = time.perf_counter()
+    if isinstance(train_data, tuple):
+        hist = model.fit(*train_data, batch_size=exp.batch_size, shuffle=True, **kwargs)
+    else:
+        hist = model.fit(train_data, shuffle=False, **kwargs)  # the pipeline shuffles itself
+    return hist.history, time.perf_counter() - t0
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    """``model.save`` to a temporary ``.keras`` file beside ``path``, renamed into place when complete."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def load_model(path: Path) -> keras.Model:
+    """Load a ``.keras`` model with Keras' safe mode on (no arbitrary code from the file)."""
+    return keras.models.load_model(path, safe_mode=True)
+
+
+def summary_text(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda s, **_: lines.append(s), line_length=90)
+    return "\n".join(lines) + "\n"
+
+
+def layer_table(model: keras.Model) -> list[dict[str, object]]:
+    """Each layer's name, type, output shape and parameter count (the report's model summary)."""
+    return [{"name": layer.name, "type": type(layer).__name__,
+             "output_shape": list(layer.output.shape[1:]) if hasattr(layer, "output") else None,
+             "params": int(layer.count_params())} for layer in model.layers]
+
+
+def curve_summary(history: dict[str, list[float]]) -> dict[str, object]:
+    """Facts the report reads off the curves: last values, train/val gap, best validation epoch."""
+    out: dict[str, object] = {"epochs_run": len(history.get("loss", []))}
+    for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if history.get(k):
+            out[f"final_{k}"] = float(history[k][-1])
+    if history.get("val_loss"):
+        out["best_val_loss_epoch"] = int(np.argmin(history["val_loss"]) + 1)
+        out["best_val_loss"] = float(np.min(history["val_loss"]))
+    if history.get("val_accuracy"):
+        out["best_val_accuracy_epoch"] = int(np.argmax(history["val_accuracy"]) + 1)
+        out["best_val_accuracy"] = float(np.max(history["val_accuracy"]))
+        out["final_gap_accuracy"] = float(history["accuracy"][-1] - history["val_accuracy"][-1])
+    return out
+
+
+def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workdir: Path,
+                      history: dict[str, list[float]], fit_seconds: float, ctx: Context) -> dict[str, object]:
+    """Evaluate on the test set, save model, predictions, curves and metrics. Returns the metrics."""
+    t0 = time.perf_counter()
+    test_loss, test_acc = model.evaluate(data.x_test, data.y_test, verbose=0)
+    probs = model.predict(data.x_test, batch_size=1000, verbose=0)
+    eval_seconds = time.perf_counter() - t0
+    predicted = probs.argmax(axis=1)
+    save_model(model, workdir / "model.keras")
+    with atomic_path(workdir / "test_probabilities.npy") as tmp:
+        np.save(tmp, probs.astype(np.float32))
+    write_text(workdir / "summary.txt", summary_text(model))
+    names = class_names(exp.dataset, ctx.lang)
+    plots.save(plots.curves(history, "accuracy", exp.name, ctx.lang), workdir / "figures" / "accuracy.png")
+    plots.save(plots.curves(history, "loss", exp.name, ctx.lang), workdir / "figures" / "loss.png")
+    n = exp.predictions_shown
+    plots.save(plots.predictions(data.raw_test[:n], data.labels_test[:n], predicted[:n], names, ctx.lang),
+               workdir / "figures" / "predictions.png")
+    return {
+        "test_loss": float(test_loss),
+        "test_accuracy": float(test_acc),
+        "test_errors": int((predicted != data.labels_test).sum()),
+        "params": int(model.count_params()),
+        "layers": layer_table(model),
+        "n_train": int(len(data.x_train)),
+        "n_validation": int(len(data.x_val)),
+        "n_test": int(len(data.x_test)),
+        "validation_is_test": data.validation_is_test,
+        "fit_seconds": round(fit_seconds, 3),
+        "eval_seconds": round(eval_seconds, 3),
+        **curve_summary(history),
+    }
+
+
+# --- steps ------------------------------------------------------------------------------------------------
+
+
+def train_step(exp: Experiment, ctx: Context) -> dict[str, object]:
+    """Build, compile, fit and evaluate one model (Exercise 1, the ANN, the CNN)."""
+    seed_everything(exp.seed)
+    ds = ctx.get_data(exp.dataset)
+    data = prepare(ds, exp)
+    rows, cols = exp.samples_grid
+    plots.save(plots.samples(data.raw_train, data.labels_train, class_names(exp.dataset, ctx.lang), rows, cols,
+                             ctx.lang), ctx.workdir / "figures" / "samples.png")
+    model = compile_model(models.build(exp), exp)
+    history, seconds = fit(model, exp, (data.x_train, data.y_train), (data.x_val, data.y_val), ctx,
+                           ctx.workdir, ctx.label)
+    return evaluate_and_save(model, exp, data, ctx.workdir, history, seconds, ctx)
+
+
+def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
+    """The same network once per activation, each from the same seed; compare final val_accuracy."""
+    ds = ctx.get_data(exp.dataset)
+    data = prepare(ds, exp)
+    results: dict[str, dict[str, object]] = {}
+    histories: dict[str, dict[str, list[float]]] = {}
+    for i, act in enumerate(exp.activations, 1):
+        seed_everything(exp.seed)
+        sub = ctx.workdir / act
+        model = compile_model(models.build(exp, activation=act), exp)
+        label = f"{ctx.label} {act} ({i}/{len(exp.activations)})"
+        history, seconds = fit(model, exp, (data.x_train, data.y_train), (data.x_val, data.y_val), ctx, sub, label)
+        metrics = evaluate_and_save(model, exp, data, sub, history, seconds, ctx)
+        write_json(sub / "metrics.json", metrics)
+        results[act] = metrics
+        histories[act] = history
+    val = {a: float(m["final_val_accuracy"]) for a, m in results.items()}
+    plots.save(plots.bars(val, text("activations_title", ctx.lang), text("val_accuracy", ctx.lang)),
+               ctx.workdir / "figures" / "activations.png")
+    best = max(val, key=val.get)
+    ranked = sorted(val, key=val.get, reverse=True)
+    return {
+        "val_accuracy": val,
+        "test_accuracy": {a: float(m["test_accuracy"]) for a, m in results.items()},
+        "fit_seconds": {a: float(m["fit_seconds"]) for a, m in results.items()},
+        "best": best,
+        "margin_over_second": float(val[ranked[0]] - val[ranked[1]]) if len(ranked) > 1 else None,
+        "params": {a: int(m["params"]) for a, m in results.items()},
+        "n_train": int(len(data.x_train)),
+        "n_validation": int(len(data.x_val)),
+    }
+
+
+def augment_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str, object]:
+    """Continue training the model at ``model_path`` (optimizer state included) on augmented batches."""
+    seed_everything(exp.seed)
+    ds = ctx.get_data(exp.dataset)
+    data = prepare(ds, exp)
+    model = load_model(model_path)
+    # A grid of what the network now sees: 4 training images, 5 random variants each.
+    aug = augmenter(exp)
+    originals = data.x_train[:4]
+    variants = np.stack([keras.ops.convert_to_numpy(aug(originals, training=True)) for _ in range(5)], axis=1)
+    plots.save(plots.augmented(originals[..., 0], variants[..., 0], ctx.lang),
+               ctx.workdir / "figures" / "augmented_samples.png")
+    seed_everything(exp.seed)
+    batches = augmented_batches(data.x_train, data.y_train, exp)
+    history, seconds = fit(model, exp, batches, (data.x_val, data.y_val), ctx, ctx.workdir, ctx.label)
+    metrics = evaluate_and_save(model, exp, data, ctx.workdir, history, seconds, ctx)
+    metrics["continued_from"] = str(model_path.parent.name)
+    return metrics

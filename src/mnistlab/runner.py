@@ -23,12 +23,12 @@ MANIFEST = "manifest.json"
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def new_run_dir(base: str | Path = "runs") -> Path:
     """``base/<UTC timestamp>``, e.g. ``runs/20261125T031500Z``; never an existing folder."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = Path(base) / stamp
     n = 1
     while path.exists():

@@ -23,7 +23,6 @@ from mnistlab import models, plots
 from mnistlab.backend import seed_everything
 from mnistlab.config import Experiment
 from mnistlab.data.pipeline import Prepared, augmented_batches, augmenter, prepare
-
 from mnistlab.fileio import atomic_path, write_json, write_text
 from mnistlab.i18n import class_names, text
 

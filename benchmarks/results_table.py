@@ -1,0 +1,77 @@
+"""Write the README results table from a finished run folder: what was measured, on which machine.
+
+    python benchmarks/results_table.py runs/<stamp>            # print the table
+    python benchmarks/results_table.py runs/<stamp> --readme   # replace the table in README.md
+
+Every number comes from the run's manifest.json and metrics.json files; nothing is typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+EXPECTED = {  # what the lab's maths gives (issue #2), shown beside what we measured
+    "ex1": "0.975-0.98",
+    "ex2.ann": "0.865-0.88",
+    "ex2.activations": "0.86-0.88 each",
+    "ex2.cnn": "0.89-0.91",
+    "ex2.confusion": "= ex2.cnn",
+    "ex2.augment": "0.90-0.91",
+}
+
+
+def table(run_dir: Path) -> str:
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    rows = ["| experiment | what | test accuracy | test loss | expected | time |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for name, entry in manifest["experiments"].items():
+        metrics_path = run_dir / name / "metrics.json"
+        if entry.get("status") != "complete" or not metrics_path.is_file():
+            rows.append(f"| {name} | {entry['config']['title']} | ({entry.get('status')}) | | | |")
+            continue
+        m = json.loads(metrics_path.read_text(encoding="utf-8"))
+        acc = m.get("test_accuracy")
+        if isinstance(acc, dict):  # the activation study: one model per activation
+            shown = ", ".join(f"{a} {v:.4f}" for a, v in m["val_accuracy"].items())
+            acc_text, loss_text = f"val: {shown}", ""
+        else:
+            acc_text = f"{acc:.4f}"
+            loss_text = f"{m['test_loss']:.4f}" if "test_loss" in m else ""
+        rows.append(f"| {name} | {entry['config']['title']} | {acc_text} | {loss_text} | "
+                    f"{EXPECTED.get(name, '')} | {entry['seconds']:.0f} s |")
+    hw, v = manifest["hardware"], manifest["versions"]
+    rows.append("")
+    rows.append(f"Measured by `mnistlab run` (seed {manifest.get('seed')}) on {hw['cpu']}, "
+                f"{hw['logical_cores']} logical cores, {hw['memory_gib']} GiB; Python {v['python']}, "
+                f"TensorFlow {v.get('tensorflow')}, Keras {v['keras']}; whole run {manifest.get('seconds', 0):.0f} s, "
+                f"finished {manifest.get('finished')}.")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--readme", action="store_true", help="replace the table between the markers in README.md")
+    args = p.parse_args()
+    text = table(args.run_dir)
+    if not args.readme:
+        print(text)
+        return 0
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    body = readme.read_text(encoding="utf-8")
+    if BEGIN not in body or END not in body:
+        print(f"{readme}: no {BEGIN} ... {END} markers", file=sys.stderr)
+        return 1
+    head, rest = body.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+    print(f"updated {readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

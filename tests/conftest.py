@@ -28,3 +28,32 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("MNISTLAB_DATA", raising=False)
     monkeypatch.setenv("MNISTLAB_NO_DOWNLOAD", "1")
     monkeypatch.setenv("MNISTLAB_SYSTEM_DATA", str(tmp_path_factory.mktemp("no_system_data")))
+
+
+CHROMIUM = os.environ.get("MNISTLAB_CHROMIUM", "/usr/bin/chromium")
+# Flags for a root, offline machine: no sandbox (root), no background calls to Google's hosts.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium driven by Playwright (Debian's chromium; .ci/run installs it).
+
+    Skipped outside CI when Chromium or Playwright is missing; in CI (CI=true) that is a failure.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("playwright is not installed (pip install -e .[test])")
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} not found: .ci/run should install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -20,6 +20,9 @@ from mnistlab.errors import ConfigError
 
 STEPS = ("train", "activations", "confusion", "augment")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+# Steps that `mnistlab run --seeds N` repeats with seeds seed+1 .. seed+N-1 (the activation study and
+# the ANN/CNN comparison), so the report can tell real differences from seed noise.
+SEED_STUDY = ("ex2.ann", "ex2.activations", "ex2.cnn")
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Experiment:
     name: str = ""  # set from the file name, e.g. "ex2.cnn"; not settable from a file
     title: str = ""  # one line shown by `mnistlab list` and in the report
     order: int = 0  # position in the lab; `mnistlab run` runs steps in this order
+    extended: bool = False  # a "what if" study (ext.*): runs only with `mnistlab run --extended` or by name
     step: str = "train"  # what runs: train | activations | confusion | augment
     from_step: str = ""  # confusion, augment: the step whose trained model this one uses
     dataset: str = "mnist"  # Keras' data set name: mnist | fashion_mnist
@@ -45,7 +49,7 @@ class Experiment:
     # --- training ----------------------------------------------------------------------
     optimizer: str = "adam"  # keras optimizer name: adam | sgd | rmsprop
     learning_rate: float = 0.001  # optimizer step size (Keras' Adam default)
-    loss: str = "sparse_categorical_crossentropy"  # categorical_crossentropy => one-hot labels
+    loss: str = "sparse_categorical_crossentropy"  # any other loss => one-hot labels
     epochs: int = 5  # full passes over the training set, >= 1
     batch_size: int = 32  # images per gradient step, >= 1
     validation: str = "test"  # test: validate on the test set (the lab's Ex. 1) | split: last part of train
@@ -67,8 +71,8 @@ class Experiment:
 
     @property
     def one_hot(self) -> bool:
-        """The lab's Exercise 2 one-hot encodes labels for categorical_crossentropy."""
-        return self.loss == "categorical_crossentropy"
+        """The lab's Exercise 2 one-hot encodes labels for categorical_crossentropy (and so does MSE)."""
+        return self.loss != "sparse_categorical_crossentropy"
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Experiment)}
@@ -80,7 +84,7 @@ _CHOICES = {
     "model": ("dense", "cnn"),
     "activation": ACTIVATIONS,
     "optimizer": ("adam", "sgd", "rmsprop"),
-    "loss": ("sparse_categorical_crossentropy", "categorical_crossentropy"),
+    "loss": ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error"),
     "validation": ("test", "split"),
 }
 
@@ -90,22 +94,26 @@ def experiments_dir() -> Path:
     return Path(str(resources.files("mnistlab") / "experiments"))
 
 
-def names() -> list[str]:
-    """Every experiment, in the lab's order."""
-    return [e.name for e in sorted((load(p.stem) for p in experiments_dir().glob("*.toml")),
-                                   key=lambda e: e.order)]
+def names(extended: bool = False) -> list[str]:
+    """Every experiment of the lab, in the lab's order; with ``extended``, the "what if" studies too."""
+    exps = sorted((load(p.stem) for p in experiments_dir().glob("*.toml")), key=lambda e: e.order)
+    return [e.name for e in exps if extended or not e.extended]
 
 
-def select(patterns: list[str] | None) -> list[str]:
+def select(patterns: list[str] | None, extended: bool = False) -> list[str]:
     """Experiment names matching ``patterns`` ("ex2" selects every "ex2.*"), in the lab's order.
+
+    A "what if" study (``ext.*``) is selected by name (``ext`` selects them all) or by ``extended``,
+    which adds every one of them to the selection.
 
     Raises:
         ConfigError: a pattern matches nothing.
     """
-    every = names()
+    every = names(extended=True)
+    extra = {n for n in every if n not in names()} if extended else set()
     if not patterns or patterns == ["all"]:
-        return every
-    chosen = set()
+        return [n for n in every if n in set(names()) | extra]
+    chosen = set(extra)
     for p in patterns:
         hits = [n for n in every if n == p or n.startswith(p + ".")]
         if not hits:
@@ -174,7 +182,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         except tomllib.TOMLDecodeError:
             value = text.strip()
         scope, _, field_name = key.rpartition(".")
-        if scope and not any(n == scope for n in names()):
+        if scope and not any(n == scope for n in names(extended=True)):
             raise ConfigError(f"--set {item!r}: no experiment named {scope!r}")
         out[key] = _check(field_name, value, source="--set")
     return out

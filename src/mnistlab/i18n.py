@@ -41,6 +41,10 @@ TEXT = {
         "original": "original",
         "mistakes_title": "Erreurs les plus confiantes — {}",
         "mistake": "Vrai : {}\nPrédit : {} ({:.0%})",
+        "best_val_loss_at": "Perte de validation minimale (époque {})",
+        "val_acc_per_epoch": "Précision de validation par époque — {}",
+        "activations_seeds_title": "Fonctions d'activation : moyenne ± écart-type sur {} graines",
+        "test_accuracy": "Précision sur le test",
     },
     "en": {
         "label": "Label: {}",
@@ -63,6 +67,10 @@ TEXT = {
         "original": "original",
         "mistakes_title": "Most confident mistakes — {}",
         "mistake": "True: {}\nPredicted: {} ({:.0%})",
+        "best_val_loss_at": "Lowest validation loss (epoch {})",
+        "val_acc_per_epoch": "Validation accuracy per epoch — {}",
+        "activations_seeds_title": "Activation functions: mean ± std over {} seeds",
+        "test_accuracy": "Test accuracy",
     },
 }
 

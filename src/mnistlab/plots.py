@@ -41,8 +41,12 @@ def samples(images: np.ndarray, labels: np.ndarray, class_names: list[str], rows
     return fig
 
 
-def curves(history: dict[str, list[float]], metric: str, title: str, lang: str = "fr") -> Figure:
-    """Training and validation ``metric`` ("accuracy" or "loss") per epoch, epochs counted from 1."""
+def curves(history: dict[str, list[float]], metric: str, title: str, lang: str = "fr",
+           mark_epoch: int | None = None) -> Figure:
+    """Training and validation ``metric`` ("accuracy" or "loss") per epoch, epochs counted from 1.
+
+    ``mark_epoch`` draws a dashed vertical line at the epoch of lowest validation loss.
+    """
     train, val = history.get(metric, []), history.get(f"val_{metric}", [])
     fig, ax = plt.subplots(figsize=(7, 4))
     epochs = np.arange(1, len(train) + 1)
@@ -54,6 +58,26 @@ def curves(history: dict[str, list[float]], metric: str, title: str, lang: str =
     ax.set_xlabel(text("epochs", lang))
     ax.set_ylabel(text(metric, lang))
     ax.set_xticks(epochs if len(epochs) <= 20 else ax.get_xticks())
+    if mark_epoch:
+        ax.axvline(mark_epoch, color="grey", linestyle="--", label=text("best_val_loss_at", lang).format(mark_epoch))
+    ax.legend()
+    ax.grid(True)
+    fig.tight_layout()
+    return fig
+
+
+def overlay(series: dict[str, list[float]], title: str, ylabel: str, lang: str = "fr") -> Figure:
+    """One line per entry of ``series`` (e.g. validation accuracy per activation) against the epoch."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    longest = 0
+    for name, values in series.items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", label=name)
+        longest = max(longest, len(values))
+    if 0 < longest <= 20:
+        ax.set_xticks(np.arange(1, longest + 1))
+    ax.set_title(title)
+    ax.set_xlabel(text("epochs", lang))
+    ax.set_ylabel(ylabel)
     ax.legend()
     ax.grid(True)
     fig.tight_layout()

@@ -1,7 +1,9 @@
 """Runs experiments into a run folder, in the lab's order, with their dependencies and a manifest.
 
 The run folder holds ``manifest.json`` (what ran: versions, hardware, seed, configs, timings, status)
-and one folder per experiment (see :mod:`mnistlab.train` for its artifacts).
+and one folder per experiment (see :mod:`mnistlab.train` for its artifacts). With ``seeds > 1`` the
+steps in ``config.SEED_STUDY`` run again with seeds seed+1 .. seed+N-1 into ``<name>/seeds/<seed>/``
+(same artifacts), recorded under the experiment's ``seeds`` entry in the manifest.
 """
 
 from __future__ import annotations
@@ -47,12 +49,13 @@ class Runner:
 
     def __init__(self, run_dir: Path, overrides: dict[str, Any] | None = None, data_dir: str | None = None,
                  trust_data: bool = False, lang: str = "fr", stream: TextIO | None = None,
-                 argv: list[str] | None = None):
+                 argv: list[str] | None = None, seeds: int = 1):
         self.run_dir = Path(run_dir)
         self.overrides = overrides or {}
         self.data_dir = data_dir
         self.trust_data = trust_data
         self.lang = lang
+        self.seeds = max(1, int(seeds))  # runs per SEED_STUDY step: the experiment's seed, then seed+1 ...
         self.stream = stream or sys.stderr
         self._data: dict[str, Any] = {}
         self.manifest = self._open_manifest(argv or [])
@@ -86,7 +89,13 @@ class Runner:
             ds = load(name, self.data_dir, trust=self.trust_data)
             self._data[name] = ds
             self.manifest["data"][name] = {"source": ds.source, "layout": ds.layout, "verified": ds.verified,
-                                           "load_seconds": round(time.perf_counter() - t0, 3)}
+                                           "load_seconds": round(time.perf_counter() - t0, 3),
+                                           # what the report says about the data (lab questions on shapes)
+                                           **{k: {"shape": list(getattr(ds, k).shape),
+                                                  "dtype": str(getattr(ds, k).dtype),
+                                                  "min": int(getattr(ds, k).min()), "max": int(getattr(ds, k).max())}
+                                              for k in ("x_train", "y_train", "x_test", "y_test")},
+                                           "first_train_labels": [int(v) for v in ds.y_train[:16]]}
             self._log(f"data: {name} from {ds.source} ({ds.layout}"
                       + (", verified" if ds.verified else ", NOT verified") + ")")
         return self._data[name]
@@ -98,7 +107,7 @@ class Runner:
     # --- running -----------------------------------------------------------------------------------------
     def plan(self, names: list[str]) -> list[str]:
         """The selected experiments plus the ones they need that the run folder lacks, in the lab's order."""
-        every = config.names()
+        every = config.names(extended=True)
         needed: set[str] = set(names)
         for name in names:
             dep = config.load(name, self.overrides).from_step
@@ -114,6 +123,7 @@ class Runner:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.manifest["seed"] = exps[0].seed if exps else None
         self.manifest["plan"] = plan
+        self.manifest["seeds"] = self.seeds
         self._save_manifest()
         t_run = time.perf_counter()
         try:
@@ -137,7 +147,7 @@ class Runner:
         self._save_manifest()
 
     def _run_one(self, exp: Experiment, label: str) -> None:
-        from mnistlab import evaluate, train
+        from mnistlab import train
 
         workdir = self.run_dir / exp.name
         (workdir / "metrics.json").unlink(missing_ok=True)  # not complete until rewritten
@@ -151,17 +161,7 @@ class Runner:
                             label=label)
         t0 = time.perf_counter()
         try:
-            if exp.step == "train":
-                metrics = train.train_step(exp, ctx)
-            elif exp.step == "activations":
-                metrics = train.activations_step(exp, ctx)
-            else:
-                model_path = self.run_dir / exp.from_step / "model.keras"
-                if not model_path.is_file():
-                    raise MnistlabError(f"{exp.name} needs the model of {exp.from_step}, which is missing",
-                                        model_path)
-                step = evaluate.confusion_step if exp.step == "confusion" else train.augment_step
-                metrics = step(exp, ctx, model_path)
+            metrics = self._step(exp, ctx)
         except KeyboardInterrupt:
             entry.update(status="interrupted", seconds=round(time.perf_counter() - t0, 3))
             raise
@@ -177,3 +177,51 @@ class Runner:
         acc = metrics.get("test_accuracy")
         shown = f"test accuracy {acc:.4f}" if isinstance(acc, float) else f"best {metrics.get('best')}"
         self._log(f"{label}: done in {seconds:.1f}s, {shown}")
+        if self.seeds > 1 and exp.name in config.SEED_STUDY:
+            self._run_seeds(exp, label, entry)
+
+    def _step(self, exp: Experiment, ctx) -> dict[str, Any]:
+        from mnistlab import evaluate, train
+
+        if exp.step == "train":
+            return train.train_step(exp, ctx)
+        if exp.step == "activations":
+            return train.activations_step(exp, ctx)
+        model_path = self.run_dir / exp.from_step / "model.keras"
+        if not model_path.is_file():
+            raise MnistlabError(f"{exp.name} needs the model of {exp.from_step}, which is missing", model_path)
+        step = evaluate.confusion_step if exp.step == "confusion" else train.augment_step
+        return step(exp, ctx, model_path)
+
+    def _run_seeds(self, exp: Experiment, label: str, entry: dict[str, Any]) -> None:
+        """Run ``exp`` again with seeds seed+1 .. seed+N-1 into ``<name>/seeds/<seed>/``."""
+        import dataclasses
+
+        from mnistlab import train
+
+        runs: dict[str, Any] = {}
+        entry["seeds"] = runs
+        for seed in range(exp.seed + 1, exp.seed + self.seeds):
+            sub = dataclasses.replace(exp, seed=seed)
+            workdir = self.run_dir / exp.name / "seeds" / str(seed)
+            (workdir / "metrics.json").unlink(missing_ok=True)
+            workdir.mkdir(parents=True, exist_ok=True)
+            write_json(workdir / "config.json", sub.to_dict())
+            run = {"status": "running", "dir": f"{exp.name}/seeds/{seed}", "started": now()}
+            runs[str(seed)] = run
+            self._save_manifest()
+            ctx = train.Context(workdir=workdir, get_data=self.get_data, lang=self.lang, stream=self.stream,
+                                label=f"{label} seed {seed}")
+            t0 = time.perf_counter()
+            try:
+                metrics = self._step(sub, ctx)
+            except BaseException as e:
+                run.update(status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
+                           reason=str(e) or type(e).__name__, seconds=round(time.perf_counter() - t0, 3))
+                self._save_manifest()
+                raise
+            metrics["seconds"] = round(time.perf_counter() - t0, 3)
+            write_json(workdir / "metrics.json", metrics)
+            run.update(status="complete", finished=now(), seconds=metrics["seconds"])
+            self._save_manifest()
+            self._log(f"{label} seed {seed}: done in {metrics['seconds']:.1f}s")

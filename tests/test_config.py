@@ -98,7 +98,9 @@ def test_bad_overrides_are_errors(text, message):
     (["validation_split=1.5"], "validation_split must be between 0 and 1"),
     (["learning_rate=-1"], "learning_rate must be positive"),
     (["hidden_units=[128, 64, 32]"], "dropout needs one rate per hidden layer"),
-    (["train_limit=-5"], "train_limit must be 0"),
+    (["train_limit=-5"], "train_limit must be 0 or a positive count"),
+    (["steps_per_execution=-1"], "steps_per_execution must be 0 or a positive count"),
+    (["precision=fp16"], "precision must be one of float32, bf16"),
 ])
 def test_values_are_validated(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trust-data", action="store_true",
                      help="use local data whose content differs from the published data set (warns)")
     run.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of figure labels")
+    run.add_argument("--faithful", action="store_true",
+                     help="run the lab's own code path (NumPy arrays into fit, ImageDataGenerator): slower, "
+                          "same maths; for comparison")
+    run.add_argument("--precision", choices=("float32", "bf16"), default=None,
+                     help="bf16: mixed bfloat16 compute, faster on CPUs with AVX512_BF16 (default float32)")
 
     ls = sub.add_parser("list", help="show the experiments and their settings")
     ls.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[])
@@ -56,6 +61,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mnistlab import config
 
     overrides = config.parse_overrides(args.overrides)
+    if args.faithful:
+        overrides["faithful"] = True
+    if args.precision:
+        overrides["precision"] = args.precision
     names = config.select(args.experiments)
     for n in names:  # fail on a bad override before loading TensorFlow
         config.load(n, overrides)

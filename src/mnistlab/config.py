@@ -55,6 +55,10 @@ class Experiment:
     validation: str = "test"  # test: validate on the test set (the lab's Ex. 1) | split: last part of train
     validation_split: float = 0.2  # validation=split: fraction taken from the end of train, unshuffled
     seed: int = 42  # fixes weights, shuffling, dropout and augmentation
+    # --- how it runs (same maths either way; see docs/DEVELOPING.md for the measurements) ----
+    faithful: bool = False  # true: the lab's own code path (fit on NumPy arrays, ImageDataGenerator)
+    steps_per_execution: int = 0  # training steps per compiled call; 0 = measured default per model
+    precision: str = "float32"  # float32 | bf16 (mixed bfloat16: faster on CPUs with AVX512_BF16)
     # --- augmentation (augment step), the lab's ImageDataGenerator ranges ---------------
     rotation_degrees: float = 10.0  # random rotation in [-r, r] degrees
     zoom: float = 0.1  # random zoom factor in [1 - z, 1 + z], each axis
@@ -86,6 +90,7 @@ _CHOICES = {
     "optimizer": ("adam", "sgd", "rmsprop"),
     "loss": ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error"),
     "validation": ("test", "split"),
+    "precision": ("float32", "bf16"),
 }
 
 
@@ -237,9 +242,9 @@ def _validate(e: Experiment, source: str) -> None:
     for key in ("epochs", "batch_size", "kernel_size", "pool_size", "predictions_shown"):
         if getattr(e, key) < 1:
             raise bad(f"{key} must be at least 1, got {getattr(e, key)}")
-    for key in ("train_limit", "test_limit"):
+    for key in ("train_limit", "test_limit", "steps_per_execution"):
         if getattr(e, key) < 0:
-            raise bad(f"{key} must be 0 (all) or a positive count, got {getattr(e, key)}")
+            raise bad(f"{key} must be 0 or a positive count, got {getattr(e, key)}")
     if not 0.0 < e.validation_split < 1.0:
         raise bad(f"validation_split must be between 0 and 1, got {e.validation_split}")
     if not e.learning_rate > 0:

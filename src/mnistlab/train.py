@@ -22,7 +22,7 @@ import numpy as np
 from mnistlab import models, plots
 from mnistlab.backend import seed_everything
 from mnistlab.config import Experiment
-from mnistlab.data.pipeline import Prepared, augmented_batches, augmenter, prepare
+from mnistlab.data.pipeline import Prepared, augmented_batches, augmenter, batches, legacy_augmented_flow, prepare
 from mnistlab.fileio import atomic_path, write_json, write_text
 from mnistlab.i18n import class_names, text
 
@@ -30,6 +30,13 @@ if TYPE_CHECKING:
     from mnistlab.data.sources import Dataset
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+# Training steps per compiled call when the experiment says 0 (measured, docs/DEVELOPING.md): the dense
+# nets spend most of a batch-32 step in per-call overhead (ex1 epoch 4.7 s -> 1.7 s with 32 or more);
+# the CNN's steps are compute-bound and gain nothing.
+STEPS_PER_EXECUTION = {"dense": 64, "cnn": 1}
+# Evaluation and validation batch size on the fast path: larger batches give the same per-image results
+# with fewer calls.
+EVAL_BATCH = 1000
 
 
 @dataclass
@@ -131,28 +138,65 @@ def _clock(seconds: float) -> str:
 # --- shared pieces ----------------------------------------------------------------------------------------
 
 
+def steps_per_execution(exp: Experiment) -> int:
+    """The experiment's steps per compiled call: 1 on the lab's path, else its own or the measured default."""
+    if exp.faithful:
+        return 1
+    return exp.steps_per_execution or STEPS_PER_EXECUTION.get(exp.model, 1)
+
+
+def set_precision(exp: Experiment) -> None:
+    """Float32 (the lab), or mixed bfloat16 compute with float32 weights (``precision = "bf16"``)."""
+    keras.config.set_dtype_policy("mixed_bfloat16" if exp.precision == "bf16" else "float32")
+
+
 def compile_model(model: keras.Model, exp: Experiment) -> keras.Model:
     """``model.compile`` with the experiment's optimizer, learning rate and loss, metric accuracy."""
     model.compile(optimizer=OPTIMIZERS[exp.optimizer](learning_rate=exp.learning_rate),
-                  loss=exp.loss, metrics=["accuracy"])
+                  loss=exp.loss, metrics=["accuracy"], steps_per_execution=steps_per_execution(exp))
     return model
 
 
-def fit(model: keras.Model, exp: Experiment, train_data, val_data, ctx: Context, workdir: Path,
-        label: str) -> tuple[dict[str, list[float]], float]:
+def fit(model: keras.Model, exp: Experiment, data: Prepared, ctx: Context, workdir: Path, label: str,
+        augment: bool = False) -> tuple[dict[str, list[float]], float]:
     """Train ``model`` for ``exp.epochs``, logging progress and ``history.csv``. Returns (history, seconds).
 
-    ``train_data`` is ``(x, y)`` arrays (shuffled by Keras each epoch with ``batch_size``) or a batched
-    ``tf.data`` pipeline.
+    The fast path feeds in-memory ``tf.data`` batches (augmented inside the graph when ``augment``) and
+    validates in batches of ``EVAL_BATCH``; ``exp.faithful`` makes the lab's own calls: NumPy arrays with
+    ``validation_split`` or ``validation_data``, and ``ImageDataGenerator`` for augmentation.
     """
     callbacks = [HistoryCSV(workdir / "history.csv"), Progress(label, exp.epochs, ctx.stream)]
-    kwargs = dict(epochs=exp.epochs, validation_data=val_data, callbacks=callbacks, verbose=0)
+    kwargs = dict(epochs=exp.epochs, callbacks=callbacks, verbose=0)
     t0 = time.perf_counter()
-    if isinstance(train_data, tuple):
-        hist = model.fit(*train_data, batch_size=exp.batch_size, shuffle=True, **kwargs)
+    if exp.faithful and augment:
+        flow = legacy_augmented_flow(data.x_train, data.y_train, exp)
+        hist = model.fit(flow, validation_data=(data.x_val, data.y_val), **kwargs)
+    elif exp.faithful and not data.validation_is_test:
+        hist = model.fit(data.x_all, data.y_all, batch_size=exp.batch_size, validation_split=exp.validation_split,
+                         **kwargs)
+    elif exp.faithful:
+        hist = model.fit(data.x_train, data.y_train, batch_size=exp.batch_size,
+                         validation_data=(data.x_val, data.y_val), **kwargs)
     else:
-        hist = model.fit(train_data, shuffle=False, **kwargs)  # the pipeline shuffles itself
+        train = (augmented_batches(data.x_train, data.y_train, exp) if augment
+                 else batches(data.x_train, data.y_train, exp.batch_size, seed=exp.seed))
+        val = batches(data.x_val, data.y_val, EVAL_BATCH)
+        hist = model.fit(train, validation_data=val, shuffle=False, **kwargs)  # the pipeline shuffles itself
     return hist.history, time.perf_counter() - t0
+
+
+def loss_from_probabilities(probs: np.ndarray, labels: np.ndarray, loss: str) -> float:
+    """The mean test loss Keras' ``evaluate`` reports, computed from predicted probabilities.
+
+    Cross-entropy clips probabilities to [1e-7, 1 - 1e-7] as Keras does; MSE compares with one-hot rows.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if loss == "mean_squared_error":
+        return float(np.mean((np.eye(probs.shape[1])[labels] - probs) ** 2))
+    eps = keras.config.epsilon()
+    p = probs / probs.sum(axis=1, keepdims=True)
+    return float(np.mean(-np.log(np.clip(p[np.arange(len(labels)), labels], eps, 1 - eps))))
 
 
 def save_model(model: keras.Model, path: Path) -> None:
@@ -199,8 +243,13 @@ def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workd
                       history: dict[str, list[float]], fit_seconds: float, ctx: Context) -> dict[str, object]:
     """Evaluate on the test set, save model, predictions, curves and metrics. Returns the metrics."""
     t0 = time.perf_counter()
-    test_loss, test_acc = model.evaluate(data.x_test, data.y_test, verbose=0)
-    probs = model.predict(data.x_test, batch_size=1000, verbose=0)
+    if exp.faithful:  # the lab's evaluate(), then predict()
+        test_loss, test_acc = model.evaluate(data.x_test, data.y_test, verbose=0)
+        probs = model.predict(data.x_test, verbose=0)
+    else:  # one forward pass gives both
+        probs = model.predict(batches(data.x_test, data.labels_test, EVAL_BATCH), verbose=0)
+        test_loss = loss_from_probabilities(probs, data.labels_test, exp.loss)
+        test_acc = float((probs.argmax(axis=1) == data.labels_test).mean())
     eval_seconds = time.perf_counter() - t0
     predicted = probs.argmax(axis=1)
     save_model(model, workdir / "model.keras")
@@ -240,9 +289,9 @@ def train_step(exp: Experiment, ctx: Context) -> dict[str, object]:
     rows, cols = exp.samples_grid
     plots.save(plots.samples(data.raw_train, data.labels_train, class_names(exp.dataset, ctx.lang), rows, cols,
                              ctx.lang), ctx.workdir / "figures" / "samples.png")
+    set_precision(exp)
     model = compile_model(models.build(exp), exp)
-    history, seconds = fit(model, exp, (data.x_train, data.y_train), (data.x_val, data.y_val), ctx,
-                           ctx.workdir, ctx.label)
+    history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label)
     return evaluate_and_save(model, exp, data, ctx.workdir, history, seconds, ctx)
 
 
@@ -255,9 +304,10 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
     for i, act in enumerate(exp.activations, 1):
         seed_everything(exp.seed)
         sub = ctx.workdir / act
+        set_precision(exp)
         model = compile_model(models.build(exp, activation=act), exp)
         label = f"{ctx.label} {act} ({i}/{len(exp.activations)})"
-        history, seconds = fit(model, exp, (data.x_train, data.y_train), (data.x_val, data.y_val), ctx, sub, label)
+        history, seconds = fit(model, exp, data, ctx, sub, label)
         metrics = evaluate_and_save(model, exp, data, sub, history, seconds, ctx)
         write_json(sub / "metrics.json", metrics)
         results[act] = metrics
@@ -292,8 +342,7 @@ def augment_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str, o
     plots.save(plots.augmented(originals[..., 0], variants[..., 0], ctx.lang),
                ctx.workdir / "figures" / "augmented_samples.png")
     seed_everything(exp.seed)
-    batches = augmented_batches(data.x_train, data.y_train, exp)
-    history, seconds = fit(model, exp, batches, (data.x_val, data.y_val), ctx, ctx.workdir, ctx.label)
+    history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label, augment=True)
     metrics = evaluate_and_save(model, exp, data, ctx.workdir, history, seconds, ctx)
     metrics["continued_from"] = str(model_path.parent.name)
     return metrics

@@ -44,6 +44,8 @@ class Prepared:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    x_all: np.ndarray  # the whole (sliced) training set before the validation split, for fit(validation_split)
+    y_all: np.ndarray
     raw_train: np.ndarray  # uint8 (N, 28, 28), before any split
     labels_train: np.ndarray  # int labels of raw_train
     raw_test: np.ndarray
@@ -74,7 +76,7 @@ def prepare(ds: Dataset, exp: Experiment) -> Prepared:
         x_val, y_val = x_all[split_at:], y_all[split_at:]
     else:
         x_train, y_train, x_val, y_val = x_all, y_all, x_test, y_test
-    return Prepared(x_train, y_train, x_val, y_val, x_test, y_test,
+    return Prepared(x_train, y_train, x_val, y_val, x_test, y_test, x_all, y_all,
                     raw_train, labels_train, raw_test, labels_test, exp.validation == "test")
 
 
@@ -98,14 +100,41 @@ def augmenter(exp: Experiment):
     return keras.Sequential(layers, name="augmentation")
 
 
-def augmented_batches(x: np.ndarray, y: np.ndarray, exp: Experiment):
-    """A shuffled, batched ``tf.data`` pipeline applying :func:`augmenter` to each batch in the graph.
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None, augment=None):
+    """An in-memory ``tf.data`` pipeline of ``(x, y)`` batches, reshuffled each epoch when ``seed`` is given.
 
-    Batch-wise augmentation inside the graph replaces ``ImageDataGenerator``'s per-image NumPy work.
+    The arrays become one constant tensor each, once; each epoch draws a fresh permutation of indices and
+    gathers whole batches, as Keras does for NumPy input (a shuffle of ``len(x)`` single elements costs
+    more). ``augment``, a Keras layer, is applied to each training batch inside the graph.
     """
     import tensorflow as tf
 
-    aug = augmenter(exp)
-    data = tf.data.Dataset.from_tensor_slices((x, y))
-    data = data.shuffle(len(x), seed=exp.seed, reshuffle_each_iteration=True).batch(exp.batch_size)
-    return data.map(lambda xb, yb: (aug(xb, training=True), yb)).prefetch(2)
+    xs, ys = tf.constant(x), tf.constant(y)
+    index = tf.data.Dataset.range(len(x))
+    if seed is not None:
+        index = index.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    data = index.batch(batch_size).map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)))
+    if augment is not None:
+        data = data.map(lambda xb, yb: (augment(xb, training=True), yb))
+    return data.prefetch(2)
+
+
+def augmented_batches(x: np.ndarray, y: np.ndarray, exp: Experiment):
+    """Shuffled batches with :func:`augmenter` applied batch-wise inside the graph.
+
+    This replaces ``ImageDataGenerator``'s per-image NumPy work with the same random ranges.
+    """
+    return batches(x, y, exp.batch_size, seed=exp.seed, augment=augmenter(exp))
+
+
+def legacy_augmented_flow(x: np.ndarray, y: np.ndarray, exp: Experiment):
+    """The lab's own ``ImageDataGenerator(...).flow(...)`` (``--faithful``), from TensorFlow's Keras namespace.
+
+    Keras 3 dropped ``ImageDataGenerator`` from its own namespace; TensorFlow still exports it.
+    """
+    import tensorflow as tf
+
+    datagen = tf.keras.preprocessing.image.ImageDataGenerator(
+        rotation_range=exp.rotation_degrees, zoom_range=exp.zoom, horizontal_flip=exp.horizontal_flip)
+    datagen.fit(x)
+    return datagen.flow(x, y, batch_size=exp.batch_size, seed=exp.seed)

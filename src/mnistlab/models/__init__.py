@@ -44,7 +44,9 @@ def dense_head(exp: Experiment, activation: str) -> list[keras.layers.Layer]:
         layers += with_activation(keras.layers.Dense, units, activation=activation, slope=exp.leaky_relu_slope)
         if rate > 0:
             layers.append(keras.layers.Dropout(rate))
-    layers.append(keras.layers.Dense(10, activation="softmax"))
+    # Under mixed precision the softmax stays float32, as Keras advises; the lab's float32 model is unchanged.
+    mixed = keras.config.dtype_policy().name.startswith("mixed")
+    layers.append(keras.layers.Dense(10, activation="softmax", **({"dtype": "float32"} if mixed else {})))
     return layers
 
 

@@ -1,0 +1,80 @@
+"""Training paths: the fast path and the lab's own path compute the same things."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from mnistlab import cli, config, models
+from mnistlab.train import compile_model, loss_from_probabilities, set_precision, steps_per_execution
+
+QUICK = ["--set", "epochs=1", "--set", "train_limit=600", "--set", "test_limit=200"]
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy",
+                                  "mean_squared_error"])
+def test_test_loss_from_probabilities_equals_keras_evaluate(loss):
+    exp = config.load("ex1", {"loss": loss})
+    keras.utils.set_random_seed(0)
+    model = compile_model(models.build(exp), exp)
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 10, 64)
+    y = labels if loss.startswith("sparse") else np.eye(10, dtype=np.float32)[labels]
+    keras_loss, keras_acc = model.evaluate(x, y, verbose=0)
+    probs = model.predict(x, verbose=0)
+    assert loss_from_probabilities(probs, labels, loss) == pytest.approx(keras_loss, rel=1e-5)
+    assert float((probs.argmax(1) == labels).mean()) == pytest.approx(keras_acc)
+
+
+def test_steps_per_execution():
+    assert steps_per_execution(config.load("ex1")) == 64
+    assert steps_per_execution(config.load("ex2.cnn")) == 1
+    assert steps_per_execution(config.load("ex1", {"faithful": True})) == 1
+    assert steps_per_execution(config.load("ex1", {"steps_per_execution": 5})) == 5
+
+
+def test_bf16_keeps_the_softmax_in_float32():
+    exp = config.load("ex2.cnn", {"precision": "bf16"})
+    try:
+        set_precision(exp)
+        m = models.build(exp)
+        assert m.layers[0].compute_dtype == "bfloat16" and m.layers[-1].compute_dtype == "float32"
+        assert m.count_params() == 225_034
+    finally:
+        set_precision(config.load("ex2.cnn"))
+    assert models.build(config.load("ex2.cnn")).layers[0].compute_dtype == "float32"
+
+
+@pytest.mark.slow
+def test_faithful_path_runs_the_labs_calls(tmp_path, shared_datasets):
+    """--faithful: fit(validation_split=...) and ImageDataGenerator, on slices."""
+    out = tmp_path / "faithful"
+    assert cli.main(["run", "ex2.augment", "--faithful", "--out", str(out), "--data", str(shared_datasets),
+                     *QUICK]) == 0
+    cnn = json.loads((out / "ex2.cnn" / "metrics.json").read_text())
+    assert cnn["n_train"] == 480 and cnn["n_validation"] == 120 and cnn["epochs_run"] == 1
+    assert json.loads((out / "ex2.augment" / "config.json").read_text())["faithful"] is True
+    assert json.loads((out / "ex2.augment" / "metrics.json").read_text())["epochs_run"] == 1
+
+
+@pytest.mark.slow
+def test_fast_and_faithful_give_the_same_validation_set(tmp_path, shared_datasets):
+    """Both paths validate on the same images: the last 20% of the (sliced) training set."""
+    sizes = []
+    for flag in ([], ["--faithful"]):
+        out = tmp_path / ("f" if flag else "x")
+        assert cli.main(["run", "ex2.ann", *flag, "--out", str(out), "--data", str(shared_datasets), *QUICK]) == 0
+        m = json.loads((out / "ex2.ann" / "metrics.json").read_text())
+        sizes.append((m["n_train"], m["n_validation"], m["n_test"], m["params"]))
+    assert sizes[0] == sizes[1] == (480, 120, 200, 109_386)
+
+
+@pytest.mark.slow
+def test_bf16_run(tmp_path, shared_datasets):
+    out = tmp_path / "bf16"
+    assert cli.main(["run", "ex2.cnn", "--precision", "bf16", "--out", str(out), "--data", str(shared_datasets),
+                     *QUICK]) == 0
+    m = json.loads((out / "ex2.cnn" / "metrics.json").read_text())
+    assert m["params"] == 225_034 and 0.0 <= m["test_accuracy"] <= 1.0

@@ -1,0 +1,144 @@
+"""Small models shipped inside the package, so ``mnistlab predict`` and ``mnistlab serve`` work at once.
+
+Files here (names never change), one set per data set (``mnist``, ``fashion_mnist``):
+
+- ``<dataset>.toml``: how the model is trained, an experiment file read by :func:`mnistlab.config.load`;
+  kept out of ``experiments/`` so that ``mnistlab run`` (the lab) never trains it.
+- ``<dataset>.keras``: the trained model, weights only (no optimizer state), loaded in Keras' safe mode.
+- ``pretrained.json``: per data set, the measured test accuracy and loss, parameter count, per-epoch
+  history, training time, versions, date, the file's SHA-256 and the command that made it.
+
+``python benchmarks/train_pretrained.py`` runs :func:`train` for both and rewrites these files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+from mnistlab.errors import MnistlabError
+
+DATASETS = ("mnist", "fashion_mnist")
+INFO = "pretrained.json"
+
+
+def folder() -> Path:
+    """The package folder holding the shipped models."""
+    return Path(str(resources.files("mnistlab") / "pretrained"))
+
+
+def model_path(dataset: str, base: Path | None = None) -> Path:
+    """``<base>/<dataset>.keras``; ``base`` defaults to :func:`folder`."""
+    _check(dataset)
+    return (base or folder()) / f"{dataset}.keras"
+
+
+def recipe_path(dataset: str) -> Path:
+    """The experiment file that says how the shipped ``dataset`` model is trained."""
+    _check(dataset)
+    return folder() / f"{dataset}.toml"
+
+
+def info(base: Path | None = None) -> dict[str, Any]:
+    """``pretrained.json`` as a dict ({} when absent)."""
+    path = (base or folder()) / INFO
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, json.JSONDecodeError) as e:
+        raise MnistlabError(f"unreadable ({e})", path) from None
+
+
+def _check(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise ValueError(f"no shipped model for {dataset!r}; choose from {', '.join(DATASETS)}")
+
+
+def train(dataset: str, data_dir: str | None = None, out_dir: Path | None = None,
+          overrides: dict[str, Any] | None = None, stream: TextIO | None = None, trust: bool = False,
+          command: str = "") -> dict[str, Any]:
+    """Train the shipped model of ``dataset`` as its experiment file says; write it and its record.
+
+    The training images go through :func:`mnistlab.data.preprocess.dataset_format`, as a user's image
+    does, then the lab's pipeline (scaling, split) and augmented batches with the file's ranges.
+
+    Args:
+        dataset: ``mnist`` or ``fashion_mnist``.
+        data_dir: where the data sets are (see :func:`mnistlab.data.sources.load`).
+        out_dir: where ``<dataset>.keras`` and ``pretrained.json`` go; default the package folder.
+        overrides: experiment settings to change (smoke tests: ``epochs``, ``train_limit``, ``test_limit``).
+        stream: where progress lines go (default stderr).
+        trust: accept data that differs from the published data set.
+        command: the command line recorded in ``pretrained.json``.
+
+    Returns:
+        The record written to ``pretrained.json`` for ``dataset``.
+    """
+    from mnistlab import config, models
+    from mnistlab import train as training
+    from mnistlab.backend import hardware, seed_everything, versions
+    from mnistlab.data import pipeline, preprocess, sources
+    from mnistlab.fileio import write_json
+
+    out_dir = Path(out_dir) if out_dir else folder()
+    stream = stream or sys.stderr
+    exp = config.load(recipe_path(dataset), overrides)
+    seed_everything(exp.seed)
+    ds = sources.load(exp.dataset, data_dir, trust=trust)
+    if exp.train_limit:  # preprocess only what is used
+        ds = dataclasses.replace(ds, x_train=ds.x_train[: exp.train_limit], y_train=ds.y_train[: exp.train_limit])
+    if exp.test_limit:
+        ds = dataclasses.replace(ds, x_test=ds.x_test[: exp.test_limit], y_test=ds.y_test[: exp.test_limit])
+    t0 = time.perf_counter()
+    ds = dataclasses.replace(ds, x_train=preprocess.dataset_format_batch(ds.x_train, exp.dataset),
+                             x_test=preprocess.dataset_format_batch(ds.x_test, exp.dataset))
+    preprocess_seconds = time.perf_counter() - t0
+    data = pipeline.prepare(ds, exp)
+    model = training.compile_model(models.build(exp), exp)
+    batches = pipeline.augmented_batches(data.x_train, data.y_train, exp)
+    with tempfile.TemporaryDirectory(prefix="mnistlab-pretrained-") as work:
+        ctx = training.Context(workdir=Path(work), get_data=lambda _name: ds, stream=stream,
+                               label=f"pretrained {dataset}")
+        history, fit_seconds = training.fit(model, exp, batches, (data.x_val, data.y_val), ctx, Path(work),
+                                            ctx.label)
+    test_loss, test_acc = model.evaluate(data.x_test, data.y_test, batch_size=1000, verbose=0)
+    # The same architecture and weights without the optimizer: a third of the size, nothing to resume.
+    shipped = models.build(exp)  # uncompiled
+    shipped.set_weights(model.get_weights())
+    path = model_path(dataset, out_dir)
+    training.save_model(shipped, path)
+    path.chmod(0o644)  # a package file, readable by all (the temporary file it was renamed from was 0600)
+    record = {
+        "dataset": exp.dataset,
+        "title": exp.title,
+        "file": path.name,
+        "bytes": path.stat().st_size,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "test_accuracy": round(float(test_acc), 4),
+        "test_loss": round(float(test_loss), 4),
+        "n_train": int(len(data.x_train)),
+        "n_validation": int(len(data.x_val)),
+        "n_test": int(len(data.x_test)),
+        "params": int(shipped.count_params()),
+        "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.items()},
+        "preprocess_seconds": round(preprocess_seconds, 1),
+        "fit_seconds": round(fit_seconds, 1),
+        "experiment": exp.to_dict(),
+        "command": command,
+        "trained": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": versions(),
+        "hardware": hardware(),
+    }
+    records = info(out_dir)
+    records[dataset] = record
+    write_json(out_dir / INFO, dict(sorted(records.items())))
+    (out_dir / INFO).chmod(0o644)
+    return record

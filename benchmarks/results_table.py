@@ -61,16 +61,20 @@ def main() -> int:
     if not args.readme:
         print(text)
         return 0
+    write_readme_section(BEGIN, END, text)
+    return 0
+
+
+def write_readme_section(begin: str, end: str, text: str) -> None:
+    """Replace what stands between the ``begin`` and ``end`` markers of README.md with ``text``."""
     readme = Path(__file__).resolve().parents[1] / "README.md"
     body = readme.read_text(encoding="utf-8")
-    if BEGIN not in body or END not in body:
-        print(f"{readme}: no {BEGIN} ... {END} markers", file=sys.stderr)
-        return 1
-    head, rest = body.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+    if begin not in body or end not in body:
+        raise SystemExit(f"{readme}: no {begin} ... {end} markers")
+    head, rest = body.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
     print(f"updated {readme}")
-    return 0
 
 
 if __name__ == "__main__":

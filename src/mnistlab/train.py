@@ -240,8 +240,12 @@ def curve_summary(history: dict[str, list[float]]) -> dict[str, object]:
 
 
 def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workdir: Path,
-                      history: dict[str, list[float]], fit_seconds: float, ctx: Context) -> dict[str, object]:
-    """Evaluate on the test set, save model, predictions, curves and metrics. Returns the metrics."""
+                      history: dict[str, list[float]], fit_seconds: float, ctx: Context,
+                      figures: bool = True) -> dict[str, object]:
+    """Evaluate on the test set, save model, predictions, curves (if ``figures``) and metrics.
+
+    Returns the metrics.
+    """
     t0 = time.perf_counter()
     if exp.faithful:  # the lab's evaluate(), then predict()
         test_loss, test_acc = model.evaluate(data.x_test, data.y_test, verbose=0)
@@ -256,12 +260,13 @@ def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workd
     with atomic_path(workdir / "test_probabilities.npy") as tmp:
         np.save(tmp, probs.astype(np.float32))
     write_text(workdir / "summary.txt", summary_text(model))
-    names = class_names(exp.dataset, ctx.lang)
-    plots.save(plots.curves(history, "accuracy", exp.name, ctx.lang), workdir / "figures" / "accuracy.png")
-    plots.save(plots.curves(history, "loss", exp.name, ctx.lang), workdir / "figures" / "loss.png")
-    n = exp.predictions_shown
-    plots.save(plots.predictions(data.raw_test[:n], data.labels_test[:n], predicted[:n], names, ctx.lang),
-               workdir / "figures" / "predictions.png")
+    if figures:
+        names = class_names(exp.dataset, ctx.lang)
+        plots.save(plots.curves(history, "accuracy", exp.name, ctx.lang), workdir / "figures" / "accuracy.png")
+        plots.save(plots.curves(history, "loss", exp.name, ctx.lang), workdir / "figures" / "loss.png")
+        n = exp.predictions_shown
+        plots.save(plots.predictions(data.raw_test[:n], data.labels_test[:n], predicted[:n], names, ctx.lang),
+                   workdir / "figures" / "predictions.png")
     return {
         "test_loss": float(test_loss),
         "test_accuracy": float(test_acc),
@@ -308,13 +313,16 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
         model = compile_model(models.build(exp, activation=act), exp)
         label = f"{ctx.label} {act} ({i}/{len(exp.activations)})"
         history, seconds = fit(model, exp, data, ctx, sub, label)
-        metrics = evaluate_and_save(model, exp, data, sub, history, seconds, ctx)
+        # The lab draws only the bar chart; one overlay of the curves below stands for per-model figures.
+        metrics = evaluate_and_save(model, exp, data, sub, history, seconds, ctx, figures=False)
         write_json(sub / "metrics.json", metrics)
         results[act] = metrics
         histories[act] = history
     val = {a: float(m["final_val_accuracy"]) for a, m in results.items()}
     plots.save(plots.bars(val, text("activations_title", ctx.lang), text("val_accuracy", ctx.lang)),
                ctx.workdir / "figures" / "activations.png")
+    plots.save(plots.overlay({a: h["val_accuracy"] for a, h in histories.items()}, text("activations_title", ctx.lang),
+                             text("val_acc", ctx.lang), ctx.lang), ctx.workdir / "figures" / "val_accuracy.png")
     best = max(val, key=val.get)
     ranked = sorted(val, key=val.get, reverse=True)
     return {

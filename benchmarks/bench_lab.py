@@ -1,0 +1,231 @@
+"""Side-by-side benchmark: the lab's own code against `mnistlab run`, same machine, same data, same seeds.
+
+    python benchmarks/bench_lab.py --data ../shared/datasets --seeds 3            # about 30 min on 2 cores
+    python benchmarks/bench_lab.py --data ../shared/datasets --seeds 1 --readme   # and rewrite README tables
+
+For each seed it runs benchmarks/lab_literal.py (the baseline) and `mnistlab run --set seed=S`, each in a
+fresh process, one after the other. It prints per-experiment and total wall time, the ratio, test accuracies
+(mean and standard deviation over seeds, and whether the difference is within run-to-run noise), each
+experiment's FLOPs and achieved GFLOP/s against this machine's measured float32 matmul peak, and the
+single-image latency of the trained CNN through a compiled call. Everything goes to a JSON record in
+benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+EXPERIMENTS = ["ex1", "ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment"]
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def run_baseline(data: str, seed: int, work: Path, limit: int) -> dict:
+    out = work / f"literal-{seed}.json"
+    t0 = time.perf_counter()
+    with open(work / f"literal-{seed}.log", "w") as log:
+        subprocess.run([sys.executable, str(HERE / "lab_literal.py"), "--data", data, "--seed", str(seed),
+                        "--out", str(out), "--limit", str(limit)], check=True, stdout=log, stderr=subprocess.STDOUT)
+    record = json.loads(out.read_text())
+    record["process_seconds"] = time.perf_counter() - t0
+    return record
+
+
+def run_mnistlab(data: str, seed: int, work: Path, extra: list[str], tag: str) -> dict:
+    out = work / f"{tag}-{seed}"
+    t0 = time.perf_counter()
+    with open(work / f"{tag}-{seed}.log", "w") as log:
+        subprocess.run([sys.executable, "-m", "mnistlab.cli", "run", "--out", str(out), "--data", data,
+                        "--set", f"seed={seed}", *extra], check=True, stdout=log, stderr=subprocess.STDOUT)
+    manifest = json.loads((out / "manifest.json").read_text())
+    exps = {}
+    for name in EXPERIMENTS:
+        m = json.loads((out / name / "metrics.json").read_text())
+        acc = m["test_accuracy"]
+        exps[name] = {"seconds": manifest["experiments"][name]["seconds"],
+                      "test_accuracy": max(acc.values()) if isinstance(acc, dict) else acc,
+                      "fit_seconds": m.get("fit_seconds")}
+        if name == "ex2.activations":
+            exps[name]["val_accuracy"] = m["val_accuracy"]
+            exps[name]["fit_seconds"] = sum(m["fit_seconds"].values())
+    return {"run_dir": str(out), "process_seconds": time.perf_counter() - t0, "experiments": exps,
+            "manifest_seconds": manifest["seconds"]}
+
+
+def matmul_peak_gflops(n: int = 4096, reps: int = 5) -> float:
+    """Best float32 GFLOP/s of an n x n matrix product on this machine (TensorFlow, all cores)."""
+    import tensorflow as tf
+
+    a = tf.random.stateless_uniform((n, n), seed=(1, 2))
+    b = tf.random.stateless_uniform((n, n), seed=(3, 4))
+    f = tf.function(lambda a, b: tf.matmul(a, b))
+    f(a, b).numpy()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        f(a, b).numpy()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def single_image_latency(model_path: Path, n: int = 2000) -> dict:
+    """p50/p95 milliseconds of one 28x28 image through the model in a compiled (XLA) call, warm."""
+    import numpy as np
+    import tensorflow as tf
+
+    from mnistlab.train import load_model
+
+    model = load_model(model_path)
+    out = {}
+    for jit in (True, False):
+        f = tf.function(lambda x: model(x, training=False), jit_compile=jit)
+        x = tf.constant(np.random.default_rng(0).random((1, *model.input_shape[1:]), dtype=np.float32))
+        for _ in range(50):
+            f(x).numpy()
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            f(x).numpy()
+            times.append((time.perf_counter() - t0) * 1e3)
+        times.sort()
+        out["xla" if jit else "graph"] = {"p50_ms": times[n // 2], "p95_ms": times[int(n * 0.95)]}
+    return out
+
+
+def summarize(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def noise_verdict(a: list[float], b: list[float]) -> str:
+    """'within noise' when the means differ by less than two standard errors of the difference."""
+    if len(a) < 2 or len(b) < 2:
+        return "one seed: no verdict"
+    (ma, sa), (mb, sb) = summarize(a), summarize(b)
+    se = (sa**2 / len(a) + sb**2 / len(b)) ** 0.5
+    return "within noise" if abs(ma - mb) <= 2 * se else f"differs ({(mb - ma) * 100:+.2f} pts)"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="folder with mnist/ and fashion-mnist/")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 42, 43, ... (default 3)")
+    p.add_argument("--with-faithful", action="store_true", help="also time `mnistlab run --faithful`")
+    p.add_argument("--with-bf16", action="store_true", help="also time `mnistlab run --precision bf16`")
+    p.add_argument("--readme", action="store_true", help="rewrite the README's results and speed tables")
+    p.add_argument("--work", help="folder for logs and runs (default: a temporary folder, kept)")
+    p.add_argument("--limit", type=int, default=0,
+                   help="smoke test of this script: first N train and N/5 test images (numbers mean nothing)")
+    args = p.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    data = str(Path(args.data).resolve())
+    work = Path(args.work or tempfile.mkdtemp(prefix="mnistlab-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"work folder: {work}", flush=True)
+
+    variants = {"mnistlab": []}
+    if args.with_faithful:
+        variants["faithful"] = ["--faithful"]
+    if args.with_bf16:
+        variants["bf16"] = ["--precision", "bf16"]
+    runs: dict[str, list[dict]] = {"literal": [], **{k: [] for k in variants}}
+    seeds = [42 + i for i in range(args.seeds)]
+    for seed in seeds:
+        print(f"seed {seed}: lab literal ...", flush=True)
+        runs["literal"].append(run_baseline(data, seed, work, args.limit))
+        for tag, extra in variants.items():
+            if args.limit:
+                extra = [*extra, "--set", f"train_limit={args.limit}", "--set", f"test_limit={args.limit // 5}"]
+            print(f"seed {seed}: mnistlab {' '.join(extra) or '(default)'} ...", flush=True)
+            runs[tag].append(run_mnistlab(data, seed, work, extra, tag))
+
+    from mnistlab.backend import hardware, quiet, versions
+
+    quiet()
+    from flops import experiment_flops
+
+    peak = matmul_peak_gflops()
+    first_run = Path(runs["mnistlab"][0]["run_dir"])
+    latency = single_image_latency(first_run / "ex2.cnn" / "model.keras")
+
+    rows = []
+    for name in EXPERIMENTS:
+        row = {"experiment": name}
+        for tag in runs:
+            secs = [r["experiments"][name]["seconds"] for r in runs[tag]]
+            accs = [r["experiments"][name]["test_accuracy"] for r in runs[tag]]
+            row[tag] = {"seconds": summarize(secs), "test_accuracy": summarize(accs), "accuracies": accs}
+        flops = experiment_flops(first_run, name)
+        fit_s = statistics.fmean(r["experiments"][name]["fit_seconds"] or r["experiments"][name]["seconds"]
+                                 for r in runs["mnistlab"])
+        row["flops"] = flops
+        row["gflops_per_s"] = flops / fit_s / 1e9 if flops and fit_s else None
+        row["fraction_of_peak"] = row["gflops_per_s"] / peak if row["gflops_per_s"] else None
+        row["ratio"] = row["mnistlab"]["seconds"][0] / row["literal"]["seconds"][0]
+        row["accuracy_verdict"] = noise_verdict(row["literal"]["accuracies"], row["mnistlab"]["accuracies"])
+        rows.append(row)
+    totals = {tag: summarize([sum(r["experiments"][n]["seconds"] for n in EXPERIMENTS) for r in runs[tag]])
+              for tag in runs}
+    record = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "seeds": seeds, "hardware": hardware(), "versions": versions(),
+        "matmul_peak_gflops": peak, "single_image_latency_ms": latency,
+        "experiments": rows, "total_seconds": totals,
+        "total_ratio": totals["mnistlab"][0] / totals["literal"][0], "runs": runs,
+    }
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    path = results / f"bench_lab_{record['date'][:10]}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+    text = speed_table(record)
+    print(text)
+    print(f"\nrecord: {path}")
+    if args.readme and not args.limit:
+        from results_table import table, write_readme_section
+
+        write_readme_section(BEGIN, END, text)
+        write_readme_section("<!-- results:begin -->", "<!-- results:end -->", table(first_run))
+        print("README tables rewritten")
+    return 0
+
+
+def speed_table(r: dict) -> str:
+    tags = [t for t in ("literal", "mnistlab", "faithful", "bf16") if t in r["runs"]]
+    head = {"literal": "lab code", "mnistlab": "mnistlab", "faithful": "mnistlab --faithful",
+            "bf16": "mnistlab --precision bf16"}
+    n = len(r["seeds"])
+    lines = ["| experiment | " + " | ".join(f"{head[t]} s" for t in tags)
+             + " | ratio | " + " | ".join(f"{head[t]} test acc" for t in tags[:2])
+             + " | accuracy | GFLOP | GFLOP/s (of peak) |",
+             "| --- " * (len(tags) + 6) + "|"]
+    for row in r["experiments"]:
+        secs = " | ".join(f"{row[t]['seconds'][0]:.1f}" for t in tags)
+        accs = " | ".join(f"{row[t]['test_accuracy'][0]:.4f} ± {row[t]['test_accuracy'][1]:.4f}" for t in tags[:2])
+        gf = f"{row['flops'] / 1e9:.0f}" if row["flops"] else ""
+        rate = (f"{row['gflops_per_s']:.0f} ({row['fraction_of_peak']:.0%})" if row["gflops_per_s"] else "")
+        lines.append(f"| {row['experiment']} | {secs} | {row['ratio']:.2f}x | {accs} | {row['accuracy_verdict']} "
+                     f"| {gf} | {rate} |")
+    tot = " | ".join(f"**{r['total_seconds'][t][0]:.0f}**" for t in tags)
+    lines.append(f"| **whole lab** | {tot} | **{r['total_ratio']:.2f}x** | | | | | |")
+    hw, v, lat = r["hardware"], r["versions"], r["single_image_latency_ms"]
+    lines += ["", f"Mean over {n} seed(s) ({', '.join(map(str, r['seeds']))}); accuracy ± standard deviation. "
+              f"{hw['cpu']}, {hw['logical_cores']} logical cores; float32 matmul peak {r['matmul_peak_gflops']:.0f} "
+              f"GFLOP/s; TensorFlow {v.get('tensorflow')}, Keras {v['keras']}; {r['date'][:10]}. "
+              f"One image through the CNN, compiled: p50 {lat['xla']['p50_ms']:.3f} ms, "
+              f"p95 {lat['xla']['p95_ms']:.3f} ms (XLA); {lat['graph']['p50_ms']:.3f} ms (graph)."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,6 +32,24 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="show the experiments and their settings")
     ls.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[])
+
+    pr = sub.add_parser("predict", help="classify your own images (digits by default, or clothes)")
+    pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, GIF, WebP or TIFF files")
+    pr.add_argument("--model", default="mnist", metavar="MODEL",
+                    help="mnist (default) or fashion: the shipped models; or a run folder, an experiment "
+                         "folder (runs/<stamp>/ex1) or a .keras file")
+    pr.add_argument("--dataset", choices=("mnist", "fashion_mnist"),
+                    help="the data set of a .keras file that has no config.json beside it")
+    pr.add_argument("--top", type=int, default=3, metavar="K", help="classes shown per image, 1-10 (default 3)")
+    pr.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    pr.add_argument("--save-input", metavar="DIR", help="write the 28x28 image the model saw, per file, here")
+    pr.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of class names")
+
+    sv = sub.add_parser("serve", help="a local page to draw or upload an image and see the prediction")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of class names")
     return p
 
 
@@ -86,10 +104,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from mnistlab import predict
+
+    return predict.run(args.images, model_spec=args.model, top=args.top, as_json=args.json,
+                       save_input=args.save_input, dataset=args.dataset, lang=args.lang)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mnistlab.web import server
+
+    return server.serve(host=args.host, port=args.port, lang=args.lang)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list}[args.command](args)
+        return {"run": cmd_run, "list": cmd_list, "predict": cmd_predict, "serve": cmd_serve}[args.command](args)
     except MnistlabError as e:
         print(f"mnistlab: error: {e}", file=sys.stderr)
         return 1

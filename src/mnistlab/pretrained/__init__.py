@@ -102,15 +102,15 @@ def train(dataset: str, data_dir: str | None = None, out_dir: Path | None = None
                              x_test=preprocess.dataset_format_batch(ds.x_test, exp.dataset))
     preprocess_seconds = time.perf_counter() - t0
     data = pipeline.prepare(ds, exp)
+    training.set_precision(exp)
     model = training.compile_model(models.build(exp), exp)
-    batches = pipeline.augmented_batches(data.x_train, data.y_train, exp)
     with tempfile.TemporaryDirectory(prefix="mnistlab-pretrained-") as work:
         ctx = training.Context(workdir=Path(work), get_data=lambda _name: ds, stream=stream,
                                label=f"pretrained {dataset}")
-        history, fit_seconds = training.fit(model, exp, batches, (data.x_val, data.y_val), ctx, Path(work),
-                                            ctx.label)
+        history, fit_seconds = training.fit(model, exp, data, ctx, Path(work), ctx.label, augment=True)
     test_loss, test_acc = model.evaluate(data.x_test, data.y_test, batch_size=1000, verbose=0)
     # The same architecture and weights without the optimizer: a third of the size, nothing to resume.
+    training.set_precision(config.Experiment())  # float32 weights in the shipped file
     shipped = models.build(exp)  # uncompiled
     shipped.set_weights(model.get_weights())
     path = model_path(dataset, out_dir)

@@ -111,7 +111,7 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
         body, media = static[request.url.path]
         return Response(body, media_type=media, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
 
-    async def api_models(request):
+    def describe() -> list[dict]:
         out = []
         for dataset in models.specs:
             try:
@@ -121,6 +121,10 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
                 continue
             out.append({"id": dataset, "description": m.description, "test_accuracy": m.test_accuracy,
                         "classes": class_names(dataset, lang)})
+        return out
+
+    async def api_models(request):
+        out = await run_in_threadpool(describe)
         return JSONResponse({"lang": lang, "max_bytes": max_bytes, "models": out}, headers=SECURITY_HEADERS)
 
     async def api_predict(request):
@@ -150,21 +154,20 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
         if not body:
             return _error(400, "empty upload: send an image file as the request body")
         t0 = time.perf_counter()
-        try:
-            model = models.get(dataset)
-        except MnistlabError as e:
-            return _error(500, str(e))
 
         def work():
             from mnistlab.predict import Result
 
             image = preprocess.load(bytes(body), dataset, max_pixels)
-            return Result("upload", image=image, probabilities=model.probabilities(image[None])[0])
+            model = models.get(dataset)  # loaded once, off the event loop
+            return model, Result("upload", image=image, probabilities=model.probabilities(image[None])[0])
 
         try:
-            result = await run_in_threadpool(work)
+            model, result = await run_in_threadpool(work)
         except ImageError as e:
             return _error(400, e.message)
+        except MnistlabError as e:  # the model itself is missing or broken
+            return _error(500, str(e))
         return JSONResponse({"model": dataset, "dataset": dataset, "description": model.description,
                              "top": result.top(top, class_names(dataset, lang)),
                              "input": _png_data_url(result.image),

@@ -4,9 +4,11 @@
 const WORDS = {
   en: { title: "Draw or drop an image", mode: "Model", digits: "Digits (MNIST)", fashion: "Clothes (Fashion-MNIST)",
         clear: "Clear", upload: "Choose an image…", seen: "What the model sees (28×28)",
-        hint: "Draw with the mouse or a finger, or drop an image on the frame.", failed: "The server did not answer." },
-  fr: {},  // the page's own words
+        hint: "Draw with the mouse or a finger, or drop an image on the frame.", failed: "The server did not answer.",
+        about: "Model shipped with mnistlab: {} correct on the test set." },
+  fr: { about: "Modèle fourni avec mnistlab : {} de bonnes réponses sur le jeu de test." },  // else the page's words
 };
+let aboutWord = WORDS.fr.about;
 
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d");
@@ -48,7 +50,7 @@ function point(ev) {
 
 pad.addEventListener("pointerdown", (ev) => {
   ev.preventDefault();
-  pad.setPointerCapture(ev.pointerId);
+  try { pad.setPointerCapture(ev.pointerId); } catch (e) { /* a synthetic or finished pointer */ }
   drawing = true;
 
   source = { kind: "canvas" };
@@ -170,7 +172,7 @@ function show(data) {
     bar.append(fill);
     const pct = document.createElement("span");
     pct.className = "pct";
-    pct.textContent = (100 * t.probability).toFixed(1) + " %";
+    pct.textContent = (100 * t.probability).toFixed(1) + "\u00a0%";
     li.append(name, bar, pct);
     return li;
   });
@@ -181,7 +183,9 @@ function show(data) {
 
 function showAbout() {
   const m = models[currentModel()];
-  about.textContent = m ? m.description : "";
+  if (!m) { about.textContent = ""; return; }
+  about.textContent = m.test_accuracy ? aboutWord.replace("{}", (100 * m.test_accuracy).toFixed(2) + "\u00a0%")
+    : (m.description || m.error || "");
 }
 
 async function start() {
@@ -195,6 +199,7 @@ async function start() {
       if (words[el.dataset.t]) el.textContent = words[el.dataset.t];
     });
     if (words.failed) failedWord = words.failed;
+    if (words.about) aboutWord = words.about;
     for (const m of info.models) models[m.id] = m;
     showAbout();
   } catch (e) {

@@ -28,3 +28,20 @@ class DataError(MnistlabError):
 
 class ConfigError(MnistlabError):
     """An experiment file or an override that names an unknown key or holds a wrong type."""
+
+
+class DivergedError(MnistlabError):
+    """Training produced a NaN or infinite loss; the experiment stops and is recorded as failed.
+
+    Args:
+        message: what happened (which loss, which epoch and batch).
+        last_good_epoch: the last epoch that finished with a finite loss (0 if none).
+    """
+
+    def __init__(self, message: str, last_good_epoch: int):
+        self.last_good_epoch = last_good_epoch
+        super().__init__(message)
+
+
+class RunFolderBusy(MnistlabError):
+    """Another mnistlab process holds the run folder's lock."""

@@ -4,12 +4,19 @@ The run folder holds ``manifest.json`` (what ran: versions, hardware, seed, conf
 and one folder per experiment (see :mod:`mnistlab.train` for its artifacts). With ``seeds > 1`` the
 steps in ``config.SEED_STUDY`` run again with seeds seed+1 .. seed+N-1 into ``<name>/seeds/<seed>/``
 (same artifacts), recorded under the experiment's ``seeds`` entry in the manifest.
+
+Nothing is lost when a run stops: every file is written atomically, training checkpoints every epoch, and
+``resume=True`` (``mnistlab run --resume RUN_DIR``) skips experiments whose artifacts still match the
+digests recorded in the manifest and continues the interrupted one from its last completed epoch. A lock
+file keeps a second process out of a folder that is being written. A diverging experiment (NaN loss) is
+recorded as failed and the run goes on with the experiments that do not need it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,10 +25,11 @@ from typing import Any, TextIO
 from mnistlab import __version__, config
 from mnistlab.backend import hardware, versions
 from mnistlab.config import Experiment
-from mnistlab.errors import MnistlabError
-from mnistlab.fileio import write_json
+from mnistlab.errors import DivergedError, MnistlabError, RunFolderBusy
+from mnistlab.fileio import sha256_file, write_json
 
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 
 
 def now() -> str:
@@ -49,8 +57,9 @@ class Runner:
 
     def __init__(self, run_dir: Path, overrides: dict[str, Any] | None = None, data_dir: str | None = None,
                  trust_data: bool = False, lang: str = "fr", stream: TextIO | None = None,
-                 argv: list[str] | None = None, seeds: int = 1):
+                 argv: list[str] | None = None, seeds: int = 1, resume: bool = False):
         self.run_dir = Path(run_dir)
+        self.resume = resume
         self.overrides = overrides or {}
         self.data_dir = data_dir
         self.trust_data = trust_data
@@ -58,7 +67,25 @@ class Runner:
         self.seeds = max(1, int(seeds))  # runs per SEED_STUDY step: the experiment's seed, then seed+1 ...
         self.stream = stream or sys.stderr
         self._data: dict[str, Any] = {}
+        self._lock_file = None
         self.manifest = self._open_manifest(argv or [])
+
+    @classmethod
+    def resuming(cls, run_dir: str | Path, stream: TextIO | None = None, argv: list[str] | None = None) -> Runner:
+        """A runner that continues ``run_dir`` with the settings it was started with (see its manifest)."""
+        path = Path(run_dir) / MANIFEST
+        if not path.is_file():
+            raise MnistlabError("not a run folder (no manifest.json) or nothing to resume", run_dir)
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            settings, plan = manifest["settings"], manifest["plan"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise MnistlabError(f"unreadable run manifest ({e})", path) from None
+        runner = cls(Path(run_dir), overrides=manifest.get("overrides") or {}, data_dir=settings.get("data_dir"),
+                     trust_data=bool(settings.get("trust_data")), lang=manifest.get("lang", "fr"), stream=stream,
+                     argv=argv, seeds=int(settings.get("seeds", 1)), resume=True)
+        runner.resume_plan = list(plan)
+        return runner
 
     # --- manifest --------------------------------------------------------------------------------------
     def _open_manifest(self, argv: list[str]) -> dict[str, Any]:
@@ -73,6 +100,8 @@ class Runner:
         manifest.update({
             "command": argv, "versions": versions(), "hardware": hardware(),
             "overrides": self.overrides, "lang": self.lang, "status": "running", "started": now(),
+            "settings": {"data_dir": None if self.data_dir is None else os.path.abspath(self.data_dir),
+                         "trust_data": self.trust_data, "seeds": self.seeds},
         })
         manifest.pop("finished", None)
         return manifest
@@ -116,27 +145,120 @@ class Runner:
                 dep = config.load(dep, self.overrides).from_step
         return [n for n in every if n in needed]
 
-    def run(self, names: list[str]) -> dict[str, Any]:
-        """Run ``names`` (and what they depend on); returns the manifest. Ctrl-C marks it interrupted."""
-        plan = self.plan(names)
+    def run(self, names: list[str] | None = None) -> dict[str, Any]:
+        """Run ``names`` (and what they depend on); returns the manifest. Ctrl-C marks it interrupted.
+
+        Raises:
+            MnistlabError: another process holds the run folder; or some experiment failed (after the
+                others ran), naming it and why.
+        """
+        plan = self.resume_plan if self.resume else self.plan(names or [])
         exps = [config.load(n, self.overrides) for n in plan]  # every config checked before any work
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            return self._run(plan, exps)
+        finally:
+            self._unlock()
+
+    def _lock(self) -> None:
+        """Hold ``run_dir/.lock`` (an OS lock, released even by ``kill -9``) for the whole run."""
+        import fcntl
+
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            f = open(self.run_dir / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held until _unlock
+        except OSError as e:
+            raise MnistlabError(f"cannot write the run folder ({e.strerror})", self.run_dir) from None
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            pid = f.read().strip() or "?"
+            f.close()
+            raise RunFolderBusy(f"another mnistlab process (pid {pid}) is writing this run folder; wait for it "
+                                "to finish or choose another --out", self.run_dir) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        self._lock_file = f
+
+    def _unlock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _run(self, plan: list[str], exps: list[Experiment]) -> dict[str, Any]:
+        if self.resume:  # half-written temporary files of a killed process (never under a final name)
+            for tmp in self.run_dir.rglob(".*.tmp*"):
+                if tmp.is_file():
+                    tmp.unlink(missing_ok=True)
         self.manifest["seed"] = exps[0].seed if exps else None
         self.manifest["plan"] = plan
         self.manifest["seeds"] = self.seeds
         self._save_manifest()
         t_run = time.perf_counter()
+        failed: dict[str, str] = {}
         try:
             for i, exp in enumerate(exps, 1):
-                self._run_one(exp, f"[{i}/{len(exps)}] {exp.name}")
+                label = f"[{i}/{len(exps)}] {exp.name}"
+                if exp.from_step in failed:
+                    self._skip(exp, label, f"needs {exp.from_step}, which failed")
+                    failed[exp.name] = "skipped"
+                elif self.resume and self._still_complete(exp.name):
+                    self._log(f"{label}: already complete, artifacts verified")
+                    if self.seeds > 1 and exp.name in config.SEED_STUDY:
+                        self._run_seeds(exp, label, self.manifest["experiments"][exp.name])
+                else:
+                    try:
+                        self._run_one(exp, label)
+                    except DivergedError as e:
+                        failed[exp.name] = str(e)
+                        self._log(f"{label}: FAILED: {e}")
         except KeyboardInterrupt:
             self._finish("interrupted", t_run)
             raise
         except BaseException as e:
             self._finish("failed", t_run, reason=str(e) or type(e).__name__)
             raise
+        if failed:
+            reason = "; ".join(f"{n}: {r}" for n, r in failed.items() if r != "skipped")
+            self._finish("failed", t_run, reason=reason)
+            raise MnistlabError(f"{len(failed)} experiment(s) did not finish ({reason}); the others are in "
+                                f"{self.run_dir}")
         self._finish("complete", t_run)
         return self.manifest
+
+    def _skip(self, exp: Experiment, label: str, reason: str) -> None:
+        self.manifest["experiments"][exp.name] = {"status": "skipped", "reason": reason, "config": exp.to_dict()}
+        self._save_manifest()
+        self._log(f"{label}: skipped, {reason}")
+
+    # --- artifacts and their digests ------------------------------------------------------------------
+    def _artifact_digests(self, workdir: Path) -> dict[str, str]:
+        """SHA-256 of every final file of an experiment (not its extra seeds, checkpoints or temp files)."""
+        from mnistlab.train import CHECKPOINT, CHECKPOINT_STATE
+
+        out = {}
+        for path in sorted(workdir.rglob("*")):
+            rel = path.relative_to(workdir)
+            if (path.is_file() and rel.parts[0] != "seeds" and ".tmp" not in path.name
+                    and path.name not in (CHECKPOINT, CHECKPOINT_STATE)):
+                out[rel.as_posix()] = sha256_file(path)
+        return out
+
+    def _still_complete(self, name: str) -> bool:
+        """Complete in the manifest, and every recorded artifact still there with its recorded digest."""
+        entry = self.manifest["experiments"].get(name) or {}
+        digests = entry.get("artifacts")
+        if entry.get("status") != "complete" or not digests:
+            return False
+        workdir = self.run_dir / name
+        bad = [rel for rel, sha in digests.items()
+               if not (workdir / rel).is_file() or sha256_file(workdir / rel) != sha]
+        if bad:
+            self._log(f"{name}: {len(bad)} artifact(s) missing or changed ({bad[0]}...): running it again")
+        return not bad
 
     def _finish(self, status: str, t_run: float, reason: str | None = None) -> None:
         self.manifest["status"] = status
@@ -153,17 +275,26 @@ class Runner:
         (workdir / "metrics.json").unlink(missing_ok=True)  # not complete until rewritten
         workdir.mkdir(parents=True, exist_ok=True)
         write_json(workdir / "config.json", exp.to_dict())
+        previous = self.manifest["experiments"].get(exp.name) or {}
         entry = {"status": "running", "started": now(), "config": exp.to_dict()}
+        if self.resume and previous.get("status") in ("running", "interrupted"):
+            entry["resumed"] = previous.get("resumed", 0) + 1
         self.manifest["experiments"][exp.name] = entry
         self._save_manifest()
         self._log(f"{label}: {exp.title}")
         ctx = train.Context(workdir=workdir, get_data=self.get_data, lang=self.lang, stream=self.stream,
-                            label=label)
+                            label=label, resume=self.resume)
         t0 = time.perf_counter()
         try:
             metrics = self._step(exp, ctx)
         except KeyboardInterrupt:
             entry.update(status="interrupted", seconds=round(time.perf_counter() - t0, 3))
+            raise
+        except DivergedError as e:
+            entry.update(status="failed", reason=str(e), diverged=True, last_good_epoch=e.last_good_epoch,
+                         seconds=round(time.perf_counter() - t0, 3))
+            train.clear_checkpoints(workdir)
+            self._save_manifest()
             raise
         except BaseException as e:
             entry.update(status="failed", reason=str(e) or type(e).__name__,
@@ -172,7 +303,9 @@ class Runner:
         seconds = time.perf_counter() - t0
         metrics["seconds"] = round(seconds, 3)
         write_json(workdir / "metrics.json", metrics)
-        entry.update(status="complete", finished=now(), seconds=round(seconds, 3))
+        train.clear_checkpoints(workdir)
+        entry.update(status="complete", finished=now(), seconds=round(seconds, 3),
+                     artifacts=self._artifact_digests(workdir))
         self._save_manifest()
         acc = metrics.get("test_accuracy")
         shown = f"test accuracy {acc:.4f}" if isinstance(acc, float) else f"best {metrics.get('best')}"
@@ -199,11 +332,16 @@ class Runner:
 
         from mnistlab import train
 
+        previous = entry.get("seeds") or {}
         runs: dict[str, Any] = {}
         entry["seeds"] = runs
         for seed in range(exp.seed + 1, exp.seed + self.seeds):
             sub = dataclasses.replace(exp, seed=seed)
             workdir = self.run_dir / exp.name / "seeds" / str(seed)
+            if self.resume and (previous.get(str(seed)) or {}).get("status") == "complete" \
+                    and (workdir / "metrics.json").is_file():
+                runs[str(seed)] = previous[str(seed)]
+                continue
             (workdir / "metrics.json").unlink(missing_ok=True)
             workdir.mkdir(parents=True, exist_ok=True)
             write_json(workdir / "config.json", sub.to_dict())
@@ -211,7 +349,7 @@ class Runner:
             runs[str(seed)] = run
             self._save_manifest()
             ctx = train.Context(workdir=workdir, get_data=self.get_data, lang=self.lang, stream=self.stream,
-                                label=f"{label} seed {seed}")
+                                label=f"{label} seed {seed}", resume=self.resume)
             t0 = time.perf_counter()
             try:
                 metrics = self._step(sub, ctx)
@@ -222,6 +360,7 @@ class Runner:
                 raise
             metrics["seconds"] = round(time.perf_counter() - t0, 3)
             write_json(workdir / "metrics.json", metrics)
+            train.clear_checkpoints(workdir)
             run.update(status="complete", finished=now(), seconds=metrics["seconds"])
             self._save_manifest()
             self._log(f"{label} seed {seed}: done in {metrics['seconds']:.1f}s")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +25,9 @@ import numpy as np
 from mnistlab import models, plots
 from mnistlab.backend import seed_everything
 from mnistlab.config import Experiment
-from mnistlab.data.pipeline import Prepared, augmented_batches, augmenter, batches, legacy_augmented_flow, prepare
-from mnistlab.fileio import atomic_path, write_json, write_text
+from mnistlab.data.pipeline import Prepared, augmenter, batches, epoch_counter, legacy_augmented_flow, prepare
+from mnistlab.errors import DivergedError, MnistlabError
+from mnistlab.fileio import atomic_path, sha256_file, write_json, write_text
 from mnistlab.i18n import class_names, text
 
 if TYPE_CHECKING:
@@ -48,6 +52,7 @@ class Context:
     lang: str = "fr"  # language of figure labels
     stream: TextIO = field(default_factory=lambda: sys.stderr)  # where progress goes
     label: str = ""  # shown in progress lines, e.g. "[2/6] ex2.ann"
+    resume: bool = False  # continue from the step's last completed epoch if a checkpoint is there
 
 
 # --- callbacks --------------------------------------------------------------------------------------------
@@ -56,9 +61,9 @@ class Context:
 class Progress(keras.callbacks.Callback):
     """One line per epoch with metrics, time elapsed and time left; a live batch counter on a terminal."""
 
-    def __init__(self, label: str, epochs: int, stream: TextIO):
+    def __init__(self, label: str, epochs: int, stream: TextIO, initial_epoch: int = 0):
         super().__init__()
-        self.label, self.epochs, self.stream = label, epochs, stream
+        self.label, self.epochs, self.stream, self.initial_epoch = label, epochs, stream, initial_epoch
         self.live = getattr(stream, "isatty", lambda: False)()
         self.t0 = self.epoch_t0 = self.last_draw = 0.0
         self.steps = None
@@ -86,7 +91,7 @@ class Progress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
         elapsed = now - self.t0
-        left = elapsed / (epoch + 1) * (self.epochs - epoch - 1)
+        left = elapsed / (epoch + 1 - self.initial_epoch) * (self.epochs - epoch - 1)
         shown = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items()
                           if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
         self.stream.write(("\r" if self.live else "") + f"{self.label}  epoch {epoch + 1}/{self.epochs}  {shown}"
@@ -95,13 +100,20 @@ class Progress(keras.callbacks.Callback):
         self.stream.flush()
 
 
-class HistoryCSV(keras.callbacks.Callback):
-    """Rewrite ``history.csv`` after every epoch (atomically), with the epoch's wall time in seconds."""
+CHECKPOINT = "checkpoint.keras"  # model and optimizer state after the last completed epoch
+CHECKPOINT_STATE = "checkpoint.json"  # which epoch that was, the history so far, the config it belongs to
 
-    def __init__(self, path: Path):
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: save model and optimizer (checkpoint.keras), then the epoch count and history
+    (checkpoint.json), then ``history.csv``, each atomically, so a run killed at any moment can resume
+    from its last completed epoch. Keras' ModelCheckpoint writes in place; BackupAndRestore restarts the
+    interrupted epoch without the history.
+    """
+
+    def __init__(self, workdir: Path, exp: Experiment, rows: list[dict[str, float]]):
         super().__init__()
-        self.path = path
-        self.rows: list[dict[str, float]] = []
+        self.workdir, self.exp, self.rows = workdir, exp, list(rows)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t = time.perf_counter()
@@ -110,7 +122,87 @@ class HistoryCSV(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
                "seconds": round(time.perf_counter() - self.t, 3)}
         self.rows.append(row)
-        write_history(self.path, self.rows)
+        save_model(self.model, self.workdir / CHECKPOINT)
+        write_json(self.workdir / CHECKPOINT_STATE, {
+            "epoch": epoch + 1, "rows": self.rows, "config": self.exp.to_dict(),
+            "model_sha256": sha256_file(self.workdir / CHECKPOINT)})
+        write_history(self.workdir / "history.csv", self.rows)
+
+
+class EpochKeyedRandomness(keras.callbacks.Callback):
+    """At the start of each epoch, key every random choice to ``(seed, epoch)``: the data order (through
+    ``counter``) and the state of every Keras seed generator (dropout, augmentation layers).
+
+    Keras does not save seed-generator states in ``.keras`` files; keyed this way they need no saving, and a
+    run resumed after epoch k continues exactly as the uninterrupted run would have.
+    """
+
+    def __init__(self, counter, seed: int, *holders):
+        super().__init__()
+        self.counter, self.seed = counter, seed
+        self.states = [v for h in holders if h is not None for v in h.non_trainable_variables
+                       if "seed_generator_state" in v.path]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.counter.assign(epoch)
+        for i, state in enumerate(self.states):
+            # Seed generators draw (state[0], state[1]) and step state[1]; keep epochs 2**24 draws apart.
+            state.assign(np.array([self.seed * 1009 + i, epoch * 2**24], dtype=np.int64))
+
+
+# A ten-class model guessing uniformly has a cross-entropy of ln 10 = 2.3; an epoch's mean loss a hundred
+# times that means the weights have blown up (seen here with learning_rate=1000: losses of 1e9 and more,
+# finite because Keras computes the cross-entropy from the softmax's logits).
+EXPLODED_LOSS = 100 * math.log(10)
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stop with :class:`DivergedError` at the first NaN or infinite loss, or an epoch whose mean loss
+    exceeds ``EXPLODED_LOSS`` (Keras' TerminateOnNaN only stops quietly, leaving a model that looks trained).
+    """
+
+    def __init__(self, initial_epoch: int = 0):
+        super().__init__()
+        self.epoch = self.last_good = initial_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def _check(self, logs, where: str, bound: float = math.inf):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not (math.isfinite(float(loss)) and float(loss) <= bound):
+            what = "became" if not math.isfinite(float(loss)) else f"exploded (over {bound:.0f}) to"
+            raise DivergedError(f"training diverged: the loss {what} {float(loss):.4g} in epoch {self.epoch + 1}"
+                                f" ({where}); last good epoch: {self.last_good}", last_good_epoch=self.last_good)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, f"batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, "end of epoch", bound=EXPLODED_LOSS)
+        self.last_good = epoch + 1
+
+
+def clear_checkpoints(folder: Path) -> None:
+    """Remove checkpoints under ``folder`` (once its results are written, or before a fresh start)."""
+    for name in (CHECKPOINT, CHECKPOINT_STATE):
+        for path in folder.rglob(name):
+            path.unlink(missing_ok=True)
+
+
+def restore_checkpoint(workdir: Path, exp: Experiment) -> tuple[keras.Model, int, list[dict[str, float]]] | None:
+    """The model, completed epochs and history saved by :class:`EpochCheckpoint`, if they are usable.
+
+    A checkpoint of another configuration, or whose model file does not match its recorded digest (a
+    kill between the two writes), is not used: the step then starts over.
+    """
+    try:
+        state = json.loads((workdir / CHECKPOINT_STATE).read_text(encoding="utf-8"))
+        if state["config"] != exp.to_dict() or sha256_file(workdir / CHECKPOINT) != state["model_sha256"]:
+            return None
+        return load_model(workdir / CHECKPOINT), int(state["epoch"]), list(state["rows"])
+    except (OSError, ValueError, KeyError, TypeError, MnistlabError):
+        return None
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
@@ -158,31 +250,52 @@ def compile_model(model: keras.Model, exp: Experiment) -> keras.Model:
 
 
 def fit(model: keras.Model, exp: Experiment, data: Prepared, ctx: Context, workdir: Path, label: str,
-        augment: bool = False) -> tuple[dict[str, list[float]], float]:
-    """Train ``model`` for ``exp.epochs``, logging progress and ``history.csv``. Returns (history, seconds).
+        augment: bool = False) -> tuple[keras.Model, dict[str, list[float]], float]:
+    """Train ``model`` for ``exp.epochs``, checkpointing every epoch. Returns (model, history, seconds).
+
+    With ``ctx.resume`` and a usable checkpoint in ``workdir``, training continues from the last completed
+    epoch with the saved model and optimizer state instead of ``model``.
 
     The fast path feeds in-memory ``tf.data`` batches (augmented inside the graph when ``augment``) and
     validates in batches of ``EVAL_BATCH``; ``exp.faithful`` makes the lab's own calls: NumPy arrays with
     ``validation_split`` or ``validation_data``, and ``ImageDataGenerator`` for augmentation.
     """
-    callbacks = [HistoryCSV(workdir / "history.csv"), Progress(label, exp.epochs, ctx.stream)]
-    kwargs = dict(epochs=exp.epochs, callbacks=callbacks, verbose=0)
+    initial_epoch, rows = 0, []
+    restored = restore_checkpoint(workdir, exp) if ctx.resume else None
+    if restored:
+        model, initial_epoch, rows = restored
+        ctx.stream.write(f"{label}: resuming after epoch {initial_epoch}/{exp.epochs}\n")
+    else:
+        clear_checkpoints(workdir)
+    checkpoint = EpochCheckpoint(workdir, exp, rows)
+    callbacks = [StopOnDivergence(initial_epoch), checkpoint, Progress(label, exp.epochs, ctx.stream, initial_epoch)]
+    kwargs = dict(epochs=exp.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
     t0 = time.perf_counter()
+    if initial_epoch >= exp.epochs:  # killed after the last epoch's checkpoint: nothing left to train
+        return model, _columns(checkpoint.rows), 0.0
     if exp.faithful and augment:
         flow = legacy_augmented_flow(data.x_train, data.y_train, exp)
-        hist = model.fit(flow, validation_data=(data.x_val, data.y_val), **kwargs)
+        model.fit(flow, validation_data=(data.x_val, data.y_val), **kwargs)
     elif exp.faithful and not data.validation_is_test:
-        hist = model.fit(data.x_all, data.y_all, batch_size=exp.batch_size, validation_split=exp.validation_split,
+        model.fit(data.x_all, data.y_all, batch_size=exp.batch_size, validation_split=exp.validation_split,
                          **kwargs)
     elif exp.faithful:
-        hist = model.fit(data.x_train, data.y_train, batch_size=exp.batch_size,
+        model.fit(data.x_train, data.y_train, batch_size=exp.batch_size,
                          validation_data=(data.x_val, data.y_val), **kwargs)
     else:
-        train = (augmented_batches(data.x_train, data.y_train, exp) if augment
-                 else batches(data.x_train, data.y_train, exp.batch_size, seed=exp.seed))
+        counter = epoch_counter(initial_epoch)
+        aug = augmenter(exp) if augment else None
+        train = batches(data.x_train, data.y_train, exp.batch_size, seed=exp.seed, augment=aug, epoch=counter)
         val = batches(data.x_val, data.y_val, EVAL_BATCH)
-        hist = model.fit(train, validation_data=val, shuffle=False, **kwargs)  # the pipeline shuffles itself
-    return hist.history, time.perf_counter() - t0
+        kwargs["callbacks"] = [EpochKeyedRandomness(counter, exp.seed, model, aug), *callbacks]
+        model.fit(train, validation_data=val, shuffle=False, **kwargs)  # the pipeline shuffles itself
+    return model, _columns(checkpoint.rows), time.perf_counter() - t0
+
+
+def _columns(rows: list[dict[str, float]]) -> dict[str, list[float]]:
+    """Per-epoch rows -> {metric: values}, the shape of Keras' ``History.history``."""
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return {k: [row[k] for row in rows if k in row] for k in keys}
 
 
 def loss_from_probabilities(probs: np.ndarray, labels: np.ndarray, loss: str) -> float:
@@ -206,8 +319,30 @@ def save_model(model: keras.Model, path: Path) -> None:
 
 
 def load_model(path: Path) -> keras.Model:
-    """Load a ``.keras`` model with Keras' safe mode on (no arbitrary code from the file)."""
-    return keras.models.load_model(path, safe_mode=True)
+    """Load a ``.keras`` model with Keras' safe mode on (no arbitrary code from the file).
+
+    Raises:
+        MnistlabError: not a ``.keras`` file (``.h5`` can carry code), a ``Lambda`` layer (Python code
+            inside the model), or a file Keras cannot read; one line naming the file.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".keras":
+        raise MnistlabError(f"only Keras 3 '.keras' model files are loaded, not '{path.suffix or path.name}' "
+                            "(legacy .h5 files can carry code)", path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            model_config = z.read("config.json").decode("utf-8")
+    except FileNotFoundError:
+        raise MnistlabError("no such model file", path) from None
+    except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise MnistlabError(f"not a readable .keras model ({e})", path) from None
+    if '"class_name": "Lambda"' in model_config:
+        raise MnistlabError("the model holds a Lambda layer, which runs arbitrary Python code; refused", path)
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file; the user gets one line
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise MnistlabError(f"Keras cannot load this model ({reason})", path) from None
 
 
 def summary_text(model: keras.Model) -> str:
@@ -296,7 +431,7 @@ def train_step(exp: Experiment, ctx: Context) -> dict[str, object]:
                              ctx.lang), ctx.workdir / "figures" / "samples.png")
     set_precision(exp)
     model = compile_model(models.build(exp), exp)
-    history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label)
+    model, history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label)
     return evaluate_and_save(model, exp, data, ctx.workdir, history, seconds, ctx)
 
 
@@ -307,15 +442,20 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
     results: dict[str, dict[str, object]] = {}
     histories: dict[str, dict[str, list[float]]] = {}
     for i, act in enumerate(exp.activations, 1):
-        seed_everything(exp.seed)
         sub = ctx.workdir / act
+        if ctx.resume and (sub / "metrics.json").is_file():  # finished before an interruption
+            results[act] = json.loads((sub / "metrics.json").read_text(encoding="utf-8"))
+            histories[act] = read_history(sub / "history.csv")
+            continue
+        seed_everything(exp.seed)
         set_precision(exp)
         model = compile_model(models.build(exp, activation=act), exp)
         label = f"{ctx.label} {act} ({i}/{len(exp.activations)})"
-        history, seconds = fit(model, exp, data, ctx, sub, label)
+        model, history, seconds = fit(model, exp, data, ctx, sub, label)
         # The lab draws only the bar chart; one overlay of the curves below stands for per-model figures.
         metrics = evaluate_and_save(model, exp, data, sub, history, seconds, ctx, figures=False)
         write_json(sub / "metrics.json", metrics)
+        clear_checkpoints(sub)
         results[act] = metrics
         histories[act] = history
     val = {a: float(m["final_val_accuracy"]) for a, m in results.items()}
@@ -350,7 +490,7 @@ def augment_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str, o
     plots.save(plots.augmented(originals[..., 0], variants[..., 0], ctx.lang),
                ctx.workdir / "figures" / "augmented_samples.png")
     seed_everything(exp.seed)
-    history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label, augment=True)
+    model, history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label, augment=True)
     metrics = evaluate_and_save(model, exp, data, ctx.workdir, history, seconds, ctx)
     metrics["continued_from"] = str(model_path.parent.name)
     return metrics

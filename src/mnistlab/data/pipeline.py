@@ -100,31 +100,43 @@ def augmenter(exp: Experiment):
     return keras.Sequential(layers, name="augmentation")
 
 
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None, augment=None):
+def epoch_counter(initial: int = 0):
+    """A variable holding the current epoch, read by :func:`batches` to key each epoch's permutation."""
+    import tensorflow as tf
+
+    return tf.Variable(initial, dtype=tf.int64, trainable=False)
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None, augment=None, epoch=None):
     """An in-memory ``tf.data`` pipeline of ``(x, y)`` batches, reshuffled each epoch when ``seed`` is given.
 
     The arrays become one constant tensor each, once; each epoch draws a fresh permutation of indices and
     gathers whole batches, as Keras does for NumPy input (a shuffle of ``len(x)`` single elements costs
-    more). ``augment``, a Keras layer, is applied to each training batch inside the graph.
+    more). With ``epoch`` (an :func:`epoch_counter` the training loop advances), the permutation is a
+    function of ``(seed, epoch)`` alone, so epoch 7 sees the same order whether or not the run was
+    interrupted and resumed before it. ``augment``, a Keras layer, is applied to each batch in the graph.
     """
     import tensorflow as tf
 
+    n = len(x)
     xs, ys = tf.constant(x), tf.constant(y)
-    index = tf.data.Dataset.range(len(x))
-    if seed is not None:
-        index = index.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if seed is not None and epoch is not None:
+        def permutation(_):
+            key = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
+            return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+
+        index = tf.data.Dataset.from_tensors(0).map(permutation).unbatch()
+        index = index.apply(tf.data.experimental.assert_cardinality(n))
+    else:
+        index = tf.data.Dataset.range(n)
+        if seed is not None:
+            index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     data = index.batch(batch_size).map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)))
     if augment is not None:
         data = data.map(lambda xb, yb: (augment(xb, training=True), yb))
     return data.prefetch(2)
 
 
-def augmented_batches(x: np.ndarray, y: np.ndarray, exp: Experiment):
-    """Shuffled batches with :func:`augmenter` applied batch-wise inside the graph.
-
-    This replaces ``ImageDataGenerator``'s per-image NumPy work with the same random ranges.
-    """
-    return batches(x, y, exp.batch_size, seed=exp.seed, augment=augmenter(exp))
 
 
 def legacy_augmented_flow(x: np.ndarray, y: np.ndarray, exp: Experiment):

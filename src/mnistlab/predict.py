@@ -140,6 +140,8 @@ def load_model(spec: str = "mnist", dataset: str | None = None) -> Model:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optimizer-state notices from training checkpoints
             model = keras_load(path)
+    except MnistlabError:
+        raise
     except Exception as e:  # noqa: BLE001 - Keras raises many types for a damaged or unsafe file
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise MnistlabError(f"cannot load this model ({reason[:200]})", path) from None

@@ -107,7 +107,7 @@ def train(dataset: str, data_dir: str | None = None, out_dir: Path | None = None
     with tempfile.TemporaryDirectory(prefix="mnistlab-pretrained-") as work:
         ctx = training.Context(workdir=Path(work), get_data=lambda _name: ds, stream=stream,
                                label=f"pretrained {dataset}")
-        history, fit_seconds = training.fit(model, exp, data, ctx, Path(work), ctx.label, augment=True)
+        model, history, fit_seconds = training.fit(model, exp, data, ctx, Path(work), ctx.label, augment=True)
     test_loss, test_acc = model.evaluate(data.x_test, data.y_test, batch_size=1000, verbose=0)
     # The same architecture and weights without the optimizer: a third of the size, nothing to resume.
     training.set_precision(config.Experiment())  # float32 weights in the shipped file

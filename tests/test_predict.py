@@ -181,6 +181,19 @@ def test_model_from_a_run_folder(tmp_path, digit_files, capsys):
     assert "choose one experiment folder" in err and "ex1, ex2.cnn" in err
 
 
+@pytest.mark.slow
+def test_a_real_run_predicts_right_after(shared_datasets, tmp_path, digit_files, capsys):
+    """The fast path of the whole chain: mnistlab run (tiny) -> mnistlab predict --model RUN/ex1."""
+    run = tmp_path / "run"
+    assert main(["run", "ex1", "--out", str(run), "--data", str(shared_datasets), "--set", "epochs=1",
+                 "--set", "train_limit=2000", "--set", "test_limit=200"]) == 0
+    capsys.readouterr()
+    assert main(["predict", *digit_files, "--model", str(run / "ex1"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"]["dataset"] == "mnist" and doc["model"]["source"] == str(run / "ex1" / "model.keras")
+    assert all(len(r["top"]) == 3 for r in doc["results"])
+
+
 def test_bare_keras_file_needs_its_data_set(tmp_path, digit_files, capsys):
     path = tmp_path / "mine.keras"
     small_model().save(path)

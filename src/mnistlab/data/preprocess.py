@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,24 +71,24 @@ def read_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
     except OSError as e:
         raise ImageError(f"cannot read ({e.strerror})", path) from None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(source) if path is None else path, formats=FORMATS) as im:
-                width, height = im.size  # from the header; nothing decoded yet
-                if width * height > max_pixels:
-                    raise ImageError(f"{width}x{height} is {width * height / 1e6:.1f} megapixels, over the limit"
-                                     f" of {max_pixels / 1e6:g}", path)
-                if width == 0 or height == 0:
-                    raise ImageError("image has no pixels", path)
-                im.seek(0)  # first frame of an animation
-                im.load()
-                im = _orient(im)
-                return _to_grey(im)
+        # Our limit (40 MP) is checked before Pillow's own, which warns at 89 MP and raises at 179 MP; no
+        # warnings filter here, as changing filters is not thread-safe (the web server decodes in threads).
+        with Image.open(io.BytesIO(source) if path is None else path, formats=FORMATS) as im:
+            width, height = im.size  # from the header; nothing decoded yet
+            if width * height > max_pixels:
+                raise ImageError(f"{width}x{height} is {width * height / 1e6:.1f} megapixels, over the limit"
+                                 f" of {max_pixels / 1e6:g}", path)
+            if width == 0 or height == 0:
+                raise ImageError("image has no pixels", path)
+            im.seek(0)  # first frame of an animation
+            im.load()
+            im = _orient(im)
+            return _to_grey(im)
     except ImageError:
         raise
     except UnidentifiedImageError:
         raise ImageError("not an image (readable formats: PNG, JPEG, BMP, GIF, WebP, TIFF)", path) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise ImageError("too many pixels (decompression bomb)", path) from None
     except FileNotFoundError:
         raise ImageError("no such file", path) from None

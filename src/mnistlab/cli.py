@@ -29,6 +29,14 @@ def _parser() -> argparse.ArgumentParser:
                           "same maths; for comparison")
     run.add_argument("--precision", choices=("float32", "bf16"), default=None,
                      help="bf16: mixed bfloat16 compute, faster on CPUs with AVX512_BF16 (default float32)")
+    run.add_argument("--extended", action="store_true",
+                     help="also run the \"what if\" studies (ext.*: 50 epochs, other losses and optimizers, ...)")
+    run.add_argument("--seeds", type=int, default=1, metavar="N",
+                     help="repeat the activation study and the ANN/CNN comparison with N seeds (default 1)")
+
+    rp = sub.add_parser("report", help="write report.html and report.md for a run folder (never trains)")
+    rp.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `mnistlab run`")
+    rp.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the report and its figures")
 
     ls = sub.add_parser("list", help="show the experiments and their settings")
     ls.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[])
@@ -57,8 +65,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     from mnistlab import config
 
     overrides = config.parse_overrides(args.overrides)
-    for name in config.names():
+    for name in config.names(extended=True):
         e = config.load(name, overrides)
+        if e.extended and name == config.names(extended=True)[len(config.names())]:
+            print("\n\"what if\" studies, run only with `mnistlab run --extended` (or by name):")
         if e.step in ("train", "activations", "augment"):
             val = "test set" if e.validation == "test" else f"last {e.validation_split:g} of train"
             what = (f"{e.dataset}, {e.model} {e.hidden_units if e.model == 'dense' else e.conv_filters}, "
@@ -83,7 +93,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["faithful"] = True
     if args.precision:
         overrides["precision"] = args.precision
-    names = config.select(args.experiments)
+    if args.seeds < 1:
+        raise MnistlabError(f"--seeds must be at least 1, got {args.seeds}")
+    names = config.select(args.experiments, extended=args.extended)
     for n in names:  # fail on a bad override before loading TensorFlow
         config.load(n, overrides)
 
@@ -94,13 +106,44 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     run_dir = new_run_dir() if args.out is None else args.out
     runner = Runner(run_dir, overrides=overrides, data_dir=args.data, trust_data=args.trust_data, lang=args.lang,
-                    argv=sys.argv[1:])
+                    argv=sys.argv[1:], seeds=args.seeds)
     try:
         runner.run(names)
     except KeyboardInterrupt:
         print(f"mnistlab: interrupted; what finished is in {run_dir}", file=sys.stderr)
+        _report_after_run(run_dir, args.lang)
         return 130
+    except BaseException:
+        _report_after_run(run_dir, args.lang)  # a report of what exists, saying what is missing
+        raise
     print(f"mnistlab: run complete in {runner.manifest['seconds']:.0f}s: {run_dir}", file=sys.stderr)
+    _report_after_run(run_dir, args.lang)
+    return 0
+
+
+def _report_after_run(run_dir, lang: str) -> None:
+    """Write the run's report; a run is never failed by its report, which says why it is missing."""
+    from pathlib import Path
+
+    from mnistlab import report
+
+    if not (Path(run_dir) / "manifest.json").is_file():
+        return
+    try:
+        written = report.build(run_dir, lang)
+    except Exception as e:  # noqa: BLE001 - the run's own outcome matters more than its report
+        print(f"mnistlab: no report written ({e})", file=sys.stderr)
+        return
+    print(f"mnistlab: report: {written.html}", file=sys.stderr)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mnistlab import report
+
+    written = report.build(args.run_dir, args.lang)
+    missing = f"; missing: {', '.join(written.missing)}" if written.missing else ""
+    print(f"mnistlab: report written: {written.html} and {written.markdown.name} "
+          f"({written.figures} figures{missing})", file=sys.stderr)
     return 0
 
 
@@ -120,7 +163,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "predict": cmd_predict, "serve": cmd_serve}[args.command](args)
+        return {"run": cmd_run, "list": cmd_list, "predict": cmd_predict, "serve": cmd_serve,
+                "report": cmd_report}[args.command](args)
     except MnistlabError as e:
         print(f"mnistlab: error: {e}", file=sys.stderr)
         return 1

@@ -33,6 +33,7 @@ class Experiment:
     title: str = ""  # one line shown by `mnistlab list` and in the report
     order: int = 0  # position in the lab; `mnistlab run` runs steps in this order
     extended: bool = False  # a "what if" study (ext.*): runs only with `mnistlab run --extended` or by name
+    expect_divergence: bool = False  # a study whose point is divergence: a NaN/exploded loss is its result
     step: str = "train"  # what runs: train | activations | confusion | augment
     from_step: str = ""  # confusion, augment: the step whose trained model this one uses
     dataset: str = "mnist"  # Keras' data set name: mnist | fashion_mnist

@@ -105,9 +105,17 @@ def bars(values: dict[str, float], title: str, ylabel: str, errors: dict[str, fl
     fig, ax = plt.subplots(figsize=(7, 4))
     yerr = [errors[k] for k in names] if errors else None
     rects = ax.bar(names, heights, yerr=yerr, capsize=6 if yerr else 0, color="#4C72B0")
-    ax.bar_label(rects, labels=[f"{h:.4f}" for h in heights], padding=3)
-    low = min(heights)
-    ax.set_ylim(max(0.0, low - 0.05), min(1.0, max(heights) + 0.03))
+    if yerr:  # "mean ± std" beside each error bar's top, the axis wide enough for the whole bar
+        for rect, h, e in zip(rects, heights, yerr, strict=True):
+            ax.annotate(f"{h:.4f} ± {e:.4f}", (rect.get_x() + rect.get_width() / 2, h + e), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=9)
+        low = min(h - e for h, e in zip(heights, yerr, strict=True))
+        high = max(h + e for h, e in zip(heights, yerr, strict=True))
+        ax.set_ylim(max(0.0, low - 0.05), min(1.05, high + 0.05))
+    else:
+        ax.bar_label(rects, labels=[f"{h:.4f}" for h in heights], padding=3)
+        low = min(heights)
+        ax.set_ylim(max(0.0, low - 0.05), min(1.0, max(heights) + 0.03))
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.4)
@@ -150,7 +158,7 @@ def mistakes(images: np.ndarray, true: np.ndarray, predicted: np.ndarray, confid
     """The given misclassified images with true class, predicted class and its probability."""
     n = len(images)
     rows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.6 * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:

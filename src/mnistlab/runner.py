@@ -294,6 +294,14 @@ class Runner:
             entry.update(status="failed", reason=str(e), diverged=True, last_good_epoch=e.last_good_epoch,
                          seconds=round(time.perf_counter() - t0, 3))
             train.clear_checkpoints(workdir)
+            if exp.expect_divergence:  # the study's result (a learning rate far too high), not a failure
+                entry.update(status="diverged", finished=now())
+                write_json(workdir / "metrics.json", {"diverged": True, "reason": str(e),
+                                                      "last_good_epoch": e.last_good_epoch,
+                                                      "seconds": entry["seconds"]})
+                self._save_manifest()
+                self._log(f"{label}: diverged, which is what this study shows: {e}")
+                return
             self._save_manifest()
             raise
         except BaseException as e:

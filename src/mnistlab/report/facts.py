@@ -1,0 +1,221 @@
+"""Measurements the report states, computed from a run's artifacts only (never typed in, never trained).
+
+Each function returns None when the artifacts it needs are missing, so a partial run gives a partial report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mnistlab.i18n import class_names
+from mnistlab.report.artifacts import Run, Step
+
+
+@dataclass
+class Curve:
+    """What a history says about training (``history.csv``)."""
+
+    epochs: int
+    first_acc: float | None
+    last_acc: float | None
+    first_val_acc: float | None
+    last_val_acc: float | None
+    acc_rises: bool  # training accuracy never fell from one epoch to the next
+    val_acc_rises: bool
+    val_acc_drops: list[int]  # epochs where validation accuracy fell
+    best_val_loss_epoch: int | None
+    best_val_loss: float | None
+    last_val_loss: float | None
+    first_loss: float | None
+    last_loss: float | None
+    first_gap: float | None  # train - validation accuracy, first epoch
+    last_gap: float | None
+    seconds_per_epoch: float | None
+    val_loss_rises_after_best: bool  # validation loss at the last epoch is above its minimum
+
+    @property
+    def overfits(self) -> bool:
+        """Validation loss bottomed out before the last epoch and ended higher."""
+        return bool(self.best_val_loss_epoch and self.best_val_loss_epoch < self.epochs
+                    and self.val_loss_rises_after_best)
+
+
+def curve(history: dict[str, list[float]] | None) -> Curve | None:
+    """Read the facts of a training run off its history; None without one."""
+    if not history or not history.get("loss"):
+        return None
+    acc, val_acc = history.get("accuracy", []), history.get("val_accuracy", [])
+    loss, val_loss = history.get("loss", []), history.get("val_loss", [])
+
+    def first(v):
+        return float(v[0]) if v else None
+
+    def last(v):
+        return float(v[-1]) if v else None
+
+    best = int(np.argmin(val_loss)) + 1 if val_loss else None
+    return Curve(
+        epochs=len(loss),
+        first_acc=first(acc), last_acc=last(acc), first_val_acc=first(val_acc), last_val_acc=last(val_acc),
+        acc_rises=all(b >= a for a, b in zip(acc, acc[1:], strict=False)),
+        val_acc_rises=all(b >= a for a, b in zip(val_acc, val_acc[1:], strict=False)),
+        val_acc_drops=[i + 2 for i, (a, b) in enumerate(zip(val_acc, val_acc[1:], strict=False)) if b < a],
+        best_val_loss_epoch=best,
+        best_val_loss=float(min(val_loss)) if val_loss else None,
+        last_val_loss=last(val_loss),
+        first_loss=first(loss), last_loss=last(loss),
+        first_gap=(acc[0] - val_acc[0]) if acc and val_acc else None,
+        last_gap=(acc[-1] - val_acc[-1]) if acc and val_acc else None,
+        seconds_per_epoch=float(np.mean(history["seconds"])) if history.get("seconds") else None,
+        val_loss_rises_after_best=bool(val_loss and val_loss[-1] > min(val_loss)),
+    )
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Gradient steps in one epoch: ceil(n / batch)."""
+    return math.ceil(n_train / batch_size)
+
+
+def layer_formula(layers: list[dict]) -> list[tuple[dict, str | None]]:
+    """Each layer with how its parameter count follows from the shapes, where that is simple.
+
+    Dense: inputs x units + units; Conv2D: (k*k*channels_in + 1) x filters when the kernel side can be
+    recovered from the parameter count. The formula is only given when it gives the recorded count.
+    """
+    out: list[tuple[dict, str | None]] = []
+    prev: list[int] | None = None
+    for layer in layers:
+        shape = layer.get("output_shape") or []
+        formula = None
+        params = int(layer.get("params", 0))
+        if layer.get("type") == "Dense" and prev and len(prev) == 1 and shape:
+            n_in, units = int(prev[0]), int(shape[-1])
+            if n_in * units + units == params:
+                formula = f"{n_in} × {units} + {units}"
+        elif layer.get("type") == "Conv2D" and shape:
+            filters = int(shape[-1])
+            c_in = int(prev[-1]) if prev and len(prev) == 3 else 1
+            per = params // filters - 1 if filters else 0
+            k = int(round(math.sqrt(per / c_in))) if per > 0 else 0
+            if k and (k * k * c_in + 1) * filters == params:
+                formula = f"({k} × {k} × {c_in} + 1) × {filters}"
+        out.append((layer, formula))
+        prev = shape or prev
+    return out
+
+
+def probabilities(step: Step) -> np.ndarray | None:
+    """``test_probabilities.npy`` of a step; None if missing or unreadable."""
+    path = step.folder / "test_probabilities.npy"
+    if not path.is_file():
+        return None
+    try:
+        probs = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return probs if probs.ndim == 2 else None
+
+
+@dataclass
+class Errors:
+    """A model's test errors, from its saved probabilities and the data set's test labels."""
+
+    n: int
+    wrong: int
+    pairs: list[tuple[str, str, int]]  # (true, predicted, count), largest first
+    first_shown: list[tuple[int, str, str]]  # (index, true, predicted) of the shown images
+    mean_conf_right: float
+    mean_conf_wrong: float | None
+
+
+def errors(run: Run, step: Step, lang: str, top: int = 3) -> Errors | None:
+    """Which test images a step's model gets wrong; needs ``test_probabilities.npy`` and the data set."""
+    exp = step.exp
+    probs = probabilities(step)
+    if exp is None or probs is None:
+        return None
+    ds = run.load_dataset(exp.dataset)
+    if ds is None:
+        return None
+    y = np.asarray(ds.y_test[: len(probs)], dtype=np.int64)
+    if len(y) != len(probs):
+        return None
+    pred = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+    names = class_names(exp.dataset, lang)
+    matrix = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(matrix, (y, pred), 1)
+    np.fill_diagonal(matrix, 0)
+    order = np.argsort(matrix, axis=None)[::-1][:top]
+    pairs = [(names[t], names[p], int(matrix[t, p])) for t, p in (np.unravel_index(i, matrix.shape) for i in order)
+             if matrix[t, p] > 0]
+    shown = min(exp.predictions_shown, len(y))
+    first = [(i, names[y[i]], names[pred[i]]) for i in range(shown) if y[i] != pred[i]]
+    right = pred == y
+    return Errors(n=len(y), wrong=int((~right).sum()), pairs=pairs, first_shown=first,
+                  mean_conf_right=float(conf[right].mean()) if right.any() else float("nan"),
+                  mean_conf_wrong=float(conf[~right].mean()) if (~right).any() else None)
+
+
+def class_counts(run: Run, dataset: str) -> list[int] | None:
+    """Training images per class, from the reloaded data set."""
+    ds = run.load_dataset(dataset)
+    if ds is None:
+        return None
+    return np.bincount(np.asarray(ds.y_train, dtype=np.int64), minlength=10).tolist()
+
+
+# --- several seeds ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Spread:
+    """One quantity over several seeds."""
+
+    values: dict[int, float]  # seed -> value
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(list(self.values.values())))
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation (n - 1); 0 for a single value."""
+        v = list(self.values.values())
+        return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+
+
+def seed_spread(step: Step, get) -> Spread | None:
+    """``get(metrics)`` over the step's first seed and its complete extra seeds; None if under 2 values."""
+    if not step.complete:
+        return None
+    seed = (step.config or {}).get("seed")
+    values: dict[int, float] = {}
+    try:
+        values[int(seed) if seed is not None else 0] = float(get(step.metrics))
+        for s, sub in sorted(step.seeds.items()):
+            if sub.complete:
+                values[s] = float(get(sub.metrics))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return Spread(values) if len(values) > 1 else None
+
+
+def welch_p(a: Spread, b: Spread) -> float | None:
+    """Two-sided Welch t-test p-value of the difference of means; None when it cannot be computed."""
+    if a.n < 2 or b.n < 2:
+        return None
+    from scipy import stats
+
+    x, y = list(a.values.values()), list(b.values.values())
+    if np.std(x) == 0 and np.std(y) == 0:
+        return 0.0 if np.mean(x) != np.mean(y) else 1.0
+    p = stats.ttest_ind(x, y, equal_var=False).pvalue
+    return None if p is None or math.isnan(p) else float(p)

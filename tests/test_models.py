@@ -52,3 +52,18 @@ def test_every_family_builds_and_predicts_probabilities(family):
     p = np.asarray(m(x))
     assert p.shape == (3, 10)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_improved_experiments_run_only_when_named():
+    from mnistlab import config
+
+    assert not any(n.startswith("improved") for n in config.names())
+    assert not any(n.startswith("improved") for n in config.select(None, extended=True))
+    assert config.select(["improved"]) == ["improved.mnist", "improved.fashion_mnist"]
+    for name in ("improved.mnist", "improved.fashion_mnist"):
+        e = config.load(name)
+        assert e.validation == "split" and e.augment and e.model == "cnn_bn"
+        m = models.build(e)
+        kinds = {type(layer).__name__ for layer in m.layers}
+        assert {"Conv2D", "BatchNormalization", "MaxPooling2D", "Dense"} <= kinds
+    assert not config.load("improved.mnist").horizontal_flip  # a mirrored 2 is not a 2

@@ -33,12 +33,13 @@ class Experiment:
     title: str = ""  # one line shown by `mnistlab list` and in the report
     order: int = 0  # position in the lab; `mnistlab run` runs steps in this order
     extended: bool = False  # a "what if" study (ext.*): runs only with `mnistlab run --extended` or by name
+    on_demand: bool = False  # runs only when named (`mnistlab run improved`), never with the lab
     expect_divergence: bool = False  # a study whose point is divergence: a NaN/exploded loss is its result
     step: str = "train"  # what runs: train | activations | confusion | augment
     from_step: str = ""  # confusion, augment: the step whose trained model this one uses
     dataset: str = "mnist"  # Keras' data set name: mnist | fashion_mnist
     # --- model -------------------------------------------------------------------------
-    model: str = "dense"  # builder in mnistlab.models: dense | cnn
+    model: str = "dense"  # builder in mnistlab.models: dense | cnn | cnn_bn
     hidden_units: list[int] = field(default_factory=lambda: [128])  # width of each hidden Dense layer
     dropout: list[float] = field(default_factory=lambda: [0.0])  # dropout rate after each hidden Dense, 0-1
     activation: str = "relu"  # hidden activation: sigmoid | tanh | relu | leaky_relu
@@ -46,6 +47,8 @@ class Experiment:
     conv_filters: list[int] = field(default_factory=lambda: [32, 64])  # cnn: filters of each Conv2D
     kernel_size: int = 3  # cnn: square kernel side, pixels
     pool_size: int = 2  # cnn: square max-pooling window after each Conv2D, pixels
+    convs_per_block: int = 2  # cnn_bn: Conv2D + BatchNorm layers before each pooling
+    block_dropout: float = 0.0  # cnn_bn: dropout rate after each pooling, 0-1
     activations: list[str] = field(default_factory=list)  # activations step: the activations compared
     # --- training ----------------------------------------------------------------------
     optimizer: str = "adam"  # keras optimizer name: adam | sgd | rmsprop
@@ -60,10 +63,13 @@ class Experiment:
     faithful: bool = False  # true: the lab's own code path (fit on NumPy arrays, ImageDataGenerator)
     steps_per_execution: int = 0  # training steps per compiled call; 0 = measured default per model
     precision: str = "float32"  # float32 | bf16 (mixed bfloat16: faster on CPUs with AVX512_BF16)
-    # --- augmentation (augment step), the lab's ImageDataGenerator ranges ---------------
+    lr_schedule: str = "constant"  # constant | cosine (decays learning_rate to 0 over all training steps)
+    # --- augmentation (augment step, or augment = true), the lab's ImageDataGenerator ranges
+    augment: bool = False  # train step: augment every training batch (the augment step always does)
     rotation_degrees: float = 10.0  # random rotation in [-r, r] degrees
     zoom: float = 0.1  # random zoom factor in [1 - z, 1 + z], each axis
     horizontal_flip: bool = True  # flip left-right with probability 1/2
+    translation: float = 0.0  # random shift in [-t, t] of the image size, each axis (0.1 = 2.8 px)
     # --- figures -----------------------------------------------------------------------
     samples_grid: list[int] = field(default_factory=lambda: [2, 5])  # rows, columns of the samples figure
     predictions_shown: int = 5  # test images drawn with true and predicted label
@@ -86,12 +92,13 @@ _DEFAULTS = Experiment()
 _CHOICES = {
     "step": STEPS,
     "dataset": ("mnist", "fashion_mnist"),
-    "model": ("dense", "cnn"),
+    "model": ("dense", "cnn", "cnn_bn"),
     "activation": ACTIVATIONS,
     "optimizer": ("adam", "sgd", "rmsprop"),
     "loss": ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error"),
     "validation": ("test", "split"),
     "precision": ("float32", "bf16"),
+    "lr_schedule": ("constant", "cosine"),
 }
 
 
@@ -100,10 +107,11 @@ def experiments_dir() -> Path:
     return Path(str(resources.files("mnistlab") / "experiments"))
 
 
-def names(extended: bool = False) -> list[str]:
-    """Every experiment of the lab, in the lab's order; with ``extended``, the "what if" studies too."""
+def names(extended: bool = False, on_demand: bool = False) -> list[str]:
+    """Every experiment of the lab, in the lab's order; with ``extended``, the "what if" studies too; with
+    ``on_demand``, also those that run only when named (the ``improved`` models)."""
     exps = sorted((load(p.stem) for p in experiments_dir().glob("*.toml")), key=lambda e: e.order)
-    return [e.name for e in exps if extended or not e.extended]
+    return [e.name for e in exps if (extended or not e.extended) and (on_demand or not e.on_demand)]
 
 
 def select(patterns: list[str] | None, extended: bool = False) -> list[str]:
@@ -115,8 +123,8 @@ def select(patterns: list[str] | None, extended: bool = False) -> list[str]:
     Raises:
         ConfigError: a pattern matches nothing.
     """
-    every = names(extended=True)
-    extra = {n for n in every if n not in names()} if extended else set()
+    every = names(extended=True, on_demand=True)
+    extra = {n for n in names(extended=True) if n not in names()} if extended else set()
     if not patterns or patterns == ["all"]:
         return [n for n in every if n in set(names()) | extra]
     chosen = set(extra)
@@ -188,7 +196,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         except tomllib.TOMLDecodeError:
             value = text.strip()
         scope, _, field_name = key.rpartition(".")
-        if scope and not any(n == scope for n in names(extended=True)):
+        if scope and not any(n == scope for n in names(extended=True, on_demand=True)):
             raise ConfigError(f"--set {item!r}: no experiment named {scope!r}")
         out[key] = _check(field_name, value, source="--set")
     return out
@@ -266,5 +274,7 @@ def _validate(e: Experiment, source: str) -> None:
         raise bad(f"the {e.step} step needs 'from_step', the step whose model it uses")
     if len(e.samples_grid) != 2 or min(e.samples_grid) < 1:
         raise bad(f"samples_grid must be [rows, columns], got {e.samples_grid}")
-    if not 0.0 <= e.zoom < 1.0 or not 0.0 <= e.rotation_degrees <= 180.0:
-        raise bad("zoom must be in [0, 1) and rotation_degrees in [0, 180]")
+    if not 0.0 <= e.zoom < 1.0 or not 0.0 <= e.rotation_degrees <= 180.0 or not 0.0 <= e.translation < 1.0:
+        raise bad("zoom and translation must be in [0, 1) and rotation_degrees in [0, 180]")
+    if e.convs_per_block < 1 or not 0.0 <= e.block_dropout < 1.0:
+        raise bad("convs_per_block must be at least 1 and block_dropout in [0, 1)")

@@ -136,7 +136,7 @@ class Runner:
     # --- running -----------------------------------------------------------------------------------------
     def plan(self, names: list[str]) -> list[str]:
         """The selected experiments plus the ones they need that the run folder lacks, in the lab's order."""
-        every = config.names(extended=True)
+        every = config.names(extended=True, on_demand=True)
         needed: set[str] = set(names)
         for name in names:
             dep = config.load(name, self.overrides).from_step

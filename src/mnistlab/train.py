@@ -242,11 +242,21 @@ def set_precision(exp: Experiment) -> None:
     keras.config.set_dtype_policy("mixed_bfloat16" if exp.precision == "bf16" else "float32")
 
 
-def compile_model(model: keras.Model, exp: Experiment) -> keras.Model:
-    """``model.compile`` with the experiment's optimizer, learning rate and loss, metric accuracy."""
-    model.compile(optimizer=OPTIMIZERS[exp.optimizer](learning_rate=exp.learning_rate),
+def compile_model(model: keras.Model, exp: Experiment, steps_per_epoch: int = 1) -> keras.Model:
+    """``model.compile`` with the experiment's optimizer, learning rate (schedule) and loss, metric accuracy.
+
+    ``steps_per_epoch`` sizes a cosine schedule, which decays to zero over ``epochs * steps_per_epoch`` steps.
+    """
+    lr = exp.learning_rate
+    if exp.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(exp.learning_rate, decay_steps=exp.epochs * steps_per_epoch)
+    model.compile(optimizer=OPTIMIZERS[exp.optimizer](learning_rate=lr),
                   loss=exp.loss, metrics=["accuracy"], steps_per_execution=steps_per_execution(exp))
     return model
+
+
+def steps_per_epoch(data: Prepared, exp: Experiment) -> int:
+    return math.ceil(len(data.x_train) / exp.batch_size)
 
 
 def fit(model: keras.Model, exp: Experiment, data: Prepared, ctx: Context, workdir: Path, label: str,
@@ -430,8 +440,8 @@ def train_step(exp: Experiment, ctx: Context) -> dict[str, object]:
     plots.save(plots.samples(data.raw_train, data.labels_train, class_names(exp.dataset, ctx.lang), rows, cols,
                              ctx.lang), ctx.workdir / "figures" / "samples.png")
     set_precision(exp)
-    model = compile_model(models.build(exp), exp)
-    model, history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label)
+    model = compile_model(models.build(exp), exp, steps_per_epoch(data, exp))
+    model, history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label, augment=exp.augment)
     return evaluate_and_save(model, exp, data, ctx.workdir, history, seconds, ctx)
 
 
@@ -449,7 +459,7 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
             continue
         seed_everything(exp.seed)
         set_precision(exp)
-        model = compile_model(models.build(exp, activation=act), exp)
+        model = compile_model(models.build(exp, activation=act), exp, steps_per_epoch(data, exp))
         label = f"{ctx.label} {act} ({i}/{len(exp.activations)})"
         model, history, seconds = fit(model, exp, data, ctx, sub, label)
         # The lab draws only the bar chart; one overlay of the curves below stands for per-model figures.

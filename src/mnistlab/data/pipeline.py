@@ -24,7 +24,7 @@ def scale(x: np.ndarray) -> np.ndarray:
 def model_input(x: np.ndarray, model: str) -> np.ndarray:
     """Scale ``x`` (N, 28, 28) and add the channel axis a convolutional model expects."""
     x = scale(x)
-    return x[..., np.newaxis] if model == "cnn" else x
+    return x if model == "dense" else x[..., np.newaxis]
 
 
 def encode_labels(y: np.ndarray, one_hot: bool) -> np.ndarray:
@@ -97,6 +97,9 @@ def augmenter(exp: Experiment):
                                               fill_mode="nearest", seed=exp.seed + 1))
     if exp.horizontal_flip:
         layers.append(keras.layers.RandomFlip("horizontal", seed=exp.seed + 2))
+    if exp.translation:
+        layers.append(keras.layers.RandomTranslation(exp.translation, exp.translation, fill_mode="nearest",
+                                                     seed=exp.seed + 3))
     return keras.Sequential(layers, name="augmentation")
 
 

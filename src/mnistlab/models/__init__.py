@@ -11,7 +11,7 @@ import keras
 
 from mnistlab.config import Experiment
 
-FAMILIES = ("dense", "cnn")
+FAMILIES = ("dense", "cnn", "cnn_bn")
 
 
 def build(exp: Experiment, activation: str | None = None) -> keras.Model:
@@ -52,4 +52,4 @@ def dense_head(exp: Experiment, activation: str) -> list[keras.layers.Layer]:
 
 def input_shape(exp: Experiment) -> tuple[int, ...]:
     """28x28 for dense models (they flatten), 28x28x1 (channels last) for convolutional ones."""
-    return (28, 28, 1) if exp.model == "cnn" else (28, 28)
+    return (28, 28) if exp.model == "dense" else (28, 28, 1)

@@ -37,6 +37,8 @@ _COMMENTS = {
         "bf16": "# calcul en bfloat16 mixte, comme ce run (--precision bf16)",
         "idg": "# ImageDataGenerator du TP, exporté par TensorFlow (Keras 3 ne l'a plus)",
         "cm_title": "Matrice de confusion - CNN",
+        "beyond": "# Ce générateur écrit le code des modèles et réglages du TP ; {name} utilise aussi {what} :\n"
+                  "# voir src/mnistlab/experiments/{name}.toml et src/mnistlab/train.py pour ce qui a tourné.",
     },
     "en": {
         "header": "# {title} ({name}): the code that ran, with this run's settings.",
@@ -59,8 +61,14 @@ _COMMENTS = {
         "bf16": "# mixed bfloat16 compute, as this run (--precision bf16)",
         "idg": "# The lab's ImageDataGenerator, exported by TensorFlow (Keras 3 dropped it)",
         "cm_title": "Confusion matrix - CNN",
+        "beyond": "# This generator writes the code of the lab's models and settings; {name} also uses {what}:\n"
+                  "# see src/mnistlab/experiments/{name}.toml and src/mnistlab/train.py for what ran.",
     },
 }
+
+
+# Settings the generated code covers only at the lab's value (later additions to the Experiment keys).
+_LAB_ONLY = {"lr_schedule": "constant", "augment": False, "translation": 0.0}
 
 
 def _q(value: object) -> str:
@@ -206,8 +214,14 @@ def generate(exp: Experiment, lang: str = "fr") -> str:
         Source code that runs on its own: the ``keras.datasets`` loader fetches the data set.
     """
     c = _COMMENTS[lang]
-    body = {"activations": _activations, "confusion": _confusion, "augment": _augment}.get(exp.step, _train)(exp, c)
     header = [c["header"].format(title=exp.title or exp.name, name=exp.name), c["keras"]]
+    beyond = [f"{k} = {_q(getattr(exp, k))}" for k, lab in _LAB_ONLY.items() if getattr(exp, k, lab) != lab]
+    if exp.model not in ("dense", "cnn"):
+        beyond.insert(0, f"model = {_q(exp.model)}")
+    if beyond:  # settings outside the lab's code: say so rather than print code that did not run
+        return "\n".join([f"# {exp.title or exp.name} ({exp.name})",
+                          c["beyond"].format(what=", ".join(beyond), name=exp.name)]) + "\n"
+    body = {"activations": _activations, "confusion": _confusion, "augment": _augment}.get(exp.step, _train)(exp, c)
     if exp.step != "confusion" and not getattr(exp, "faithful", False):
         header.append(c["fast"])
     if getattr(exp, "precision", "float32") == "bf16" and exp.step != "confusion":

@@ -288,6 +288,7 @@ def build(run: Run, lang: str) -> Document:
     _exercise1(doc, run)
     _exercise2(doc, run)
     _extended(doc, run)
+    _others(doc, run)
     _analysis(doc, run)
     _notes(doc, run)
     _environment(doc, run)
@@ -467,7 +468,8 @@ def _train_step(doc: Document, run: Run, s: Step, predictions: bool = True) -> N
     _curves(doc, s)
     _table(doc, history_table(s, lang))
     if predictions:
-        doc.fig(figures.predictions(run, s, lang))
+        doc.fig(figures.predictions(run, s, lang), tr(lang, "Premières images de test : classe vraie et prédite",
+                                                      "First test images: true and predicted class"))
 
 
 def _exercise2(doc: Document, run: Run) -> None:
@@ -740,6 +742,26 @@ def _extended(doc: Document, run: Run) -> None:
         c = facts.curve(s.history)
         if c and c.epochs > 1:
             doc.p(questions._overfit_sentence(c, lang))
+        _curves(doc, s)
+        _code(doc, s)
+
+
+def _others(doc: Document, run: Run) -> None:
+    """Experiments the run holds beyond the lab and its studies (e.g. the ``improved`` models)."""
+    lang = doc.lang
+    lab = set(config.names(extended=True))
+    others = [n for n, s in run.steps.items() if n not in lab and not n.startswith("ext.") and s.status != "not run"]
+    if not others:
+        return
+    doc.h(2, tr(lang, "Autres expériences de ce run", "Other experiments in this run"), "others")
+    for name in others:
+        s = run.step(name)
+        doc.h(3, step_title(s, lang), _anchor(name))
+        if _step_missing(doc, run, s) and not s.history:
+            continue
+        _table(doc, settings_table(s, lang))
+        _table(doc, model_table(s, lang))
+        _table(doc, results_table(s, lang))
         _curves(doc, s)
         _code(doc, s)
 

@@ -35,6 +35,7 @@ class Curve:
     last_gap: float | None
     seconds_per_epoch: float | None
     val_loss_rises_after_best: bool  # validation loss at the last epoch is above its minimum
+    loss_at_best: float | None = None  # training loss at the epoch of lowest validation loss
 
     @property
     def overfits(self) -> bool:
@@ -71,6 +72,7 @@ def curve(history: dict[str, list[float]] | None) -> Curve | None:
         last_gap=(acc[-1] - val_acc[-1]) if acc and val_acc else None,
         seconds_per_epoch=float(np.mean(history["seconds"])) if history.get("seconds") else None,
         val_loss_rises_after_best=bool(val_loss and val_loss[-1] > min(val_loss)),
+        loss_at_best=float(loss[best - 1]) if best and best <= len(loss) else None,
     )
 
 

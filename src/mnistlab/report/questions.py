@@ -127,15 +127,19 @@ def _overfit_sentence(c: facts.Curve, lang: str) -> str:
     if c.best_val_loss_epoch is None:
         return ""
     if c.overfits:
+        falls = c.loss_at_best is not None and c.last_loss is not None and c.last_loss < c.loss_at_best
+        train = (tr(lang, f", alors que la perte d'entraînement continue de baisser ({num(c.loss_at_best, lang)} → "
+                          f"{num(c.last_loss, lang)})", f", while training loss keeps falling "
+                          f"({num(c.loss_at_best, lang)} → {num(c.last_loss, lang)})") if falls else "")
         return tr(lang,
                   f"La perte de validation est minimale à l'époque {c.best_val_loss_epoch} "
                   f"({num(c.best_val_loss, lang)}) puis remonte jusqu'à {num(c.last_val_loss, lang)} à l'époque "
-                  f"{c.epochs}, alors que la perte d'entraînement continue de baisser "
-                  f"({num(c.first_loss, lang)} → {num(c.last_loss, lang)}) : c'est là que commence le "
-                  "surapprentissage.",
+                  f"{c.epochs} (+{num(c.last_val_loss - c.best_val_loss, lang)}){train} : "
+                  f"premier signe de surapprentissage, à partir de l'époque {c.best_val_loss_epoch}.",
                   f"Validation loss is lowest at epoch {c.best_val_loss_epoch} ({num(c.best_val_loss, lang)}) and "
-                  f"rises to {num(c.last_val_loss, lang)} by epoch {c.epochs}, while training loss keeps falling "
-                  f"({num(c.first_loss, lang)} → {num(c.last_loss, lang)}): overfitting starts there.")
+                  f"rises to {num(c.last_val_loss, lang)} by epoch {c.epochs} "
+                  f"(+{num(c.last_val_loss - c.best_val_loss, lang)}){train}: the first sign of overfitting, from "
+                  f"epoch {c.best_val_loss_epoch} on.")
     return tr(lang,
               f"La perte de validation est encore à son minimum à la dernière époque ({c.epochs}, "
               f"{num(c.best_val_loss, lang)}) : pas de surapprentissage visible sur ces {c.epochs} époques.",

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from mnistlab import cli, config
+from mnistlab.errors import MnistlabError
 from mnistlab.report import artifacts, code, document, fmt, questions
 from mnistlab.report import build as build_report
 
@@ -289,6 +290,30 @@ def test_interrupted_run_with_a_missing_metrics_file(lab, tmp_path):
         in text
     assert "l'étape ex2.ann n'a pas de résultats (metrics.json illisible ; statut : inachevée)" in text
     assert "Précision de test : " in text  # what exists is still there
+
+
+def test_run_writes_a_report_when_interrupted_or_failed(tmp_path, shared_datasets, monkeypatch):
+    """Ctrl-C or an error mid-run still leaves a report of what exists, saying the run did not finish."""
+    from mnistlab import train
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "train_step", stop)
+    out = tmp_path / "stopped"
+    assert cli.main(["run", "ex1", "--out", str(out), "--data", str(shared_datasets), *QUICK]) == 130
+    text = _text((out / "report.html").read_text(encoding="utf-8"))
+    assert "Ce run n'est pas terminé (interrompu)" in text and "ex1 : pas de résultats (interrompue)" in text
+
+    def fail(*args, **kwargs):
+        raise MnistlabError("the disk is full", tmp_path / "disk")
+
+    monkeypatch.setattr(train, "train_step", fail)
+    out = tmp_path / "failed"
+    assert cli.main(["run", "ex1", "--out", str(out), "--data", str(shared_datasets), *QUICK, "--lang", "en"]) == 1
+    text = _text((out / "report.html").read_text(encoding="utf-8"))
+    assert "This run did not finish (failed: " in text and "the disk is full" in text
+    assert "ex1: no results (failed) — " in text
 
 
 # --- language -------------------------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
                      help="experiment names or prefixes (ex1, ex2, ex2.cnn, ...); default: all")
     run.add_argument("--out", metavar="DIR", help="run folder (default: runs/<UTC timestamp>)")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue an interrupted run with its own settings: finished experiments are kept "
+                          "(their files checked), the interrupted one goes on from its last completed epoch")
     run.add_argument("--data", metavar="DIR", help="folder holding the data sets (see README)")
     run.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[],
                      help="override a setting of every selected experiment, e.g. --set epochs=50")
@@ -65,10 +68,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     from mnistlab import config
 
     overrides = config.parse_overrides(args.overrides)
-    for name in config.names(extended=True):
+    lab, extended = config.names(), config.names(extended=True)
+    headings = {extended[len(lab)] if len(extended) > len(lab) else None:
+                "\n\"what if\" studies, run only with `mnistlab run --extended` (or by name):"}
+    every = config.names(extended=True, on_demand=True)
+    if len(every) > len(extended):
+        headings[every[len(extended)]] = "\nimproved models, run only when named (`mnistlab run improved`):"
+    width = max(len(n) for n in every) + 1
+    for name in every:
         e = config.load(name, overrides)
-        if e.extended and name == config.names(extended=True)[len(config.names())]:
-            print("\n\"what if\" studies, run only with `mnistlab run --extended` (or by name):")
+        if name in headings:
+            print(headings[name])
         if e.step in ("train", "activations", "augment"):
             val = "test set" if e.validation == "test" else f"last {e.validation_split:g} of train"
             what = (f"{e.dataset}, {e.model} {e.hidden_units if e.model == 'dense' else e.conv_filters}, "
@@ -81,13 +91,21 @@ def cmd_list(args: argparse.Namespace) -> int:
                          f" horizontal flip {str(e.horizontal_flip).lower()}")
         else:
             what = f"{e.dataset}, uses the model of {e.from_step}"
-        print(f"{name:<16} {e.title}\n{'':<16} {what}")
+        print(f"{name:<{width}} {e.title}\n{'':<{width}} {what}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from mnistlab import config
 
+    if args.resume:
+        given = [flag for flag, value in (("EXPERIMENT", args.experiments), ("--out", args.out),
+                                          ("--data", args.data), ("--set", args.overrides),
+                                          ("--faithful", args.faithful), ("--precision", args.precision),
+                                          ("--extended", args.extended), ("--seeds", args.seeds != 1),
+                                          ("--trust-data", args.trust_data)) if value]
+        if given:
+            raise MnistlabError(f"--resume continues a run with the settings it started with; drop {given[0]}")
     overrides = config.parse_overrides(args.overrides)
     if args.faithful:
         overrides["faithful"] = True
@@ -102,15 +120,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mnistlab.backend import quiet
 
     quiet()
+    import signal
+
+    from mnistlab.errors import RunFolderBusy
     from mnistlab.runner import Runner, new_run_dir
 
-    run_dir = new_run_dir() if args.out is None else args.out
-    runner = Runner(run_dir, overrides=overrides, data_dir=args.data, trust_data=args.trust_data, lang=args.lang,
-                    argv=sys.argv[1:], seeds=args.seeds)
+    if args.resume:
+        run_dir = args.resume
+        runner = Runner.resuming(run_dir, argv=sys.argv[1:])
+        args.lang = runner.lang
+    else:
+        run_dir = new_run_dir() if args.out is None else args.out
+        runner = Runner(run_dir, overrides=overrides, data_dir=args.data, trust_data=args.trust_data,
+                        lang=args.lang, argv=sys.argv[1:], seeds=args.seeds)
+    # `kill` (SIGTERM) stops the run the way Ctrl-C does: marked interrupted, resumable.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         runner.run(names)
+    except RunFolderBusy:
+        raise  # the folder is another process's: write nothing there
     except KeyboardInterrupt:
-        print(f"mnistlab: interrupted; what finished is in {run_dir}", file=sys.stderr)
+        print(f"mnistlab: interrupted; what finished is in {run_dir}; continue with "
+              f"`mnistlab run --resume {run_dir}`", file=sys.stderr)
         _report_after_run(run_dir, args.lang)
         return 130
     except BaseException:

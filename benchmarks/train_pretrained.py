@@ -3,7 +3,7 @@
     python benchmarks/train_pretrained.py [mnist] [fashion_mnist] [--data DIR] [--out DIR]
 
 Each model is trained as its experiment file says (src/mnistlab/pretrained/<dataset>.toml), from seed 42,
-with TensorFlow's op determinism on. Takes about 2 (digits) and 3 (clothes) minutes on 2 CPU cores.
+with TensorFlow's op determinism on. Takes about 2-3 (digits) and 4 (clothes) minutes on 2 CPU cores.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from mnistlab.data.preprocess import load as load_image
 from mnistlab.data.sources import _read_csv
 from mnistlab.errors import MnistlabError
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples every run, so CI never fails on a new draw (explore with --hypothesis-seed).
+SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 RNG = np.random.default_rng(0)
 LABELS = struct.pack(">II", 0x801, 20) + bytes(RNG.integers(0, 10, 20, dtype=np.uint8))
 IMAGES = struct.pack(">IIII", 0x803, 3, 28, 28) + bytes(RNG.integers(0, 256, 3 * 784, dtype=np.uint8))
@@ -90,10 +91,12 @@ CSV = _csv_text()
 
 def _oracle(text: str):
     """A slow, obvious parser: the rows if every one is label 0-9 + 784 integers 0-255, else None."""
-    lines = [ln for ln in text.splitlines()]
+    lines = text.split("\n")  # numpy splits rows on newlines only (str.splitlines also splits on \x0b, \x0c...)
     if not lines or lines[0].split(",")[0].strip().strip('"').lower() != "label" or len(lines[0].split(",")) != 785:
         return None
     rows = []
+    if set("\n".join(lines[1:])) - set("0123456789,+ \t\r\n"):
+        return None  # the loader takes digits, commas, signs and blanks only in data rows
     for ln in lines[1:]:
         if not ln.strip():
             continue

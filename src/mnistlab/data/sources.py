@@ -81,6 +81,8 @@ _NPZ = "mnist.npz"  # Keras' name, in the Keras cache
 _CSV = {"train": "fashion-mnist_train.csv", "test": "fashion-mnist_test.csv"}  # Kaggle's names
 _CSV_HEADER = "label," + ",".join(f"pixel{i}" for i in range(1, 785))
 _CSV_COLUMNS = 1 + 28 * 28
+# Bytes a data row may hold. numpy's parser is laxer (it reads "\x1c39" as 39): anything else is refused.
+_CSV_BODY_BYTES = b"0123456789,+ \t\r\n"
 _CSV_FIELDS = {"x_train": "train", "y_train": "train", "x_test": "test", "y_test": "test"}
 
 
@@ -383,6 +385,14 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not first.isascii() or header[0].strip().strip('"').lower() != "label" or len(header) != _CSV_COLUMNS:
         expected = "label,pixel1,...,pixel784"
         raise DataError(f"missing header: line 1 should be '{expected}' ({_CSV_COLUMNS} names)", path)
+    try:
+        with open(path, "rb") as f:
+            f.readline()
+            stray = f.read().translate(None, _CSV_BODY_BYTES)
+    except OSError as e:
+        raise DataError(f"cannot read ({e.strerror or e})", path) from None
+    if stray:
+        raise DataError(_csv_problem(path) or f"unexpected character {stray[:1]!r} after the header", path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data": reported below

@@ -288,10 +288,10 @@ def fit(model: keras.Model, exp: Experiment, data: Prepared, ctx: Context, workd
         model.fit(flow, validation_data=(data.x_val, data.y_val), **kwargs)
     elif exp.faithful and not data.validation_is_test:
         model.fit(data.x_all, data.y_all, batch_size=exp.batch_size, validation_split=exp.validation_split,
-                         **kwargs)
+                  **kwargs)
     elif exp.faithful:
         model.fit(data.x_train, data.y_train, batch_size=exp.batch_size,
-                         validation_data=(data.x_val, data.y_val), **kwargs)
+                  validation_data=(data.x_val, data.y_val), **kwargs)
     else:
         counter = epoch_counter(initial_epoch)
         aug = augmenter(exp) if augment else None
@@ -306,20 +306,6 @@ def _columns(rows: list[dict[str, float]]) -> dict[str, list[float]]:
     """Per-epoch rows -> {metric: values}, the shape of Keras' ``History.history``."""
     keys = list(dict.fromkeys(k for row in rows for k in row))
     return {k: [row[k] for row in rows if k in row] for k in keys}
-
-
-def loss_from_probabilities(probs: np.ndarray, labels: np.ndarray, loss: str) -> float:
-    """The mean test loss Keras' ``evaluate`` reports, computed from predicted probabilities.
-
-    Cross-entropy clips probabilities to [1e-7, 1 - 1e-7] as Keras does; MSE compares with one-hot rows.
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    probs = np.asarray(probs, dtype=np.float64)
-    if loss == "mean_squared_error":
-        return float(np.mean((np.eye(probs.shape[1])[labels] - probs) ** 2))
-    eps = keras.config.epsilon()
-    p = probs / probs.sum(axis=1, keepdims=True)
-    return float(np.mean(-np.log(np.clip(p[np.arange(len(labels)), labels], eps, 1 - eps))))
 
 
 def save_model(model: keras.Model, path: Path) -> None:
@@ -395,10 +381,9 @@ def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workd
     if exp.faithful:  # the lab's evaluate(), then predict()
         test_loss, test_acc = model.evaluate(data.x_test, data.y_test, verbose=0)
         probs = model.predict(data.x_test, verbose=0)
-    else:  # one forward pass gives both
+    else:  # the same calls in batches of EVAL_BATCH (Keras takes the loss from the softmax's logits)
+        test_loss, test_acc = model.evaluate(batches(data.x_test, data.y_test, EVAL_BATCH), verbose=0)
         probs = model.predict(batches(data.x_test, data.labels_test, EVAL_BATCH), verbose=0)
-        test_loss = loss_from_probabilities(probs, data.labels_test, exp.loss)
-        test_acc = float((probs.argmax(axis=1) == data.labels_test).mean())
     eval_seconds = time.perf_counter() - t0
     predicted = probs.argmax(axis=1)
     save_model(model, workdir / "model.keras")

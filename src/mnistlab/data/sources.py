@@ -34,17 +34,13 @@ import numpy as np
 
 from mnistlab.data import download, idx
 from mnistlab.errors import DataError
+from mnistlab.i18n import CLASS_NAMES as _I18N_CLASS_NAMES
 
 DATASET_NAMES = ("mnist", "fashion_mnist")
 
-CLASS_NAMES: dict[str, list[str]] = {
-    "mnist": [str(d) for d in range(10)],
-    # Keras' order (keras.datasets.fashion_mnist.load_data docstring), label 0 first.
-    "fashion_mnist": [
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-    ],
-}  # fmt: skip
+# English class names in Keras' order (keras.datasets.fashion_mnist.load_data docstring), label 0 first;
+# one list for the whole package, kept with the other languages in mnistlab.i18n.
+CLASS_NAMES: dict[str, list[str]] = _I18N_CLASS_NAMES["en"]
 
 _TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 

@@ -103,6 +103,73 @@ def single_image_latency(model_path: Path, n: int = 2000) -> dict:
     return out
 
 
+def cnn_step_floor(reps: int = 300) -> dict:
+    """Milliseconds of the lab CNN's training step alone (batch 128: forward, backward, Adam), and of its
+    second convolution's three kernels, which hold most of the step's arithmetic. Medians, warm.
+
+    Multiplied by the number of CNN steps in the lab, it is the least time any pipeline around these same
+    kernels can take: the floor under the whole lab's ratio.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from mnistlab import config
+    from mnistlab.models import cnn
+
+    def median_ms(f, *args):
+        for _ in range(10):
+            f(*args)
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            f(*args)
+            times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times)
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((128, 28, 28, 1), dtype=np.float32))
+    y = tf.one_hot(rng.integers(0, 10, 128), 10)
+    model = cnn.build(config.load("ex2.cnn"))
+    opt, loss = keras.optimizers.Adam(), keras.losses.CategoricalCrossentropy()
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            value = loss(y, model(x, training=True))
+        opt.apply(tape.gradient(value, model.trainable_variables), model.trainable_variables)
+        return value
+
+    h = tf.constant(rng.random((128, 13, 13, 32), dtype=np.float32))
+    g = tf.constant(rng.random((128, 11, 11, 64), dtype=np.float32))
+    w = tf.constant(rng.random((3, 3, 32, 64), dtype=np.float32))
+    fwd = tf.function(lambda h: tf.nn.conv2d(h, w, 1, "VALID"))
+    dw = tf.function(lambda h, g: tf.compat.v1.nn.conv2d_backprop_filter(h, [3, 3, 32, 64], g, [1] * 4, "VALID"))
+    dx = tf.function(lambda g: tf.compat.v1.nn.conv2d_backprop_input([128, 13, 13, 32], w, g, [1] * 4, "VALID"))
+    conv_flop = 2 * 128 * 11 * 11 * 64 * 3 * 3 * 32
+    out = {"train_step_ms": median_ms(lambda: step(x, y).numpy()), "conv2_flop_each": conv_flop}
+    for name, f, args in (("conv2_forward_ms", fwd, (h,)), ("conv2_filter_grad_ms", dw, (h, g)),
+                          ("conv2_input_grad_ms", dx, (g,))):
+        out[name] = median_ms(lambda f=f, args=args: f(*args).numpy())
+    return out
+
+
+def lab_floor(record: dict) -> dict:
+    """The whole lab's least possible time with these kernels: mnistlab's own dense steps, plus every CNN
+    training step at ``train_step_ms`` and nothing else (no validation, evaluation, augmentation or saving)."""
+    first = Path(record["runs"]["mnistlab"][0]["run_dir"])
+    cnn_steps = 0
+    for name in ("ex2.cnn", "ex2.augment"):
+        cfg = json.loads((first / name / "config.json").read_text())
+        m = json.loads((first / name / "metrics.json").read_text())
+        cnn_steps += -(-m["n_train"] // cfg["batch_size"]) * cfg["epochs"]
+    rows = {row["experiment"]: row for row in record["experiments"]}
+    dense = sum(rows[n]["mnistlab"]["seconds"][0] for n in EXPERIMENTS if n not in ("ex2.cnn", "ex2.augment"))
+    cnn_s = cnn_steps * record["cnn_step"]["train_step_ms"] / 1e3
+    return {"cnn_steps": cnn_steps, "cnn_seconds": cnn_s, "dense_seconds": dense,
+            "ratio": (dense + cnn_s) / record["total_seconds"]["literal"][0]}
+
+
 def summarize(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -165,6 +232,7 @@ def main() -> int:
     peak = matmul_peak_gflops()
     first_run = Path(runs["mnistlab"][0]["run_dir"])
     latency = single_image_latency(first_run / "ex2.cnn" / "model.keras")
+    step = cnn_step_floor()
 
     rows = []
     for name in EXPERIMENTS:
@@ -189,8 +257,9 @@ def main() -> int:
         "seeds": seeds, "hardware": hardware(), "versions": versions(),
         "matmul_peak_gflops": peak, "single_image_latency_ms": latency,
         "experiments": rows, "total_seconds": totals,
-        "total_ratio": totals["mnistlab"][0] / totals["literal"][0], "runs": runs,
+        "total_ratio": totals["mnistlab"][0] / totals["literal"][0], "runs": runs, "cnn_step": step,
     }
+    record["floor"] = lab_floor(record)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     path = results / f"bench_lab_{record['date'][:10]}.json"
@@ -237,6 +306,15 @@ def speed_table(r: dict) -> str:
               f"GFLOP/s; TensorFlow {v.get('tensorflow')}, Keras {v['keras']}; {r['date'][:10]}. "
               f"One image through the CNN, compiled: p50 {lat['xla']['p50_ms']:.3f} ms, "
               f"p95 {lat['xla']['p95_ms']:.3f} ms (XLA); {lat['graph']['p50_ms']:.3f} ms (graph)."]
+    if "floor" in r:
+        st, fl = r["cnn_step"], r["floor"]
+        conv_ms = st["conv2_forward_ms"] + st["conv2_filter_grad_ms"] + st["conv2_input_grad_ms"]
+        lines += ["", f"Floor: one CNN training step (batch 128, forward, backward, Adam) takes "
+                  f"{st['train_step_ms']:.1f} ms on its own, {conv_ms:.1f} ms of it in the second convolution's "
+                  f"three kernels ({3 * st['conv2_flop_each'] / conv_ms / 1e6:.0f} GFLOP/s). The lab has "
+                  f"{fl['cnn_steps']:,} CNN steps: {fl['cnn_seconds']:.0f} s at that rate with nothing else, plus "
+                  f"{fl['dense_seconds']:.0f} s of dense steps, is {fl['ratio']:.2f}x of the lab's code: the best "
+                  "ratio float32 can reach with these kernels."]
     return "\n".join(lines)
 
 

@@ -1,10 +1,21 @@
 """Preparation of arrays: scaling, channel axis, one-hot labels, Keras' validation_split semantics."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from mnistlab import config
-from mnistlab.data.pipeline import augmenter, encode_labels, model_input, prepare, scale
+from mnistlab.data.pipeline import (
+    affine_transforms,
+    batches,
+    encode_labels,
+    epoch_counter,
+    model_input,
+    prepare,
+    random_affine,
+    scale,
+)
 from mnistlab.data.sources import Dataset
 
 
@@ -61,18 +72,73 @@ def test_limits_take_the_first_images():
     assert len(p.x_test) == 5
 
 
-def test_augmenter_uses_the_labs_ranges_and_is_seeded():
+def _transforms(exp, n=4000, key=(3, 0)):
+    import tensorflow as tf
+
+    return np.asarray(affine_transforms(n, 28, 28, exp, tf.constant(key, tf.int64)))
+
+
+def test_augmentation_draws_the_labs_ranges():
+    e = config.load("ex2.augment")  # rotation 10 degrees, zoom 0.1, horizontal flip, as ImageDataGenerator
+    t = _transforms(e)
+    a0, a1, b0, b1 = t[:, 0], t[:, 1], t[:, 3], t[:, 4]
+    mirror = np.sign(a0 * b1 - a1 * b0)  # the determinant's sign: a mirrored image has a negative one
+    zx, zy = np.hypot(a0, b0), np.hypot(a1, b1)  # columns of R Z M: m zx (cos, sin) and zy (-sin, cos)
+    angle = np.degrees(np.arctan2(-a1, b1))
+    assert np.all(np.abs(angle) <= 10.0 + 1e-4) and angle.min() < -9.5 and angle.max() > 9.5
+    for z in (zx, zy):
+        assert np.all((z >= 0.9 - 1e-5) & (z <= 1.1 + 1e-5)) and z.min() < 0.91 and z.max() > 1.09
+    assert abs(np.corrcoef(zx, zy)[0, 1]) < 0.1  # each axis zooms independently
+    assert 0.45 < np.mean(mirror < 0) < 0.55
+    # The centre maps to itself: rotation and zoom are about the centre, and no shift without translation.
+    mapped = np.stack([a0 * 13.5 + a1 * 13.5 + t[:, 2], b0 * 13.5 + b1 * 13.5 + t[:, 5]], axis=1)
+    np.testing.assert_allclose(mapped, 13.5, atol=1e-4)
+    np.testing.assert_array_equal(t[:, 6:], 0.0)
+
+
+def test_augmentation_translation_range():
+    e = dataclasses.replace(config.load("ex2.augment"), rotation_degrees=0.0, zoom=0.0, horizontal_flip=False,
+                            translation=0.1)
+    t = _transforms(e)
+    np.testing.assert_allclose(t[:, [0, 4]], 1.0)
+    assert np.all(np.abs(t[:, [2, 5]]) <= 2.8 + 1e-5) and t[:, 2].max() > 2.7 and t[:, 5].min() < -2.7
+
+
+def test_augmentation_is_exact_where_it_should_be_and_keyed():
+    import tensorflow as tf
+
+    x = model_input(fake().x_train[:64], "cnn")
     e = config.load("ex2.augment")
-    aug = augmenter(e)
-    names = [type(layer).__name__ for layer in aug.layers]
-    assert names == ["RandomRotation", "RandomZoom", "RandomFlip"]
-    rot, zoom, flip = aug.layers
-    assert rot.factor == pytest.approx((-10 / 360, 10 / 360))  # a fraction of a turn
-    assert zoom.height_factor == pytest.approx((-0.1, 0.1)) and zoom.width_factor == pytest.approx((-0.1, 0.1))
-    assert rot.fill_mode == zoom.fill_mode == "nearest"  # ImageDataGenerator's default fill
-    assert flip.mode == "horizontal"
-    x = model_input(fake().x_train[:4], "cnn")
-    a = np.asarray(augmenter(e)(x, training=True))
-    b = np.asarray(augmenter(e)(x, training=True))
-    np.testing.assert_array_equal(a, b)  # same seed, same augmentations
-    assert a.shape == x.shape and not np.array_equal(a, x)
+    none = dataclasses.replace(e, rotation_degrees=0.0, zoom=0.0, horizontal_flip=False)
+    key = tf.constant([1, 0], tf.int64)
+    np.testing.assert_array_equal(np.asarray(random_affine(x, none, key)), x)
+    flip = dataclasses.replace(none, horizontal_flip=True)
+    out = np.asarray(random_affine(x, flip, key))
+    mirrored = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, x, strict=True)]
+    kept = [np.array_equal(o, i) for o, i in zip(out, x, strict=True)]
+    assert all(m or k for m, k in zip(mirrored, kept, strict=True)) and 16 < sum(mirrored) < 48
+    a = np.asarray(random_affine(x, e, key))
+    np.testing.assert_array_equal(a, np.asarray(random_affine(x, e, key)))  # same key, same images
+    assert not np.array_equal(a, np.asarray(random_affine(x, e, tf.constant([1, 1], tf.int64))))
+    assert a.shape == x.shape and not np.array_equal(a, x) and a.min() >= 0.0 and a.max() <= 1.0
+
+
+def test_epoch_batches_are_keyed_to_the_epoch():
+    x = model_input(fake(n_train=300).x_train, "cnn")
+    y = np.arange(300) % 10
+    counter = epoch_counter(0)
+    data = batches(x, y, 128, seed=5, epoch=counter, augment=config.load("ex2.augment"))
+    assert int(data.cardinality()) == 3
+
+    def epoch(k):
+        counter.assign(k)
+        got = [(np.asarray(a), np.asarray(b)) for a, b in data]
+        return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got]), [len(g[1]) for g in got]
+
+    x0, y0, sizes = epoch(0)
+    assert sizes == [128, 128, 44] and sorted(y0) == sorted(y)
+    _, y1, _ = epoch(1)
+    assert not np.array_equal(y0, y1)
+    x0b, y0b, _ = epoch(0)  # epoch 0 again, as after a resume: same order, same augmentations
+    np.testing.assert_array_equal(y0, y0b)
+    np.testing.assert_array_equal(x0, x0b)

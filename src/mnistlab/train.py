@@ -25,7 +25,7 @@ import numpy as np
 from mnistlab import models, plots
 from mnistlab.backend import seed_everything
 from mnistlab.config import Experiment
-from mnistlab.data.pipeline import Prepared, augmenter, batches, epoch_counter, legacy_augmented_flow, prepare
+from mnistlab.data.pipeline import Prepared, augmented_grid, batches, epoch_counter, legacy_augmented_flow, prepare
 from mnistlab.errors import DivergedError, MnistlabError
 from mnistlab.fileio import atomic_path, sha256_file, write_json, write_text
 from mnistlab.i18n import class_names, text
@@ -59,7 +59,13 @@ class Context:
 
 
 class Progress(keras.callbacks.Callback):
-    """One line per epoch with metrics, time elapsed and time left; a live batch counter on a terminal."""
+    """One line per epoch with metrics, time elapsed and time left; a live batch counter on a terminal.
+
+    ``async_safe``: Keras then runs the batch hooks on a worker thread instead of waiting for every step to
+    finish before queuing the next (a callback with a batch hook otherwise forces that wait).
+    """
+
+    async_safe = True
 
     def __init__(self, label: str, epochs: int, stream: TextIO, initial_epoch: int = 0):
         super().__init__()
@@ -131,7 +137,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 class EpochKeyedRandomness(keras.callbacks.Callback):
     """At the start of each epoch, key every random choice to ``(seed, epoch)``: the data order (through
-    ``counter``) and the state of every Keras seed generator (dropout, augmentation layers).
+    ``counter``, which also keys the augmentations) and the state of every Keras seed generator (dropout).
 
     Keras does not save seed-generator states in ``.keras`` files; keyed this way they need no saving, and a
     run resumed after epoch k continues exactly as the uninterrupted run would have.
@@ -159,7 +165,12 @@ EXPLODED_LOSS = 100 * math.log(10)
 class StopOnDivergence(keras.callbacks.Callback):
     """Stop with :class:`DivergedError` at the first NaN or infinite loss, or an epoch whose mean loss
     exceeds ``EXPLODED_LOSS`` (Keras' TerminateOnNaN only stops quietly, leaving a model that looks trained).
+
+    The per-batch check runs on Keras' callback thread (``async_safe``); its error reaches the training loop
+    a step or two later, at the latest at the end of the epoch.
     """
+
+    async_safe = True
 
     def __init__(self, initial_epoch: int = 0):
         super().__init__()
@@ -266,7 +277,7 @@ def fit(model: keras.Model, exp: Experiment, data: Prepared, ctx: Context, workd
     With ``ctx.resume`` and a usable checkpoint in ``workdir``, training continues from the last completed
     epoch with the saved model and optimizer state instead of ``model``.
 
-    The fast path feeds in-memory ``tf.data`` batches (augmented inside the graph when ``augment``) and
+    The fast path feeds in-memory ``tf.data`` batches (each epoch augmented in one call when ``augment``) and
     validates in batches of ``EVAL_BATCH``; ``exp.faithful`` makes the lab's own calls: NumPy arrays with
     ``validation_split`` or ``validation_data``, and ``ImageDataGenerator`` for augmentation.
     """
@@ -294,10 +305,10 @@ def fit(model: keras.Model, exp: Experiment, data: Prepared, ctx: Context, workd
                   validation_data=(data.x_val, data.y_val), **kwargs)
     else:
         counter = epoch_counter(initial_epoch)
-        aug = augmenter(exp) if augment else None
-        train = batches(data.x_train, data.y_train, exp.batch_size, seed=exp.seed, augment=aug, epoch=counter)
+        train = batches(data.x_train, data.y_train, exp.batch_size, seed=exp.seed, epoch=counter,
+                        augment=exp if augment else None)
         val = batches(data.x_val, data.y_val, EVAL_BATCH)
-        kwargs["callbacks"] = [EpochKeyedRandomness(counter, exp.seed, model, aug), *callbacks]
+        kwargs["callbacks"] = [EpochKeyedRandomness(counter, exp.seed, model), *callbacks]
         model.fit(train, validation_data=val, shuffle=False, **kwargs)  # the pipeline shuffles itself
     return model, _columns(checkpoint.rows), time.perf_counter() - t0
 
@@ -479,9 +490,7 @@ def augment_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str, o
     data = prepare(ds, exp)
     model = load_model(model_path)
     # A grid of what the network now sees: 4 training images, 5 random variants each.
-    aug = augmenter(exp)
-    originals = data.x_train[:4]
-    variants = np.stack([keras.ops.convert_to_numpy(aug(originals, training=True)) for _ in range(5)], axis=1)
+    originals, variants = augmented_grid(data.x_train[:4], exp)
     plots.save(plots.augmented(originals[..., 0], variants[..., 0], ctx.lang),
                ctx.workdir / "figures" / "augmented_samples.png")
     seed_everything(exp.seed)

@@ -80,27 +80,68 @@ def prepare(ds: Dataset, exp: Experiment) -> Prepared:
                     raw_train, labels_train, raw_test, labels_test, exp.validation == "test")
 
 
-def augmenter(exp: Experiment):
-    """Keras preprocessing layers with the lab's ``ImageDataGenerator`` ranges.
+def augments(exp: Experiment) -> bool:
+    """Whether ``exp`` asks for any random transformation of its training images."""
+    return bool(exp.rotation_degrees or exp.zoom or exp.horizontal_flip or exp.translation)
 
-    ``RandomRotation`` takes a fraction of a full turn: 10 degrees is 10/360. ``zoom_range=0.1`` zooms
-    each axis independently in [0.9, 1.1]; ``ImageDataGenerator`` fills with the nearest pixel, so do we.
+
+def random_affine(x, exp: Experiment, key):
+    """The lab's ``ImageDataGenerator`` transformation of each image in ``x`` (N, H, W, C), drawn from ``key``.
+
+    Per image: an angle uniform in [-rotation_degrees, rotation_degrees], zoom factors uniform in
+    [1 - zoom, 1 + zoom] for each axis independently, a mirror with probability 1/2 and a shift uniform in
+    [-translation, translation] of the image size, composed into one affine map about the image centre and
+    applied once with bilinear interpolation and the nearest pixel as fill, as ``ImageDataGenerator`` does
+    (``apply_affine_transform``, then the flip). One call transforms a whole epoch: per-batch Keras layers
+    (``RandomRotation``, ``RandomZoom``, ``RandomFlip``) resampled each image two to three times and cost
+    more than the training step they fed.
+
+    ``key`` is two integers (``tf.random`` stateless seed): the same key gives the same images, whatever ran
+    before, so an interrupted run resumes with the augmentations it would have drawn.
     """
-    import keras
+    import tensorflow as tf
 
-    layers = []
-    if exp.rotation_degrees:
-        layers.append(keras.layers.RandomRotation(exp.rotation_degrees / 360.0, fill_mode="nearest",
-                                                  seed=exp.seed))
-    if exp.zoom:
-        layers.append(keras.layers.RandomZoom((-exp.zoom, exp.zoom), (-exp.zoom, exp.zoom),
-                                              fill_mode="nearest", seed=exp.seed + 1))
-    if exp.horizontal_flip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=exp.seed + 2))
-    if exp.translation:
-        layers.append(keras.layers.RandomTranslation(exp.translation, exp.translation, fill_mode="nearest",
-                                                     seed=exp.seed + 3))
-    return keras.Sequential(layers, name="augmentation")
+    h, w = int(x.shape[1]), int(x.shape[2])
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x, transforms=affine_transforms(tf.shape(x)[0], h, w, exp, key), output_shape=tf.constant([h, w]),
+        fill_value=tf.constant(0.0), interpolation="BILINEAR", fill_mode="NEAREST")
+
+
+def affine_transforms(n, h: int, w: int, exp: Experiment, key):
+    """``n`` random maps from output pixel to input pixel, as the (n, 8) rows ``ImageProjectiveTransformV3``
+    takes: ``(x, y) -> (a0 x + a1 y + a2, b0 x + b1 y + b2)``, here R(angle) Z(zx, zy) M(mirror) (p - c) + c + t
+    with c the image centre (see :func:`random_affine`)."""
+    import tensorflow as tf
+
+    u = tf.random.stateless_uniform(tf.stack([n, 6]), seed=key, minval=-1.0, maxval=1.0)
+    angle = u[:, 0] * (exp.rotation_degrees * np.pi / 180.0)
+    zx, zy = 1.0 + exp.zoom * u[:, 1], 1.0 + exp.zoom * u[:, 2]
+    mirror = tf.where((u[:, 3] < 0.0) & exp.horizontal_flip, -1.0, 1.0)
+    tx, ty = exp.translation * w * u[:, 4], exp.translation * h * u[:, 5]
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    a0, a1 = cos * zx * mirror, -sin * zy
+    b0, b1 = sin * zx * mirror, cos * zy
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    a2 = cx + tx - a0 * cx - a1 * cy
+    b2 = cy + ty - b0 * cx - b1 * cy
+    zero = tf.zeros_like(a0)
+    return tf.stack([a0, a1, a2, b0, b1, b2, zero, zero], axis=1)
+
+
+def augmented_grid(x: np.ndarray, exp: Experiment, variants: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (N, H, W, 1) and ``variants`` random transformations of each, (N, variants, H, W, 1), for a figure.
+
+    Drawn with the keys of the first ``variants`` epochs: what training shows, not a look-alike.
+    """
+    xs = [np.asarray(random_affine(x, exp, augment_key(exp.seed, k))) for k in range(variants)]
+    return x, np.stack(xs, axis=1)
+
+
+def augment_key(seed: int, epoch):
+    """The stateless key of one epoch's augmentations, distinct from the key of its shuffle."""
+    import tensorflow as tf
+
+    return tf.stack([tf.constant(seed * 1009 + 7, tf.int64), tf.cast(epoch, tf.int64)])
 
 
 def epoch_counter(initial: int = 0):
@@ -110,36 +151,42 @@ def epoch_counter(initial: int = 0):
     return tf.Variable(initial, dtype=tf.int64, trainable=False)
 
 
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None, augment=None, epoch=None):
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None, epoch=None,
+            augment: Experiment | None = None):
     """An in-memory ``tf.data`` pipeline of ``(x, y)`` batches, reshuffled each epoch when ``seed`` is given.
 
-    The arrays become one constant tensor each, once; each epoch draws a fresh permutation of indices and
-    gathers whole batches, as Keras does for NumPy input (a shuffle of ``len(x)`` single elements costs
-    more). With ``epoch`` (an :func:`epoch_counter` the training loop advances), the permutation is a
-    function of ``(seed, epoch)`` alone, so epoch 7 sees the same order whether or not the run was
-    interrupted and resumed before it. ``augment``, a Keras layer, is applied to each batch in the graph.
+    The arrays become one constant tensor each, once. With ``seed`` and ``epoch`` (an :func:`epoch_counter`
+    the training loop advances), each epoch gathers the whole training set in the order of a permutation
+    that is a function of ``(seed, epoch)`` alone, so epoch 7 sees the same order whether or not the run was
+    interrupted and resumed before it; ``augment`` (an experiment with rotation, zoom, flip or shift ranges)
+    then transforms that epoch in one call of :func:`random_affine`, keyed the same way. Batches are slices.
     """
     import tensorflow as tf
 
     n = len(x)
+    steps = -(-n // batch_size)
     xs, ys = tf.constant(x), tf.constant(y)
-    if seed is not None and epoch is not None:
-        def permutation(_):
-            key = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
-            return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
-
-        index = tf.data.Dataset.from_tensors(0).map(permutation).unbatch()
-        index = index.apply(tf.data.experimental.assert_cardinality(n))
-    else:
+    if seed is None or epoch is None:
         index = tf.data.Dataset.range(n)
         if seed is not None:
             index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    data = index.batch(batch_size).map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)))
-    if augment is not None:
-        data = data.map(lambda xb, yb: (augment(xb, training=True), yb))
-    return data.prefetch(2)
+        return index.batch(batch_size).map(lambda i: (tf.gather(xs, i), tf.gather(ys, i))).prefetch(2)
 
+    def whole_epoch(_):
+        e = epoch.read_value()
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e]))
+        xe, ye = tf.gather(xs, order), tf.gather(ys, order)
+        if augment is not None and augments(augment):
+            xe = random_affine(xe, augment, augment_key(seed, e))
+        return xe, ye
 
+    def sliced(xe, ye):
+        return tf.data.Dataset.range(steps).map(
+            lambda i: (xe[i * batch_size:(i + 1) * batch_size], ye[i * batch_size:(i + 1) * batch_size]))
+
+    data = tf.data.Dataset.from_tensors(0).map(whole_epoch).flat_map(sliced)
+    return data.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
 
 
 def legacy_augmented_flow(x: np.ndarray, y: np.ndarray, exp: Experiment):

@@ -195,13 +195,19 @@ def method_notes(run: Run, lang: str) -> list[str]:
                         f"**L'augmentation n'est pas isolée.** `ex2.augment` reprend le CNN déjà entraîné pour "
                         f"{aug.metrics.get('epochs_run')} époques de plus : son gain mélange l'effet de l'augmentation "
                         "et celui d'un entraînement plus long. Un témoin honnête continuerait le même CNN autant "
-                        "d'époques sans augmentation. Le TP utilise `ImageDataGenerator`, absent de Keras 3 : mnistlab "
-                        "applique les mêmes plages avec `RandomRotation`, `RandomZoom` et `RandomFlip`.",
+                        "d'époques sans augmentation. Le TP utilise `ImageDataGenerator`, absent de Keras 3 : "
+                        "mnistlab tire les mêmes plages et, comme lui, compose rotation, zoom et miroir en une "
+                        "seule transformation affine par image (interpolation bilinéaire, bord rempli par le "
+                        "pixel le plus proche). Le code montré plus haut l'écrit avec les couches "
+                        "`RandomRotation`, `RandomZoom` et `RandomFlip`, plus lisibles, qui tirent les mêmes lois.",
                         f"**Augmentation is not isolated.** `ex2.augment` continues the trained CNN for "
                         f"{aug.metrics.get('epochs_run')} more epochs: its gain mixes the effect of augmentation with "
                         "that of longer training. A fair control would continue the same CNN as many epochs without "
-                        "augmentation. The lab uses `ImageDataGenerator`, gone from Keras 3: mnistlab applies the "
-                        "same ranges with `RandomRotation`, `RandomZoom` and `RandomFlip`."))
+                        "augmentation. The lab uses `ImageDataGenerator`, gone from Keras 3: mnistlab draws the "
+                        "same ranges and, like it, composes rotation, zoom and mirror into one affine "
+                        "transformation per image (bilinear interpolation, edges filled with the nearest pixel). "
+                        "The code shown above writes it with the more readable `RandomRotation`, `RandomZoom` "
+                        "and `RandomFlip` layers, which draw from the same distributions."))
     overrides = run.manifest.get("overrides") or {}
     if overrides:
         notes.append(tr(lang,

@@ -159,16 +159,12 @@ def augmented(run: Run, step: Step, lang: str) -> Figure | None:
 
 
 def _augment(raw: np.ndarray, exp) -> tuple[np.ndarray, np.ndarray]:
-    """The augment step's grid again: same seed, same augmenter, same order of random draws."""
+    """The augment step's grid again: same seed, same keys, same random draws."""
     from mnistlab.backend import quiet, seed_everything
 
     quiet()
-    import keras
-
-    from mnistlab.data.pipeline import augmenter, model_input
+    from mnistlab.data.pipeline import augmented_grid, model_input
 
     seed_everything(exp.seed)
-    aug = augmenter(exp)
-    originals = model_input(raw, "cnn")
-    variants = np.stack([keras.ops.convert_to_numpy(aug(originals, training=True)) for _ in range(5)], axis=1)
+    originals, variants = augmented_grid(model_input(raw, "cnn"), exp)
     return originals[..., 0], variants[..., 0]

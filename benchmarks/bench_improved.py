@@ -1,0 +1,119 @@
+"""Time to accuracy of the `improved` models: test accuracy, training time, and when validation got there.
+
+    python benchmarks/bench_improved.py --data ../shared/datasets                # about 17 min on 2 cores
+    python benchmarks/bench_improved.py --from-runs RUN_DIR [RUN_DIR ...] --readme  # tables of runs made
+
+Each seed runs `mnistlab run improved --set seed=S` in a fresh process. The models validate on the last 10%
+of the training set and touch the test set once, at the end; the goal (issue 6: MNIST 0.995, Fashion-MNIST
+0.935) is judged on that test accuracy. The table also gives the training time (`fit`, all epochs) and the
+first epoch whose validation accuracy reached the goal, with the training time up to it. Everything goes to a
+JSON record in benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+GOALS = {"improved.mnist": 0.995, "improved.fashion_mnist": 0.935}
+BEGIN, END = "<!-- improved:begin -->", "<!-- improved:end -->"
+
+
+def measure(run_dir: Path, name: str) -> dict | None:
+    """One experiment's numbers from its folder in ``run_dir``, or None if the run does not hold it."""
+    folder = run_dir / name
+    if not (folder / "metrics.json").is_file():
+        return None
+    m = json.loads((folder / "metrics.json").read_text())
+    cfg = json.loads((folder / "config.json").read_text())
+    with open(folder / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    goal, elapsed, reached = GOALS[name], 0.0, None
+    for row in rows:
+        elapsed += float(row["seconds"])
+        if reached is None and float(row["val_accuracy"]) >= goal:
+            reached = {"epoch": int(row["epoch"]), "seconds": elapsed}
+    return {"experiment": name, "seed": cfg["seed"], "precision": cfg.get("precision", "float32"),
+            "epochs": len(rows), "goal": goal, "test_accuracy": m["test_accuracy"],
+            "final_val_accuracy": m.get("final_val_accuracy"), "best_val_accuracy": m.get("best_val_accuracy"),
+            "final_train_accuracy": m.get("final_accuracy"), "fit_seconds": m["fit_seconds"],
+            "params": m.get("params"), "val_goal_reached": reached, "test_goal_met": m["test_accuracy"] >= goal,
+            "run_dir": str(run_dir)}
+
+
+def table(results: list[dict], hardware: dict) -> str:
+    lines = ["| model | goal (test) | test accuracy | validation (last epoch) | training time | "
+             "validation at goal | parameters | precision |", "| --- " * 8 + "|"]
+    for r in results:
+        at = (f"epoch {r['val_goal_reached']['epoch']}, {r['val_goal_reached']['seconds']:.0f} s"
+              if r["val_goal_reached"] else "not reached")
+        verdict = "met" if r["test_goal_met"] else "**not met**"
+        lines.append(f"| {r['experiment']} (seed {r['seed']}) | {r['goal']:.3f} | {r['test_accuracy']:.4f} "
+                     f"({verdict}) | {r['final_val_accuracy']:.4f} | {r['fit_seconds']:.0f} s, {r['epochs']} epochs "
+                     f"| {at} | {r['params']:,} | {r['precision']} |")
+    lines += ["", f"Measured on {hardware.get('cpu')}, {hardware.get('logical_cores')} logical cores; validation on "
+              "the last 10% of the training set, the test set evaluated once after the last epoch."]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", help="folder with mnist/ and fashion-mnist/")
+    p.add_argument("--seeds", type=int, default=1, help="seeds 42, 43, ... (default 1)")
+    p.add_argument("--work", help="folder for logs and runs (default: a temporary folder, kept)")
+    p.add_argument("--from-runs", nargs="+", metavar="RUN_DIR", help="tabulate existing runs; runs nothing")
+    p.add_argument("--readme", action="store_true", help="rewrite the README's table of improved models")
+    args = p.parse_args()
+    if args.from_runs:
+        run_dirs = [Path(d) for d in args.from_runs]
+    else:
+        if not args.data:
+            p.error("--data is required unless --from-runs is given")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        work = Path(args.work or tempfile.mkdtemp(prefix="mnistlab-improved-"))
+        work.mkdir(parents=True, exist_ok=True)
+        print(f"work folder: {work}", flush=True)
+        run_dirs = []
+        for seed in (42 + i for i in range(args.seeds)):
+            out = work / f"improved-{seed}"
+            print(f"seed {seed}: mnistlab run improved ...", flush=True)
+            with open(work / f"improved-{seed}.log", "w") as log:
+                subprocess.run([sys.executable, "-m", "mnistlab.cli", "run", "improved", "--out", str(out),
+                                "--data", str(Path(args.data).resolve()), "--set", f"seed={seed}"],
+                               check=True, stdout=log, stderr=subprocess.STDOUT)
+            run_dirs.append(out)
+
+    results = [r for d in run_dirs for name in GOALS if (r := measure(d, name))]
+    if not results:
+        print("no improved.* experiment in " + ", ".join(map(str, run_dirs)), file=sys.stderr)
+        return 1
+    manifest = json.loads((run_dirs[0] / "manifest.json").read_text())
+    hardware = manifest.get("hardware", {})
+    text = table(results, hardware)
+    print(text)
+    record = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "hardware": hardware,
+              "versions": manifest.get("versions"), "results": results}
+    results_dir = HERE / "results"
+    results_dir.mkdir(exist_ok=True)
+    path = results_dir / f"bench_improved_{record['date'][:10]}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"\nrecord: {path}")
+    if args.readme:
+        from results_table import write_readme_section
+
+        write_readme_section(BEGIN, END, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The benchmark scripts' own arithmetic, on run folders written by hand (the benchmarks themselves run
+for minutes and are not tests)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import bench_improved  # noqa: E402
+
+
+def _experiment(run: Path, name: str, val: list[float], seconds: list[float], test: float) -> None:
+    folder = run / name
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"seed": 7, "precision": "bf16"}))
+    (folder / "metrics.json").write_text(json.dumps({
+        "test_accuracy": test, "final_val_accuracy": val[-1], "best_val_accuracy": max(val),
+        "final_accuracy": 0.99, "fit_seconds": sum(seconds) + 0.5, "params": 1234}))
+    rows = ["epoch,accuracy,loss,val_accuracy,val_loss,seconds"]
+    rows += [f"{i + 1},0.9,0.1,{v},0.05,{s}" for i, (v, s) in enumerate(zip(val, seconds, strict=True))]
+    (folder / "history.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_time_to_accuracy_counts_epochs_up_to_the_first_at_the_goal(tmp_path):
+    _experiment(tmp_path, "improved.mnist", [0.990, 0.9951, 0.994, 0.996], [20.0, 21.0, 19.0, 20.0], 0.9955)
+    _experiment(tmp_path, "improved.fashion_mnist", [0.91, 0.93], [60.0, 61.0], 0.931)
+    mnist = bench_improved.measure(tmp_path, "improved.mnist")
+    assert mnist["val_goal_reached"] == {"epoch": 2, "seconds": pytest.approx(41.0)}
+    assert mnist["test_goal_met"] and mnist["epochs"] == 4 and mnist["precision"] == "bf16"
+    fashion = bench_improved.measure(tmp_path, "improved.fashion_mnist")
+    assert fashion["val_goal_reached"] is None and not fashion["test_goal_met"]
+    text = bench_improved.table([mnist, fashion], {"cpu": "test CPU", "logical_cores": 2})
+    assert "0.9955 (met)" in text and "0.9310 (**not met**)" in text
+    assert "epoch 2, 41 s" in text and "not reached" in text and "1,234" in text
+
+
+def test_a_run_without_improved_models_gives_none(tmp_path):
+    assert bench_improved.measure(tmp_path, "improved.mnist") is None

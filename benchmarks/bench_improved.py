@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ def measure(run_dir: Path, name: str) -> dict | None:
     with open(folder / "history.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     goal, elapsed, reached = GOALS[name], 0.0, None
+    epoch_seconds = [float(row["seconds"]) for row in rows]
     for row in rows:
         elapsed += float(row["seconds"])
         if reached is None and float(row["val_accuracy"]) >= goal:
@@ -47,13 +49,43 @@ def measure(run_dir: Path, name: str) -> dict | None:
             "epochs": len(rows), "goal": goal, "test_accuracy": m["test_accuracy"],
             "final_val_accuracy": m.get("final_val_accuracy"), "best_val_accuracy": m.get("best_val_accuracy"),
             "final_train_accuracy": m.get("final_accuracy"), "fit_seconds": m["fit_seconds"],
+            "epoch_seconds": epoch_seconds, "median_epoch_seconds": statistics.median(epoch_seconds),
             "params": m.get("params"), "val_goal_reached": reached, "test_goal_met": m["test_accuracy"] >= goal,
             "run_dir": str(run_dir)}
 
 
+def summary(results: list[dict]) -> list[dict]:
+    """Per experiment and settings: the seeds, mean and standard deviation of the test accuracy, how many
+    seeds met the goal, and the training time at the median epoch time (the machine's quiet pace)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["experiment"], r["epochs"], r["params"], r["precision"]), []).append(r)
+    out = []
+    for (name, epochs, params, precision), rs in groups.items():
+        acc = [r["test_accuracy"] for r in rs]
+        median_epoch = statistics.median(s for r in rs for s in r.get("epoch_seconds") or [r["fit_seconds"] / epochs])
+        out.append({"experiment": name, "epochs": epochs, "params": params, "precision": precision,
+                    "seeds": [r["seed"] for r in rs], "goal": rs[0]["goal"],
+                    "mean_test_accuracy": statistics.fmean(acc),
+                    "sd_test_accuracy": statistics.stdev(acc) if len(acc) > 1 else None,
+                    "min_test_accuracy": min(acc), "goal_met": sum(r["test_goal_met"] for r in rs),
+                    "median_epoch_seconds": median_epoch, "quiet_fit_seconds": median_epoch * epochs,
+                    "mean_fit_seconds": statistics.fmean(r["fit_seconds"] for r in rs)})
+    return out
+
+
 def table(results: list[dict], hardware: dict) -> str:
-    lines = ["| model | goal (test) | test accuracy | validation (last epoch) | training time | "
-             "validation at goal | parameters | precision |", "| --- " * 8 + "|"]
+    lines = ["| model | seeds | goal (test) | test accuracy, mean ± SD (lowest) | goal met | training time, "
+             "measured (at the median epoch time) |", "| --- " * 6 + "|"]
+    for g in summary(results):
+        sd = f" ± {g['sd_test_accuracy']:.4f}" if g["sd_test_accuracy"] is not None else ""
+        lines.append(f"| {g['experiment']}, {g['epochs']} epochs | {', '.join(map(str, g['seeds']))} | "
+                     f"{g['goal']:.3f} | {g['mean_test_accuracy']:.4f}{sd} ({g['min_test_accuracy']:.4f}) | "
+                     f"{g['goal_met']} of {len(g['seeds'])} | {g['mean_fit_seconds'] / 60:.1f} min "
+                     f"({g['quiet_fit_seconds'] / 60:.1f} min: {g['median_epoch_seconds']:.0f} s an epoch) |")
+    lines += ["", "Each run:", ""]
+    lines += ["| model | goal (test) | test accuracy | validation (last epoch) | training time | "
+              "validation at goal | parameters | precision |", "| --- " * 8 + "|"]
     for r in results:
         at = (f"epoch {r['val_goal_reached']['epoch']}, {r['val_goal_reached']['seconds']:.0f} s"
               if r["val_goal_reached"] else "not reached")

@@ -12,10 +12,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_improved  # noqa: E402
 
 
-def _experiment(run: Path, name: str, val: list[float], seconds: list[float], test: float) -> None:
+def _experiment(run: Path, name: str, val: list[float], seconds: list[float], test: float, seed: int = 7) -> None:
     folder = run / name
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"seed": 7, "precision": "bf16"}))
+    (folder / "config.json").write_text(json.dumps({"seed": seed, "precision": "bf16"}))
     (folder / "metrics.json").write_text(json.dumps({
         "test_accuracy": test, "final_val_accuracy": val[-1], "best_val_accuracy": max(val),
         "final_accuracy": 0.99, "fit_seconds": sum(seconds) + 0.5, "params": 1234}))
@@ -35,6 +35,23 @@ def test_time_to_accuracy_counts_epochs_up_to_the_first_at_the_goal(tmp_path):
     text = bench_improved.table([mnist, fashion], {"cpu": "test CPU", "logical_cores": 2})
     assert "0.9955 (met)" in text and "0.9310 (**not met**)" in text
     assert "epoch 2, 41 s" in text and "not reached" in text and "1,234" in text
+
+
+def test_seeds_are_summarised_with_spread_and_quiet_machine_time(tmp_path):
+    results = []
+    for seed, test, slow in ((1, 0.9360, 90.0), (2, 0.9340, 60.0), (3, 0.9380, 95.0)):
+        _experiment(tmp_path / str(seed), "improved.fashion_mnist", [0.93, 0.94, 0.945], [60.0, slow, 62.0],
+                    test, seed=seed)
+        results.append(bench_improved.measure(tmp_path / str(seed), "improved.fashion_mnist"))
+    (g,) = bench_improved.summary(results)
+    assert g["seeds"] == [1, 2, 3] and g["goal_met"] == 2
+    assert g["mean_test_accuracy"] == pytest.approx(0.9360)
+    assert g["sd_test_accuracy"] == pytest.approx(0.0020)
+    assert g["min_test_accuracy"] == pytest.approx(0.9340)
+    # the median epoch (62 s of 60, 60, 60, 62, 62, 62, 90, 95 and 60) stands for the machine's quiet pace
+    assert g["median_epoch_seconds"] == pytest.approx(62.0) and g["quiet_fit_seconds"] == pytest.approx(186.0)
+    text = bench_improved.table(results, {"cpu": "test CPU", "logical_cores": 2})
+    assert "| 1, 2, 3 | 0.935 | 0.9360 ± 0.0020 (0.9340) | 2 of 3 |" in text and "3.1 min: 62 s an epoch" in text
 
 
 def test_a_run_without_improved_models_gives_none(tmp_path):

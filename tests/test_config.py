@@ -59,6 +59,8 @@ def test_every_experiment_file_header_says_how_to_run_it():
     ("activation=tanh", "activation", "tanh"),
     ("activation='tanh'", "activation", "tanh"),
     ("ex2.cnn.epochs=3", "ex2.cnn.epochs", 3),
+    ("convs_per_block=2", "convs_per_block", [2]),  # one count for every block
+    ("convs_per_block=[1, 2, 2]", "convs_per_block", [1, 2, 2]),
 ])
 def test_overrides_are_typed(text, key, value):
     assert config.parse_overrides([text]) == {key: value}
@@ -105,6 +107,25 @@ def test_bad_overrides_are_errors(text, message):
 def test_values_are_validated(overrides, message):
     with pytest.raises(ConfigError, match=message):
         config.load("ex2.ann", config.parse_overrides(overrides))
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["convs_per_block=0"], "convs_per_block must be one count (at least 1) or one per conv_filters entry (3)"),
+    (["convs_per_block=[1, 2]"], "one per conv_filters entry (3), got [1, 2]"),
+    (["convs_per_block=[1, 0, 2]"], "got [1, 0, 2]"),
+    (["block_dropout=1.0"], "block_dropout must be in [0, 1)"),
+])
+def test_block_settings_are_validated(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config.load("improved.fashion_mnist", config.parse_overrides(overrides))
+
+
+def test_convs_per_block_one_count_or_one_per_block():
+    assert config.load("improved.mnist").block_convs == [1, 1, 1]
+    e = config.load("improved.mnist", config.parse_overrides(["convs_per_block=[1, 2, 3]"]))
+    assert e.block_convs == [1, 2, 3]
+    # manifests written before the list form hold a bare count
+    assert config.Experiment(convs_per_block=2, conv_filters=[8, 16]).block_convs == [2, 2]
 
 
 def test_bad_experiment_file(tmp_path):

@@ -67,3 +67,10 @@ def test_improved_experiments_run_only_when_named():
         kinds = {type(layer).__name__ for layer in m.layers}
         assert {"Conv2D", "BatchNormalization", "MaxPooling2D", "Dense"} <= kinds
     assert not config.load("improved.mnist").horizontal_flip  # a mirrored 2 is not a 2
+
+
+def test_cnn_bn_blocks_have_their_own_conv_counts():
+    e = config.load("improved.mnist", config.parse_overrides(["conv_filters=[8, 16, 32]",
+                                                               "convs_per_block=[1, 2, 3]"]))
+    convs = [layer.filters for layer in models.build(e).layers if type(layer).__name__ == "Conv2D"]
+    assert convs == [8, 16, 16, 32, 32, 32]

@@ -47,7 +47,9 @@ class Experiment:
     conv_filters: list[int] = field(default_factory=lambda: [32, 64])  # cnn: filters of each Conv2D
     kernel_size: int = 3  # cnn: square kernel side, pixels
     pool_size: int = 2  # cnn: square max-pooling window after each Conv2D, pixels
-    convs_per_block: int = 2  # cnn_bn: Conv2D + BatchNorm layers before each pooling
+    # cnn_bn: Conv2D + BatchNorm layers before each pooling: one count for every block, or one per conv_filters
+    # entry ([1, 2, 2]: a single conv at full resolution, where a conv costs 4x what it costs one block down)
+    convs_per_block: list[int] = field(default_factory=lambda: [2])
     block_dropout: float = 0.0  # cnn_bn: dropout rate after each pooling, 0-1
     activations: list[str] = field(default_factory=list)  # activations step: the activations compared
     # --- training ----------------------------------------------------------------------
@@ -77,8 +79,19 @@ class Experiment:
     train_limit: int = 0  # use only the first N training images; 0 = all
     test_limit: int = 0  # use only the first N test images; 0 = all
 
+    def __post_init__(self) -> None:
+        if isinstance(self.convs_per_block, int):  # a single count (files and manifests before lists)
+            self.convs_per_block = [self.convs_per_block]
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def block_convs(self) -> list[int]:
+        """cnn_bn: how many Conv2D layers each block of ``conv_filters`` has."""
+        if len(self.convs_per_block) == 1:
+            return self.convs_per_block * len(self.conv_filters)
+        return list(self.convs_per_block)
 
     @property
     def one_hot(self) -> bool:
@@ -229,6 +242,8 @@ def _check(key: str, value: Any, source: str) -> Any:
         if key in _CHOICES and value not in _CHOICES[key]:
             raise wrong("one of " + ", ".join(_CHOICES[key]))
     elif isinstance(default, list):
+        if key == "convs_per_block" and isinstance(value, int) and not isinstance(value, bool):
+            value = [value]  # one count for every block
         item_type = dataclasses.fields(Experiment)[list(_FIELDS).index(key)].type
         if not isinstance(value, list):
             raise wrong(f"a list ({item_type})")
@@ -276,5 +291,8 @@ def _validate(e: Experiment, source: str) -> None:
         raise bad(f"samples_grid must be [rows, columns], got {e.samples_grid}")
     if not 0.0 <= e.zoom < 1.0 or not 0.0 <= e.rotation_degrees <= 180.0 or not 0.0 <= e.translation < 1.0:
         raise bad("zoom and translation must be in [0, 1) and rotation_degrees in [0, 180]")
-    if e.convs_per_block < 1 or not 0.0 <= e.block_dropout < 1.0:
-        raise bad("convs_per_block must be at least 1 and block_dropout in [0, 1)")
+    if any(n < 1 for n in e.convs_per_block) or len(e.convs_per_block) not in (1, len(e.conv_filters)):
+        raise bad(f"convs_per_block must be one count (at least 1) or one per conv_filters entry "
+                  f"({len(e.conv_filters)}), got {e.convs_per_block}")
+    if not 0.0 <= e.block_dropout < 1.0:
+        raise bad(f"block_dropout must be in [0, 1), got {e.block_dropout}")

@@ -406,3 +406,15 @@ def test_number_formats_follow_the_language():
     assert fmt.points(0.009, "fr") == "+0,90 point" and fmt.points(-0.025, "en") == "−2.50 points"
     assert fmt.seconds(167.4, "fr") == "2\u202fmin\u202f47\u202fs" and fmt.seconds(2.5, "en") == "2.5\u202fs"
     assert fmt.pct(0.975, "fr") == "97,50\u202f%" and fmt.general(0.001, "fr") == "0,001"
+
+
+@pytest.mark.parametrize("name,shown,hidden", [
+    ("improved.fashion_mnist", ["conv_filters", "convs_per_block", "block_dropout", "precision", "lr_schedule",
+                                "augment", "rotation_degrees", "horizontal_flip"], []),
+    ("ex2.cnn", ["conv_filters", "kernel_size"], ["convs_per_block", "precision", "lr_schedule", "augment"]),
+    ("ex2.ann", ["hidden_units", "dropout"], ["conv_filters", "convs_per_block", "precision", "augment"]),
+])
+def test_settings_table_shows_what_the_step_changed(tmp_path, name, shown, hidden):
+    step = artifacts.Step(name, tmp_path, config=config.load(name).to_dict())
+    keys = [row[0].strip("`") for row in document.settings_table(step, "en").rows]
+    assert set(shown) <= set(keys) and not set(hidden) & set(keys)

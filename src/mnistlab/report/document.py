@@ -140,6 +140,7 @@ def _lit(v) -> str:
     return "`" + json.dumps(v, ensure_ascii=False) + "`"
 
 
+_DEFAULTS = config.Experiment()
 SETTING_KEYS = {
     "train": ["dataset", "model", "conv_filters", "kernel_size", "pool_size", "hidden_units", "dropout", "activation",
               "optimizer", "learning_rate", "loss", "epochs", "batch_size", "validation", "validation_split", "seed"],
@@ -156,10 +157,16 @@ def settings_table(step: Step, lang: str) -> Table | None:
     if not cfg:
         return None
     keys = list(SETTING_KEYS.get(cfg.get("step", "train"), SETTING_KEYS["train"]))
-    if cfg.get("model") != "cnn":
+    if cfg.get("model") not in ("cnn", "cnn_bn"):
         keys = [k for k in keys if k not in ("conv_filters", "kernel_size", "pool_size")]
     if cfg.get("validation") != "split":
         keys = [k for k in keys if k != "validation_split"]
+    if cfg.get("step", "train") == "train":  # settings the lab's own steps leave at their defaults
+        if cfg.get("model") == "cnn_bn":
+            keys += ["convs_per_block", "block_dropout"]
+        keys += [k for k in ("precision", "lr_schedule") if k in cfg and cfg[k] != getattr(_DEFAULTS, k)]
+        if cfg.get("augment"):
+            keys += ["augment", "rotation_degrees", "zoom", "translation", "horizontal_flip"]
     keys += [k for k in ("train_limit", "test_limit") if cfg.get(k)]
     rows = [[f"`{k}`", _lit(cfg[k])] for k in keys if k in cfg]
     return Table([tr(lang, "réglage", "setting"), tr(lang, "valeur", "value")], rows,

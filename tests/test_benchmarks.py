@@ -56,3 +56,16 @@ def test_seeds_are_summarised_with_spread_and_quiet_machine_time(tmp_path):
 
 def test_a_run_without_improved_models_gives_none(tmp_path):
     assert bench_improved.measure(tmp_path, "improved.mnist") is None
+
+
+def test_mirror_averaged_runs_show_the_single_view_and_how_they_were_scored(tmp_path):
+    _experiment(tmp_path, "improved.fashion_mnist", [0.93, 0.94], [60.0, 61.0], 0.9340)
+    r = bench_improved.measure(tmp_path, "improved.fashion_mnist")
+    assert not r["test_time_flip"] and r["test_accuracy_single_view"] == 0.9340
+    # what rescore() adds to a run made before test_time_flip
+    r.update(test_accuracy=0.9390, test_time_flip=True, rescored=True, test_goal_met=True,
+             val_accuracy_single_view=0.9400, val_accuracy_mirror=0.9425)
+    text = bench_improved.table([r], {"cpu": "test CPU", "logical_cores": 2})
+    assert "2 epochs, mirror-averaged test" in text and "(0.9390; image alone 0.9340)" in text
+    assert "0.9390 (met; image alone 0.9340)" in text
+    assert "changed accuracy by +0.25 points (mean +0.25)" in text and "read twice" in text

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mnistlab import cli, config, models
+from mnistlab.data import sources
 from mnistlab.data.pipeline import batches
 from mnistlab.train import EVAL_BATCH, compile_model, set_precision, steps_per_execution
 
@@ -79,3 +80,45 @@ def test_bf16_run(tmp_path, shared_datasets):
                      *QUICK]) == 0
     m = json.loads((out / "ex2.cnn" / "metrics.json").read_text())
     assert m["params"] == 225_034 and 0.0 <= m["test_accuracy"] <= 1.0
+
+
+def test_mirror_average_is_the_mean_of_both_views_and_scores_like_keras():
+    from mnistlab.train import mirror_average, probability_scores
+
+    exp = config.load("ex2.cnn")
+    keras.utils.set_random_seed(0)
+    model = compile_model(models.build(exp), exp)
+    rng = np.random.default_rng(0)
+    x = rng.random((50, 28, 28, 1), dtype=np.float32)
+    labels = rng.integers(0, 10, 50)
+    avg = mirror_average(model, x)
+    expected = (model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)) / 2
+    np.testing.assert_allclose(avg, expected, rtol=1e-5, atol=1e-7)
+    # an image symmetric left-right gets its single-view probabilities back
+    sym = np.concatenate([x[:, :, :14], x[:, :, :14][:, :, ::-1]], axis=2)
+    np.testing.assert_allclose(mirror_average(model, sym), model.predict(sym, verbose=0), rtol=1e-5, atol=1e-7)
+    # accuracy and cross-entropy of given probabilities, as Keras computes them
+    single = model.predict(x, verbose=0)
+    keras_loss, keras_acc = model.evaluate(x, np.eye(10)[labels], verbose=0)
+    acc, loss = probability_scores(single.astype(np.float64), labels)
+    assert acc == pytest.approx(keras_acc) and loss == pytest.approx(keras_loss, rel=1e-4)
+
+
+def test_test_time_flip_is_not_the_labs_code_path():
+    with pytest.raises(config.ConfigError, match="test_time_flip is not part of the lab's code"):
+        config.load("ex2.cnn", {"test_time_flip": True, "faithful": True})
+
+
+@pytest.mark.slow
+def test_test_time_flip_run_keeps_the_single_view_numbers(tmp_path, shared_datasets):
+    out = tmp_path / "tta"
+    assert cli.main(["run", "ex2.cnn", "--set", "test_time_flip=true", "--out", str(out), "--data",
+                     str(shared_datasets), *QUICK]) == 0
+    m = json.loads((out / "ex2.cnn" / "metrics.json").read_text())
+    probs = np.load(out / "ex2.cnn" / "test_probabilities.npy")
+    labels = sources.load("fashion_mnist", shared_datasets).y_test[:200]
+    assert m["test_time_flip"] is True and 0.0 <= m["test_accuracy_single_view"] <= 1.0
+    assert probs.shape == (200, 10) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # the saved probabilities are the averaged ones the headline accuracy and errors come from
+    assert m["test_accuracy"] == pytest.approx((probs.argmax(axis=1) == labels).mean())
+    assert m["test_errors"] == int((probs.argmax(axis=1) != labels).sum())

@@ -72,6 +72,9 @@ class Experiment:
     zoom: float = 0.1  # random zoom factor in [1 - z, 1 + z], each axis
     horizontal_flip: bool = True  # flip left-right with probability 1/2
     translation: float = 0.0  # random shift in [-t, t] of the image size, each axis (0.1 = 2.8 px)
+    # test set: also predict each image's left-right mirror and average the two probability vectors (for a
+    # model trained on mirrors); metrics.json keeps the single-view accuracy beside it
+    test_time_flip: bool = False
     # --- figures -----------------------------------------------------------------------
     samples_grid: list[int] = field(default_factory=lambda: [2, 5])  # rows, columns of the samples figure
     predictions_shown: int = 5  # test images drawn with true and predicted label
@@ -294,5 +297,7 @@ def _validate(e: Experiment, source: str) -> None:
     if any(n < 1 for n in e.convs_per_block) or len(e.convs_per_block) not in (1, len(e.conv_filters)):
         raise bad(f"convs_per_block must be one count (at least 1) or one per conv_filters entry "
                   f"({len(e.conv_filters)}), got {e.convs_per_block}")
+    if e.test_time_flip and e.faithful:
+        raise bad("test_time_flip is not part of the lab's code: it cannot run with faithful = true")
     if not 0.0 <= e.block_dropout < 1.0:
         raise bad(f"block_dropout must be in [0, 1), got {e.block_dropout}")

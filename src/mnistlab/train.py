@@ -381,6 +381,22 @@ def curve_summary(history: dict[str, list[float]]) -> dict[str, object]:
     return out
 
 
+def mirror_average(model: keras.Model, x: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
+    """Test-time mirroring: the mean of the model's probabilities for ``x`` and for ``x`` flipped left-right
+    (width is axis 2 of (N, 28, 28[, 1])). ``probs``, if given, are the single-view ones already computed."""
+    if probs is None:
+        probs = model.predict(batches(x, np.zeros(len(x), np.int64), EVAL_BATCH), verbose=0)
+    mirrored = model.predict(batches(np.ascontiguousarray(x[:, :, ::-1]), np.zeros(len(x), np.int64), EVAL_BATCH),
+                             verbose=0)
+    return (np.asarray(probs, np.float64) + np.asarray(mirrored, np.float64)) / 2.0
+
+
+def probability_scores(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Accuracy and cross-entropy (Keras' clipping at 1e-7) of class probabilities against integer labels."""
+    p = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return float((probs.argmax(axis=1) == labels).mean()), float(-np.log(p).mean())
+
+
 def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workdir: Path,
                       history: dict[str, list[float]], fit_seconds: float, ctx: Context,
                       figures: bool = True) -> dict[str, object]:
@@ -395,6 +411,11 @@ def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workd
     else:  # the same calls in batches of EVAL_BATCH (Keras takes the loss from the softmax's logits)
         test_loss, test_acc = model.evaluate(batches(data.x_test, data.y_test, EVAL_BATCH), verbose=0)
         probs = model.predict(batches(data.x_test, data.labels_test, EVAL_BATCH), verbose=0)
+    single_view = {}
+    if exp.test_time_flip:
+        single_view = {"test_accuracy_single_view": float(test_acc), "test_loss_single_view": float(test_loss)}
+        probs = mirror_average(model, data.x_test, probs)
+        test_acc, test_loss = probability_scores(probs, data.labels_test)
     eval_seconds = time.perf_counter() - t0
     predicted = probs.argmax(axis=1)
     save_model(model, workdir / "model.keras")
@@ -412,6 +433,7 @@ def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workd
         "test_loss": float(test_loss),
         "test_accuracy": float(test_acc),
         "test_errors": int((predicted != data.labels_test).sum()),
+        **({"test_time_flip": True, **single_view} if exp.test_time_flip else {}),
         "params": int(model.count_params()),
         "layers": layer_table(model),
         "n_train": int(len(data.x_train)),

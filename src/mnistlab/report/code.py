@@ -68,7 +68,7 @@ _COMMENTS = {
 
 
 # Settings the generated code covers only at the lab's value (later additions to the Experiment keys).
-_LAB_ONLY = {"lr_schedule": "constant", "augment": False, "translation": 0.0}
+_LAB_ONLY = {"lr_schedule": "constant", "augment": False, "translation": 0.0, "test_time_flip": False}
 
 
 def _q(value: object) -> str:

@@ -167,6 +167,8 @@ def settings_table(step: Step, lang: str) -> Table | None:
         keys += [k for k in ("precision", "lr_schedule") if k in cfg and cfg[k] != getattr(_DEFAULTS, k)]
         if cfg.get("augment"):
             keys += ["augment", "rotation_degrees", "zoom", "translation", "horizontal_flip"]
+        if cfg.get("test_time_flip"):
+            keys.append("test_time_flip")
     keys += [k for k in ("train_limit", "test_limit") if cfg.get(k)]
     rows = [[f"`{k}`", _lit(cfg[k])] for k in keys if k in cfg]
     return Table([tr(lang, "réglage", "setting"), tr(lang, "valeur", "value")], rows,
@@ -192,8 +194,17 @@ def results_table(step: Step, lang: str) -> Table | None:
     m = step.metrics
     if not m or "test_accuracy" not in m or not isinstance(m["test_accuracy"], float):
         return None
-    rows = [[tr(lang, "précision sur le test", "test accuracy"), f"**{num(m['test_accuracy'], lang)}**"],
-            [tr(lang, "perte sur le test", "test loss"), num(m.get("test_loss"), lang)]]
+    if m.get("test_time_flip"):  # headline: image and mirror averaged; the single view beside it
+        rows = [[tr(lang, "précision sur le test (moyenne de l'image et de son miroir)",
+                    "test accuracy (image and its mirror averaged)"), f"**{num(m['test_accuracy'], lang)}**"],
+                [tr(lang, "précision sur le test, image seule", "test accuracy, image alone"),
+                 num(m.get("test_accuracy_single_view"), lang)],
+                [tr(lang, "perte sur le test (moyenne image + miroir / image seule)",
+                    "test loss (image and mirror averaged / image alone)"),
+                 f"{num(m.get('test_loss'), lang)} / {num(m.get('test_loss_single_view'), lang)}"]]
+    else:
+        rows = [[tr(lang, "précision sur le test", "test accuracy"), f"**{num(m['test_accuracy'], lang)}**"],
+                [tr(lang, "perte sur le test", "test loss"), num(m.get("test_loss"), lang)]]
     if "test_errors" in m:
         rows.append([tr(lang, "erreurs sur le test", "test errors"),
                      f"{integer(m['test_errors'], lang)} / {integer(m['n_test'], lang)}"])

@@ -102,7 +102,7 @@ def test_bad_overrides_are_errors(text, message):
     (["hidden_units=[128, 64, 32]"], "dropout needs one rate per hidden layer"),
     (["train_limit=-5"], "train_limit must be 0 or a positive count"),
     (["steps_per_execution=-1"], "steps_per_execution must be 0 or a positive count"),
-    (["precision=fp16"], "precision must be one of float32, bf16"),
+    (["precision=fp16"], "precision must be one of auto, float32, bf16"),
 ])
 def test_values_are_validated(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -1,4 +1,6 @@
-"""The few places that depend on the Keras backend: logging, seeding, determinism, versions."""
+"""The few places that depend on the Keras backend: logging, seeding, determinism, versions, devices, the
+compiled inference call. What the hardware computes natively (and the precision chosen from it) is read
+in :mod:`mnistlab.devices`, beside this module."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ import platform
 import re
 import sys
 import tempfile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Start-up lines TensorFlow's C++ side prints straight to fd 2 before absl logging is initialised, so
 # TF_CPP_MIN_LOG_LEVEL cannot silence them (TF 2.21): oneDNN notice, CUDA probing on CPU-only machines.
@@ -53,6 +59,9 @@ def quiet() -> None:
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # probes CUDA once, here, quietly
+            from mnistlab.devices import enable_memory_growth
+
+            enable_memory_growth()  # a GPU's memory taken as needed, not all of it at the first op
             # Retracing notices when a new model's predict() is traced: expected, one model per step.
             tf.get_logger().setLevel("ERROR")
 
@@ -91,16 +100,10 @@ def versions() -> dict[str, str]:
 
 
 def hardware() -> dict[str, object]:
-    """CPU model, logical cores, memory and accelerators seen by the backend."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    """CPU model and flags, logical cores, memory, and the accelerators seen by the backend."""
+    from mnistlab.devices import facts
+
+    found = facts()
     mem_gib = None
     try:
         mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
@@ -116,4 +119,44 @@ def hardware() -> dict[str, object]:
             devices = [d.device_type for d in tf.config.list_physical_devices()]
     except Exception:  # noqa: BLE001 - hardware facts are best effort
         pass
-    return {"cpu": cpu, "logical_cores": os.cpu_count(), "memory_gib": mem_gib, "devices": devices}
+    c = found["cpu"]
+    return {"cpu": c["model"], "cpu_flags": c["flags"], "cpu_kind": c["kind"], "cpu_native_bf16": c["native_bf16"],
+            "logical_cores": os.cpu_count(), "memory_gib": mem_gib, "devices": devices, "gpus": found["gpus"]}
+
+
+class CompiledInference:
+    """A model's forward pass (``training=False``) compiled once and called directly: what ``predict`` and
+    ``serve`` run for each request.
+
+    One ``tf.function`` with a fixed input signature (any batch, the model's image shape, float32),
+    compiled by XLA where TensorFlow's op determinism is off (it is on only while training here), and its
+    concrete function kept, so a call skips Keras' ``predict_on_batch`` machinery and tf.function's argument
+    matching. Measured in ``benchmarks/bench_inference.py``.
+    """
+
+    def __init__(self, model, jit: bool | None = None):
+        import tensorflow as tf
+
+        if jit is None:  # what Keras' own compile() checks before it keeps jit_compile (TF 2.21)
+            from tensorflow.python.framework.config import is_op_determinism_enabled
+
+            jit = not is_op_determinism_enabled() and all(getattr(la, "supports_jit", True) for la in model.layers)
+        self._tf, self._model = tf, model
+        self._build(bool(jit))
+
+    def _build(self, jit: bool) -> None:
+        self.jit = jit
+        spec = self._tf.TensorSpec((None, *self._model.input_shape[1:]), self._tf.float32)
+        self._fn = self._tf.function(lambda x: self._model(x, training=False), input_signature=[spec],
+                                     jit_compile=jit).get_concrete_function()
+
+    def __call__(self, x) -> np.ndarray:
+        """(N, *input shape) float32 -> (N, classes) probabilities as a NumPy array."""
+        x = self._tf.convert_to_tensor(x, self._tf.float32)
+        try:
+            return self._fn(x).numpy()
+        except self._tf.errors.OpError:
+            if not self.jit:
+                raise
+            self._build(False)  # an op XLA cannot compile here: the plain graph computes the same thing
+            return self._fn(x).numpy()

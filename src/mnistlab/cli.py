@@ -30,8 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--faithful", action="store_true",
                      help="run the lab's own code path (NumPy arrays into fit, ImageDataGenerator): slower, "
                           "same maths; for comparison")
-    run.add_argument("--precision", choices=("float32", "bf16"), default=None,
-                     help="bf16: mixed bfloat16 compute, faster on CPUs with AVX512_BF16 (default float32)")
+    run.add_argument("--precision", choices=("auto", "float32", "bf16"), default=None,
+                     help="bf16: mixed bfloat16 compute, faster only where the hardware has it (AVX512_BF16, "
+                          "AMX, ARM bf16, GPU >= 8.0), slower elsewhere; auto: bf16 there, float32 otherwise "
+                          "(default: each experiment's own, float32 for the lab)")
     run.add_argument("--extended", action="store_true",
                      help="also run the \"what if\" studies (ext.*: 50 epochs, other losses and optimizers, ...)")
     run.add_argument("--seeds", type=int, default=1, metavar="N",

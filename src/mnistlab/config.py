@@ -64,7 +64,9 @@ class Experiment:
     # --- how it runs (same maths either way; see docs/DEVELOPING.md for the measurements) ----
     faithful: bool = False  # true: the lab's own code path (fit on NumPy arrays, ImageDataGenerator)
     steps_per_execution: int = 0  # training steps per compiled call; 0 = measured default per model
-    precision: str = "float32"  # float32 | bf16 (mixed bfloat16: faster on CPUs with AVX512_BF16)
+    # float32 (the lab) | bf16 (mixed bfloat16) | auto: bf16 where the hardware computes it natively (x86
+    # avx512_bf16 / amx_bf16, ARM bf16, a GPU of compute capability >= 8.0), else float32 (mnistlab.devices)
+    precision: str = "float32"
     lr_schedule: str = "constant"  # constant | cosine (decays learning_rate to 0 over all training steps)
     # --- augmentation (augment step, or augment = true), the lab's ImageDataGenerator ranges
     augment: bool = False  # train step: augment every training batch (the augment step always does)
@@ -113,7 +115,7 @@ _CHOICES = {
     "optimizer": ("adam", "sgd", "rmsprop"),
     "loss": ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error"),
     "validation": ("test", "split"),
-    "precision": ("float32", "bf16"),
+    "precision": ("auto", "float32", "bf16"),
     "lr_schedule": ("constant", "cosine"),
 }
 

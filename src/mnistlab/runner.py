@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from mnistlab import __version__, config
+from mnistlab import __version__, config, devices
 from mnistlab.backend import hardware, versions
 from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError, MnistlabError, RunFolderBusy
@@ -196,6 +196,7 @@ class Runner:
         self.manifest["seed"] = exps[0].seed if exps else None
         self.manifest["plan"] = plan
         self.manifest["seeds"] = self.seeds
+        self.manifest["compute"] = devices.record(e.precision for e in exps)  # CPU/GPU, precision chosen, why
         self._save_manifest()
         t_run = time.perf_counter()
         failed: dict[str, str] = {}

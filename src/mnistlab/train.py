@@ -248,9 +248,23 @@ def steps_per_execution(exp: Experiment) -> int:
     return exp.steps_per_execution or STEPS_PER_EXECUTION.get(exp.model, 1)
 
 
-def set_precision(exp: Experiment) -> None:
-    """Float32 (the lab), or mixed bfloat16 compute with float32 weights (``precision = "bf16"``)."""
-    keras.config.set_dtype_policy("mixed_bfloat16" if exp.precision == "bf16" else "float32")
+_WARNED: set[str] = set()
+
+
+def set_precision(exp: Experiment, stream: TextIO | None = None) -> dict[str, object]:
+    """Float32 (the lab), mixed bfloat16 compute with float32 weights (``bf16``), or ``auto``: bf16 where
+    the hardware computes it natively, float32 otherwise (:func:`mnistlab.devices.decide`).
+
+    bf16 asked for on hardware that emulates it runs, with one warning line per process. Returns the decision.
+    """
+    from mnistlab.devices import precision
+
+    decision = precision(exp.precision)
+    if decision["warning"] and decision["warning"] not in _WARNED:
+        _WARNED.add(decision["warning"])
+        print(f"mnistlab: warning: {decision['warning']}", file=stream or sys.stderr)
+    keras.config.set_dtype_policy(decision["policy"])
+    return decision
 
 
 def compile_model(model: keras.Model, exp: Experiment, steps_per_epoch: int = 1) -> keras.Model:
@@ -435,6 +449,7 @@ def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workd
         "test_errors": int((predicted != data.labels_test).sum()),
         **({"test_time_flip": True, **single_view} if exp.test_time_flip else {}),
         "params": int(model.count_params()),
+        "precision": "bf16" if any(la.compute_dtype == "bfloat16" for la in model.layers) else "float32",  # ran
         "layers": layer_table(model),
         "n_train": int(len(data.x_train)),
         "n_validation": int(len(data.x_val)),
@@ -457,7 +472,7 @@ def train_step(exp: Experiment, ctx: Context) -> dict[str, object]:
     rows, cols = exp.samples_grid
     plots.save(plots.samples(data.raw_train, data.labels_train, class_names(exp.dataset, ctx.lang), rows, cols,
                              ctx.lang), ctx.workdir / "figures" / "samples.png")
-    set_precision(exp)
+    set_precision(exp, ctx.stream)
     model = compile_model(models.build(exp), exp, steps_per_epoch(data, exp))
     model, history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label, augment=exp.augment)
     return evaluate_and_save(model, exp, data, ctx.workdir, history, seconds, ctx)
@@ -476,7 +491,7 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
             histories[act] = read_history(sub / "history.csv")
             continue
         seed_everything(exp.seed)
-        set_precision(exp)
+        set_precision(exp, ctx.stream)
         model = compile_model(models.build(exp, activation=act), exp, steps_per_epoch(data, exp))
         label = f"{ctx.label} {act} ({i}/{len(exp.activations)})"
         model, history, seconds = fit(model, exp, data, ctx, sub, label)

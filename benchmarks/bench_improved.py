@@ -6,8 +6,12 @@
 Each seed runs `mnistlab run improved --set seed=S` in a fresh process. The models validate on the last 10%
 of the training set and touch the test set once, at the end; the goal (issue 6: MNIST 0.995, Fashion-MNIST
 0.935) is judged on that test accuracy. The table also gives the training time (`fit`, all epochs) and the
-first epoch whose validation accuracy reached the goal, with the training time up to it. Everything goes to a
-JSON record in benchmarks/results/.
+first epoch whose validation accuracy reached the goal, with the training time up to it, and the CPU kind
+(avx2, avx512-bf16, ...) beside every figure: the precision `auto` picks, and so the time, depends on it.
+Everything goes to a JSON record in benchmarks/results/, one per date and CPU kind
+(bench_improved_<date>_<kind>.json); --readme rewrites that kind's README table only.
+
+    python benchmarks/bench_improved.py --from-record benchmarks/results/bench_improved_<date>_<kind>.json
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 GOALS = {"improved.mnist": 0.995, "improved.fashion_mnist": 0.935}
-BEGIN, END = "<!-- improved:begin -->", "<!-- improved:end -->"
 
 
 def measure(run_dir: Path, name: str) -> dict | None:
@@ -45,7 +48,8 @@ def measure(run_dir: Path, name: str) -> dict | None:
         elapsed += float(row["seconds"])
         if reached is None and float(row["val_accuracy"]) >= goal:
             reached = {"epoch": int(row["epoch"]), "seconds": elapsed}
-    return {"experiment": name, "seed": cfg["seed"], "precision": cfg.get("precision", "float32"),
+    # the precision it ran in (metrics.json, since precision = "auto"), else the one it asked for
+    return {"experiment": name, "seed": cfg["seed"], "precision": m.get("precision", cfg.get("precision", "float32")),
             "epochs": len(rows), "goal": goal, "test_accuracy": m["test_accuracy"],
             "final_val_accuracy": m.get("final_val_accuracy"), "best_val_accuracy": m.get("best_val_accuracy"),
             "final_train_accuracy": m.get("final_accuracy"), "fit_seconds": m["fit_seconds"],
@@ -111,29 +115,33 @@ def rescore(result: dict, data_dir: str) -> dict:
 
 
 def table(results: list[dict], hardware: dict) -> str:
-    lines = ["| model | seeds | goal (test) | test accuracy, mean ± SD (lowest) | goal met | training time, "
-             "measured (at the median epoch time) |", "| --- " * 6 + "|"]
+    from machine import kind, label
+
+    k = kind(hardware)
+    lines = ["| model | CPU | seeds | goal (test) | test accuracy, mean ± SD (lowest) | goal met | training time, "
+             "measured (at the median epoch time) |", "| --- " * 7 + "|"]
     for g in summary(results):
         sd = f" ± {g['sd_test_accuracy']:.4f}" if g["sd_test_accuracy"] is not None else ""
         flip = (f"; image alone {g['mean_test_accuracy_single_view']:.4f}" if g["test_time_flip"] else "")
-        lines.append(f"| {g['experiment']}, {g['epochs']} epochs{', mirror-averaged test' * g['test_time_flip']} | "
+        what = f"{g['experiment']}, {g['epochs']} epochs{', mirror-averaged test' * g['test_time_flip']}"
+        lines.append(f"| {what} | {k} | "
                      f"{', '.join(map(str, g['seeds']))} | {g['goal']:.3f} | "
                      f"{g['mean_test_accuracy']:.4f}{sd} ({g['min_test_accuracy']:.4f}{flip}) | "
                      f"{g['goal_met']} of {len(g['seeds'])} | {g['mean_fit_seconds'] / 60:.1f} min "
                      f"({g['quiet_fit_seconds'] / 60:.1f} min: {g['median_epoch_seconds']:.0f} s an epoch) |")
     lines += ["", "Each run:", ""]
-    lines += ["| model | goal (test) | test accuracy | validation (last epoch) | training time | "
-              "validation at goal | parameters | precision |", "| --- " * 8 + "|"]
+    lines += ["| model | CPU | goal (test) | test accuracy | validation (last epoch) | training time | "
+              "validation at goal | parameters | precision |", "| --- " * 9 + "|"]
     for r in results:
         at = (f"epoch {r['val_goal_reached']['epoch']}, {r['val_goal_reached']['seconds']:.0f} s"
               if r["val_goal_reached"] else "not reached")
         verdict = "met" if r["test_goal_met"] else "**not met**"
         if r.get("test_time_flip"):
             verdict += f"; image alone {r['test_accuracy_single_view']:.4f}"
-        lines.append(f"| {r['experiment']} (seed {r['seed']}) | {r['goal']:.3f} | {r['test_accuracy']:.4f} "
+        lines.append(f"| {r['experiment']} (seed {r['seed']}) | {k} | {r['goal']:.3f} | {r['test_accuracy']:.4f} "
                      f"({verdict}) | {r['final_val_accuracy']:.4f} | {r['fit_seconds']:.0f} s, {r['epochs']} epochs "
                      f"| {at} | {r['params']:,} | {r['precision']} |")
-    lines += ["", f"Measured on {hardware.get('cpu')}, {hardware.get('logical_cores')} logical cores; validation on "
+    lines += ["", f"Measured on CPU {label(hardware)}, {hardware.get('logical_cores')} logical cores; validation on "
               "the last 10% of the training set, the test set evaluated once after the last epoch."]
     if rescored := [r for r in results if r.get("rescored")]:
         gains = [100 * (r["val_accuracy_mirror"] - r["val_accuracy_single_view"]) for r in rescored]
@@ -151,10 +159,21 @@ def main() -> int:
     p.add_argument("--seeds", type=int, default=1, help="seeds 42, 43, ... (default 1)")
     p.add_argument("--work", help="folder for logs and runs (default: a temporary folder, kept)")
     p.add_argument("--from-runs", nargs="+", metavar="RUN_DIR", help="tabulate existing runs; runs nothing")
+    p.add_argument("--from-record", metavar="JSON", help="print (with --readme write) an earlier record's tables")
     p.add_argument("--readme", action="store_true", help="rewrite the README's table of improved models")
     p.add_argument("--rescore", metavar="DATA_DIR", help="with --from-runs: score runs made before test_time_flip "
                    "with it, where their experiment now sets it (loads each model.keras)")
     args = p.parse_args()
+    from machine import kind, record_path
+    from results_table import markers, write_readme_section
+
+    if args.from_record:
+        record = json.loads(Path(args.from_record).read_text(encoding="utf-8"))
+        text = table(record["results"], record["hardware"])
+        print(text)
+        if args.readme:
+            write_readme_section(*markers("improved", kind(record["hardware"])), text, section="improved")
+        return 0
     if args.from_runs:
         run_dirs = [Path(d) for d in args.from_runs]
     else:
@@ -190,15 +209,12 @@ def main() -> int:
     print(text)
     record = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "hardware": hardware,
               "versions": manifest.get("versions"), "results": results}
-    results_dir = HERE / "results"
-    results_dir.mkdir(exist_ok=True)
-    path = results_dir / f"bench_improved_{record['date'][:10]}.json"
+    path = record_path("bench_improved", record["date"], hardware)
+    path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(f"\nrecord: {path}")
     if args.readme:
-        from results_table import write_readme_section
-
-        write_readme_section(BEGIN, END, text)
+        write_readme_section(*markers("improved", kind(hardware)), text, section="improved")
     return 0
 
 

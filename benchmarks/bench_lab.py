@@ -7,8 +7,9 @@ For each seed it runs benchmarks/lab_literal.py (the baseline) and `mnistlab run
 fresh process, one after the other. It prints per-experiment and total wall time, the ratio, test accuracies
 (mean and standard deviation over seeds, and whether the difference is within run-to-run noise), each
 experiment's FLOPs and achieved GFLOP/s against this machine's measured float32 matmul peak, and the
-single-image latency of the trained CNN through a compiled call. Everything goes to a JSON record in
-benchmarks/results/.
+single-image latency of the trained CNN through a compiled call, each figure with the CPU kind (avx2,
+avx512-bf16, ...). Everything goes to a JSON record in benchmarks/results/, one per date and CPU kind
+(bench_lab_<date>_<kind>.json); --readme rewrites that kind's README tables and leaves the other kinds'.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 EXPERIMENTS = ["ex1", "ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment"]
-BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def run_baseline(data: str, seed: int, work: Path, limit: int) -> dict:
@@ -260,9 +260,10 @@ def main() -> int:
         "total_ratio": totals["mnistlab"][0] / totals["literal"][0], "runs": runs, "cnn_step": step,
     }
     record["floor"] = lab_floor(record)
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    path = results / f"bench_lab_{record['date'][:10]}.json"
+    from machine import record_path
+
+    path = record_path("bench_lab", record["date"], record["hardware"])
+    path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
     text = speed_table(record)
@@ -274,12 +275,18 @@ def main() -> int:
 
 
 def write_tables(record: dict) -> None:
-    """Rewrite the README's speed table and its results table (from the first seed's mnistlab run)."""
-    from results_table import table, write_readme_section
+    """Rewrite the README's speed table and its results table (from the first seed's mnistlab run) for the
+    record's CPU kind; a record whose runs are gone rewrites only the speed table."""
+    from machine import kind
+    from results_table import markers, table, write_readme_section
 
-    write_readme_section(BEGIN, END, speed_table(record))
-    write_readme_section("<!-- results:begin -->", "<!-- results:end -->",
-                         table(Path(record["runs"]["mnistlab"][0]["run_dir"])))
+    k = kind(record["hardware"])
+    write_readme_section(*markers("bench", k), speed_table(record), section="bench")
+    first = Path(record["runs"]["mnistlab"][0]["run_dir"])
+    if (first / "manifest.json").is_file():
+        write_readme_section(*markers("results", k), table(first), section="results")
+    else:
+        print(f"{first}: no such run folder any more; the results table is left as it is")
 
 
 def speed_table(r: dict) -> str:
@@ -287,29 +294,32 @@ def speed_table(r: dict) -> str:
     head = {"literal": "lab code", "mnistlab": "mnistlab", "faithful": "mnistlab --faithful",
             "bf16": "mnistlab --precision bf16"}
     n = len(r["seeds"])
-    lines = ["| experiment | " + " | ".join(f"{head[t]} s" for t in tags)
+    from machine import kind, label
+
+    k = kind(r["hardware"])
+    lines = ["| experiment | CPU | " + " | ".join(f"{head[t]} s" for t in tags)
              + " | ratio | " + " | ".join(f"{head[t]} test acc" for t in tags)
              + " | mnistlab vs lab | GFLOP | GFLOP/s (of peak) |",
-             "| --- " * (2 * len(tags) + 5) + "|"]
+             "| --- " * (2 * len(tags) + 6) + "|"]
     for row in r["experiments"]:
         secs = " | ".join(f"{row[t]['seconds'][0]:.1f}" for t in tags)
         accs = " | ".join(f"{row[t]['test_accuracy'][0]:.4f} ± {row[t]['test_accuracy'][1]:.4f}" for t in tags)
         gf = f"{row['flops'] / 1e9:.0f}" if row["flops"] else ""
         rate = (f"{row['gflops_per_s']:.0f} ({row['fraction_of_peak']:.0%})" if row["gflops_per_s"] else "")
-        lines.append(f"| {row['experiment']} | {secs} | {row['ratio']:.2f}x | {accs} | {row['accuracy_verdict']} "
+        lines.append(f"| {row['experiment']} | {k} | {secs} | {row['ratio']:.2f}x | {accs} | {row['accuracy_verdict']} "
                      f"| {gf} | {rate} |")
     tot = " | ".join(f"**{r['total_seconds'][t][0]:.0f}**" for t in tags)
-    lines.append(f"| **whole lab** | {tot} | **{r['total_ratio']:.2f}x** |" + " |" * (len(tags) + 3))
+    lines.append(f"| **whole lab** | {k} | {tot} | **{r['total_ratio']:.2f}x** |" + " |" * (len(tags) + 3))
     hw, v, lat = r["hardware"], r["versions"], r["single_image_latency_ms"]
     lines += ["", f"Mean over {n} seed(s) ({', '.join(map(str, r['seeds']))}); accuracy ± standard deviation. "
-              f"{hw['cpu']}, {hw['logical_cores']} logical cores; float32 matmul peak {r['matmul_peak_gflops']:.0f} "
-              f"GFLOP/s; TensorFlow {v.get('tensorflow')}, Keras {v['keras']}; {r['date'][:10]}. "
-              f"One image through the CNN, compiled: p50 {lat['xla']['p50_ms']:.3f} ms, "
-              f"p95 {lat['xla']['p95_ms']:.3f} ms (XLA); {lat['graph']['p50_ms']:.3f} ms (graph)."]
+              f"CPU {label(hw)}, {hw['logical_cores']} logical cores; float32 matmul peak "
+              f"{r['matmul_peak_gflops']:.0f} GFLOP/s ({k}); TensorFlow {v.get('tensorflow')}, Keras {v['keras']}; "
+              f"{r['date'][:10]}. One image through the CNN, compiled: p50 {lat['xla']['p50_ms']:.3f} ms, "
+              f"p95 {lat['xla']['p95_ms']:.3f} ms (XLA); {lat['graph']['p50_ms']:.3f} ms (graph) ({k})."]
     if "floor" in r:
         st, fl = r["cnn_step"], r["floor"]
         conv_ms = st["conv2_forward_ms"] + st["conv2_filter_grad_ms"] + st["conv2_input_grad_ms"]
-        lines += ["", f"Floor: one CNN training step (batch 128, forward, backward, Adam) takes "
+        lines += ["", f"Floor ({k}): one CNN training step (batch 128, forward, backward, Adam) takes "
                   f"{st['train_step_ms']:.1f} ms on its own, {conv_ms:.1f} ms of it in the second convolution's "
                   f"three kernels ({3 * st['conv2_flop_each'] / conv_ms / 1e6:.0f} GFLOP/s). The lab has "
                   f"{fl['cnn_steps']:,} CNN steps: {fl['cnn_seconds']:.0f} s at that rate with nothing else, plus "

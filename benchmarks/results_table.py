@@ -13,7 +13,15 @@ import json
 import sys
 from pathlib import Path
 
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+
+def markers(section: str, kind: str) -> tuple[str, str]:
+    """The README markers of one section (results, bench, improved) for one CPU kind: a row set per kind."""
+    return f"<!-- {section}:{kind}:begin -->", f"<!-- {section}:{kind}:end -->"
+
+
 EXPECTED = {  # what the lab's maths gives (issue #2), shown beside what we measured
     "ex1": "0.975-0.98",
     "ex2.ann": "0.865-0.88",
@@ -45,7 +53,9 @@ def table(run_dir: Path) -> str:
                     f"{EXPECTED.get(name, '')} | {entry['seconds']:.0f} s |")
     hw, v = manifest["hardware"], manifest["versions"]
     rows.append("")
-    rows.append(f"Measured by `mnistlab run` (seed {manifest.get('seed')}) on {hw['cpu']}, "
+    from machine import label
+
+    rows.append(f"Measured by `mnistlab run` (seed {manifest.get('seed')}) on {label(hw)}, "
                 f"{hw['logical_cores']} logical cores, {hw['memory_gib']} GiB; Python {v['python']}, "
                 f"TensorFlow {v.get('tensorflow')}, Keras {v['keras']}; whole run {manifest.get('seconds', 0):.0f} s, "
                 f"finished {manifest.get('finished')}.")
@@ -61,14 +71,29 @@ def main() -> int:
     if not args.readme:
         print(text)
         return 0
-    write_readme_section(BEGIN, END, text)
+    from machine import kind
+
+    manifest = json.loads((args.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    write_readme_section(*markers("results", kind(manifest.get("hardware", {}))), text, section="results")
     return 0
 
 
-def write_readme_section(begin: str, end: str, text: str) -> None:
-    """Replace what stands between the ``begin`` and ``end`` markers of README.md with ``text``."""
-    readme = Path(__file__).resolve().parents[1] / "README.md"
+def write_readme_section(begin: str, end: str, text: str, section: str | None = None,
+                         readme: Path | None = None) -> None:
+    """Replace what stands between the ``begin`` and ``end`` markers of README.md with ``text``.
+
+    Markers not there yet (a CPU kind measured for the first time) are added after the last section of the
+    same ``section`` family, so each kind keeps its own rows.
+    """
+    readme = readme or Path(__file__).resolve().parents[1] / "README.md"
     body = readme.read_text(encoding="utf-8")
+    if (begin not in body or end not in body) and section:
+        ends = [i + len(m) for m in {line.strip() for line in body.splitlines()
+                                     if line.startswith(f"<!-- {section}:") and line.strip().endswith(":end -->")}
+                for i in [body.rfind(m)]]
+        if ends:
+            at = max(ends)
+            body = f"{body[:at]}\n\n{begin}\n{end}{body[at:]}"
     if begin not in body or end not in body:
         raise SystemExit(f"{readme}: no {begin} ... {end} markers")
     head, rest = body.split(begin, 1)

@@ -69,3 +69,37 @@ def test_mirror_averaged_runs_show_the_single_view_and_how_they_were_scored(tmp_
     assert "2 epochs, mirror-averaged test" in text and "(0.9390; image alone 0.9340)" in text
     assert "0.9390 (met; image alone 0.9340)" in text
     assert "changed accuracy by +0.25 points (mean +0.25)" in text and "read twice" in text
+
+
+def test_records_and_tables_name_the_cpu_kind(tmp_path):
+    import machine
+
+    avx2 = {"cpu": "AMD EPYC", "cpu_kind": "avx2", "cpu_flags": ["avx2", "fma"], "logical_cores": 2}
+    assert machine.record_path("bench_lab", "2026-12-01T22:00:00+00:00", avx2).name == "bench_lab_2026-12-01_avx2.json"
+    assert machine.label(avx2) == "AMD EPYC (avx2: avx2, fma)"
+    old = {"cpu": "AMD EPYC", "cpu_kind": "avx512-bf16", "cpu_flags_inferred": ["avx512f", "avx512_bf16"]}
+    assert machine.label(old) == "AMD EPYC (avx512-bf16: avx512f, avx512_bf16, inferred (flags not recorded then))"
+    assert machine.kind({"cpu": "AMD EPYC"}) == "unknown"
+    _experiment(tmp_path, "improved.mnist", [0.996], [100.0], 0.9955)
+    metrics = tmp_path / "improved.mnist" / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "precision": "float32"}))
+    r = bench_improved.measure(tmp_path, "improved.mnist")
+    assert r["precision"] == "float32"  # as it ran, not the "bf16" its config.json asked for
+    text = bench_improved.table([r], avx2)
+    assert "| improved.mnist, 1 epochs | avx2 | 7 |" in text and "| improved.mnist (seed 7) | avx2 |" in text
+    assert "Measured on CPU AMD EPYC (avx2: avx2, fma)" in text
+
+
+def test_a_new_cpu_kind_gets_its_own_readme_section(tmp_path):
+    import results_table
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- bench:avx512-bf16:begin -->\nold rows\n<!-- bench:avx512-bf16:end -->\n\nafter\n")
+    results_table.write_readme_section(*results_table.markers("bench", "avx2"), "avx2 rows", section="bench",
+                                       readme=readme)
+    results_table.write_readme_section(*results_table.markers("bench", "avx512-bf16"), "new rows",
+                                       section="bench", readme=readme)
+    assert readme.read_text() == ("# x\n<!-- bench:avx512-bf16:begin -->\nnew rows\n<!-- bench:avx512-bf16:end -->"
+                                  "\n\n<!-- bench:avx2:begin -->\navx2 rows\n<!-- bench:avx2:end -->\n\nafter\n")
+    with pytest.raises(SystemExit, match="markers"):
+        results_table.write_readme_section(*results_table.markers("improved", "avx2"), "rows", readme=readme)

@@ -1,0 +1,47 @@
+"""The backend's hardware record and the compiled inference call that predict and serve use."""
+
+import keras
+import numpy as np
+import pytest
+
+from mnistlab import config, devices, models
+from mnistlab.backend import CompiledInference, hardware
+
+
+@pytest.mark.parametrize("name, shape", [("ex2.cnn", (28, 28, 1)), ("ex1", (28, 28))])
+@pytest.mark.parametrize("jit", [True, False])
+def test_compiled_inference_gives_predict_on_batchs_probabilities(name, shape, jit):
+    keras.utils.set_random_seed(3)
+    model = models.build(config.load(name))
+    forward = CompiledInference(model, jit=jit)
+    x = np.random.default_rng(0).random((5, *shape), dtype=np.float32)
+    for batch in (x[:1], x):  # one image (serve), several (predict); one signature for any batch size
+        out = forward(batch)
+        assert isinstance(out, np.ndarray) and out.shape == (len(batch), 10)
+        np.testing.assert_allclose(out, model.predict_on_batch(batch), rtol=1e-5, atol=1e-6)
+    assert forward.jit is jit
+
+
+def test_no_xla_while_op_determinism_is_on():
+    from tensorflow.python.framework.config import (
+        disable_op_determinism,
+        enable_op_determinism,
+        is_op_determinism_enabled,
+    )
+
+    was = is_op_determinism_enabled()
+    model = models.build(config.load("ex1"))
+    try:
+        enable_op_determinism()
+        assert CompiledInference(model).jit is False
+        disable_op_determinism()
+        assert CompiledInference(model).jit is True
+    finally:
+        (enable_op_determinism if was else disable_op_determinism)()
+
+
+def test_hardware_names_the_cpu_flags_and_kind():
+    hw = hardware()
+    found = devices.facts()["cpu"]
+    assert hw["cpu"] == found["model"] and hw["cpu_flags"] == found["flags"] and hw["cpu_kind"] == found["kind"]
+    assert hw["gpus"] == devices.facts()["gpus"] and "CPU" in hw["devices"]

@@ -181,3 +181,15 @@ def test_manifest_records_cpu_flags_and_the_precision_chosen(on_avx2, tmp_path, 
                                                                                                            "fma"]
     assert compute["precision"]["auto"]["precision"] == "float32"
     assert "no avx512_bf16" in compute["precision"]["auto"]["reason"]
+
+
+@pytest.mark.parametrize("ran, expected", [("bf16", True), ("float32", False)])
+def test_report_code_shows_the_precision_auto_chose(tmp_path, ran, expected):
+    from mnistlab.report import document
+    from mnistlab.report.artifacts import Step
+
+    step = Step("ex2.cnn", tmp_path, config=config.load("ex2.cnn", {"precision": "auto"}).to_dict(),
+                metrics={"precision": ran})
+    doc = document.Document(lang="en", title="t")
+    document._code(doc, step)
+    assert ('keras.config.set_dtype_policy("mixed_bfloat16")' in doc.blocks[-1].text) is expected

@@ -257,6 +257,8 @@ def _code(doc: Document, step: Step, anchor: str = "") -> None:
     if exp is None:
         return
     exp.title = step_title(step, doc.lang)
+    if exp.precision == "auto" and isinstance(step.metrics, dict) and step.metrics.get("precision"):
+        exp.precision = step.metrics["precision"]  # what auto chose on the machine that ran it
     doc.blocks.append(Code(code.generate(exp, doc.lang),
                            tr(doc.lang, f"Code de `{step.name}` (généré depuis `{step.name}/config.json`)",
                               f"Code of `{step.name}` (generated from `{step.name}/config.json`)"), anchor))

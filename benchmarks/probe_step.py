@@ -1,0 +1,117 @@
+"""Short A/B probes of one training step of the lab's CNN under TensorFlow's CPU settings, alternating rounds.
+
+    python benchmarks/probe_step.py [--steps 20] [--rounds 3] [--experiment ex2.cnn]
+
+Each setting (oneDNN on/off, intra-op and inter-op thread counts) runs in a fresh process, since TensorFlow
+reads them once at start-up: Keras `fit` on `--steps` batches of 128 random images, once to trace, then
+timed. Rounds alternate over the settings and the medians over rounds are printed with the CPU kind, with
+this machine's float32 matmul peak beside them. A probe, not a speed result: seconds of work per setting,
+so run it on a quiet machine before drawing conclusions (docs/DEVELOPING.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+SETTINGS = {  # name -> environment and thread counts (0: TensorFlow's default, one per core)
+    "default": {},
+    "oneDNN off": {"TF_ENABLE_ONEDNN_OPTS": "0"},
+    "intra 1, inter 1": {"intra": 1, "inter": 1},
+    "intra 2, inter 1": {"intra": 2, "inter": 1},
+    "intra 2, inter 2": {"intra": 2, "inter": 2},
+    "intra 1, inter 2": {"intra": 1, "inter": 2},
+}
+
+
+def child(experiment: str, steps: int, intra: int, inter: int, precision: str) -> None:
+    """Runs in the fresh process: time ``steps`` training steps, print one JSON line."""
+    from mnistlab.backend import quiet
+
+    quiet()
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    if intra:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+    if inter:
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    from mnistlab import config, models
+    from mnistlab.train import compile_model, set_precision
+
+    exp = config.load(experiment, {"precision": precision, "loss": "sparse_categorical_crossentropy"})
+    set_precision(exp)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    shape = (28, 28) if exp.model == "dense" else (28, 28, 1)
+    x = rng.random((128 * steps, *shape), dtype=np.float32)
+    y = rng.integers(0, 10, 128 * steps)
+    model = compile_model(models.build(exp), exp)
+    model.fit(x[:256], y[:256], batch_size=128, epochs=1, verbose=0)  # trace
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=128, epochs=1, verbose=0, shuffle=False)
+    print(json.dumps({"ms_per_step": (time.perf_counter() - t0) / steps * 1e3}))
+
+
+def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
+    import tensorflow as tf
+
+    a = tf.random.stateless_uniform((n, n), seed=(1, 2))
+    b = tf.random.stateless_uniform((n, n), seed=(3, 4))
+    f = tf.function(lambda a, b: tf.matmul(a, b))
+    f(a, b).numpy()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        f(a, b).numpy()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--experiment", default="ex2.cnn", help="whose model and batch (default ex2.cnn)")
+    p.add_argument("--steps", type=int, default=20, help="timed training steps per setting and round")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    p.add_argument("--precision", default="float32", choices=("float32", "bf16"))
+    p.add_argument("--only", nargs="+", choices=list(SETTINGS), help="settings to compare (default: all)")
+    p.add_argument("--child", nargs=3, type=int, metavar=("STEPS", "INTRA", "INTER"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        child(args.experiment, *args.child, args.precision)
+        return 0
+    chosen = {k: SETTINGS[k] for k in args.only or SETTINGS}
+    times: dict[str, list[float]] = {k: [] for k in chosen}
+    for r in range(args.rounds):
+        for name, s in chosen.items():
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                   **{k: v for k, v in s.items() if k.startswith("TF_")}}
+            out = subprocess.run([sys.executable, __file__, "--experiment", args.experiment, "--precision",
+                                  args.precision, "--child", str(args.steps), str(s.get("intra", 0)),
+                                  str(s.get("inter", 0))], env=env, capture_output=True, text=True, check=True)
+            times[name].append(json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"])
+            print(f"round {r + 1}: {name}: {times[name][-1]:.1f} ms a step", flush=True)
+    from mnistlab.backend import hardware, quiet
+
+    quiet()
+    hw = hardware()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from machine import label
+
+    print(f"\n{args.experiment}, {args.precision}, batch 128, {args.steps} steps, medians of {args.rounds} "
+          f"alternating rounds; CPU {label(hw)}, {hw['logical_cores']} logical cores; float32 matmul peak "
+          f"{matmul_peak_gflops():.0f} GFLOP/s")
+    for name, ts in times.items():
+        print(f"  {name:<18} {statistics.median(ts):7.1f} ms a step  (rounds {', '.join(f'{t:.1f}' for t in ts)})"
+              f"  [{hw['cpu_kind']}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

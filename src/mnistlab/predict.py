@@ -49,9 +49,9 @@ class Model:
         from mnistlab.data.pipeline import model_input
 
         x = model_input(np.asarray(images, dtype=np.uint8), self.family)
-        # The model's forward pass compiled once (XLA) and called directly: one image in 0.8 ms on an AVX2
-        # CPU against 1.0 ms through predict_on_batch (benchmarks/bench_inference.py). One call at a time:
-        # two cores gain nothing from more.
+        # The model's forward pass compiled once (XLA) and called directly: one image in 0.57-0.63 ms (p50) on
+        # an AVX2 CPU against 0.91-0.98 ms through predict_on_batch (benchmarks/bench_inference.py). One call
+        # at a time: two cores gain nothing from more.
         with self.lock:
             out = self.compiled()(x)
         return np.asarray(out, dtype=np.float64)

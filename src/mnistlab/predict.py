@@ -131,6 +131,7 @@ def load_model(spec: str = "mnist", dataset: str | None = None) -> Model:
         MnistlabError: the model cannot be found or loaded, or is not a 28x28 -> 10 classes model.
     """
     path, dataset, desc = resolve(spec, dataset)
+    pretrained.check_model_file(path)  # member sizes, before Keras reads config.json whole
     from mnistlab.backend import quiet
 
     quiet()

@@ -85,6 +85,13 @@ def _jpeg_scans(data: bytes) -> int:
     return data.count(b"\xff\xda") if data[:2] == b"\xff\xd8" else 0
 
 
+def _jpeg_coefficients_bytes(im, width: int, height: int) -> int:
+    """The whole-image coefficient buffer libjpeg keeps for a multi-scan JPEG (2 bytes a coefficient)."""
+    layers = getattr(im, "layer", None) or [("", 1, 1, 0)]
+    h_max, v_max = max(c[1] for c in layers), max(c[2] for c in layers)
+    return int(2 * width * height * sum(c[1] * c[2] / (h_max * v_max) for c in layers))
+
+
 def _file_bytes(source: bytes | str | os.PathLike) -> tuple[bytes, str | os.PathLike | None]:
     path = None if isinstance(source, bytes | bytearray) else source
     if path is None:
@@ -152,8 +159,10 @@ def read_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS, 
                 scale = min(1.0, WORK_SIDE / max(width, height))
                 im.draft("L", (max(1, int(width * scale)), max(1, int(height * scale))))  # decode at 1/2..1/8
             need = im.size[0] * im.size[1] * _peak_bytes(im)
-            if im.format == "WEBP":
-                need += im.size[0] * im.size[1] * 4  # Pillow's WebP decoder copies the frame once more
+            if im.format == "JPEG" and _jpeg_scans(data) > 1:
+                need += _jpeg_coefficients_bytes(im, width, height)  # held for all scans, at any draft scale
+            if im.format == "WEBP":  # Pillow's WebP decoder makes RGBA copies: 247 MiB measured for 16 MP RGB
+                need += im.size[0] * im.size[1] * 11
             if need > MAX_DECODE_BYTES:
                 raise ImageError(f"{width}x{height} {im.mode} needs about {need / 2**20:,.0f} MiB to decode, "
                                  f"over the limit of {MAX_DECODE_BYTES / 2**20:,.0f} MiB", path)

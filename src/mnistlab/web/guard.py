@@ -38,12 +38,12 @@ class GuardedH11(H11Protocol):
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_bytes = 0
+        self._head = bytearray()  # the request head so far (at most max_header_bytes + 4 bytes of it)
         self._head_timer: asyncio.TimerHandle | None = None
         self._arm()  # a connection that never sends a byte is closed too
 
     def _arm(self) -> None:
-        self._head_bytes = 0
+        self._head = bytearray()
         self._head_timer = self.loop.call_later(self.header_timeout_s, self._refuse, 408, "Request Timeout",
                                                 f"request headers not received within {self.header_timeout_s:g} s")
 
@@ -62,15 +62,17 @@ class GuardedH11(H11Protocol):
         between = self.cycle is None or self.cycle.response_complete
         if between and self._head_timer is None:
             self._arm()  # the next request on a kept-alive connection gets the same deadline
+        if self._head_timer is not None:  # still reading a request head: bound it before h11 parses it
+            self._head += data[: self.max_header_bytes + 4]
+            end = self._head.find(b"\r\n\r\n")
+            if end > self.max_header_bytes or (end == -1 and len(self._head) > self.max_header_bytes):
+                self._refuse(431, "Request Header Fields Too Large",
+                             f"request headers over {self.max_header_bytes:,} bytes")
+                return
         cycle = self.cycle
         super().data_received(data)
         if self.cycle is not cycle:  # h11 parsed a complete request line and headers
             self._disarm()
-        elif self._head_timer is not None:
-            self._head_bytes += len(data)
-            if self._head_bytes > self.max_header_bytes:
-                self._refuse(431, "Request Header Fields Too Large",
-                             f"request headers over {self.max_header_bytes:,} bytes")
 
     def connection_lost(self, exc) -> None:
         self._disarm()

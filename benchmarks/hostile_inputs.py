@@ -137,7 +137,7 @@ from mnistlab.errors import MnistlabError
 import numpy as np
 from PIL import Image
 import io
-buf = io.BytesIO(); Image.new("L", (64, 64), 255).save(buf, "PNG"); 
+buf = io.BytesIO(); Image.new("L", (64, 64), 255).save(buf, "PNG")
 try: preprocess.load(buf.getvalue(), "mnist")
 except MnistlabError: pass
 def proc_kb(key):  # kB; VmHWM is the peak RSS (ru_maxrss keeps the parent's, across fork and exec)

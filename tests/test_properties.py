@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mnistlab.data import idx
@@ -131,22 +131,83 @@ def test_mutated_csv(data):
     np.testing.assert_array_equal(x.reshape(len(x), -1), expected[:, 1:])
 
 
-def _png() -> bytes:
+def _image(fmt: str) -> bytes:
+    """A 40x40 dark stroke on white, in ``fmt``, small enough for hundreds of mutations."""
     from PIL import Image, ImageDraw
 
     im = Image.new("L", (40, 40), 255)
     ImageDraw.Draw(im).line([(20, 5), (20, 35)], fill=0, width=4)
+    if fmt == "GIF":
+        im = im.convert("P")
     buf = io.BytesIO()
-    im.save(buf, "PNG")
+    im.save(buf, fmt, **({"compression": "tiff_deflate"} if fmt == "TIFF" else {}))
     return buf.getvalue()
 
 
-@SETTINGS
-@given(mutated(_png()))
-def test_mutated_image_bytes(data):
+def _png() -> bytes:
+    return _image("PNG")
+
+
+def _image_outcome(data: bytes) -> None:
+    """Every mutated file is either a 28x28 uint8 image or our one-line error, never another exception."""
     try:
         out = load_image(data, "mnist")
     except MnistlabError as e:
         assert "\n" not in str(e)
         return
     assert out.shape == (28, 28) and out.dtype == np.uint8
+
+
+def _tiff_float_strip() -> bytes:
+    """The 186-byte TIFF whose StripOffsets tag has type FLOAT: Pillow raised TypeError in load() (issue 15)."""
+    float8 = struct.unpack("<I", struct.pack("<f", 8.0))[0]
+    entries = [(256, 3, 1, 4), (257, 3, 1, 4), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+               (273, 11, 1, float8), (278, 3, 1, 4), (279, 4, 1, 16)]
+    data = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", len(entries))
+    data += b"".join(struct.pack("<HHII", *e) for e in entries) + b"\0" * 4
+    return data + bytes(186 - len(data))
+
+
+@SETTINGS
+@given(mutated(_png()))
+def test_mutated_image_bytes(data):
+    _image_outcome(data)
+
+
+@SETTINGS
+@given(mutated(_image("JPEG")))
+def test_mutated_jpeg(data):
+    _image_outcome(data)
+
+
+@SETTINGS
+@given(mutated(_image("BMP")))
+def test_mutated_bmp(data):
+    _image_outcome(data)
+
+
+@SETTINGS
+@given(mutated(_image("GIF")))
+def test_mutated_gif(data):
+    _image_outcome(data)
+
+
+@SETTINGS
+@given(mutated(_image("WEBP")))
+def test_mutated_webp(data):
+    _image_outcome(data)
+
+
+@SETTINGS
+@example(_tiff_float_strip())
+@example(_tiff_float_strip()[:100])
+@given(mutated(_image("TIFF")))
+def test_mutated_tiff(data):
+    _image_outcome(data)
+
+
+@SETTINGS
+@example(_tiff_float_strip())
+@given(mutated(_tiff_float_strip()))
+def test_mutated_hand_made_tiff(data):
+    _image_outcome(data)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from mnistlab import __version__
-from mnistlab.errors import MnistlabError
+from mnistlab.errors import MnistlabError, printable
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,14 +142,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RunFolderBusy:
         raise  # the folder is another process's: write nothing there
     except KeyboardInterrupt:
-        print(f"mnistlab: interrupted; what finished is in {run_dir}; continue with "
-              f"`mnistlab run --resume {run_dir}`", file=sys.stderr)
+        print(printable(f"mnistlab: interrupted; what finished is in {run_dir}; continue with "
+                        f"`mnistlab run --resume {run_dir}`"), file=sys.stderr)
         _report_after_run(run_dir, args.lang)
         return 130
     except BaseException:
         _report_after_run(run_dir, args.lang)  # a report of what exists, saying what is missing
         raise
-    print(f"mnistlab: run complete in {runner.manifest['seconds']:.0f}s: {run_dir}", file=sys.stderr)
+    print(printable(f"mnistlab: run complete in {runner.manifest['seconds']:.0f}s: {run_dir}"), file=sys.stderr)
     _report_after_run(run_dir, args.lang)
     return 0
 
@@ -165,9 +165,9 @@ def _report_after_run(run_dir, lang: str) -> None:
     try:
         written = report.build(run_dir, lang)
     except Exception as e:  # noqa: BLE001 - the run's own outcome matters more than its report
-        print(f"mnistlab: no report written ({e})", file=sys.stderr)
+        print(printable(f"mnistlab: no report written ({e})"), file=sys.stderr)
         return
-    print(f"mnistlab: report: {written.html}", file=sys.stderr)
+    print(printable(f"mnistlab: report: {written.html}"), file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -175,8 +175,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     written = report.build(args.run_dir, args.lang)
     missing = f"; missing: {', '.join(written.missing)}" if written.missing else ""
-    print(f"mnistlab: report written: {written.html} and {written.markdown.name} "
-          f"({written.figures} figures{missing})", file=sys.stderr)
+    print(printable(f"mnistlab: report written: {written.html} and {written.markdown.name} "
+                    f"({written.figures} figures{missing})"), file=sys.stderr)
     return 0
 
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"run": cmd_run, "list": cmd_list, "predict": cmd_predict, "serve": cmd_serve,
                 "report": cmd_report}[args.command](args)
     except MnistlabError as e:
-        print(f"mnistlab: error: {e}", file=sys.stderr)
+        print(f"mnistlab: error: {printable(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("mnistlab: interrupted", file=sys.stderr)

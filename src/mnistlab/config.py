@@ -23,6 +23,11 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 # Steps that `mnistlab run --seeds N` repeats with seeds seed+1 .. seed+N-1 (the activation study and
 # the ANN/CNN comparison), so the report can tell real differences from seed noise.
 SEED_STUDY = ("ex2.ann", "ex2.activations", "ex2.cnn")
+SIDE = 28  # the data sets' image side, pixels
+MAX_SET_CHARS = 10_000  # a longer --set is refused before parsing
+MAX_INT = 2**31 - 1  # integers beyond this overflow TensorFlow's int32 arguments and NumPy's seeds
+MAX_LIST = 64  # entries of a list setting (layers, filters, activations)
+MAX_WIDTH = 65_536  # units of a Dense layer, filters of a Conv2D
 
 
 @dataclass
@@ -178,8 +183,8 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> E
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"cannot read experiment file ({e.strerror})", path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML: {e}", path) from None
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as e:
+        raise ConfigError(f"not valid TOML: {str(e)[:200] or type(e).__name__}", path) from None
     values = {"name": path.stem}
     for key, value in raw.items():
         if key == "name":
@@ -208,28 +213,34 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key=value")
+            raise ConfigError(f"--set {_short(item)}: expected key=value")
+        if len(item) > MAX_SET_CHARS:
+            raise ConfigError(f"--set {_short(item)}: over {MAX_SET_CHARS:,} characters")
         try:
             value = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             value = text.strip()
+        except RecursionError:  # tomllib recurses once per nested bracket
+            raise ConfigError(f"--set {_short(item)}: nested too deeply") from None
+        except ValueError as e:  # an integer of over 4,300 digits
+            raise ConfigError(f"--set {_short(item)}: not a usable value ({str(e)[:80]})") from None
         scope, _, field_name = key.rpartition(".")
         if scope and not any(n == scope for n in names(extended=True, on_demand=True)):
-            raise ConfigError(f"--set {item!r}: no experiment named {scope!r}")
+            raise ConfigError(f"--set {_short(item)}: no experiment named {_short(scope)}")
         out[key] = _check(field_name, value, source="--set")
     return out
 
 
 def _check(key: str, value: Any, source: str) -> Any:
     if key not in _FIELDS or key == "name":
-        hint = difflib.get_close_matches(key, [k for k in _FIELDS if k != "name"], n=1)
-        raise ConfigError(f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+        hint = difflib.get_close_matches(key[:100], [k for k in _FIELDS if k != "name"], n=1)
+        raise ConfigError(f"unknown key {_short(key)}" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
                           None if source == "--set" else source)
     default = getattr(_DEFAULTS, key)
     where = None if source == "--set" else source
 
     def wrong(expected: str) -> ConfigError:
-        return ConfigError(f"{key} must be {expected}, got {value!r}", where)
+        return ConfigError(f"{key} must be {expected}, got {_short(value)}", where)
 
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -237,6 +248,8 @@ def _check(key: str, value: Any, source: str) -> Any:
     elif isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise wrong("an integer")
+        if not -MAX_INT <= value <= MAX_INT:
+            raise wrong(f"an integer of at most {MAX_INT:,}")
     elif isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong("a number")
@@ -252,9 +265,13 @@ def _check(key: str, value: Any, source: str) -> Any:
         item_type = dataclasses.fields(Experiment)[list(_FIELDS).index(key)].type
         if not isinstance(value, list):
             raise wrong(f"a list ({item_type})")
+        if len(value) > MAX_LIST:
+            raise wrong(f"a list of at most {MAX_LIST} entries")
         if "int" in item_type:
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
                 raise wrong("a list of integers")
+            if key in ("hidden_units", "conv_filters") and any(v > MAX_WIDTH for v in value):
+                raise wrong(f"a list of widths of at most {MAX_WIDTH:,}")
         elif "float" in item_type:
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
                 raise wrong("a list of numbers")
@@ -262,6 +279,24 @@ def _check(key: str, value: Any, source: str) -> Any:
         elif not all(isinstance(v, str) for v in value):
             raise wrong("a list of strings")
     return value
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error line never echoes a 120 KB value whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _feature_side(e: Experiment) -> int:
+    """The side of the last feature map of a cnn or cnn_bn model on 28x28 images (< 1: impossible)."""
+    side = SIDE
+    for convs in (e.block_convs if e.model == "cnn_bn" else [1] * len(e.conv_filters)):
+        if e.model == "cnn":  # 'valid' convolutions shrink the map; cnn_bn pads ('same')
+            side -= convs * (e.kernel_size - 1)
+        if side < 1:
+            return side
+        side //= e.pool_size
+    return side
 
 
 def _validate(e: Experiment, source: str) -> None:
@@ -303,3 +338,15 @@ def _validate(e: Experiment, source: str) -> None:
         raise bad("test_time_flip is not part of the lab's code: it cannot run with faithful = true")
     if not 0.0 <= e.block_dropout < 1.0:
         raise bad(f"block_dropout must be in [0, 1), got {e.block_dropout}")
+    if not 0 <= e.seed <= MAX_INT:
+        raise bad(f"seed must be between 0 and {MAX_INT:,}, got {e.seed}")
+    if e.model in ("cnn", "cnn_bn") and len(e.convs_per_block) in (1, len(e.conv_filters)) \
+            and min(e.kernel_size, e.pool_size) >= 1 and _feature_side(e) < 1:
+        raise bad(f"kernel_size {e.kernel_size} and pool_size {e.pool_size} with {len(e.conv_filters)} "
+                  f"convolution blocks leave nothing of a {SIDE}x{SIDE} image; use smaller ones")
+    if e.validation == "split" and e.train_limit:
+        kept = int(e.train_limit * (1.0 - e.validation_split))
+        if not 1 <= kept < e.train_limit:
+            raise bad(f"validation = split with train_limit = {e.train_limit} leaves no "
+                      f"{'training' if kept < 1 else 'validation'} image; raise train_limit")
+

@@ -45,3 +45,12 @@ class DivergedError(MnistlabError):
 
 class RunFolderBusy(MnistlabError):
     """Another mnistlab process holds the run folder's lock."""
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)]} | {0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``...): a file name cannot forge a line of
+    output or send escape sequences to the terminal."""
+    return str(text).translate(_CONTROL)

@@ -25,7 +25,7 @@ import numpy as np
 from mnistlab import pretrained
 from mnistlab.data import preprocess
 from mnistlab.data.preprocess import ImageError
-from mnistlab.errors import MnistlabError
+from mnistlab.errors import MnistlabError, printable
 from mnistlab.i18n import class_names
 
 ALIASES = {"mnist": "mnist", "digits": "mnist", "fashion": "fashion_mnist", "fashion_mnist": "fashion_mnist"}
@@ -140,6 +140,7 @@ def load_model(spec: str = "mnist", dataset: str | None = None) -> Model:
         MnistlabError: the model cannot be found or loaded, or is not a 28x28 -> 10 classes model.
     """
     path, dataset, desc = resolve(spec, dataset)
+    pretrained.check_model_file(path)  # member sizes, before Keras reads config.json whole
     from mnistlab.backend import quiet
 
     quiet()
@@ -247,12 +248,12 @@ def run(paths: list[str], model_spec: str = "mnist", top: int = 3, as_json: bool
         doc = {"model": {"source": model.source, "dataset": model.dataset, "description": model.description},
                "results": [{"file": r.source, "top": r.top(top, names), "input_saved": saved.get(r.source)}
                            if r.error is None else {"file": r.source, "error": r.error} for r in results]}
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        print(json.dumps(doc, indent=2, ensure_ascii=True))  # \u escapes: no control character reaches the terminal
     else:
         for r in results:
             if r.error is not None:
-                print(f"mnistlab: error: {r.source}: {r.error}", file=sys.stderr)
+                print(printable(f"mnistlab: error: {r.source}: {r.error}"), file=sys.stderr)
                 continue
             shown = ", ".join(f"{t['label']} {t['probability']:.1%}" for t in r.top(top, names))
-            print(f"{r.source}: {shown}")
+            print(printable(f"{r.source}: {shown}"))
     return 1 if any(r.error for r in results) else 0

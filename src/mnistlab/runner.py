@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from mnistlab import __version__, config, devices
+from mnistlab import __version__, config, devices, manifest_check
 from mnistlab.backend import hardware, versions
 from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError, MnistlabError, RunFolderBusy
@@ -78,6 +78,7 @@ class Runner:
             raise MnistlabError("not a run folder (no manifest.json) or nothing to resume", run_dir)
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest_check.check(manifest, path)  # every field read below, and the plan's names
             settings, plan = manifest["settings"], manifest["plan"]
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise MnistlabError(f"unreadable run manifest ({e})", path) from None

@@ -64,6 +64,10 @@ def fetch(url: str, dest: str | os.PathLike, check: Callable[[Path], None], what
         raise DataError(e.message, e.path) from None
 
 
+OFFLINE_HINT = ("; offline, point --data (or $MNISTLAB_DATA) at a folder holding the files, "
+                "see the README's Data section")
+
+
 def _download(url: str, tmp: Path, what: str) -> None:
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp, open(tmp, "wb") as f:
@@ -80,11 +84,11 @@ def _download(url: str, tmp: Path, what: str) -> None:
                     raise DataError(f"more than {MAX_BYTES // 2**20} MiB, not an MNIST file", url)
                 f.write(chunk)
     except urllib.error.HTTPError as e:
-        raise DataError(f"download failed (HTTP {e.code} {e.reason})", url) from None
+        raise DataError(f"download failed (HTTP {e.code} {e.reason}){OFFLINE_HINT}", url) from None
     except urllib.error.URLError as e:
-        raise DataError(f"download failed ({e.reason})", url) from None
+        raise DataError(f"download failed ({e.reason}){OFFLINE_HINT}", url) from None
     except (OSError, http.client.HTTPException, ValueError) as e:
         # Timeouts, resets, a connection closed before Content-Length bytes (IncompleteRead).
-        raise DataError(f"download failed ({type(e).__name__}: {e})", url) from None
+        raise DataError(f"download failed ({type(e).__name__}: {e}){OFFLINE_HINT}", url) from None
     if length is not None and got != length:
         raise DataError(f"download truncated ({got} of {length} bytes)", url)

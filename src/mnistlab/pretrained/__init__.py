@@ -27,6 +27,10 @@ from mnistlab.errors import MnistlabError
 
 DATASETS = ("mnist", "fashion_mnist")
 INFO = "pretrained.json"
+MAX_MODEL_FILE_BYTES = 1 * 2**30  # a .keras file larger than this is refused before it is opened
+MAX_MEMBERS = 64  # a .keras zip holds 3 members (config.json, metadata.json, model.weights.h5)
+# Uncompressed size of each member (as the zip declares it; zipfile never reads past it); others: the last.
+MAX_MEMBER_BYTES = {"config.json": 4 * 2**20, "metadata.json": 2**20, "model.weights.h5": 2**30, "": 16 * 2**20}
 
 
 def folder() -> Path:
@@ -55,6 +59,36 @@ def info(base: Path | None = None) -> dict[str, Any]:
         return {}
     except (OSError, json.JSONDecodeError) as e:
         raise MnistlabError(f"unreadable ({e})", path) from None
+
+
+def check_model_file(path: Path) -> None:
+    """Refuse a .keras file whose size or zip members are out of bounds, before anything is decompressed.
+
+    Keras reads ``config.json`` whole into memory; a 1 MB zip can hold a 1 GiB one (it compresses
+    1000:1), so the declared sizes are checked first.
+
+    Raises:
+        MnistlabError: not a zip, too large, too many members, or a member over its bound.
+    """
+    import zipfile
+
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_MODEL_FILE_BYTES:
+            raise MnistlabError(f"{size:,} bytes, over the limit of {MAX_MODEL_FILE_BYTES:,} for a model", path)
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+    except FileNotFoundError:
+        raise MnistlabError("no such model file", path) from None
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        raise MnistlabError(f"not a readable .keras model ({str(e)[:200]})", path) from None
+    if len(members) > MAX_MEMBERS:
+        raise MnistlabError(f"a .keras file of {len(members):,} members (at most {MAX_MEMBERS}); refused", path)
+    for m in members:
+        limit = MAX_MEMBER_BYTES.get(m.filename, MAX_MEMBER_BYTES[""])
+        if m.file_size > limit:
+            raise MnistlabError(f"its {m.filename[:100]!r} is {m.file_size:,} bytes uncompressed, over the "
+                                f"limit of {limit:,}; refused before reading it", path)
 
 
 def _check(dataset: str) -> None:

@@ -6,18 +6,24 @@ Routes:
   fetched from the network (Content-Security-Policy ``default-src 'none'`` plus 'self' where needed).
 - ``GET /api/models``: the models on offer, their data set, test accuracy and class names.
 - ``POST /api/predict?model=mnist|fashion[&top=3]``: the request body is the image file itself
-  (``curl --data-binary @digit.png -H 'Content-Type: image/png' http://127.0.0.1:8000/api/predict``).
+  (``curl --data-binary @digit.png -H 'Content-Type: image/png' http://127.0.0.1:8000/api/predict``) or a
+  multipart form with one file field of any name (``curl -F file=@digit.png ...``; see :mod:`.upload`).
   Answers ``{"model", "dataset", "top": [{"class", "label", "probability"}], "input": "data:image/png;..."}``
-  where ``input`` is the 28x28 image the model saw; or ``{"error": "..."}`` with 400 (not a usable image),
-  413 (over the size limit), 415 (a multipart form) or 400 (unknown model).
+  where ``input`` is the 28x28 image the model saw; or ``{"error": "..."}`` with 400 (not a usable image,
+  unknown model), 403 (foreign Host or Origin), 408 (too slow), 413 (over the size limit), 431 (headers
+  too large) or 503 (too many uploads at once).
 
-Safe by default: listens on 127.0.0.1; the upload size is checked from Content-Length before the body is
-read and again while it streams in; the image's pixel count is checked from its header before decoding
-(:mod:`mnistlab.data.preprocess`); uploads live in memory only and no client-supplied name is ever used.
+Safe by default: listens on 127.0.0.1 and then answers only to Host 127.0.0.1 or localhost, never to a
+foreign Origin (:mod:`.guard`); headers must arrive within 10 s and the body within 20 s; the upload size
+is checked from Content-Length before the body is read and again while it streams in; the image's pixel
+count and decoding memory are checked from its header, and decoding is bounded in CPU, stopped when the
+client leaves, and limited to two at a time (:mod:`mnistlab.data.preprocess`); uploads live in memory
+only (never spooled to disk) and no client-supplied name is ever used.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import io
@@ -33,10 +39,13 @@ from mnistlab.data import preprocess
 from mnistlab.data.preprocess import ImageError
 from mnistlab.errors import MnistlabError
 from mnistlab.i18n import class_names
+from mnistlab.web import guard, upload
 
 MAX_UPLOAD_BYTES = 10 * 2**20  # largest accepted upload, bytes (10 MiB: a phone photo fits)
-MAX_CONCURRENCY = 64  # connections served at once; more get 503 (uvicorn's limit_concurrency)
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_CONNECTIONS = 512  # open connections at once; more get 503 (uvicorn's limit_concurrency)
+MAX_UPLOADS = 16  # uploads being read or decoded at once; more get 503 (at most 16 bodies in memory)
+DECODE_CONCURRENCY = 2  # images decoded at once: one per core; each decode takes up to about 200 MiB
+BODY_TIMEOUT_S = 20.0  # an upload's body must arrive within this; 408 otherwise
 MODEL_IDS = {"mnist": "mnist", "digits": "mnist", "fashion": "fashion_mnist", "fashion_mnist": "fashion_mnist"}
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -74,10 +83,13 @@ class Models:
             self.get(dataset).probabilities(np.zeros((1, 28, 28), dtype=np.uint8))
 
 
-def _error(status: int, message: str):
+def _error(status: int, message: str, headers: dict[str, str] | None = None):
+    """A JSON error; the connection is closed after a 408 or 413 (the rest of the body is never read)."""
     from starlette.responses import JSONResponse
 
-    return JSONResponse({"error": message}, status_code=status, headers={"Cache-Control": "no-store"})
+    extra = {"Connection": "close"} if status in (408, 413) else {}
+    return JSONResponse({"error": message}, status_code=status,
+                        headers={"Cache-Control": "no-store", **extra, **(headers or {})})
 
 
 def _png_data_url(image) -> str:
@@ -89,23 +101,32 @@ def _png_data_url(image) -> str:
 
 
 def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = MAX_UPLOAD_BYTES,
-               max_pixels: int = preprocess.MAX_PIXELS):
-    """The Starlette application.
+               max_pixels: int = preprocess.MAX_PIXELS, loopback: bool = True,
+               body_timeout_s: float = BODY_TIMEOUT_S, decode_concurrency: int = DECODE_CONCURRENCY,
+               max_uploads: int = MAX_UPLOADS, cpu_limit_s: float = preprocess.DECODE_CPU_S):
+    """The ASGI application: Starlette's routes inside :func:`mnistlab.web.guard.host_guard`.
 
     Args:
         models: where models come from (default: the shipped ones, loaded on first use).
-        lang: language of class names (fr, en).
+        lang: language of the page and of class names (fr, en).
         max_bytes: larger uploads get 413 without being read.
         max_pixels: larger images get 400 from their header, without being decoded.
+        loopback: the server listens on a loopback address: only Host values naming it are served.
+        body_timeout_s: an upload body must arrive within this (408 otherwise).
+        decode_concurrency: images decoded at once (each takes up to about 200 MiB).
+        max_uploads: uploads read or decoded at once; more get 503 (bounds the memory bodies take).
+        cpu_limit_s: CPU seconds one image's decoding may take (400 past it).
     """
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
+    from starlette.requests import ClientDisconnect
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
     models = models or Models()
     static = {route: (resources.files("mnistlab.web").joinpath("static", name).read_bytes(), media)
               for route, (name, media) in STATIC.items()}
+    static["/"] = (static["/"][0].replace(b'<html lang="fr">', f'<html lang="{lang}">'.encode()), static["/"][1])
 
     async def page(request):
         body, media = static[request.url.path]
@@ -127,6 +148,33 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
         out = await run_in_threadpool(describe)
         return JSONResponse({"lang": lang, "max_bytes": max_bytes, "models": out}, headers=SECURITY_HEADERS)
 
+    uploads = {"now": 0}  # bodies being read or decoded right now
+    decoding: dict = {}  # the decode semaphore, made on the server's event loop
+
+    async def read_body(request):
+        """The request body, or an error response: 413 past ``limit``, 408 past ``body_timeout_s``."""
+        limit = max_bytes + upload.FORM_OVERHEAD if upload.is_form(request.headers.get("content-type", "")) \
+            else max_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return None, _error(400, "bad Content-Length")
+            if int(declared) > limit:  # refused before a byte of the body is read
+                return None, _error(413, f"upload too large: {int(declared):,} bytes, the limit is {max_bytes:,}")
+        body = bytearray()
+        try:
+            async with asyncio.timeout(body_timeout_s):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > limit:  # no or false Content-Length (chunked upload): stop reading here
+                        return None, _error(413, f"upload too large: over the limit of {max_bytes:,} bytes")
+        except TimeoutError:
+            return None, _error(408, f"the upload did not arrive within {body_timeout_s:g} s "
+                                     f"({len(body):,} bytes received)")
+        except ClientDisconnect:
+            return None, None
+        return bytes(body), None
+
     async def api_predict(request):
         dataset = MODEL_IDS.get(request.query_params.get("model", "mnist"))
         if dataset is None or dataset not in models.specs:
@@ -137,37 +185,58 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
             top = 0
         if not 1 <= top <= 10:
             return _error(400, "top must be a whole number from 1 to 10")
-        if request.headers.get("content-type", "").lower().startswith("multipart/"):
-            return _error(415, "send the image file itself as the request body, not a form "
-                               "(curl --data-binary @image.png)")
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                return _error(400, "bad Content-Length")
-            if int(declared) > max_bytes:  # refused before a byte of the body is read
-                return _error(413, f"upload too large: {int(declared):,} bytes, the limit is {max_bytes:,}")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_bytes:  # no or false Content-Length (chunked upload): stop reading here
-                return _error(413, f"upload too large: over the limit of {max_bytes:,} bytes")
-        if not body:
-            return _error(400, "empty upload: send an image file as the request body")
+        if uploads["now"] >= max_uploads:
+            return _error(503, "busy: too many uploads at once; try again in a moment", {"Retry-After": "1"})
+        uploads["now"] += 1
+        try:
+            return await predict_upload(request, dataset, top)
+        finally:
+            uploads["now"] -= 1
+
+    async def predict_upload(request, dataset: str, top: int):
+        content_type = request.headers.get("content-type", "")
+        body, refused = await read_body(request)
+        if body is None:
+            return refused
+        try:
+            image_bytes = upload.file_bytes(body, content_type, max_bytes)
+        except upload.UploadError as e:
+            return _error(e.status, e.message)
+        del body
+        if not image_bytes:
+            return _error(400, "empty upload: send an image file as the request body or a form's file field")
         t0 = time.perf_counter()
+        cancel = threading.Event()
 
         def work():
             from mnistlab.predict import Result
 
-            image = preprocess.load(bytes(body), dataset, max_pixels)
+            image = preprocess.load(image_bytes, dataset, max_pixels, cancel=cancel, cpu_limit_s=cpu_limit_s)
             model = models.get(dataset)  # loaded once, off the event loop
             return model, Result("upload", image=image, probabilities=model.probabilities(image[None])[0])
 
+        async def watch_disconnect():
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            cancel.set()  # the decoder stops at its next block
+
+        if "sem" not in decoding:
+            decoding["sem"] = asyncio.Semaphore(decode_concurrency)
+        watcher = asyncio.ensure_future(watch_disconnect())
         try:
-            model, result = await run_in_threadpool(work)
+            async with decoding["sem"]:
+                if cancel.is_set():
+                    return _error(400, "the client left")
+                model, result = await run_in_threadpool(work)
         except ImageError as e:
-            return _error(400, e.message)
+            hint = ""
+            if content_type.lower().startswith("application/x-www-form-urlencoded"):
+                hint = " (curl -d changes binary files: send them with --data-binary @file or -F file=@file)"
+            return _error(400, e.message + hint)
         except MnistlabError as e:  # the model itself is missing or broken
             return _error(500, str(e))
+        finally:
+            watcher.cancel()
         return JSONResponse({"model": dataset, "dataset": dataset, "description": model.description,
                              "top": result.top(top, class_names(dataset, lang)),
                              "input": _png_data_url(result.image),
@@ -177,7 +246,7 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
     routes = [Route(path, page, methods=["GET", "HEAD"]) for path in STATIC]
     routes += [Route("/api/models", api_models, methods=["GET"]),
                Route("/api/predict", api_predict, methods=["POST"])]
-    return Starlette(routes=routes)
+    return guard.host_guard(Starlette(routes=routes), loopback)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -197,7 +266,10 @@ def _server(app, sock: socket.socket):
     import uvicorn
 
     cfg = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="off",
-                         limit_concurrency=MAX_CONCURRENCY, timeout_keep_alive=5)
+                         limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5, http=guard.GuardedH11,
+                         # h11 holds at most this much of an unfinished request head; GuardedH11 answers 431
+                         # past MAX_HEADER_BYTES, well before it
+                         h11_max_incomplete_event_size=16 * guard.MAX_HEADER_BYTES)
     return uvicorn.Server(cfg)
 
 
@@ -229,16 +301,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000, lang: str = "fr", stream: T
     stream = stream or sys.stderr
     if not 0 <= port <= 65535:
         raise MnistlabError(f"--port must be between 0 and 65535, got {port}")
-    if host not in LOOPBACK:
-        print(f"mnistlab: warning: listening on {host}, not 127.0.0.1: anyone who can reach this machine can "
-              "use the page (there is no login)", file=stream)
+    loopback = guard.is_loopback(host)
+    if not loopback:
+        print(f"mnistlab: warning: listening on {host}: anyone on a network that reaches this machine can use "
+              "the page (no login); the upload, memory, CPU and time limits still apply", file=stream)
     sock = _bind(host, port)
     from mnistlab.backend import quiet
 
     quiet()
     models = Models()
     models.warm_up()
-    app = create_app(models, lang=lang)
+    app = create_app(models, lang=lang, loopback=loopback)
     shown = f"[{host}]" if ":" in host else host
     print(f"mnistlab: serving http://{shown}:{sock.getsockname()[1]}/  (Ctrl-C stops)", file=stream, flush=True)
     try:

@@ -1,0 +1,120 @@
+"""What protects ``mnistlab serve`` from slow, lying and cross-site clients, below and around the app.
+
+- :class:`GuardedH11`: uvicorn's h11 protocol with a deadline for the request headers (408, then the
+  connection is closed) and a bound on their size (431). uvicorn has neither: its only timeout is
+  ``timeout_keep_alive`` (idle between requests), and h11's buffer limit answers a plain 400. Without the
+  deadline, 64 connections that send their headers a byte at a time would hold every slot of
+  ``limit_concurrency`` and everyone else would get 503.
+- :func:`host_guard`: when the server listens on a loopback address, only ``Host`` values naming that
+  address or ``localhost`` with the port are served (a DNS-rebinding page names its own host); on every
+  address, a request with an ``Origin`` other than the page's own is refused (403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+HEADER_TIMEOUT_S = 10.0  # seconds a client has to send a request's headers, from its first byte
+MAX_HEADER_BYTES = 16 * 1024  # request line plus headers; more is 431
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def raw_response(status: int, reason: str, message: str) -> bytes:
+    """A complete HTTP/1.1 response with a JSON error body that closes the connection."""
+    body = json.dumps({"error": message}).encode()
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\ncache-control: no-store\r\n\r\n").encode() + body
+
+
+class GuardedH11(H11Protocol):
+    """h11 protocol with a header deadline and a header size bound (class attributes, tests lower them)."""
+
+    header_timeout_s = HEADER_TIMEOUT_S
+    max_header_bytes = MAX_HEADER_BYTES
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head = bytearray()  # the request head so far (at most max_header_bytes + 4 bytes of it)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._arm()  # a connection that never sends a byte is closed too
+
+    def _arm(self) -> None:
+        self._head = bytearray()
+        self._head_timer = self.loop.call_later(self.header_timeout_s, self._refuse, 408, "Request Timeout",
+                                                f"request headers not received within {self.header_timeout_s:g} s")
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _refuse(self, status: int, reason: str, message: str) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self.transport.write(raw_response(status, reason, message))
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        between = self.cycle is None or self.cycle.response_complete
+        if between and self._head_timer is None:
+            self._arm()  # the next request on a kept-alive connection gets the same deadline
+        if self._head_timer is not None:  # still reading a request head: bound it before h11 parses it
+            self._head += data[: self.max_header_bytes + 4]
+            end = self._head.find(b"\r\n\r\n")
+            if end > self.max_header_bytes or (end == -1 and len(self._head) > self.max_header_bytes):
+                self._refuse(431, "Request Header Fields Too Large",
+                             f"request headers over {self.max_header_bytes:,} bytes")
+                return
+        cycle = self.cycle
+        super().data_received(data)
+        if self.cycle is not cycle:  # h11 parsed a complete request line and headers
+            self._disarm()
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_guard(app, loopback: bool):
+    """ASGI middleware: refuse foreign ``Host`` values (when ``loopback``) and foreign ``Origin`` values."""
+
+    async def guarded(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "").strip().lower()
+        port = (scope.get("server") or ("", None))[1]
+        if loopback:
+            allowed = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+            if port == 80:
+                allowed |= set(LOOPBACK_NAMES)
+            if host not in allowed:
+                return await _deny(send, f"this server answers only to http://127.0.0.1:{port} or "
+                                         f"http://localhost:{port} (Host {host[:100]!r} refused)")
+        origin = headers.get("origin")
+        if origin is not None and origin.strip().lower() != f"http://{host}":
+            return await _deny(send, f"cross-origin request refused (Origin {origin[:100]!r})")
+        return await app(scope, receive, send)
+
+    return guarded
+
+
+async def _deny(send, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": 403,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": body})

@@ -33,9 +33,10 @@ def test_no_xla_while_op_determinism_is_on():
     model = models.build(config.load("ex1"))
     try:
         enable_op_determinism()
-        assert CompiledInference(model).jit is False
+        assert CompiledInference(model, jit=True).jit is False
         disable_op_determinism()
-        assert CompiledInference(model).jit is True
+        assert CompiledInference(model, jit=True).jit is True
+        assert CompiledInference(model).jit is True and CompiledInference(model, jit=False).jit is False
     finally:
         (enable_op_determinism if was else disable_op_determinism)()
 

@@ -2,8 +2,9 @@
 
     python benchmarks/bench_inference.py [--model mnist] [--rounds 7] [--calls 300]
 
-The new path is `predict.Model.probabilities` (the model's forward pass compiled once, XLA, called directly:
-`backend.CompiledInference`); the old one is the same preprocessing with Keras' `predict_on_batch`, which
+The new path is `predict.Model.probabilities` (the model's forward pass compiled once by XLA, its concrete
+function called directly: `backend.CompiledInference`; `--graph` also times the same call without XLA);
+the old one is the same preprocessing with Keras' `predict_on_batch`, which
 that method called before. Both get the same 28x28 image, warm. Rounds alternate between the two; each
 round's p50 and p95 are taken over its calls, and the medians over rounds are printed, with the CPU kind.
 """
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="mnist", help="mnist (the shipped lab CNN), fashion, or a model path")
     p.add_argument("--rounds", type=int, default=7, help="alternating rounds per path (default 7)")
     p.add_argument("--calls", type=int, default=300, help="one-image calls per round (default 300)")
+    p.add_argument("--graph", action="store_true", help="also time the same call without XLA")
     args = p.parse_args(argv)
 
     from mnistlab import predict
@@ -37,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         return np.asarray(model.keras_model.predict_on_batch(x), dtype=np.float64)
 
     paths = {"compiled (predict, serve)": lambda: model.probabilities(image), "predict_on_batch (before)": old}
+    if args.graph:
+        from mnistlab.backend import CompiledInference
+
+        graph = CompiledInference(model.keras_model, jit=False)
+        paths["compiled, no XLA"] = lambda: np.asarray(graph(model_input(image, model.family)), dtype=np.float64)
     np.testing.assert_allclose(paths["compiled (predict, serve)"](), old(), rtol=1e-5, atol=1e-6)
     for f in paths.values():  # warm: traced, compiled, caches filled
         for _ in range(50):
@@ -60,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         p50s, p95s = [r[0] for r in rs], [r[1] for r in rs]
         print(f"  {name:<27} p50 {statistics.median(p50s):.3f} ms  p95 {statistics.median(p95s):.3f} ms  "
               f"(round p50s {', '.join(f'{v:.3f}' for v in p50s)})  [{hw['cpu_kind']}]")
-    compiled = model.compiled()
-    print(f"  compiled with XLA: {compiled.jit}")
+    print(f"  predict/serve path compiled with XLA: {model.compiled().jit}")
     return 0
 
 

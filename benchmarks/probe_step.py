@@ -59,21 +59,6 @@ def child(experiment: str, steps: int, intra: int, inter: int, precision: str) -
     print(json.dumps({"ms_per_step": (time.perf_counter() - t0) / steps * 1e3}))
 
 
-def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
-    import tensorflow as tf
-
-    a = tf.random.stateless_uniform((n, n), seed=(1, 2))
-    b = tf.random.stateless_uniform((n, n), seed=(3, 4))
-    f = tf.function(lambda a, b: tf.matmul(a, b))
-    f(a, b).numpy()
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f(a, b).numpy()
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--experiment", default="ex2.cnn", help="whose model and batch (default ex2.cnn)")
@@ -102,11 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     quiet()
     hw = hardware()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_lab import matmul_peak_gflops
     from machine import label
 
     print(f"\n{args.experiment}, {args.precision}, batch 128, {args.steps} steps, medians of {args.rounds} "
           f"alternating rounds; CPU {label(hw)}, {hw['logical_cores']} logical cores; float32 matmul peak "
-          f"{matmul_peak_gflops():.0f} GFLOP/s")
+          f"{matmul_peak_gflops(2048):.0f} GFLOP/s")
     for name, ts in times.items():
         print(f"  {name:<18} {statistics.median(ts):7.1f} ms a step  (rounds {', '.join(f'{t:.1f}' for t in ts)})"
               f"  [{hw['cpu_kind']}]")

@@ -8,9 +8,24 @@ from mnistlab import config, devices, models
 from mnistlab.backend import CompiledInference, hardware
 
 
+@pytest.fixture
+def determinism_off():
+    """XLA stays off while op determinism is on, which any test that trained earlier in this process left."""
+    from tensorflow.python.framework.config import (
+        disable_op_determinism,
+        enable_op_determinism,
+        is_op_determinism_enabled,
+    )
+
+    was = is_op_determinism_enabled()
+    disable_op_determinism()
+    yield enable_op_determinism
+    (enable_op_determinism if was else disable_op_determinism)()
+
+
 @pytest.mark.parametrize("name, shape", [("ex2.cnn", (28, 28, 1)), ("ex1", (28, 28))])
 @pytest.mark.parametrize("jit", [True, False])
-def test_compiled_inference_gives_predict_on_batchs_probabilities(name, shape, jit):
+def test_compiled_inference_gives_predict_on_batchs_probabilities(name, shape, jit, determinism_off):
     keras.utils.set_random_seed(3)
     model = models.build(config.load(name))
     forward = CompiledInference(model, jit=jit)
@@ -22,22 +37,11 @@ def test_compiled_inference_gives_predict_on_batchs_probabilities(name, shape, j
     assert forward.jit is jit
 
 
-def test_no_xla_while_op_determinism_is_on():
-    from tensorflow.python.framework.config import (
-        disable_op_determinism,
-        enable_op_determinism,
-        is_op_determinism_enabled,
-    )
-
-    was = is_op_determinism_enabled()
+def test_no_xla_while_op_determinism_is_on(determinism_off):
     model = models.build(config.load("ex1"))
-    try:
-        enable_op_determinism()
-        assert CompiledInference(model).jit is False
-        disable_op_determinism()
-        assert CompiledInference(model).jit is True
-    finally:
-        (enable_op_determinism if was else disable_op_determinism)()
+    assert CompiledInference(model).jit is True and CompiledInference(model, jit=False).jit is False
+    determinism_off()  # enable_op_determinism, as seed_everything does before training
+    assert CompiledInference(model, jit=True).jit is False
 
 
 def test_hardware_names_the_cpu_flags_and_kind():

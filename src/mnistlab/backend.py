@@ -128,19 +128,19 @@ class CompiledInference:
     """A model's forward pass (``training=False``) compiled once and called directly: what ``predict`` and
     ``serve`` run for each request.
 
-    One ``tf.function`` with a fixed input signature (any batch, the model's image shape, float32),
-    compiled by XLA where TensorFlow's op determinism is off (it is on only while training here), and its
+    One ``tf.function`` with a fixed input signature (any batch, the model's image shape, float32) and its
     concrete function kept, so a call skips Keras' ``predict_on_batch`` machinery and tf.function's argument
-    matching. Measured in ``benchmarks/bench_inference.py``.
+    matching: that is most of the gain (``benchmarks/bench_inference.py``). XLA (``jit``, the default) takes
+    another 0.05-0.16 ms off a call on a loaded AVX2 CPU and costs about 0.7 s more at the first call (0.75
+    s against 0.09 s: ``serve`` pays it in its warm-up, a one-shot ``mnistlab predict`` once). It stays off
+    while TensorFlow's op determinism is on, as Keras' own ``compile()`` does.
     """
 
-    def __init__(self, model, jit: bool | None = None):
+    def __init__(self, model, jit: bool = True):
         import tensorflow as tf
+        from tensorflow.python.framework.config import is_op_determinism_enabled
 
-        if jit is None:  # what Keras' own compile() checks before it keeps jit_compile (TF 2.21)
-            from tensorflow.python.framework.config import is_op_determinism_enabled
-
-            jit = not is_op_determinism_enabled() and all(getattr(la, "supports_jit", True) for la in model.layers)
+        jit = jit and not is_op_determinism_enabled() and all(getattr(la, "supports_jit", True) for la in model.layers)
         self._tf, self._model = tf, model
         self._build(bool(jit))
 

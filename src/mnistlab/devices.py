@@ -170,7 +170,7 @@ def decide(requested: str, cpu_facts: dict[str, Any], gpu_list: list[dict[str, A
         device = f"CPU {cpu_facts['model']} ({_flag_words(cpu_facts)})"
         native = bool(cpu_facts["native_bf16"])
         why_native = f"{device} computes bfloat16 natively"
-        why_not = f"{device} has no avx512_bf16, amx_bf16 or ARM bf16: bfloat16 would be emulated"
+        why_not = f"{device} has no avx512_bf16, amx_bf16 or ARM bf16: bfloat16 is emulated there"
     warning = None
     if requested == "float32":
         chosen, reason = "float32", "float32 asked for"

@@ -49,8 +49,8 @@ class Model:
         from mnistlab.data.pipeline import model_input
 
         x = model_input(np.asarray(images, dtype=np.uint8), self.family)
-        # The model's forward pass compiled once (XLA) and called directly: one image in 0.57-0.63 ms (p50) on
-        # an AVX2 CPU against 0.91-0.98 ms through predict_on_batch (benchmarks/bench_inference.py). One call
+        # The model's forward pass compiled once (XLA) and called directly: one image in 0.55-0.86 ms (p50) on
+        # an AVX2 CPU against 0.89-1.49 ms through predict_on_batch (benchmarks/bench_inference.py). One call
         # at a time: two cores gain nothing from more.
         with self.lock:
             out = self.compiled()(x)

@@ -298,7 +298,7 @@ def _curves(doc: Document, step: Step, mark_best: bool = True) -> None:
 # --- the report ---------------------------------------------------------------------------------------------
 
 
-def build(run: Run, lang: str) -> Document:
+def build(run: Run, lang: str, author: str = "", group: str = "") -> Document:
     """The whole report for ``run`` in ``lang``."""
     doc = Document(lang, tr(lang, "Rapport de TP — Apprentissage profond avec TensorFlow / Keras",
                             "Lab report — Deep learning with TensorFlow / Keras"))

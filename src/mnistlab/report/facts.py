@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnistlab import runfolder
 from mnistlab.i18n import class_names
 from mnistlab.report.artifacts import Run, Step
 
@@ -110,20 +111,24 @@ def layer_formula(layers: list[dict]) -> list[tuple[dict, str | None]]:
 
 
 def probabilities(step: Step) -> np.ndarray | None:
-    """``test_probabilities.npy`` of a step; None if missing or unreadable."""
-    path = step.folder / "test_probabilities.npy"
-    if not path.is_file():
-        return None
+    """``test_probabilities.npy`` of a step, (n, 10) finite values in [0, 1]; None if missing or malformed."""
     try:
-        probs = np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
+        probs = runfolder.read_npy(runfolder.inside(step.folder, runfolder.PROBABILITIES), ndim=2)
+    except runfolder.RunFolderError as e:
+        step._problem(str(e))
         return None
-    return probs if probs.ndim == 2 else None
+    if probs is None:
+        return None
+    if probs.shape[1] != 10 or not np.issubdtype(probs.dtype, np.floating) or not np.isfinite(probs).all() \
+            or probs.min() < 0 or probs.max() > 1:
+        step._problem(f"{step.folder / runfolder.PROBABILITIES}: not class probabilities (n x 10 in [0, 1])")
+        return None
+    return probs
 
 
 @dataclass
 class Errors:
-    """A model's test errors, from its saved probabilities and the data set's test labels."""
+    """A model's test errors, from its saved probabilities and the test labels the run saved."""
 
     n: int
     wrong: int
@@ -134,17 +139,13 @@ class Errors:
 
 
 def errors(run: Run, step: Step, lang: str, top: int = 3) -> Errors | None:
-    """Which test images a step's model gets wrong; needs ``test_probabilities.npy`` and the data set."""
+    """Which test images a step's model gets wrong; needs ``test_probabilities.npy`` and ``arrays/test_labels``."""
     exp = step.exp
     probs = probabilities(step)
-    if exp is None or probs is None:
+    y = step.array("test_labels", ndim=1)
+    if exp is None or probs is None or y is None or len(y) != len(probs) or (len(y) and y.max() > 9):
         return None
-    ds = run.load_dataset(exp.dataset)
-    if ds is None:
-        return None
-    y = np.asarray(ds.y_test[: len(probs)], dtype=np.int64)
-    if len(y) != len(probs):
-        return None
+    y = np.asarray(y, dtype=np.int64)
     pred = probs.argmax(axis=1)
     conf = probs.max(axis=1)
     names = class_names(exp.dataset, lang)
@@ -162,12 +163,12 @@ def errors(run: Run, step: Step, lang: str, top: int = 3) -> Errors | None:
                   mean_conf_wrong=float(conf[~right].mean()) if (~right).any() else None)
 
 
-def class_counts(run: Run, dataset: str) -> list[int] | None:
-    """Training images per class, from the reloaded data set."""
-    ds = run.load_dataset(dataset)
-    if ds is None:
+def class_counts(run: Run, step_name: str) -> list[int] | None:
+    """Training images per class, as the run saved them (``arrays/train_class_counts.npy``)."""
+    counts = run.step(step_name).array("train_class_counts", ndim=1)
+    if counts is None or len(counts) != 10 or not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0:
         return None
-    return np.bincount(np.asarray(ds.y_train, dtype=np.int64), minlength=10).tolist()
+    return [int(c) for c in counts]
 
 
 # --- several seeds ------------------------------------------------------------------------------------------

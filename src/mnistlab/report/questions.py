@@ -165,17 +165,8 @@ def _curve_sentence(c: facts.Curve, lang: str) -> str:
 
 
 def _data_facts(run: Run, dataset: str) -> dict:
-    """Shapes and dtypes from the manifest, or measured on the reloaded data set for older runs."""
-    f = dict(run.data_facts(dataset))
-    if "x_train" not in f:
-        ds = run.load_dataset(dataset)
-        if ds is not None:
-            for k in ("x_train", "y_train", "x_test", "y_test"):
-                a = getattr(ds, k)
-                f[k] = {"shape": list(a.shape), "dtype": str(a.dtype), "min": int(a.min()), "max": int(a.max())}
-            f["first_train_labels"] = [int(v) for v in ds.y_train[:16]]
-            f["_from"] = ds.source
-    return f
+    """Shapes and dtypes of a data set, as the manifest recorded them."""
+    return dict(run.data_facts(dataset))
 
 
 def _data_src(f: dict, dataset: str) -> str:
@@ -921,7 +912,7 @@ def q_fashion_nature(run: Run, lang: str) -> Answer:
                 f"Measured: train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
                 f"from {x['min']} to {x['max']}: images of {x['shape'][1]} × {x['shape'][2]} pixels, like MNIST."))
     src = [_data_src(f, "fashion_mnist")]
-    counts = facts.class_counts(run, "fashion_mnist")
+    counts = facts.class_counts(run, "ex2.ann")
     if counts and len(set(counts)) == 1:
         p.append(tr(lang, f"Les classes sont équilibrées : {integer(counts[0], lang)} images d'entraînement chacune.",
                     f"The classes are balanced: {integer(counts[0], lang)} training images each."))

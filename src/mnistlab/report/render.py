@@ -189,8 +189,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(doc: Document) -> str:
-    """The document as Markdown; figures are ``report_figures/<key>.png`` beside it."""
+def to_markdown(doc: Document, figures_dir: str = FIGURES_DIR) -> str:
+    """The document as Markdown; figures are ``<figures_dir>/<key>.png`` beside it."""
     lang = doc.lang
     out = [f"# {doc.title}", ""]
     toc = [tr(lang, "**Sommaire** : ", "**Contents**: ") + " · ".join(f"[{t}](#{a})" for a, t in doc.toc), ""]
@@ -199,14 +199,14 @@ def to_markdown(doc: Document) -> str:
         if isinstance(b, Heading) and b.level == 2 and not toc_done:
             out += toc
             toc_done = True
-        out += _block_md(b, lang)
+        out += _block_md(b, lang, figures_dir)
     out.append(tr(lang, f"*Rapport écrit par mnistlab {__version__} à partir des fichiers du run ; aucun "
                         "réentraînement.*",
                   f"*Report written by mnistlab {__version__} from the run's files; nothing was retrained.*"))
     return "\n".join(out) + "\n"
 
 
-def _block_md(b, lang: str) -> list[str]:
+def _block_md(b, lang: str, figures_dir: str = FIGURES_DIR) -> list[str]:
     if isinstance(b, Heading):
         anchor = f'<a id="{b.anchor}"></a>' if b.anchor else ""
         return [f"{'#' * b.level} {anchor}{b.text}", ""]
@@ -229,7 +229,7 @@ def _block_md(b, lang: str) -> list[str]:
         anchor = f'<a id="{b.anchor}"></a>' if b.anchor else ""
         return ([f"{anchor}{b.title}", ""] if b.title else []) + ["```python", b.text.rstrip("\n"), "```", ""]
     if isinstance(b, Fig):
-        return [f"![{b.figure.alt}]({FIGURES_DIR}/{figure_file(b.figure.key)})", "", f"*{b.caption}*"
+        return [f"![{b.figure.alt}]({figures_dir}/{figure_file(b.figure.key)})", "", f"*{b.caption}*"
                 if "*" not in b.caption else b.caption, ""]
     if isinstance(b, QA):
         label = (tr(lang, "À faire", "To do") + f" {b.label}") if b.todo else f"Q{b.label}"

@@ -487,7 +487,7 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
         results[act] = metrics
         histories[act] = history
     val = {a: float(m["final_val_accuracy"]) for a, m in results.items()}
-    plots.save(plots.bars(val, text("activations_title", ctx.lang), text("val_accuracy", ctx.lang)),
+    plots.save(plots.bars(val, text("activations_title", ctx.lang), text("val_accuracy", ctx.lang), lang=ctx.lang),
                ctx.workdir / FIGURES / "activations.png")
     plots.save(plots.overlay({a: h["val_accuracy"] for a, h in histories.items()}, text("activations_title", ctx.lang),
                              text("val_acc", ctx.lang), ctx.lang), ctx.workdir / FIGURES / "val_accuracy.png")

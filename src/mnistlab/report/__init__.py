@@ -82,3 +82,70 @@ def build(run_dir: str | os.PathLike, lang: str = "fr", author: str = "", group:
     write_text(html_path, render.to_html(doc))
     missing = [n for n in config.names() if not run.step(n).complete]
     return Written(html_path, md_path, len(doc.figures), missing)
+
+
+# --- what the notebook (and any other tool) reads from the report package -----------------------------------
+
+
+def questions(lang: str = "fr") -> dict[str, list[dict[str, object]]]:
+    """The lab's questions by section id ("ex1.1" .. "ex1.9", "ex2.1" .. "ex2.7"), in the lab's order.
+
+    Args:
+        lang: ``"fr"`` (the lab's words) or ``"en"`` (a translation).
+
+    Returns:
+        section id -> [{"key": "ex1.4.1", "label": "1", "quote": the question, "todo": bool}, ...]; ``todo``
+        marks an "À faire" item rather than a numbered question.
+    """
+    from mnistlab.report import questionnaire as q
+
+    _check_lang(lang)
+    out: dict[str, list[dict[str, object]]] = {sid: [] for sid in q.sections()}
+    for item in q.load().questions:
+        out[item.section].append({"key": item.key, "label": item.label, "quote": item.quote(lang),
+                                  "todo": item.todo})
+    return out
+
+
+def answers(run_dir: str | os.PathLike, lang: str = "fr") -> dict[str, str]:
+    """Every question's answer for the run in ``run_dir``, as Markdown, hand-in style.
+
+    The run folder may hold only some steps: an answer whose measurement needs a missing step gives the
+    fixed explanation and says what is missing. No provenance, run id or command line is in the text.
+    Never imports TensorFlow.
+
+    Returns:
+        question key ("ex1.4.1") -> Markdown (paragraphs separated by a blank line).
+
+    Raises:
+        MnistlabError: ``run_dir`` is not a readable run folder, or ``lang`` is unknown.
+    """
+    from mnistlab.report import questionnaire as q
+    from mnistlab.report.artifacts import read_run
+    from mnistlab.report.render import inline_md
+
+    _check_lang(lang)
+    run = read_run(run_dir)
+    return {item.key: "\n\n".join(inline_md(p) for p in q.answer(item, run, lang).paragraphs)
+            for item in q.load().questions}
+
+
+def analysis(run_dir: str | os.PathLike, lang: str = "fr") -> str:
+    """The hand-in's analysis (5-10 sentences, first person plural) for the run in ``run_dir``, as Markdown.
+
+    Raises:
+        MnistlabError: ``run_dir`` is not a readable run folder, or ``lang`` is unknown.
+    """
+    from mnistlab.report import interpretation as a
+    from mnistlab.report.artifacts import read_run
+    from mnistlab.report.render import inline_md
+
+    _check_lang(lang)
+    return inline_md(" ".join(a.analysis(read_run(run_dir), lang)))
+
+
+def _check_lang(lang: str) -> None:
+    from mnistlab.errors import MnistlabError
+
+    if lang not in LANGS:
+        raise MnistlabError(f"unknown report language {lang!r}; choose from {', '.join(LANGS)}")

@@ -21,6 +21,7 @@ import numpy as np
 
 from mnistlab import config, runfolder
 from mnistlab.errors import ConfigError, MnistlabError
+from mnistlab.report import schema
 from mnistlab.runfolder import RunFolderError
 
 
@@ -183,6 +184,14 @@ def _read_step(run_dir: Path, name: str, entry: dict[str, Any], manifest: dict[s
     step.config = cfg if cfg is not None else (entry.get(runfolder.E_CONFIG)
                                                if isinstance(entry.get(runfolder.E_CONFIG), dict) else None)
     step.metrics = _read(step, runfolder.read_json, step.folder / runfolder.METRICS)
+    exp = step.exp
+    if step.metrics is not None:
+        try:
+            schema.check_metrics(step.metrics, exp.step if exp is not None else "train")
+        except schema.Invalid as e:
+            step._problem(f"{step.folder / runfolder.METRICS}: {e}")
+            step.metrics = None
+            entry = {**entry, runfolder.E_STATUS: "unreadable"}
     step.history = _read(step, runfolder.read_history, step.folder / runfolder.HISTORY)
     status = entry.get(runfolder.E_STATUS)
     if step.metrics is not None:
@@ -198,7 +207,6 @@ def _read_step(run_dir: Path, name: str, entry: dict[str, Any], manifest: dict[s
     step.reason = str(entry.get(runfolder.E_REASON) or "")
     seconds = entry.get(runfolder.E_SECONDS, (step.metrics or {}).get("seconds"))
     step.seconds = float(seconds) if _finite(seconds) and seconds >= 0 else None
-    exp = step.exp
     if exp is not None and exp.step == "activations":
         for act in exp.activations:
             sub = _read_step(run_dir, f"{name}/{act}", {}, manifest)
@@ -221,9 +229,6 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-MAX_COUNT = 10**9  # no test set holds more images; a larger count is a doctored file
-
-
 def read_confusion_csv(step: Step) -> tuple[list[str], np.ndarray] | None:
     """``confusion_matrix.csv`` -> (English class names, counts); None when absent or malformed."""
     try:
@@ -243,7 +248,7 @@ def read_confusion_csv(step: Step) -> tuple[list[str], np.ndarray] | None:
         return None
     matrix = counts_matrix(values)
     if matrix is None or matrix.shape[0] != len(names):
-        step._problem(f"{path}: counts that no test set gives (negative, over {MAX_COUNT:,}, or not square)")
+        step._problem(f"{path}: counts that no test set gives (negative, over {schema.MAX_COUNT:,}, or not square)")
         return None
     return names, matrix
 
@@ -253,6 +258,6 @@ def counts_matrix(values: Any) -> np.ndarray | None:
     if not isinstance(values, list) or not values or not all(isinstance(r, list) and len(r) == len(values)
                                                               for r in values):
         return None
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT for r in values for v in r):
+    if not all(schema.count(v) for r in values for v in r):
         return None
     return np.array(values, dtype=np.int64)

@@ -44,6 +44,13 @@ class Curve:
         return bool(self.best_val_loss_epoch and self.best_val_loss_epoch < self.epochs
                     and self.val_loss_rises_after_best)
 
+    @property
+    def rise(self) -> float:
+        """How much validation loss rose after its minimum, as a fraction of the minimum (0 if it did not)."""
+        if not self.overfits or not self.best_val_loss:
+            return 0.0
+        return (self.last_val_loss - self.best_val_loss) / self.best_val_loss
+
 
 def curve(history: dict[str, list[float]] | None) -> Curve | None:
     """Read the facts of a training run off its history; None without one."""
@@ -136,6 +143,7 @@ class Errors:
     first_shown: list[tuple[int, str, str]]  # (index, true, predicted) of the shown images
     mean_conf_right: float
     mean_conf_wrong: float | None
+    confident_wrong: int = 0  # errors made with a probability above 0.9
 
 
 def errors(run: Run, step: Step, lang: str, top: int = 3) -> Errors | None:
@@ -152,15 +160,25 @@ def errors(run: Run, step: Step, lang: str, top: int = 3) -> Errors | None:
     matrix = np.zeros((10, 10), dtype=np.int64)
     np.add.at(matrix, (y, pred), 1)
     np.fill_diagonal(matrix, 0)
-    order = np.argsort(matrix, axis=None)[::-1][:top]
-    pairs = [(names[t], names[p], int(matrix[t, p])) for t, p in (np.unravel_index(i, matrix.shape) for i in order)
-             if matrix[t, p] > 0]
+    pairs = top_pairs(matrix, names, top)
     shown = min(exp.predictions_shown, len(y))
     first = [(i, names[y[i]], names[pred[i]]) for i in range(shown) if y[i] != pred[i]]
     right = pred == y
     return Errors(n=len(y), wrong=int((~right).sum()), pairs=pairs, first_shown=first,
                   mean_conf_right=float(conf[right].mean()) if right.any() else float("nan"),
-                  mean_conf_wrong=float(conf[~right].mean()) if (~right).any() else None)
+                  mean_conf_wrong=float(conf[~right].mean()) if (~right).any() else None,
+                  confident_wrong=int(((~right) & (conf > 0.9)).sum()))
+
+
+def top_pairs(matrix: np.ndarray, names: list[str], top: int = 3) -> list[tuple[str, str, int]]:
+    """The ``top`` largest off-diagonal cells (true, predicted, count), and every cell tied with the last one."""
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    cells = sorted(((int(off[t, p]), t, p) for t in range(off.shape[0]) for p in range(off.shape[1]) if off[t, p]),
+                   key=lambda c: (-c[0], c[1], c[2]))
+    if len(cells) > top:
+        cells = [c for c in cells if c[0] >= cells[top - 1][0]]
+    return [(names[t], names[p], n) for n, t, p in cells]
 
 
 def class_counts(run: Run, step_name: str) -> list[int] | None:
@@ -169,6 +187,47 @@ def class_counts(run: Run, step_name: str) -> list[int] | None:
     if counts is None or len(counts) != 10 or not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0:
         return None
     return [int(c) for c in counts]
+
+
+def ranking(values: dict[str, float]) -> list[tuple[str, float]]:
+    """``values`` from the largest down (ties keep their order)."""
+    return sorted(values.items(), key=lambda kv: -kv[1])
+
+
+# --- uncertainty on one test set ----------------------------------------------------------------------------
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error of an accuracy ``p`` measured on ``n`` images: sqrt(p (1 - p) / n)."""
+    return math.sqrt(p * (1 - p) / n) if n > 0 else float("inf")
+
+
+@dataclass
+class Diff:
+    """A difference of two accuracies measured on the same ``n`` images, with its standard error."""
+
+    a: float
+    b: float
+    n: int
+
+    @property
+    def d(self) -> float:
+        return self.a - self.b
+
+    @property
+    def se(self) -> float:
+        """sqrt(SE_a^2 + SE_b^2): ignores the pairing of the two models on the same images, so it errs wide."""
+        return math.sqrt(binomial_se(self.a, self.n) ** 2 + binomial_se(self.b, self.n) ** 2)
+
+    @property
+    def measurable(self) -> bool:
+        """Outside two standard errors: a finding; inside: "no measurable difference"."""
+        return abs(self.d) > 2 * self.se
+
+
+def accuracy_diff(a: float, b: float, n: int) -> Diff:
+    """``a - b`` for two accuracies on the same ``n`` images."""
+    return Diff(float(a), float(b), int(n))
 
 
 # --- several seeds ------------------------------------------------------------------------------------------

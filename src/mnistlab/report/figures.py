@@ -10,6 +10,7 @@ the fallback. Nothing here imports TensorFlow or reloads a data set.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,11 +31,35 @@ class Figure:
     note: str = ""  # e.g. labels left in the run's language
 
 
-def _png(fig) -> bytes:
+# Text sizes for a figure read at phone width (a 7-inch figure shown ~360 px wide).
+READABLE = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15, "xtick.labelsize": 14,
+            "ytick.labelsize": 14, "legend.fontsize": 13}
+
+
+def _png(fig, lang: str = "en") -> bytes:
+    """The figure as PNG bytes, its numbers written the ``lang`` way (decimal comma in French)."""
+    if lang == "fr":
+        _decimal_comma(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plots.plt.close(fig)
     return buf.getvalue()
+
+
+def _decimal_comma(fig) -> None:
+    from matplotlib.text import Text
+    from matplotlib.ticker import FuncFormatter, ScalarFormatter
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if isinstance(axis.get_major_formatter(), ScalarFormatter):
+                axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}".replace(".", ",")))
+    for t in fig.findobj(Text):
+        t.set_text(re.sub(r"(\d)\.(\d)", r"\1,\2", t.get_text()))
+
+
+def _readable():
+    return plots.plt.rc_context(READABLE)
 
 
 def curve(step: Step, metric: str, lang: str, title: str | None = None, mark_best: bool = False) -> Figure | None:
@@ -44,19 +69,26 @@ def curve(step: Step, metric: str, lang: str, title: str | None = None, mark_bes
     mark = None
     if mark_best and step.history.get("val_loss"):
         mark = int(np.argmin(step.history["val_loss"]) + 1)
-    fig = plots.curves(step.history, metric, title or step.name, lang, mark_epoch=mark)
-    return Figure(f"{step.name.replace('/', '_')}_{metric}", _png(fig),
+    with _readable():
+        fig = plots.curves(step.history, metric, title or step.name, lang, mark_epoch=mark)
+        png = _png(fig, lang)
+    return Figure(f"{step.name.replace('/', '_')}_{metric}", png,
                   text("acc_title" if metric == "accuracy" else "loss_title", lang).format(title or step.name),
                   f"{step.name}/history.csv")
 
 
 def overlay(key: str, series: dict[str, list[float]], title: str, ylabel: str, lang: str, origin: str) -> Figure:
-    return Figure(key, _png(plots.overlay(series, title, ylabel, lang)), title, origin)
+    with _readable():
+        png = _png(plots.overlay(series, title, ylabel, lang), lang)
+    return Figure(key, png, title, origin)
 
 
 def bars(key: str, values: dict[str, float], errors: dict[str, float] | None, title: str, ylabel: str,
-         origin: str) -> Figure:
-    return Figure(key, _png(plots.bars(values, title, ylabel, errors)), title, origin)
+         origin: str, lang: str = "en") -> Figure:
+    """Bars from zero, values written the ``lang`` way."""
+    with _readable():
+        png = _png(plots.bars(values, title, ylabel, errors, lang), lang)
+    return Figure(key, png, title, origin)
 
 
 def confusion(run: Run, step: Step, lang: str) -> Figure | None:
@@ -74,8 +106,9 @@ def confusion(run: Run, step: Step, lang: str) -> Figure | None:
     names = class_names(exp.dataset if exp else "fashion_mnist", lang)
     if len(names) != matrix.shape[0]:
         names = [str(i) for i in range(matrix.shape[0])]
-    fig = plots.confusion(matrix, names, "CNN", lang)
-    return Figure(f"{step.name}_confusion", _png(fig), text("confusion_title", lang).format("CNN"), origin)
+    with _readable():
+        png = _png(plots.confusion(matrix, names, "CNN", lang), lang)
+    return Figure(f"{step.name}_confusion", png, text("confusion_title", lang).format("CNN"), origin)
 
 
 # --- figures of images ------------------------------------------------------------------------------------
@@ -121,7 +154,7 @@ def samples(run: Run, step: Step, lang: str) -> Figure | None:
         images, labels = _images(step, "samples_images", rows * cols), _labels(step, "samples_labels", rows * cols)
         if images is not None and labels is not None:
             fig = plots.samples(images[: rows * cols], labels, class_names(exp.dataset, lang), rows, cols, lang)
-            return Figure(f"{step.name}_samples", _png(fig), alt, f"{step.name}/arrays/samples_*.npy")
+            return Figure(f"{step.name}_samples", _png(fig, lang), alt, f"{step.name}/arrays/samples_*.npy")
     return _run_png(run, step, "samples", lang, alt)
 
 
@@ -138,7 +171,7 @@ def predictions(run: Run, step: Step, lang: str) -> Figure | None:
         if images is not None and labels is not None:
             fig = plots.predictions(images[:n], labels, probs[:n].argmax(axis=1), class_names(exp.dataset, lang),
                                     lang)
-            return Figure(f"{step.name}_predictions", _png(fig), alt,
+            return Figure(f"{step.name}_predictions", _png(fig, lang), alt,
                           f"{step.name}/test_probabilities.npy, {step.name}/arrays/predictions_*.npy")
     return _run_png(run, step, "predictions", lang, alt)
 
@@ -157,7 +190,7 @@ def mistakes(run: Run, step: Step, lang: str) -> Figure | None:
             fig = plots.mistakes(images[: len(worst)], np.array([en.index(m["true"]) for m in worst]),
                                  np.array([en.index(m["predicted"]) for m in worst]), np.array(prob, dtype=float),
                                  class_names(exp.dataset, lang), "CNN", lang)
-            return Figure(f"{step.name}_mistakes", _png(fig), alt,
+            return Figure(f"{step.name}_mistakes", _png(fig, lang), alt,
                           f"{step.name}/metrics.json (most_confident_mistakes), {step.name}/arrays/mistakes_images.npy")
     return _run_png(run, step, "mistakes", lang, alt)
 
@@ -169,5 +202,5 @@ def augmented(run: Run, step: Step, lang: str) -> Figure | None:
     if originals is not None and variants is not None and variants.shape[0] == originals.shape[0] \
             and originals.shape[1:] == (28, 28) and variants.shape[2:] == (28, 28):
         fig = plots.augmented(originals, variants, lang)
-        return Figure(f"{step.name}_augmented_samples", _png(fig), alt, f"{step.name}/arrays/augmented_*.npy")
+        return Figure(f"{step.name}_augmented_samples", _png(fig, lang), alt, f"{step.name}/arrays/augmented_*.npy")
     return _run_png(run, step, "augmented_samples", lang, alt)

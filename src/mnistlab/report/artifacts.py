@@ -40,6 +40,7 @@ class Step:
     problems: list[str] = field(default_factory=list)  # "file: reason" of each unreadable file
     subs: dict[str, Step] = field(default_factory=dict)  # activation study: one Step per activation
     seeds: dict[int, Step] = field(default_factory=dict)  # --seeds: extra runs by seed (complete ones)
+    root: Path | None = None  # the run folder: problems name files relative to it, never by absolute path
 
     @property
     def complete(self) -> bool:
@@ -57,6 +58,9 @@ class Step:
             return None
 
     def _problem(self, text: str) -> None:
+        if self.root is not None:
+            for prefix in {str(self.root), str(self.root.resolve())}:
+                text = text.replace(prefix + os.sep, "")
         if text not in self.problems:
             self.problems.append(text)
 
@@ -171,9 +175,9 @@ def _read(step: Step, fn, *args):
 
 def _read_step(run_dir: Path, name: str, entry: dict[str, Any], manifest: dict[str, Any]) -> Step:
     try:
-        step = Step(name, runfolder.experiment_dir(run_dir, name))
+        step = Step(name, runfolder.experiment_dir(run_dir, name), root=run_dir)
     except RunFolderError as e:
-        step = Step(name, run_dir / "_refused_")
+        step = Step(name, run_dir / "_refused_", root=run_dir)
         step._problem(str(e))
         return step
     if step.folder.is_symlink():

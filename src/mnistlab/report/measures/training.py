@@ -62,10 +62,10 @@ def q_why_validation(run: Run, lang: str) -> Answer:
         p.append(tr(lang,
                     "Attention : le code du TP passe `validation_data=(x_test, y_test)`, donc ici la validation "
                     "**est** "
-                    "le jeu de test (`validation_is_test` dans metrics.json). Toute décision prise en regardant ces "
+                    "le jeu de test. Toute décision prise en regardant ces "
                     "courbes réutilise le test : voir les notes de méthode.",
                     "Note: the lab's code passes `validation_data=(x_test, y_test)`, so here validation **is** the "
-                    "test set (`validation_is_test` in metrics.json). Any decision taken from these curves reuses the "
+                    "test set. Any decision taken from these curves reuses the "
                     "test set: see the method notes."))
         return Answer(p, [where("ex1/metrics.json", "validation_is_test")])
     return Answer(p)

@@ -49,7 +49,7 @@ def inline_html(text: str) -> str:
 
 
 def _marks(text: str) -> str:
-    text = html.escape(text, quote=True)
+    text = html.escape(text, quote=False)
     text = _BOLD.sub(r"<strong>\1</strong>", text)
     return _ITALIC.sub(r"<em>\1</em>", text)
 

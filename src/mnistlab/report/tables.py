@@ -34,8 +34,9 @@ def step_title(step: Step, lang: str) -> str:
     """The step's title in ``lang``: the experiment file's (French) title, or its English translation."""
     if lang == "en" and step.name in TITLES_EN:
         return TITLES_EN[step.name]
-    if (step.config or {}).get("title"):
-        return step.config["title"]
+    title = (step.config or {}).get("title")
+    if isinstance(title, str) and title.strip():
+        return " ".join(title.split())[:200]  # one line: a title from a run folder never ends a comment
     try:
         return config.load(step.name).title or step.name
     except MnistlabError:

@@ -198,3 +198,23 @@ def test_french_figures_use_the_decimal_comma_and_bars_start_at_zero():
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()] + [t.get_text() for t in fig.axes[0].texts]
     assert any("," in s for s in labels) and not any(re.search(r"\d\.\d", s) for s in labels)
     figures.plots.plt.close(fig)
+
+
+# --- in a real browser: phone width and A4 paper --------------------------------------------------------------
+
+
+def test_hand_made_report_on_a_phone_and_on_a4(run_dir, browser):
+    page_file = build(run_dir, "fr").html
+    page = browser.new_page(viewport={"width": 390, "height": 800})
+    page.goto(page_file.as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # wide tables scroll inside their box
+    widths = page.evaluate("Array.from(document.querySelectorAll('.scroll')).map(d => d.clientWidth)")
+    assert widths and max(widths) <= 390
+    assert page.evaluate("document.querySelectorAll('strong code').length") > 0  # bold holding code, no **
+    assert "**" not in page.inner_text("main")
+    page.emulate_media(media="print")
+    assert page.is_visible("nav.toc")  # the contents are printed
+    pdf = page.pdf(prefer_css_page_size=True)
+    boxes = set(re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf))
+    assert boxes and all(abs(float(w) - 595.9) < 2 and abs(float(h) - 842.9) < 2 for w, h in boxes), boxes  # A4
+    page.close()

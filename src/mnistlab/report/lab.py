@@ -11,7 +11,7 @@ from mnistlab.report import code, facts, figures, questionnaire
 from mnistlab.report.artifacts import Run, Step
 from mnistlab.report.blocks import QA, Bullets, Code, Items, Table, slug
 from mnistlab.report.fmt import integer, num, points, seconds, signed, signed_int, tr
-from mnistlab.report.measures import diff_text, label
+from mnistlab.report.measures import diff_text, label, tidy
 from mnistlab.report.tables import (
     data_table,
     history_table,
@@ -27,6 +27,15 @@ from mnistlab.report.tables import (
 def anchor(name: str) -> str:
     """The id of a step's section (a slug of its name)."""
     return slug("step-" + name)
+
+
+def step_link(name: str) -> str:
+    """The anchor of the section that shows step ``name`` (exercise 2's steps have their lab section)."""
+    if name != "ex1":
+        ids = [sid for sid, sec in questionnaire.sections().items() if sec.step == name]
+        if ids:
+            return slug("sec-" + ids[-1])
+    return anchor(name)
 
 
 def section_heading(items: Items, key: str) -> None:
@@ -56,7 +65,7 @@ def step_missing(items: Items, run: Run, step: Step) -> bool:
             items.p(tr(lang, "Fichiers illisibles, laissés de côté : ", "Unreadable files, left out: ")
                     + "; ".join(step.problems), "warn")
         return False
-    why = status(step.status, lang) + (f" ({step.reason})" if step.reason else "")
+    why = status(step.status, lang) + (f" : {tidy(step.reason)}" if step.reason else "")
     n = len((step.history or {}).get("loss", []))
     partial = tr(lang, f" Les époques terminées ({n}) sont montrées ci-dessous.",
                  f" The finished epochs ({n}) are shown below.") if n else ""

@@ -13,8 +13,8 @@ from mnistlab.report.artifacts import Run
 from mnistlab.report.blocks import QA, Bullets, Fig, Items, Para, Table
 from mnistlab.report.fmt import num, seconds, tr
 from mnistlab.report.interpretation import analysis, method_notes
-from mnistlab.report.lab import anchor, curves, step_code, step_missing
-from mnistlab.report.measures import label, overfit_sentence, status_word
+from mnistlab.report.lab import anchor, curves, step_code, step_link, step_missing
+from mnistlab.report.measures import label, overfit_sentence, status_word, tidy
 from mnistlab.report.tables import model_table, results_table, settings_table, step_title
 
 EXT_BASE = {"ext.ex1_50_epochs": "ex1", "ext.ex1_categorical_loss": "ex1", "ext.ex1_mse_loss": "ex1",
@@ -146,22 +146,24 @@ def overview_items(run: Run, lang: str) -> list:
     """What the run holds: a warning when it is partial or changed, and one row per step of the lab."""
     items = Items(lang)
     if run.status != "complete":
-        items.p(tr(lang, f"Cette exécution n'est pas terminée ({status_word(run.status, lang)}) : ce rapport présente "
-                         "ce qui existe et dit ce qui manque.",
-                   f"This run did not finish ({status_word(run.status, lang)}): this report shows what exists and "
-                   "says what is missing."), "warn")
+        reason = run.manifest.get("reason")
+        why = status_word(run.status, lang) + (f" : {tidy(reason)}" if isinstance(reason, str) and reason else "")
+        items.p(tr(lang, f"Cette exécution n'est pas terminée ({why}) : ce rapport présente ce qui existe et dit ce "
+                         "qui manque.",
+                   f"This run did not finish ({why.replace(' : ', ': ')}): this report shows what exists and says what "
+                   "is missing."), "warn")
     lab = config.names()
     missing = [run.step(n) for n in lab if not run.step(n).complete]
     if missing:
         items.blocks.append(Para(tr(lang, "**Ce qui manque :**", "**What is missing:**"), "missing"))
-        items.blocks.append(Bullets([f"{step_title(s, lang)} ({status_word(s.status, lang)})" for s in missing],
-                                    "missing"))
+        items.blocks.append(Bullets([f"{step_title(s, lang)} ({status_word(s.status, lang)})"
+                                     + (f" — {tidy(s.reason)}" if s.reason else "") for s in missing], "missing"))
     rows = []
     for name in lab:
         s = run.step(name)
         acc = (s.metrics or {}).get("test_accuracy")
         shown = num(acc, lang) if isinstance(acc, float) else "—"
-        rows.append([f"[{step_title(s, lang)}](#{anchor(name)})", shown,
+        rows.append([f"[{step_title(s, lang)}](#{step_link(name)})", shown,
                      seconds(s.seconds, lang), status_word(s.status, lang)])
     items.table(Table([tr(lang, "étape", "step"), tr(lang, "précision test", "test accuracy"),
                        tr(lang, "durée", "time"), tr(lang, "statut", "status")], rows, numeric=(1, 2),

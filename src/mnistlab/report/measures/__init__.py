@@ -11,6 +11,7 @@ is a bug and propagates.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -129,6 +130,11 @@ def study_missing(lang: str, *names: str) -> str:
     studies = listing([label(n, lang) for n in names], lang)
     return tr(lang, f"Pas mesuré : {studies} ne fait pas partie de cette exécution (voir l'annexe pour l'ajouter).",
               f"Not measured: {studies} is not part of this run (the appendix says how to add it).")
+
+
+def tidy(reason: str) -> str:
+    """A reason from a run folder without the machine's absolute paths (each path cut to its last part)."""
+    return re.sub(r"(?<![\w.])/(?:[^\s/:]+/)+([^\s/:]+)", r"\1", str(reason))[:300]
 
 
 def where(path: str, *keys: str) -> str:

@@ -190,7 +190,7 @@ def exercise2_items(run: Run, lang: str) -> list:
     if aug.complete or aug.history:
         items.table(settings_table(aug, lang))
         items.table(results_table(aug, lang))
-        augment_table(items, run)
+        augment_table(items, pair(run, "ex2.augment", "ex2.cnn"))
         curves(items, aug)
         items.table(history_table(aug, lang))
     step_code(items, aug)
@@ -198,13 +198,20 @@ def exercise2_items(run: Run, lang: str) -> list:
     return items.blocks
 
 
-def augment_table(items: Items, run: Run) -> None:
-    lang = items.lang
-    aug, cnn = run.done("ex2.augment"), run.done("ex2.cnn")
-    if not (aug and cnn):
+def pair(run: Run, new: str, old: str) -> tuple[dict, dict, facts.Diff] | None:
+    """The metrics of two finished steps and the difference of their test accuracies; None if one is missing."""
+    a, b = run.done(new), run.done(old)
+    if not (a and b):
+        return None
+    m, n = a.metrics, b.metrics
+    return m, n, facts.accuracy_diff(m["test_accuracy"], n["test_accuracy"], min(m["n_test"], n["n_test"]))
+
+
+def augment_table(items: Items, got: tuple[dict, dict, facts.Diff] | None) -> None:
+    """Step 7 against step 5 (``got``: :func:`pair` of the two), nothing if one is missing."""
+    if got is None:
         return
-    a, c = aug.metrics, cnn.metrics
-    d = facts.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]))
+    lang, (a, c, d) = items.lang, got
     items.table(Table([tr(lang, "mesure", "measure"), tr(lang, "CNN (étape 5)", "CNN (step 5)"),
                        tr(lang, "CNN + augmentation", "CNN + augmentation"), tr(lang, "écart", "change")],
                       [[tr(lang, "précision test", "test accuracy"), num(c["test_accuracy"], lang),
@@ -277,11 +284,11 @@ def seeds_tables(items: Items, run: Run, act: Step) -> None:
 
 def ann_vs_cnn(items: Items, run: Run) -> None:
     lang = items.lang
-    ann, cnn = run.done("ex2.ann"), run.done("ex2.cnn")
-    if not (ann and cnn):
+    got = pair(run, "ex2.cnn", "ex2.ann")
+    if got is None:
         return
-    a, c = ann.metrics, cnn.metrics
-    d = facts.accuracy_diff(c["test_accuracy"], a["test_accuracy"], min(a["n_test"], c["n_test"]))
+    c, a, d = got
+    ann, cnn = run.step("ex2.ann"), run.step("ex2.cnn")
     rows = [[tr(lang, "précision test", "test accuracy"), num(a["test_accuracy"], lang), num(c["test_accuracy"], lang),
              diff_text(d, lang)],
             [tr(lang, "perte test", "test loss"), num(a["test_loss"], lang), num(c["test_loss"], lang),

@@ -26,21 +26,27 @@ IGNORED_KEYS = ("name", "title", "order", "extended", "expect_divergence")
 def extended_items(run: Run, lang: str) -> list:
     """The "what if" studies the run holds, each compared with the step it varies."""
     present = [n for n, s in run.steps.items() if n.startswith("ext.") and s.status != "not run"]
-    if not present:
+    return _experiments(run, lang, present, tr(lang, "Études complémentaires (« et si… ? »)",
+                                               "Extended studies (\"what if?\")"), "extended", _study)
+
+
+def others_items(run: Run, lang: str) -> list:
+    """Experiments the run holds beyond the lab and its studies (e.g. the ``improved`` models)."""
+    lab = set(config.names(extended=True))
+    others = [n for n, s in run.steps.items() if n not in lab and not n.startswith("ext.") and s.status != "not run"]
+    return _experiments(run, lang, others, tr(lang, "Autres expériences", "Other experiments"), "others", _other)
+
+
+def _experiments(run: Run, lang: str, names: list[str], heading: str, anchor_id: str, body) -> list:
+    """A level-2 section with one level-3 part per experiment; [] when there is none."""
+    if not names:
         return []
     items = Items(lang)
-    items.h(2, tr(lang, "Études complémentaires (« et si… ? »)", "Extended studies (\"what if?\")"), "extended")
-    for name in present:
+    items.h(2, heading, anchor_id)
+    for name in names:
         s = run.step(name)
         items.h(3, step_title(s, lang), anchor(name))
-        base = EXT_BASE.get(name)
-        if base and s.config and run.step(base).config:
-            bc = run.step(base).config
-            diff = [f"`{k}` `{bc.get(k)}` → `{v}`" for k, v in s.config.items()
-                    if k not in IGNORED_KEYS and bc.get(k) != v]
-            items.p(tr(lang, f"Diffère de {label(base, lang)} par : ", f"Differs from {label(base, lang)} in: ")
-                    + "; ".join(diff) + "." if diff else tr(lang, f"Mêmes réglages que {label(base, lang)}.",
-                                                            f"Same settings as {label(base, lang)}."))
+        body(items, run, s)
         if step_missing(items, run, s) and not s.history:
             continue
         if s.complete and s.metrics.get("diverged"):
@@ -48,6 +54,8 @@ def extended_items(run: Run, lang: str) -> list:
                              f"{s.metrics.get('last_good_epoch')}) : c'est le résultat de cette étude.",
                        f"**Training diverged** and was stopped (last good epoch: {s.metrics.get('last_good_epoch')}): "
                        "that is this study's result."), "warn")
+        for t in (settings_table(s, lang), model_table(s, lang)) if body is _other else ():
+            items.table(t)
         items.table(results_table(s, lang))
         c = facts.curve(s.history)
         if c and c.epochs > 1:
@@ -57,24 +65,19 @@ def extended_items(run: Run, lang: str) -> list:
     return items.blocks
 
 
-def others_items(run: Run, lang: str) -> list:
-    """Experiments the run holds beyond the lab and its studies (e.g. the ``improved`` models)."""
-    lab = set(config.names(extended=True))
-    others = [n for n, s in run.steps.items() if n not in lab and not n.startswith("ext.") and s.status != "not run"]
-    if not others:
-        return []
-    items = Items(lang)
-    items.h(2, tr(lang, "Autres expériences", "Other experiments"), "others")
-    for name in others:
-        s = run.step(name)
-        items.h(3, step_title(s, lang), anchor(name))
-        if step_missing(items, run, s) and not s.history:
-            continue
-        for t in (settings_table(s, lang), model_table(s, lang), results_table(s, lang)):
-            items.table(t)
-        curves(items, s)
-        step_code(items, s)
-    return items.blocks
+def _study(items: Items, run: Run, s) -> None:
+    """What a study changes from the step it varies."""
+    lang, base = items.lang, EXT_BASE.get(s.name)
+    if base and s.config and run.step(base).config:
+        bc = run.step(base).config
+        diff = [f"`{k}` `{bc.get(k)}` → `{v}`" for k, v in s.config.items() if k not in IGNORED_KEYS and bc.get(k) != v]
+        items.p(tr(lang, f"Diffère de {label(base, lang)} par : ", f"Differs from {label(base, lang)} in: ")
+                + "; ".join(diff) + "." if diff else tr(lang, f"Mêmes réglages que {label(base, lang)}.",
+                                                        f"Same settings as {label(base, lang)}."))
+
+
+def _other(items: Items, run: Run, s) -> None:
+    """Nothing before the tables of an experiment outside the lab."""
 
 
 def analysis_items(run: Run, lang: str) -> list:

@@ -237,34 +237,27 @@ def q_softmax_output(run: Run, lang: str) -> Answer:
 
 @measure
 def q_optimizer(run: Run, lang: str) -> Answer:
-    p = []
-    s, m = run.step("ex1"), maybe(run, "ex1")
-    if s.config and m:
-        c = s.config
-        steps = facts.steps_per_epoch(m["n_train"], c["batch_size"])
-        p.append(tr(lang,
-                    f"Ici : `{c['optimizer']}`, taux d'apprentissage {general(c['learning_rate'], lang)}, soit "
-                    f"{integer(steps, lang)} mises à jour par époque ({integer(m['n_train'], lang)} images / lots de "
-                    f"{c['batch_size']}).",
-                    f"Here: `{c['optimizer']}`, learning rate {general(c['learning_rate'], lang)}, that is "
-                    f"{integer(steps, lang)} updates per epoch ({integer(m['n_train'], lang)} images / batches of "
-                    f"{c['batch_size']})."))
-        return Answer(p, [where("ex1/config.json", "optimizer", "learning_rate", "batch_size"),
-                          where("ex1/metrics.json", "n_train")])
-    return Answer(p)
+    exp, m = run.step("ex1").exp, maybe(run, "ex1")
+    if exp is None or m is None:
+        return Answer([])
+    steps = facts.steps_per_epoch(m["n_train"], exp.batch_size)
+    return Answer([tr(lang, f"Ici : `{exp.optimizer}`, taux d'apprentissage {general(exp.learning_rate, lang)}, soit "
+                            f"{integer(steps, lang)} mises à jour par époque ({integer(m['n_train'], lang)} images / "
+                            f"lots de {exp.batch_size}).",
+                      f"Here: `{exp.optimizer}`, learning rate {general(exp.learning_rate, lang)}, that is "
+                      f"{integer(steps, lang)} updates per epoch ({integer(m['n_train'], lang)} images / batches of "
+                      f"{exp.batch_size}).")],
+                  [where("ex1/config.json", "optimizer", "learning_rate", "batch_size"),
+                   where("ex1/metrics.json", "n_train")])
 
 
 @measure
 def q_why_loss(run: Run, lang: str) -> Answer:
-    p = []
     c = facts.curve(run.step("ex1").history)
-    if c:
-        p.append(tr(lang, f"Ici, la perte d'entraînement passe de {num(c.first_loss, lang)} (époque 1) à "
-                          f"{num(c.last_loss, lang)} (époque {c.epochs}).",
-                    f"Here, training loss goes from {num(c.first_loss, lang)} (epoch 1) to "
-                    f"{num(c.last_loss, lang)} (epoch {c.epochs})."))
-        return Answer(p, ["ex1/history.csv"])
-    return Answer(p)
+    return Answer([tr(lang, f"Ici, la perte d'entraînement passe de {num(c.first_loss, lang)} (époque 1) à "
+                            f"{num(c.last_loss, lang)} (époque {c.epochs}).",
+                      f"Here, training loss goes from {num(c.first_loss, lang)} (epoch 1) to "
+                      f"{num(c.last_loss, lang)} (epoch {c.epochs}).")] if c else [], ["ex1/history.csv"] if c else [])
 
 
 @measure

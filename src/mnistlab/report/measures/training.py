@@ -17,7 +17,6 @@ from mnistlab.report.measures import (
     lower,
     maybe,
     measure,
-    missing,
     need,
     need_history,
     overfit_sentence,
@@ -28,9 +27,7 @@ from mnistlab.report.measures import (
 
 @measure
 def todo_observe(run: Run, lang: str, step: str = "ex1") -> Answer:
-    c = facts.curve(run.step(step).history)
-    if not c:
-        return Answer([missing(run, lang, step)])
+    c = facts.curve(need_history(run, step))
     return Answer([curve_sentence(c, lang)], [f"{step}/history.csv"])
 
 
@@ -98,9 +95,7 @@ def q_fifty(run: Run, lang: str, study: str, base: str) -> Answer:
 
 @measure
 def q_final_accuracy(run: Run, lang: str) -> Answer:
-    m = maybe(run, "ex1")
-    if not m:
-        return Answer([missing(run, lang, "ex1")])
+    m = need(run, "ex1")
     return Answer([tr(lang,
                       f"Précision de test : **{acc(m['test_accuracy'], lang)}** ({pct(m['test_accuracy'], lang)}), "
                       f"perte de test {num(m['test_loss'], lang)}, soit {integer(m['test_errors'], lang)} erreurs sur "
@@ -144,9 +139,7 @@ def q_remedies(run: Run, lang: str, step: str, short: bool = False) -> Answer:
 
 @measure
 def q_two_curves(run: Run, lang: str) -> Answer:
-    c = facts.curve(run.step("ex1").history)
-    if not c:
-        return Answer([missing(run, lang, "ex1")])
+    c = facts.curve(need_history(run, "ex1"))
     p = [curve_sentence(c, lang)]
     if c.first_gap is not None and c.first_gap < 0:
         p.append(tr(lang,

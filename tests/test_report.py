@@ -134,8 +134,8 @@ def test_extended_studies_are_reported(lab):
     for name in config.names(extended=True):
         if name.startswith("ext."):
             assert (lab / name / "metrics.json").is_file(), name
-            assert f"Code de {name}" in text, name
-    assert "Diffère de ex1 par : learning_rate 0.001 → 1.0" in text
+            assert f"Code : {config.load(name).title}" in text, name
+    assert "Réglages changés (référence : le réseau dense de l'exercice 1) : learning_rate 0.001 → 1.0" in text
 
 
 def test_extended_studies_run_only_when_asked():
@@ -314,7 +314,7 @@ def test_run_writes_a_report_when_interrupted_or_failed(tmp_path, shared_dataset
     monkeypatch.setattr(train, "train_step", fail)
     out = tmp_path / "failed"
     assert cli.main(["run", "ex1", "--out", str(out), "--data", str(shared_datasets), *QUICK, "--lang", "en"]) == 1
-    text = _text((out / "report.html").read_text(encoding="utf-8"))
+    text = _text((out / "report.en.html").read_text(encoding="utf-8"))  # English beside any French report
     assert "This run did not finish (failed: " in text and "disk: the disk is full" in text
     assert "Exercise 1 — MNIST, dense network 784-128-10 (failed) — " in text and str(tmp_path) not in text
 

@@ -130,7 +130,7 @@ def test_ties_among_the_most_confused_pairs_are_all_named():
 
 
 def test_ml_statements_an_instructor_checks():
-    text = open(Path(questionnaire.__file__).with_name("questions.toml"), encoding="utf-8").read()
+    text = " ".join(q.explain_fr for q in questionnaire.load().questions)
     assert "dernier axe de n'importe quel tenseur" in text and "Dense` attend un vecteur" not in text
     assert "calcule exactement la même perte" in text and "n'impose aucun ordre" not in text
     notes = " ".join(interpretation.method_notes(read_run(RUN), "fr"))

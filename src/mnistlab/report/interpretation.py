@@ -10,7 +10,7 @@ from __future__ import annotations
 from mnistlab.i18n import class_names
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
-from mnistlab.report.fmt import integer, listing, num, points, seconds, tr
+from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds, tr
 from mnistlab.report.measures import diff_text, label
 
 TRAINED = ("ex1", "ex2.ann", "ex2.cnn", "ex2.augment", "ext.ex1_50_epochs", "ext.ann_50_epochs",
@@ -39,11 +39,11 @@ def analysis(run: Run, lang: str) -> list[str]:
         out.append(tr(lang,
                       f"Sur MNIST, notre réseau dense de {integer(m['params'], lang)} paramètres atteint une précision "
                       f"de test de {num(m['test_accuracy'], lang)} (± {points(se, lang, sign=False)}, une erreur-type) "
-                      f"en {m.get('epochs_run')} époque(s), soit {integer(m['test_errors'], lang)} erreurs sur "
+                      f"en {epochs(m.get('epochs_run'), lang)}, soit {integer(m['test_errors'], lang)} erreurs sur "
                       f"{integer(m['n_test'], lang)} images.",
                       f"On MNIST our dense network with {integer(m['params'], lang)} parameters reaches a test "
                       f"accuracy of {num(m['test_accuracy'], lang)} (± {points(se, lang, sign=False)}, one standard "
-                      f"error) in {m.get('epochs_run')} epoch(s), {integer(m['test_errors'], lang)} errors out of "
+                      f"error) in {epochs(m.get('epochs_run'), lang)}, {integer(m['test_errors'], lang)} errors out of "
                       f"{integer(m['n_test'], lang)} images."))
     if ann and cnn:
         a, c = ann.metrics, cnn.metrics
@@ -122,11 +122,15 @@ def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
                       f"The {name} class resisted us (recall {num(m['per_class'][worst]['recall'], lang, 3)}){pair}."))
     reuse = [n for n in ("ex1", "ex2.augment") if run.done(n) and run.done(n).metrics.get("validation_is_test")]
     if reuse:
-        out.append(tr(lang, f"Enfin, {listing([label(n, lang) for n in reuse], lang)} valide(nt) sur le jeu de test, "
-                            "comme le TP le demande : nous avons évité de choisir un réglage en regardant ces courbes, "
-                            "qui ne sont pas une vraie validation.",
-                      f"Last, {listing([label(n, lang) for n in reuse], lang)} validate(s) on the test set, as the lab "
-                      "asks: we avoided choosing a setting from those curves, which are no real validation."))
+        many = len(reuse) > 1
+        out.append(tr(lang, f"Enfin, {listing([label(n, lang) for n in reuse], lang)} "
+                            f"{'valident' if many else 'valide'} sur le jeu de test, comme le TP le demande : ces "
+                            "courbes de validation sont des courbes de test, et la précision finale de "
+                            f"{'ces étapes' if many else 'cette étape'} est un peu optimiste.",
+                      f"Last, {listing([label(n, lang) for n in reuse], lang)} "
+                      f"{'validate' if many else 'validates'} on the test set, as the lab asks: those validation "
+                      f"curves are test curves, and the final accuracy of {'these steps' if many else 'this step'} is "
+                      "slightly optimistic."))
     return out
 
 
@@ -178,13 +182,13 @@ def method_notes(run: Run, lang: str) -> list[str]:
     if aug:
         notes.append(tr(lang,
                         f"**L'augmentation n'est pas isolée.** Le CNN augmenté reprend le CNN déjà entraîné pour "
-                        f"{aug.metrics.get('epochs_run')} époque(s) de plus : son effet se mêle à celui d'un "
+                        f"{epochs(aug.metrics.get('epochs_run'), lang)} de plus : son effet se mêle à celui d'un "
                         "entraînement plus long. Un témoin honnête continuerait le même CNN autant d'époques sans "
                         "augmentation. La ligne du TP `from tensorflow.keras.preprocessing.image import "
                         "ImageDataGenerator` fonctionne toujours avec TensorFlow 2.21 et Keras 3.15 (classe héritée ; "
                         "seul `keras.preprocessing.image` l'a perdue).",
                         f"**Augmentation is not isolated.** The augmented CNN continues the trained CNN for "
-                        f"{aug.metrics.get('epochs_run')} more epoch(s): its effect mixes with that of longer "
+                        f"{epochs(aug.metrics.get('epochs_run'), lang)} more: its effect mixes with that of longer "
                         "training. A fair control would continue the same CNN as many epochs without augmentation. "
                         "The lab's line `from tensorflow.keras.preprocessing.image import ImageDataGenerator` still "
                         "works with TensorFlow 2.21 and Keras 3.15 (a legacy class; only `keras.preprocessing.image` "

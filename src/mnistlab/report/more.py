@@ -71,9 +71,10 @@ def _study(items: Items, run: Run, s) -> None:
     if base and s.config and run.step(base).config:
         bc = run.step(base).config
         diff = [f"`{k}` `{bc.get(k)}` → `{v}`" for k, v in s.config.items() if k not in IGNORED_KEYS and bc.get(k) != v]
-        items.p(tr(lang, f"Diffère de {label(base, lang)} par : ", f"Differs from {label(base, lang)} in: ")
-                + "; ".join(diff) + "." if diff else tr(lang, f"Mêmes réglages que {label(base, lang)}.",
-                                                        f"Same settings as {label(base, lang)}."))
+        items.p(tr(lang, f"Réglages changés (référence : {label(base, lang)}) : ",
+                   f"Settings changed (reference: {label(base, lang)}): ")
+                + "; ".join(diff) + "." if diff else tr(lang, f"Mêmes réglages (référence : {label(base, lang)}).",
+                                                        f"Same settings (reference: {label(base, lang)})."))
 
 
 def _other(items: Items, run: Run, s) -> None:

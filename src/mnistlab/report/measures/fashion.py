@@ -8,7 +8,7 @@ from __future__ import annotations
 from mnistlab.i18n import class_names
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
-from mnistlab.report.fmt import integer, num, points, seconds, shape, tr
+from mnistlab.report.fmt import epochs, integer, num, points, seconds, shape, tr
 from mnistlab.report.measures import (
     Answer,
     acc,
@@ -184,22 +184,32 @@ def _nth(k: int, lang: str) -> str:
 
 @measure
 def q_sigmoid_tanh(run: Run, lang: str) -> Answer:
-    p = []
+    m = maybe(run, "ex2.activations")
     s = run.step("ex2.activations")
-    if "sigmoid" in s.subs and "relu" in s.subs and s.subs["sigmoid"].history and s.subs["relu"].history:
-        hs, hr = s.subs["sigmoid"].history, s.subs["relu"].history
-        p.append(tr(lang,
-                    f"Mesuré (réseau à 2 couches cachées, peu profond) : après la 1re époque, précision de validation "
-                    f"{acc(hs['val_accuracy'][0], lang)} avec sigmoid contre {acc(hr['val_accuracy'][0], lang)} avec "
-                    f"ReLU ; à la dernière, {acc(hs['val_accuracy'][-1], lang)} contre "
-                    f"{acc(hr['val_accuracy'][-1], lang)}.",
-                    f"Measured (a shallow network with 2 hidden layers): after epoch 1, validation accuracy "
-                    f"{acc(hs['val_accuracy'][0], lang)} with sigmoid against {acc(hr['val_accuracy'][0], lang)} "
-                    "with "
-                    f"ReLU; at the last, {acc(hs['val_accuracy'][-1], lang)} against "
-                    f"{acc(hr['val_accuracy'][-1], lang)}."))
-        return Answer(p, ["ex2.activations/sigmoid/history.csv", "ex2.activations/relu/history.csv"])
-    return Answer(p)
+    if not m or not {"sigmoid", "tanh", "relu"} <= set(m["val_accuracy"]):
+        return Answer([])
+    va, n = m["val_accuracy"], m.get("n_validation") or 0
+    p = []
+    hs, hr = s.subs.get("sigmoid"), s.subs.get("relu")
+    if hs and hr and hs.history and hr.history and hs.history.get("val_accuracy") and hr.history.get("val_accuracy"):
+        p.append(tr(lang, f"Mesuré (réseau peu profond, 2 couches cachées) : après la 1re époque, précision de "
+                          f"validation {acc(hs.history['val_accuracy'][0], lang)} avec sigmoid contre "
+                          f"{acc(hr.history['val_accuracy'][0], lang)} avec ReLU : la sigmoïde démarre plus lentement.",
+                    f"Measured (a shallow network, 2 hidden layers): after epoch 1, validation accuracy "
+                    f"{acc(hs.history['val_accuracy'][0], lang)} with sigmoid against "
+                    f"{acc(hr.history['val_accuracy'][0], lang)} with ReLU: sigmoid starts more slowly."))
+    d_sig = facts.accuracy_diff(va["relu"], va["sigmoid"], n)
+    d_tanh = facts.accuracy_diff(va["tanh"], va["relu"], n)
+    p.append(tr(lang, f"À la dernière époque, ReLU devance sigmoid de {diff_text(d_sig, lang)} ; tanh, elle, est "
+                      f"{'au niveau de' if not d_tanh.measurable else ('au-dessus de' if d_tanh.d > 0 else 'sous')} "
+                      f"ReLU ({diff_text(d_tanh, lang)}) : sur deux couches cachées, la saturation de tanh ne coûte "
+                      "encore rien ; elle pèse dans les réseaux profonds.",
+                f"At the last epoch ReLU leads sigmoid by {diff_text(d_sig, lang)}; tanh is "
+                f"{'level with' if not d_tanh.measurable else ('above' if d_tanh.d > 0 else 'below')} ReLU "
+                f"({diff_text(d_tanh, lang)}): over two hidden layers tanh's saturation costs nothing yet; it weighs "
+                "in deep networks."))
+    return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation"),
+                      "ex2.activations/sigmoid/history.csv", "ex2.activations/relu/history.csv"])
 
 
 @measure
@@ -334,8 +344,9 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
     c, aug = need(run, "ex2.cnn", "ex2.augment")
     text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
     worse = aug["test_loss"] > c["test_loss"]
-    p = [tr(lang, f"Mesuré après {aug.get('epochs_run')} époque(s) de plus sur images augmentées, précision de test : ",
-            f"Measured after {aug.get('epochs_run')} more epoch(s) on augmented images, test accuracy: ") + lower(text)
+    more = epochs(aug.get("epochs_run"), lang)
+    p = [tr(lang, f"Mesuré après {more} de plus sur images augmentées, précision de test : ",
+            f"Measured after {more} more on augmented images, test accuracy: ") + lower(text)
          + tr(lang, f" ; perte de test {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
                     + (" (plus mauvaise)." if worse else " (meilleure)."),
               f"; test loss {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"

@@ -111,7 +111,7 @@ def bars(values: dict[str, float], title: str, ylabel: str, errors: dict[str, fl
         return f"{x:.4f}".replace(".", "," if lang == "fr" else ".")
 
     labels = [f"{fmt(h)} ± {fmt(e)}" for h, e in zip(heights, yerr, strict=True)] if yerr else [fmt(h) for h in heights]
-    ax.bar_label(rects, labels=labels, padding=3, fontsize=9)
+    ax.bar_label(rects, labels=labels, padding=3, fontsize=12)
     top = max(h + (e or 0) for h, e in zip(heights, yerr or [0] * len(heights), strict=True))
     ax.set_ylim(0, min(1.0, top) * 1.12 if top > 0 else 1)  # from zero: the bars' lengths compare
     ax.set_title(title)

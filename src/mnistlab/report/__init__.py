@@ -1,9 +1,12 @@
 """The hand-in report: a run folder in, ``report.html`` and ``report.md`` out. Reads artifacts, never trains.
 
-``build(run_dir, lang)`` reads the run (:mod:`~mnistlab.report.artifacts`), lays out the report in the lab's
-order (:mod:`~mnistlab.report.document`: settings, model, figures, results, code, every question with its
-answer, analysis, method notes) and writes it (:mod:`~mnistlab.report.render`): ``report.html``, one
-self-contained page, and ``report.md`` with its figures in ``report_figures/``.
+``build(run_dir, lang)`` reads the run (:mod:`~mnistlab.report.artifacts`, through :mod:`mnistlab.runfolder`),
+lays it out (:mod:`~mnistlab.report.document`: a title block, then the section functions of ``SECTIONS`` in
+the lab's order, each question answered from ``questions.toml`` by a named measurement of
+:mod:`~mnistlab.report.measures`) and writes it (:mod:`~mnistlab.report.render`). French goes to
+``report.html`` / ``report.md`` (figures in ``report_figures/``), English to ``report.en.*`` beside them.
+
+For other tools (the notebook): :func:`questions`, :func:`answers` and :func:`analysis`.
 """
 
 from __future__ import annotations

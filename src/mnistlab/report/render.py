@@ -110,6 +110,7 @@ nav.toc { background: #f7f8fa; border: 1px solid var(--line); border-radius: 6px
 nav.toc ol { margin: .25rem 0; padding-left: 1.3rem; }
 nav.toc ol ol { padding-left: 1rem; font-size: .92rem; }
 p.analysis { text-align: justify; }
+@media (min-width: 50rem) { figure.half { display: inline-block; width: 49%; margin-right: 1%; vertical-align: top; } }
 @media (max-width: 40rem) { body { font-size: 15px; } main { padding: .6rem .6rem 2rem; } h1 { font-size: 1.4rem; }
   table { font-size: .82rem; min-width: 0; } th, td { padding: .25rem .4rem; } }
 @media print {
@@ -120,9 +121,11 @@ p.analysis { text-align: justify; }
   h2, h3, h4, caption, .qa .q { break-after: avoid; page-break-after: avoid; }
   figure, tr, .qa .q, .qa .orig { break-inside: avoid; }
   nav.toc { break-inside: auto; background: none; }
-  pre { white-space: pre-wrap; overflow: visible; break-inside: auto; }
+  pre { white-space: pre-wrap; overflow: visible; break-inside: auto; font-size: 7.5pt; line-height: 1.3; }
+  table { font-size: 8.5pt; }
   .scroll { overflow: visible; }
-  figure img { max-height: 11cm; width: auto; }
+  figure img { max-height: 8cm; width: auto; }
+  figure.half { display: inline-block; width: 49%; margin: .3rem 1% .3rem 0; vertical-align: top; }
 }
 """
 
@@ -194,7 +197,8 @@ def _block_html(b, lang: str) -> str:
         data = base64.b64encode(b.figure.png).decode("ascii")
         size = _png_size(b.figure.png)
         dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
-        return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b.figure.alt)}"{dims}>'
+        half = ' class="half"' if b.figure.key.endswith(("_accuracy", "_loss")) else ""  # curves go in pairs
+        return (f'<figure{half}><img src="data:image/png;base64,{data}" alt="{html.escape(b.figure.alt)}"{dims}>'
                 f"<figcaption>{inline_html(b.caption)}</figcaption>{_prov(b.figure.origin, lang)}</figure>")
     if isinstance(b, QA):
         label = (tr(lang, "À faire", "To do") + f" {b.label}") if b.todo else f"Q{b.label}"

@@ -126,7 +126,7 @@ def cells(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: li
     for section, title, items in _sections():
         if SECTION_STEP.get(section, "*") not in present | {"*"}:
             continue
-        level = "#" if section == "intro" else "##" if "." not in section else "###"
+        level = "##" if "." not in section else "###"
         text = [f"{level} {title}"]
         for kind, name, body in items:
             if kind == "text":
@@ -246,7 +246,8 @@ def _activations(exp: config.Experiment) -> dict[str, str]:
     v = {**fill.common(exp), "activations": repr(plain),
          "act_layers": fill.hidden(exp, "        ", act_expr="act"), "leaky": ""}
     if "leaky_relu" in exp.activations:
-        v["leaky"] = _render("ex2.activations.leaky", {**v, "leaky_layers": fill.hidden(exp, "    ", "leaky_relu")})
+        leaky = _render("ex2.activations.leaky", {**v, "leaky_layers": fill.hidden(exp, "    ", "leaky_relu")})
+        v["leaky"] = f"\n{leaky}\n"
     return v
 
 

@@ -78,7 +78,8 @@ def hidden(exp: Experiment, indent: str, activation: str | None = None, act_expr
 
 def conv(exp: Experiment) -> str:
     k, p = exp.kernel_size, exp.pool_size
-    return "\n".join(f"    Conv2D({f!r}, ({k!r},{k!r}), activation={exp.activation!r}),\n    MaxPooling2D(({p!r},{p!r})),"
+    return "\n".join(f"    Conv2D({f!r}, ({k!r},{k!r}), activation={exp.activation!r}),\n"
+                     f"    MaxPooling2D(({p!r},{p!r})),"
                      for f in exp.conv_filters)
 
 

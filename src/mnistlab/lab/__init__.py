@@ -212,13 +212,14 @@ def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.Path
         v = {"data_dir": repr(None if data_dir is None else os.fspath(data_dir)), "seed": repr(first.seed)}
     elif name == "ex1.load":
         v = {"limits": fill.limits(ex1, "x")}
+    elif name == "ex1.normalise":
+        v = {"one_hot": fill.one_hot(ex1)}
     elif name == "ex1.samples":
         v = fill.grid(ex1)
     elif name == "ex1.model":
         v = {"layers": fill.hidden(ex1, "    ")}
-    elif name in ("ex1.compile", "ex1.fit"):
+    elif name in ("ex1.compile", "ex1.fit", "ex1.evaluate"):
         v = fill.common(ex1, "x_test")
-        v["validation"] = fill.validation(ex1, "x_test", "y_test")
     elif name == "ex1.predictions":
         v = {"n_predictions": repr(ex1.predictions_shown)}
     elif name == "ex2.load":

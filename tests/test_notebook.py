@@ -160,7 +160,8 @@ def test_no_execute_writes_a_valid_notebook_with_fields_to_fill(tmp_path):
 def test_bad_input_is_one_line(tmp_path, capsys):
     assert cli.main(["notebook", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
     assert cli.main(["notebook", "ext.ex1_sgd", "--no-execute", "--out", str(tmp_path / "o")]) == 1
-    assert cli.main(["notebook", "--set", "epochs=\"1)\\nimport os\"", "--no-execute", "--out", str(tmp_path / "o")]) == 1
+    crafted = "epochs=\"1)\\nimport os\""
+    assert cli.main(["notebook", "--set", crafted, "--no-execute", "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("mnistlab: error: ") for line in err), err
     assert not (tmp_path / "o").exists()

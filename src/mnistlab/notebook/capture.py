@@ -120,7 +120,6 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
     Returns:
         ``run_dir``.
     """
-    from mnistlab.evaluate import most_confused
     from mnistlab.i18n import class_names
     from mnistlab.train import curve_summary
 
@@ -151,7 +150,7 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
                        "n_train": n_train, "n_validation": n_val}
         elif name == "ex2.confusion":
             y, pred = got["y_test"].astype(np.int64), got["y_pred"].astype(np.int64)
-            metrics = _confusion(y, pred, class_names(exp.dataset, "en"), folder, most_confused)
+            metrics = _confusion(y, pred, class_names(exp.dataset, "en"), folder)
         else:
             n_train, n_val = _n_fit(exp, got["n_train"])
             metrics = {"test_loss": got["test_loss"], "test_accuracy": got["test_accuracy"],
@@ -176,18 +175,11 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
     return run_dir
 
 
-def _confusion(y: np.ndarray, pred: np.ndarray, names: list[str], folder: Path, most_confused) -> dict[str, Any]:
-    from sklearn.metrics import classification_report, confusion_matrix
+def _confusion(y: np.ndarray, pred: np.ndarray, names: list[str], folder: Path) -> dict[str, Any]:
+    """``ex2.confusion``'s metrics from the labels and the CNN's predictions (as ``mnistlab run`` writes them)."""
+    from mnistlab.evaluate import confusion_and_report, most_confused
 
-    matrix = confusion_matrix(y, pred, labels=list(range(10)))
-    report = classification_report(y, pred, labels=list(range(10)), target_names=names, output_dict=True,
-                                   zero_division=0)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["true\\predicted", *names])
-    for name, row in zip(names, matrix, strict=True):
-        w.writerow([name, *row.tolist()])
-    write_text(folder / "confusion_matrix.csv", buf.getvalue())
+    matrix, report = confusion_and_report(y, pred, names, folder / "confusion_matrix.csv")
     per_class = {n: {k: float(report[n][k]) for k in ("precision", "recall", "f1-score")}
                  | {"support": int(report[n]["support"])} for n in names}
     return {"model": "ex2.cnn", "test_accuracy": float((pred == y).mean()), "n_test": int(len(y)),

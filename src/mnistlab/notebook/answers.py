@@ -12,9 +12,9 @@ import os
 import re
 
 # Today's answers speak of "ce run" and suggest commands; the notebook is a hand-in of one execution.
-_UNMEASURED = ("Pas mesuré dans ce run", "Non mesuré dans ce run", "Réponse mesurée indisponible",
-               "Not measured in this run", "Measured answer unavailable")
-NOT_MEASURED = ("*Non mesuré dans ce notebook : le TP ne fait pas cette expérience. Votre réponse :* …")
+_UNMEASURED = ("Pas mesuré", "Non mesuré", "Réponse mesurée indisponible", "Not measured",
+               "Measured answer unavailable")
+NOT_MEASURED = "*Non mesuré dans ce notebook. Votre réponse :* …"
 _WORDS = ((" dans ce run", " dans cette exécution"), ("Dans ce run", "Dans cette exécution"),
           (" de ce run", " de cette exécution"), ("Ce run", "Cette exécution"), (" ce run", " cette exécution"),
           (" du run", " de l'exécution"))

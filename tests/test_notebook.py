@@ -198,3 +198,40 @@ def test_a_failing_cell_gives_one_line_and_keeps_the_partial_notebook(tmp_path, 
     assert "a échoué" in nb.cells[failed + 1].source and "ValueError" in nb.cells[failed + 1].source
     assert (out / "TP2.html").is_file()
     assert json.loads((out / "TP2.ipynb").read_text())["nbformat"] == 4
+
+
+def test_captured_values_become_a_run_folder_the_report_reads(tmp_path):
+    """What the kernel dumps (hand-made here) is answered by the report's measurement functions."""
+    import numpy as np
+
+    from mnistlab import config
+    from mnistlab.notebook import answers, capture
+
+    cap = tmp_path / "capture"
+
+    def dump(name, **values):
+        (cap / name).mkdir(parents=True)
+        for k, v in list(values.items()):
+            if isinstance(v, np.ndarray):
+                np.save(cap / name / f"{k}.npy", values.pop(k))
+        (cap / name / "values.json").write_text(json.dumps(values))
+
+    dump("versions", tensorflow="9.9.9", keras="3.99.0", numpy="2.0", python="3.11.7", backend="tensorflow")
+    facts = {k: {"shape": [300, 28, 28] if k.startswith("x") else [300], "dtype": "uint8", "min": 0, "max": 255}
+             for k in ("x_train", "y_train", "x_test", "y_test")}
+    dump("data.mnist", facts=facts, first_train_labels=[5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7])
+    layers = [{"name": "flatten", "type": "Flatten", "output_shape": [784], "params": 0},
+              {"name": "dense", "type": "Dense", "output_shape": [128], "params": 100480},
+              {"name": "dense_1", "type": "Dense", "output_shape": [10], "params": 1290}]
+    history = {"accuracy": [0.80, 0.9], "loss": [0.6, 0.3], "val_accuracy": [0.85, 0.875], "val_loss": [0.5, 0.4]}
+    dump("ex1", params=101770, layers=layers, history=history, test_loss=0.4321, test_accuracy=0.875,
+         n_train=300, n_test=8)
+    probs = np.eye(10, dtype=np.float32)[[7, 2, 1, 0, 4, 1, 4, 8]]
+    dump("ex1.predictions", probabilities=probs, y_test=np.array([7, 2, 1, 0, 4, 1, 4, 9]))
+    exps = {"ex1": config.load("ex1", {"epochs": 2})}
+    run = capture.write_run(cap, tmp_path / "run", exps, {"ex1": 1.5})
+    got = answers.answers(run, "fr")
+    assert "**0,8750**" in got["ex1.7.1"] and "1 erreur" in got["ex1.7.1"]
+    assert "101" in got["ex1.4.1"] and "770" in got["ex1.4.1"]
+    assert "**9.9.9**" in got["ex1.1.3"]
+    assert (run / "ex1" / "history.csv").read_text().startswith("epoch,loss,accuracy,val_loss,val_accuracy")

@@ -18,11 +18,12 @@ import pytest
 
 from mnistlab import cli, config
 from mnistlab.errors import MnistlabError
-from mnistlab.report import artifacts, code, document, fmt, questions
+from mnistlab.report import artifacts, code, document, fmt, questionnaire, tables
 from mnistlab.report import build as build_report
 
 QUICK = ["--set", "epochs=1", "--set", "train_limit=600", "--set", "test_limit=200"]
 LAB_TEXT = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_4276dbda81d1d721.txt"
+QUESTIONS = questionnaire.load().questions
 
 
 @pytest.fixture(scope="module")
@@ -56,20 +57,20 @@ def test_run_writes_the_report_with_every_step_and_question(lab):
     md = (lab / "report.md").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and '<html lang="fr">' in html
     text = _text(html)
-    for q in questions.QUESTIONS:
+    for q in QUESTIONS:
         quote = _text(document_inline(q.fr))
         assert quote in text, q.key
     # Every step of the lab in order, each with settings, results and its code.
-    positions = [html.index(f'id="step-{n.replace(".", "-").replace("_", "-")}"') for n in config.names()]
+    positions = [html.index(f'id="{lab_anchor}"') for lab_anchor in
+                 ["step-ex1", "sec-ex2-3", "sec-ex2-4", "sec-ex2-5", "sec-ex2-6", "sec-ex2-7"]]
     assert positions == sorted(positions)
-    for name in ["ex1", "ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment"]:
-        assert f"Code de {name} (généré depuis {name}/config.json)" in text
+    assert text.count("Code : Exercice") >= 6
     assert "Travail demandé" in text and "Analyse" in text and "Notes de méthode" in text
-    assert "Galerie des erreurs les plus confiantes du CNN" in text
+    assert "Les erreurs les plus confiantes du CNN" in text
     # The Markdown holds the same report, its figures beside it.
     for figure in re.findall(r"\]\((report_figures/[^)]+\.png)\)", md):
         assert (lab / figure).is_file(), figure
-    assert md.count("**Q") == sum(not q.todo for q in questions.QUESTIONS)
+    assert md.count("**Q") == sum(not q.todo for q in QUESTIONS)
 
 
 def document_inline(s: str) -> str:
@@ -80,11 +81,11 @@ def document_inline(s: str) -> str:
 
 @pytest.mark.slow
 def test_questions_quote_the_lab_word_for_word():
-    assert len([q for q in questions.QUESTIONS if not q.todo]) == 47
+    assert len([q for q in QUESTIONS if not q.todo]) == 47
     if not LAB_TEXT.is_file():
         pytest.skip(f"the lab's text is not at {LAB_TEXT}")
     lab = LAB_TEXT.read_text(encoding="utf-8")
-    for q in questions.QUESTIONS:
+    for q in QUESTIONS:
         if q.todo:
             for piece in re.split(r"(?<=\?) ", q.fr):
                 assert piece.rstrip(" ?") in lab, q.key
@@ -96,13 +97,13 @@ def test_questions_quote_the_lab_word_for_word():
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_every_question_has_a_measured_answer_when_the_run_has_everything(lab, lang):
     run = artifacts.read_run(lab)
-    for q in questions.QUESTIONS:
-        a = questions.answer(q, run, lang)
+    for q in QUESTIONS:
+        a = questionnaire.answer(q, run, lang)
         body = " ".join(a.paragraphs)
         assert body.strip(), q.key
         assert "Non mesuré" not in body and "Not measured" not in body, (q.key, body)
         assert "indisponible" not in body and "unavailable" not in body, (q.key, body)
-    measured = [q.key for q in questions.QUESTIONS if questions.answer(q, run, lang).sources]
+    measured = [q.key for q in QUESTIONS if questionnaire.answer(q, run, lang).sources]
     # The questions the issue lists as measurable cite where their numbers come from.
     for key in ["ex1.1.3", "ex1.2.2", "ex1.2.3", "ex1.4.1", "ex1.6.a", "ex1.7.1", "ex1.8.1", "ex1.6.3",
                 "ex2.3.3", "ex1.5.3", "ex1.5.4", "ex2.4.1", "ex2.6.1", "ex2.7.1", "ex2.7.2"]:
@@ -133,8 +134,8 @@ def test_extended_studies_are_reported(lab):
     for name in config.names(extended=True):
         if name.startswith("ext."):
             assert (lab / name / "metrics.json").is_file(), name
-            assert f"Code de {name}" in text, name
-    assert "Diffère de ex1 par : learning_rate 0.001 → 1.0" in text
+            assert f"Code : {config.load(name).title}" in text, name
+    assert "Réglages changés (référence : le réseau dense de l'exercice 1) : learning_rate 0.001 → 1.0" in text
 
 
 def test_extended_studies_run_only_when_asked():
@@ -215,7 +216,7 @@ def test_every_number_is_read_from_the_artifacts(lab, tmp_path):
         p.write_text(json.dumps(data))
 
     def ex1(m):
-        m.update(test_accuracy=0.123456, test_loss=7.654321, test_errors=4321, params=123457)
+        m.update(test_accuracy=0.123456, test_loss=7.654321, test_errors=4321, n_test=10000, params=123457)
         m["layers"][1]["params"] = 98765
 
     doctor("ex1/metrics.json", ex1)
@@ -245,13 +246,12 @@ def test_every_number_is_read_from_the_artifacts(lab, tmp_path):
             f"Précision de test : {fmt.num(0.123456, lang)}" in text
         real = json.loads((lab / "ex1" / "metrics.json").read_text())
         row = fmt.tr(lang, "erreurs sur le test", "test errors")
-        fr7, en7 = questions.SECTIONS["ex1.7"]
-        fr8, en8 = questions.SECTIONS["ex1.8"]
-        section = text[text.index(fmt.tr(lang, fr7, en7)):text.index(fmt.tr(lang, fr8, en8))]
+        sec7, sec8 = questionnaire.sections()["ex1.7"], questionnaire.sections()["ex1.8"]
+        section = text[text.rindex(sec7.title(lang)):text.rindex(sec8.title(lang))]
         assert f"{row}{fmt.integer(4321, lang)} / " in section
         assert f"{row}{fmt.integer(real['test_errors'], lang)} / " not in section
     doctored = artifacts.read_run(run)
-    answers = " ".join(" ".join(questions.answer(q, doctored, "en").paragraphs) for q in questions.QUESTIONS)
+    answers = " ".join(" ".join(questionnaire.answer(q, doctored, "en").paragraphs) for q in QUESTIONS)
     for value in ["0.1235", "7.6543", "4,321", "123,457", "98,765", "0.3142", "987", "9.8.7", "54,321"]:
         assert value in answers, value
 
@@ -266,8 +266,9 @@ def test_one_exercise_only_reports_what_is_missing(tmp_path, shared_datasets):
     text = _text((out / "report.html").read_text(encoding="utf-8"))
     assert "Ce qui manque" in text
     for name in ["ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment"]:
-        assert f"{name} : pas de résultats (pas lancée)" in text
-    assert "Non mesuré dans ce run : pas de résultats pour ex2.confusion (pas lancée)." in text
+        assert f"{config.load(name).title} (pas lancée)" in text
+    assert "Non mesuré dans cette exécution : pas de résultats pour la matrice de confusion (étape 6) (pas " \
+           "lancée)." in text
     assert "Précision de test : " in text  # exercise 1 is there
 
 
@@ -285,12 +286,13 @@ def test_interrupted_run_with_a_missing_metrics_file(lab, tmp_path):
     written = build_report(run, "fr")
     assert written.missing == ["ex2.ann", "ex2.cnn", "ex2.augment"]
     text = _text(written.html.read_text(encoding="utf-8"))
-    assert "Ce run n'est pas terminé (interrompu)" in text
-    assert "l'étape ex2.cnn n'a pas de résultats (metrics.json absent ; statut : interrompue)" in text
-    assert "La seule époque terminée est montrée ci-dessous." in text
-    assert "Non mesuré dans ce run : pas de résultats pour ex2.cnn (interrompue) et ex2.augment (pas lancée)." \
-        in text
-    assert "l'étape ex2.ann n'a pas de résultats (metrics.json illisible ; statut : inachevée)" in text
+    assert "Cette exécution n'est pas terminée (interrompue)" in text
+    assert "le CNN de l'étape 5 n'a pas de résultats (statut : interrompue)" in text
+    assert "Les époques terminées (1) sont montrées ci-dessous." in text
+    assert "Non mesuré dans cette exécution : pas de résultats pour le CNN de l'étape 5 (interrompue) et le CNN " \
+           "augmenté (étape 7) (pas lancée)." in text
+    assert "l'ANN de l'étape 3 n'a pas de résultats (statut : inachevée). ex2.ann/metrics.json: unreadable" in text
+    assert str(run) not in text
     assert "Précision de test : " in text  # what exists is still there
 
 
@@ -305,7 +307,8 @@ def test_run_writes_a_report_when_interrupted_or_failed(tmp_path, shared_dataset
     out = tmp_path / "stopped"
     assert cli.main(["run", "ex1", "--out", str(out), "--data", str(shared_datasets), *QUICK]) == 130
     text = _text((out / "report.html").read_text(encoding="utf-8"))
-    assert "Ce run n'est pas terminé (interrompu)" in text and "ex1 : pas de résultats (interrompue)" in text
+    assert "Cette exécution n'est pas terminée (interrompue)" in text
+    assert f"{config.load('ex1').title} (interrompue)" in text
 
     def fail(*args, **kwargs):
         raise MnistlabError("the disk is full", tmp_path / "disk")
@@ -313,9 +316,9 @@ def test_run_writes_a_report_when_interrupted_or_failed(tmp_path, shared_dataset
     monkeypatch.setattr(train, "train_step", fail)
     out = tmp_path / "failed"
     assert cli.main(["run", "ex1", "--out", str(out), "--data", str(shared_datasets), *QUICK, "--lang", "en"]) == 1
-    text = _text((out / "report.html").read_text(encoding="utf-8"))
-    assert "This run did not finish (failed: " in text and "the disk is full" in text
-    assert "ex1: no results (failed) — " in text
+    text = _text((out / "report.en.html").read_text(encoding="utf-8"))  # English beside any French report
+    assert "This run did not finish (failed: " in text and "disk: the disk is full" in text
+    assert "Exercise 1 — MNIST, dense network 784-128-10 (failed) — " in text and str(tmp_path) not in text
 
 
 # --- language -------------------------------------------------------------------------------------------------
@@ -418,5 +421,5 @@ def test_number_formats_follow_the_language():
 ])
 def test_settings_table_shows_what_the_step_changed(tmp_path, name, shown, hidden):
     step = artifacts.Step(name, tmp_path, config=config.load(name).to_dict())
-    keys = [row[0].strip("`") for row in document.settings_table(step, "en").rows]
+    keys = [row[0].strip("`") for row in tables.settings_table(step, "en").rows]
     assert set(shown) <= set(keys) and not set(hidden) & set(keys)

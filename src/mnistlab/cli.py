@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write report.html and report.md for a run folder (never trains)")
     rp.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `mnistlab run`")
     rp.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the report and its figures")
+    for parser in (run, rp):  # the hand-in's title block; left as fields to fill when not given
+        parser.add_argument("--author", default="", metavar="NAME", help="Nom Prénom for the report's title block")
+        parser.add_argument("--group", default="", metavar="GROUP", help="the student's group, for the title block")
 
     nb = sub.add_parser("notebook", help="the whole lab as an executed Jupyter notebook (TP2.ipynb, TP2.html)")
     nb.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
@@ -145,6 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir = new_run_dir() if args.out is None else args.out
         runner = Runner(run_dir, overrides=overrides, data_dir=args.data, trust_data=args.trust_data,
                         lang=args.lang, argv=sys.argv[1:], seeds=args.seeds)
+    _record_author(runner.manifest, args)
     # `kill` (SIGTERM) stops the run the way Ctrl-C does: marked interrupted, resumable.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -162,6 +166,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"mnistlab: run complete in {runner.manifest['seconds']:.0f}s: {run_dir}", file=sys.stderr)
     _report_after_run(run_dir, args.lang)
     return 0
+
+
+def _record_author(manifest: dict, args: argparse.Namespace) -> None:
+    """--author / --group go into the manifest, where the report's title block reads them."""
+    from mnistlab import runfolder
+
+    for key, value in ((runfolder.M_AUTHOR, args.author), (runfolder.M_GROUP, args.group)):
+        if value:
+            manifest[key] = value
 
 
 def _report_after_run(run_dir, lang: str) -> None:
@@ -183,7 +196,7 @@ def _report_after_run(run_dir, lang: str) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from mnistlab import report
 
-    written = report.build(args.run_dir, args.lang)
+    written = report.build(args.run_dir, args.lang, author=args.author, group=args.group)
     missing = f"; missing: {', '.join(written.missing)}" if written.missing else ""
     print(f"mnistlab: report written: {written.html} and {written.markdown.name} "
           f"({written.figures} figures{missing})", file=sys.stderr)

@@ -14,6 +14,7 @@ from mnistlab.config import Experiment
 from mnistlab.data.pipeline import model_input
 from mnistlab.fileio import write_text
 from mnistlab.i18n import class_names
+from mnistlab.runfolder import CONFUSION, FIGURES, save_array
 from mnistlab.train import Context, load_model
 
 
@@ -58,12 +59,13 @@ def confusion_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str,
     pred = probs.argmax(axis=1)
     names_en = class_names(exp.dataset, "en")
     names = class_names(exp.dataset, ctx.lang)
-    matrix, report = confusion_and_report(y, pred, names_en, ctx.workdir / "confusion_matrix.csv")
-    plots.save(plots.confusion(matrix, names, "CNN", ctx.lang), ctx.workdir / "figures" / "confusion_matrix.png")
+    matrix, report = confusion_and_report(y, pred, names_en, ctx.workdir / CONFUSION)
+    plots.save(plots.confusion(matrix, names, "CNN", ctx.lang), ctx.workdir / FIGURES / "confusion_matrix.png")
     wrong = np.flatnonzero(pred != y)
     worst = wrong[np.argsort(-probs[wrong, pred[wrong]])][:12]
     plots.save(plots.mistakes(x_raw[worst], y[worst], pred[worst], probs[worst, pred[worst]], names, "CNN",
-                              ctx.lang), ctx.workdir / "figures" / "mistakes.png")
+                              ctx.lang), ctx.workdir / FIGURES / "mistakes.png")
+    save_array(ctx.workdir, "mistakes_images", x_raw[worst])  # the report redraws them in its language
     per_class = {names_en[i]: {k: float(report[names_en[i]][k]) for k in ("precision", "recall", "f1-score")}
                  | {"support": int(report[names_en[i]]["support"])} for i in range(10)}
     return {

@@ -98,24 +98,22 @@ def predictions(images: np.ndarray, true: np.ndarray, predicted: np.ndarray, cla
     return fig
 
 
-def bars(values: dict[str, float], title: str, ylabel: str, errors: dict[str, float] | None = None) -> Figure:
-    """A bar per entry with its value printed on top (the activation comparison)."""
+def bars(values: dict[str, float], title: str, ylabel: str, errors: dict[str, float] | None = None,
+         lang: str = "fr") -> Figure:
+    """A bar per entry with its value printed on top (the activation comparison); the axis starts at 0."""
     names = list(values)
     heights = [values[k] for k in names]
     fig, ax = plt.subplots(figsize=(7, 4))
     yerr = [errors[k] for k in names] if errors else None
     rects = ax.bar(names, heights, yerr=yerr, capsize=6 if yerr else 0, color="#4C72B0")
-    if yerr:  # "mean ± std" beside each error bar's top, the axis wide enough for the whole bar
-        for rect, h, e in zip(rects, heights, yerr, strict=True):
-            ax.annotate(f"{h:.4f} ± {e:.4f}", (rect.get_x() + rect.get_width() / 2, h + e), xytext=(0, 3),
-                        textcoords="offset points", ha="center", va="bottom", fontsize=9)
-        low = min(h - e for h, e in zip(heights, yerr, strict=True))
-        high = max(h + e for h, e in zip(heights, yerr, strict=True))
-        ax.set_ylim(max(0.0, low - 0.05), min(1.05, high + 0.05))
-    else:
-        ax.bar_label(rects, labels=[f"{h:.4f}" for h in heights], padding=3)
-        low = min(heights)
-        ax.set_ylim(max(0.0, low - 0.05), min(1.0, max(heights) + 0.03))
+
+    def fmt(x: float) -> str:
+        return f"{x:.4f}".replace(".", "," if lang == "fr" else ".")
+
+    labels = [f"{fmt(h)} ± {fmt(e)}" for h, e in zip(heights, yerr, strict=True)] if yerr else [fmt(h) for h in heights]
+    ax.bar_label(rects, labels=labels, padding=3, fontsize=9)
+    top = max(h + (e or 0) for h, e in zip(heights, yerr or [0] * len(heights), strict=True))
+    ax.set_ylim(0, min(1.0, top) * 1.12 if top > 0 else 1)  # from zero: the bars' lengths compare
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.4)

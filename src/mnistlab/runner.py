@@ -27,8 +27,8 @@ from mnistlab.backend import hardware, versions
 from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError, MnistlabError, RunFolderBusy
 from mnistlab.fileio import sha256_file, write_json
+from mnistlab.runfolder import CONFIG, MANIFEST, METRICS, MODEL
 
-MANIFEST = "manifest.json"
 LOCK = ".lock"
 
 
@@ -49,7 +49,7 @@ def new_run_dir(base: str | Path = "runs") -> Path:
 
 def is_complete(run_dir: Path, name: str) -> bool:
     """An experiment is complete when its ``metrics.json`` exists (it is written last)."""
-    return (run_dir / name / "metrics.json").is_file()
+    return (run_dir / name / METRICS).is_file()
 
 
 class Runner:
@@ -272,9 +272,9 @@ class Runner:
         from mnistlab import train
 
         workdir = self.run_dir / exp.name
-        (workdir / "metrics.json").unlink(missing_ok=True)  # not complete until rewritten
+        (workdir / METRICS).unlink(missing_ok=True)  # not complete until rewritten
         workdir.mkdir(parents=True, exist_ok=True)
-        write_json(workdir / "config.json", exp.to_dict())
+        write_json(workdir / CONFIG, exp.to_dict())
         previous = self.manifest["experiments"].get(exp.name) or {}
         entry = {"status": "running", "started": now(), "config": exp.to_dict()}
         if self.resume and previous.get("status") in ("running", "interrupted"):
@@ -296,7 +296,7 @@ class Runner:
             train.clear_checkpoints(workdir)
             if exp.expect_divergence:  # the study's result (a learning rate far too high), not a failure
                 entry.update(status="diverged", finished=now())
-                write_json(workdir / "metrics.json", {"diverged": True, "reason": str(e),
+                write_json(workdir / METRICS, {"diverged": True, "reason": str(e),
                                                       "last_good_epoch": e.last_good_epoch,
                                                       "seconds": entry["seconds"]})
                 self._save_manifest()
@@ -310,7 +310,7 @@ class Runner:
             raise
         seconds = time.perf_counter() - t0
         metrics["seconds"] = round(seconds, 3)
-        write_json(workdir / "metrics.json", metrics)
+        write_json(workdir / METRICS, metrics)
         train.clear_checkpoints(workdir)
         entry.update(status="complete", finished=now(), seconds=round(seconds, 3),
                      artifacts=self._artifact_digests(workdir))
@@ -328,7 +328,7 @@ class Runner:
             return train.train_step(exp, ctx)
         if exp.step == "activations":
             return train.activations_step(exp, ctx)
-        model_path = self.run_dir / exp.from_step / "model.keras"
+        model_path = self.run_dir / exp.from_step / MODEL
         if not model_path.is_file():
             raise MnistlabError(f"{exp.name} needs the model of {exp.from_step}, which is missing", model_path)
         step = evaluate.confusion_step if exp.step == "confusion" else train.augment_step
@@ -347,12 +347,12 @@ class Runner:
             sub = dataclasses.replace(exp, seed=seed)
             workdir = self.run_dir / exp.name / "seeds" / str(seed)
             if self.resume and (previous.get(str(seed)) or {}).get("status") == "complete" \
-                    and (workdir / "metrics.json").is_file():
+                    and (workdir / METRICS).is_file():
                 runs[str(seed)] = previous[str(seed)]
                 continue
-            (workdir / "metrics.json").unlink(missing_ok=True)
+            (workdir / METRICS).unlink(missing_ok=True)
             workdir.mkdir(parents=True, exist_ok=True)
-            write_json(workdir / "config.json", sub.to_dict())
+            write_json(workdir / CONFIG, sub.to_dict())
             run = {"status": "running", "dir": f"{exp.name}/seeds/{seed}", "started": now()}
             runs[str(seed)] = run
             self._save_manifest()
@@ -367,7 +367,7 @@ class Runner:
                 self._save_manifest()
                 raise
             metrics["seconds"] = round(time.perf_counter() - t0, 3)
-            write_json(workdir / "metrics.json", metrics)
+            write_json(workdir / METRICS, metrics)
             train.clear_checkpoints(workdir)
             run.update(status="complete", finished=now(), seconds=metrics["seconds"])
             self._save_manifest()

@@ -7,8 +7,6 @@ Artifacts of a trained experiment (names never change):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import sys
@@ -29,6 +27,17 @@ from mnistlab.data.pipeline import Prepared, augmented_grid, batches, epoch_coun
 from mnistlab.errors import DivergedError, MnistlabError
 from mnistlab.fileio import atomic_path, sha256_file, write_json, write_text
 from mnistlab.i18n import class_names, text
+from mnistlab.runfolder import (
+    FIGURES,
+    HISTORY,
+    METRICS,
+    MODEL,
+    PROBABILITIES,
+    SUMMARY,
+    read_history,
+    save_array,
+    write_history,
+)
 
 if TYPE_CHECKING:
     from mnistlab.data.sources import Dataset
@@ -132,7 +141,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         write_json(self.workdir / CHECKPOINT_STATE, {
             "epoch": epoch + 1, "rows": self.rows, "config": self.exp.to_dict(),
             "model_sha256": sha256_file(self.workdir / CHECKPOINT)})
-        write_history(self.workdir / "history.csv", self.rows)
+        write_history(self.workdir / HISTORY, self.rows)
 
 
 class EpochKeyedRandomness(keras.callbacks.Callback):
@@ -214,23 +223,6 @@ def restore_checkpoint(workdir: Path, exp: Experiment) -> tuple[keras.Model, int
         return load_model(workdir / CHECKPOINT), int(state["epoch"]), list(state["rows"])
     except (OSError, ValueError, KeyError, TypeError, MnistlabError):
         return None
-
-
-def write_history(path: Path, rows: list[dict[str, float]]) -> None:
-    """Write per-epoch rows as CSV: epoch, loss, accuracy, val_loss, val_accuracy, ..., seconds."""
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buf.getvalue())
-
-
-def read_history(path: Path) -> dict[str, list[float]]:
-    """``history.csv`` -> {column: values}, like ``History.history`` plus epoch and seconds."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {})}
 
 
 def _clock(seconds: float) -> str:
@@ -418,17 +410,21 @@ def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workd
         test_acc, test_loss = probability_scores(probs, data.labels_test)
     eval_seconds = time.perf_counter() - t0
     predicted = probs.argmax(axis=1)
-    save_model(model, workdir / "model.keras")
-    with atomic_path(workdir / "test_probabilities.npy") as tmp:
+    save_model(model, workdir / MODEL)
+    with atomic_path(workdir / PROBABILITIES) as tmp:
         np.save(tmp, probs.astype(np.float32))
-    write_text(workdir / "summary.txt", summary_text(model))
+    write_text(workdir / SUMMARY, summary_text(model))
     if figures:
         names = class_names(exp.dataset, ctx.lang)
-        plots.save(plots.curves(history, "accuracy", exp.name, ctx.lang), workdir / "figures" / "accuracy.png")
-        plots.save(plots.curves(history, "loss", exp.name, ctx.lang), workdir / "figures" / "loss.png")
+        plots.save(plots.curves(history, "accuracy", exp.name, ctx.lang), workdir / FIGURES / "accuracy.png")
+        plots.save(plots.curves(history, "loss", exp.name, ctx.lang), workdir / FIGURES / "loss.png")
         n = exp.predictions_shown
         plots.save(plots.predictions(data.raw_test[:n], data.labels_test[:n], predicted[:n], names, ctx.lang),
-                   workdir / "figures" / "predictions.png")
+                   workdir / FIGURES / "predictions.png")
+        # What the report needs to redraw the predictions in another language, without the data set.
+        save_array(workdir, "predictions_images", data.raw_test[:n])
+        save_array(workdir, "predictions_labels", np.asarray(data.labels_test[:n], dtype=np.uint8))
+    save_array(workdir, "test_labels", np.asarray(data.labels_test, dtype=np.uint8))  # errors from probabilities
     return {
         "test_loss": float(test_loss),
         "test_accuracy": float(test_acc),
@@ -456,7 +452,11 @@ def train_step(exp: Experiment, ctx: Context) -> dict[str, object]:
     data = prepare(ds, exp)
     rows, cols = exp.samples_grid
     plots.save(plots.samples(data.raw_train, data.labels_train, class_names(exp.dataset, ctx.lang), rows, cols,
-                             ctx.lang), ctx.workdir / "figures" / "samples.png")
+                             ctx.lang), ctx.workdir / FIGURES / "samples.png")
+    save_array(ctx.workdir, "samples_images", data.raw_train[: rows * cols])
+    save_array(ctx.workdir, "samples_labels", np.asarray(data.labels_train[: rows * cols], dtype=np.uint8))
+    save_array(ctx.workdir, "train_class_counts", np.bincount(np.asarray(data.labels_train, dtype=np.int64),
+                                                              minlength=10))
     set_precision(exp)
     model = compile_model(models.build(exp), exp, steps_per_epoch(data, exp))
     model, history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label, augment=exp.augment)
@@ -471,9 +471,9 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
     histories: dict[str, dict[str, list[float]]] = {}
     for i, act in enumerate(exp.activations, 1):
         sub = ctx.workdir / act
-        if ctx.resume and (sub / "metrics.json").is_file():  # finished before an interruption
-            results[act] = json.loads((sub / "metrics.json").read_text(encoding="utf-8"))
-            histories[act] = read_history(sub / "history.csv")
+        if ctx.resume and (sub / METRICS).is_file():  # finished before an interruption
+            results[act] = json.loads((sub / METRICS).read_text(encoding="utf-8"))
+            histories[act] = read_history(sub / HISTORY)
             continue
         seed_everything(exp.seed)
         set_precision(exp)
@@ -482,15 +482,15 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
         model, history, seconds = fit(model, exp, data, ctx, sub, label)
         # The lab draws only the bar chart; one overlay of the curves below stands for per-model figures.
         metrics = evaluate_and_save(model, exp, data, sub, history, seconds, ctx, figures=False)
-        write_json(sub / "metrics.json", metrics)
+        write_json(sub / METRICS, metrics)
         clear_checkpoints(sub)
         results[act] = metrics
         histories[act] = history
     val = {a: float(m["final_val_accuracy"]) for a, m in results.items()}
-    plots.save(plots.bars(val, text("activations_title", ctx.lang), text("val_accuracy", ctx.lang)),
-               ctx.workdir / "figures" / "activations.png")
+    plots.save(plots.bars(val, text("activations_title", ctx.lang), text("val_accuracy", ctx.lang), lang=ctx.lang),
+               ctx.workdir / FIGURES / "activations.png")
     plots.save(plots.overlay({a: h["val_accuracy"] for a, h in histories.items()}, text("activations_title", ctx.lang),
-                             text("val_acc", ctx.lang), ctx.lang), ctx.workdir / "figures" / "val_accuracy.png")
+                             text("val_acc", ctx.lang), ctx.lang), ctx.workdir / FIGURES / "val_accuracy.png")
     best = max(val, key=val.get)
     ranked = sorted(val, key=val.get, reverse=True)
     return {
@@ -514,7 +514,9 @@ def augment_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str, o
     # A grid of what the network now sees: 4 training images, 5 random variants each.
     originals, variants = augmented_grid(data.x_train[:4], exp)
     plots.save(plots.augmented(originals[..., 0], variants[..., 0], ctx.lang),
-               ctx.workdir / "figures" / "augmented_samples.png")
+               ctx.workdir / FIGURES / "augmented_samples.png")
+    save_array(ctx.workdir, "augmented_originals", originals[..., 0])
+    save_array(ctx.workdir, "augmented_variants", variants[..., 0])
     seed_everything(exp.seed)
     model, history, seconds = fit(model, exp, data, ctx, ctx.workdir, ctx.label, augment=True)
     metrics = evaluate_and_save(model, exp, data, ctx.workdir, history, seconds, ctx)

@@ -8,8 +8,6 @@ into a run folder in ``mnistlab run``'s format, which the report's measurement f
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from pathlib import Path
@@ -18,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from mnistlab.config import Experiment
-from mnistlab.fileio import write_json, write_text
+from mnistlab.fileio import write_json
+from mnistlab.runfolder import CONFIG, CONFUSION, HISTORY, METRICS, PROBABILITIES, write_history, write_manifest
 
 # Defines the dump helper in the kernel; {dir!r} is the capture folder (a path this process made).
 PRELUDE = '''
@@ -89,14 +88,10 @@ def _read(folder: Path, name: str) -> dict[str, Any] | None:
     return values
 
 
-def _history_csv(history: dict[str, list[float]]) -> str:
+def _rows(history: dict[str, list[float]]) -> list[dict[str, float]]:
+    """Keras' ``History.history`` as the per-epoch rows of ``history.csv``."""
     keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in history]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["epoch", *keys])
-    for i in range(len(history.get("loss", []))):
-        w.writerow([i + 1, *(repr(float(history[k][i])) for k in keys)])
-    return buf.getvalue()
+    return [{"epoch": i + 1, **{k: float(history[k][i]) for k in keys}} for i in range(len(history.get("loss", [])))]
 
 
 def _n_fit(exp: Experiment, n: int) -> tuple[int, int]:
@@ -137,7 +132,7 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
             manifest["experiments"][name] = {"status": "not run", "config": exp.to_dict()}
             continue
         folder = run_dir / name
-        write_json(folder / "config.json", exp.to_dict())
+        write_json(folder / CONFIG, exp.to_dict())
         metrics: dict[str, Any]
         if name == "ex2.activations":
             val = got["results"]
@@ -160,18 +155,18 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
                        **curve_summary(got["history"])}
             if name in seconds:
                 metrics["fit_seconds"] = round(seconds[name], 3)
-            write_text(folder / "history.csv", _history_csv(got["history"]))
+            write_history(folder / HISTORY, _rows(got["history"]))
             pred = _read(capture_dir, "ex1.predictions") if name == "ex1" else None
             if pred is not None:
                 probs = pred["probabilities"]
                 metrics["test_errors"] = int((probs.argmax(axis=1) != pred["y_test"]).sum())
-                np.save(folder / "test_probabilities.npy", probs)
+                np.save(folder / PROBABILITIES, probs)
             if name == "ex2.augment":
                 metrics["continued_from"] = "ex2.cnn"
-        write_json(folder / "metrics.json", metrics)
+        write_json(folder / METRICS, metrics)
         manifest["experiments"][name] = {"status": "complete", "config": exp.to_dict(),
                                          **({"seconds": round(seconds[name], 3)} if name in seconds else {})}
-    write_json(run_dir / "manifest.json", manifest)
+    write_manifest(run_dir, manifest)
     return run_dir
 
 
@@ -179,7 +174,7 @@ def _confusion(y: np.ndarray, pred: np.ndarray, names: list[str], folder: Path) 
     """``ex2.confusion``'s metrics from the labels and the CNN's predictions (as ``mnistlab run`` writes them)."""
     from mnistlab.evaluate import confusion_and_report, most_confused
 
-    matrix, report = confusion_and_report(y, pred, names, folder / "confusion_matrix.csv")
+    matrix, report = confusion_and_report(y, pred, names, folder / CONFUSION)
     per_class = {n: {k: float(report[n][k]) for k in ("precision", "recall", "f1-score")}
                  | {"support": int(report[n]["support"])} for n in names}
     return {"model": "ex2.cnn", "test_accuracy": float((pred == y).mean()), "n_test": int(len(y)),

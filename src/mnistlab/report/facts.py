@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnistlab import runfolder
 from mnistlab.i18n import class_names
 from mnistlab.report.artifacts import Run, Step
 
@@ -42,6 +43,13 @@ class Curve:
         """Validation loss bottomed out before the last epoch and ended higher."""
         return bool(self.best_val_loss_epoch and self.best_val_loss_epoch < self.epochs
                     and self.val_loss_rises_after_best)
+
+    @property
+    def rise(self) -> float:
+        """How much validation loss rose after its minimum, as a fraction of the minimum (0 if it did not)."""
+        if not self.overfits or not self.best_val_loss:
+            return 0.0
+        return (self.last_val_loss - self.best_val_loss) / self.best_val_loss
 
 
 def curve(history: dict[str, list[float]] | None) -> Curve | None:
@@ -110,20 +118,24 @@ def layer_formula(layers: list[dict]) -> list[tuple[dict, str | None]]:
 
 
 def probabilities(step: Step) -> np.ndarray | None:
-    """``test_probabilities.npy`` of a step; None if missing or unreadable."""
-    path = step.folder / "test_probabilities.npy"
-    if not path.is_file():
-        return None
+    """``test_probabilities.npy`` of a step, (n, 10) finite values in [0, 1]; None if missing or malformed."""
     try:
-        probs = np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
+        probs = runfolder.read_npy(runfolder.inside(step.folder, runfolder.PROBABILITIES), ndim=2)
+    except runfolder.RunFolderError as e:
+        step._problem(str(e))
         return None
-    return probs if probs.ndim == 2 else None
+    if probs is None:
+        return None
+    if probs.shape[1] != 10 or not np.issubdtype(probs.dtype, np.floating) or not np.isfinite(probs).all() \
+            or probs.min() < 0 or probs.max() > 1:
+        step._problem(f"{step.folder / runfolder.PROBABILITIES}: not class probabilities (n x 10 in [0, 1])")
+        return None
+    return probs
 
 
 @dataclass
 class Errors:
-    """A model's test errors, from its saved probabilities and the data set's test labels."""
+    """A model's test errors, from its saved probabilities and the test labels the run saved."""
 
     n: int
     wrong: int
@@ -131,43 +143,91 @@ class Errors:
     first_shown: list[tuple[int, str, str]]  # (index, true, predicted) of the shown images
     mean_conf_right: float
     mean_conf_wrong: float | None
+    confident_wrong: int = 0  # errors made with a probability above 0.9
 
 
 def errors(run: Run, step: Step, lang: str, top: int = 3) -> Errors | None:
-    """Which test images a step's model gets wrong; needs ``test_probabilities.npy`` and the data set."""
+    """Which test images a step's model gets wrong; needs ``test_probabilities.npy`` and ``arrays/test_labels``."""
     exp = step.exp
     probs = probabilities(step)
-    if exp is None or probs is None:
+    y = step.array("test_labels", ndim=1)
+    if exp is None or probs is None or y is None or len(y) != len(probs) or (len(y) and y.max() > 9):
         return None
-    ds = run.load_dataset(exp.dataset)
-    if ds is None:
-        return None
-    y = np.asarray(ds.y_test[: len(probs)], dtype=np.int64)
-    if len(y) != len(probs):
-        return None
+    y = np.asarray(y, dtype=np.int64)
     pred = probs.argmax(axis=1)
     conf = probs.max(axis=1)
     names = class_names(exp.dataset, lang)
     matrix = np.zeros((10, 10), dtype=np.int64)
     np.add.at(matrix, (y, pred), 1)
     np.fill_diagonal(matrix, 0)
-    order = np.argsort(matrix, axis=None)[::-1][:top]
-    pairs = [(names[t], names[p], int(matrix[t, p])) for t, p in (np.unravel_index(i, matrix.shape) for i in order)
-             if matrix[t, p] > 0]
+    pairs = top_pairs(matrix, names, top)
     shown = min(exp.predictions_shown, len(y))
     first = [(i, names[y[i]], names[pred[i]]) for i in range(shown) if y[i] != pred[i]]
     right = pred == y
     return Errors(n=len(y), wrong=int((~right).sum()), pairs=pairs, first_shown=first,
                   mean_conf_right=float(conf[right].mean()) if right.any() else float("nan"),
-                  mean_conf_wrong=float(conf[~right].mean()) if (~right).any() else None)
+                  mean_conf_wrong=float(conf[~right].mean()) if (~right).any() else None,
+                  confident_wrong=int(((~right) & (conf > 0.9)).sum()))
 
 
-def class_counts(run: Run, dataset: str) -> list[int] | None:
-    """Training images per class, from the reloaded data set."""
-    ds = run.load_dataset(dataset)
-    if ds is None:
+def top_pairs(matrix: np.ndarray, names: list[str], top: int = 3) -> list[tuple[str, str, int]]:
+    """The ``top`` largest off-diagonal cells (true, predicted, count), and every cell tied with the last one."""
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    cells = sorted(((int(off[t, p]), t, p) for t in range(off.shape[0]) for p in range(off.shape[1]) if off[t, p]),
+                   key=lambda c: (-c[0], c[1], c[2]))
+    if len(cells) > top:
+        cells = [c for c in cells if c[0] >= cells[top - 1][0]]
+    return [(names[t], names[p], n) for n, t, p in cells]
+
+
+def class_counts(run: Run, step_name: str) -> list[int] | None:
+    """Training images per class, as the run saved them (``arrays/train_class_counts.npy``)."""
+    counts = run.step(step_name).array("train_class_counts", ndim=1)
+    if counts is None or len(counts) != 10 or not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0:
         return None
-    return np.bincount(np.asarray(ds.y_train, dtype=np.int64), minlength=10).tolist()
+    return [int(c) for c in counts]
+
+
+def ranking(values: dict[str, float]) -> list[tuple[str, float]]:
+    """``values`` from the largest down (ties keep their order)."""
+    return sorted(values.items(), key=lambda kv: -kv[1])
+
+
+# --- uncertainty on one test set ----------------------------------------------------------------------------
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error of an accuracy ``p`` measured on ``n`` images: sqrt(p (1 - p) / n)."""
+    return math.sqrt(p * (1 - p) / n) if n > 0 else float("inf")
+
+
+@dataclass
+class Diff:
+    """A difference of two accuracies measured on the same ``n`` images, with its standard error."""
+
+    a: float
+    b: float
+    n: int
+
+    @property
+    def d(self) -> float:
+        return self.a - self.b
+
+    @property
+    def se(self) -> float:
+        """sqrt(SE_a^2 + SE_b^2): ignores the pairing of the two models on the same images, so it errs wide."""
+        return math.sqrt(binomial_se(self.a, self.n) ** 2 + binomial_se(self.b, self.n) ** 2)
+
+    @property
+    def measurable(self) -> bool:
+        """Outside two standard errors: a finding; inside: "no measurable difference"."""
+        return abs(self.d) > 2 * self.se
+
+
+def accuracy_diff(a: float, b: float, n: int) -> Diff:
+    """``a - b`` for two accuracies on the same ``n`` images."""
+    return Diff(float(a), float(b), int(n))
 
 
 # --- several seeds ------------------------------------------------------------------------------------------

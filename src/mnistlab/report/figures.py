@@ -3,19 +3,21 @@
 Curves, bar charts and the confusion matrix are redrawn from ``history.csv``, ``metrics.json`` and
 ``confusion_matrix.csv`` with :mod:`mnistlab.plots`. Figures of images (samples, predictions, mistakes,
 augmented samples) are the run's own PNGs when the run drew them in the report's language; otherwise they
-are redrawn from the data set the manifest records, and the run's PNG is the fallback.
+are redrawn from the small arrays the run saved (``arrays/*.npy``), and the run's PNG (checked to be a PNG) is
+the fallback. Nothing here imports TensorFlow or reloads a data set.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from mnistlab import plots
+from mnistlab import plots, runfolder
 from mnistlab.i18n import class_names, text
-from mnistlab.report.artifacts import Run, Step, read_confusion_csv
+from mnistlab.report.artifacts import Run, Step, counts_matrix, read_confusion_csv
 
 
 @dataclass
@@ -29,11 +31,35 @@ class Figure:
     note: str = ""  # e.g. labels left in the run's language
 
 
-def _png(fig) -> bytes:
+# Text sizes for a figure read at phone width (a 7-inch figure shown ~360 px wide).
+READABLE = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15, "xtick.labelsize": 14,
+            "ytick.labelsize": 14, "legend.fontsize": 13}
+
+
+def _png(fig, lang: str = "en") -> bytes:
+    """The figure as PNG bytes, its numbers written the ``lang`` way (decimal comma in French)."""
+    if lang == "fr":
+        _decimal_comma(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plots.plt.close(fig)
     return buf.getvalue()
+
+
+def _decimal_comma(fig) -> None:
+    from matplotlib.text import Text
+    from matplotlib.ticker import FuncFormatter, ScalarFormatter
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if isinstance(axis.get_major_formatter(), ScalarFormatter):
+                axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}".replace(".", ",")))
+    for t in fig.findobj(Text):
+        t.set_text(re.sub(r"(\d)\.(\d)", r"\1,\2", t.get_text()))
+
+
+def _readable():
+    return plots.plt.rc_context(READABLE)
 
 
 def curve(step: Step, metric: str, lang: str, title: str | None = None, mark_best: bool = False) -> Figure | None:
@@ -43,27 +69,35 @@ def curve(step: Step, metric: str, lang: str, title: str | None = None, mark_bes
     mark = None
     if mark_best and step.history.get("val_loss"):
         mark = int(np.argmin(step.history["val_loss"]) + 1)
-    fig = plots.curves(step.history, metric, title or step.name, lang, mark_epoch=mark)
-    return Figure(f"{step.name.replace('/', '_')}_{metric}", _png(fig),
+    with _readable():
+        fig = plots.curves(step.history, metric, title or step.name, lang, mark_epoch=mark)
+        png = _png(fig, lang)
+    return Figure(f"{step.name.replace('/', '_')}_{metric}", png,
                   text("acc_title" if metric == "accuracy" else "loss_title", lang).format(title or step.name),
                   f"{step.name}/history.csv")
 
 
 def overlay(key: str, series: dict[str, list[float]], title: str, ylabel: str, lang: str, origin: str) -> Figure:
-    return Figure(key, _png(plots.overlay(series, title, ylabel, lang)), title, origin)
+    with _readable():
+        png = _png(plots.overlay(series, title, ylabel, lang), lang)
+    return Figure(key, png, title, origin)
 
 
 def bars(key: str, values: dict[str, float], errors: dict[str, float] | None, title: str, ylabel: str,
-         origin: str) -> Figure:
-    return Figure(key, _png(plots.bars(values, title, ylabel, errors)), title, origin)
+         origin: str, lang: str = "en") -> Figure:
+    """Bars from zero, values written the ``lang`` way."""
+    with _readable():
+        png = _png(plots.bars(values, title, ylabel, errors, lang), lang)
+    return Figure(key, png, title, origin)
 
 
 def confusion(run: Run, step: Step, lang: str) -> Figure | None:
     """The confusion matrix from ``confusion_matrix.csv`` (else ``metrics.json``), class names in ``lang``."""
-    got = read_confusion_csv(step.folder / "confusion_matrix.csv")
+    got = read_confusion_csv(step)
     origin = f"{step.name}/confusion_matrix.csv"
     if got is None and step.metrics and step.metrics.get("confusion_matrix"):
-        got = (None, np.array(step.metrics["confusion_matrix"], dtype=np.int64))
+        matrix = counts_matrix(step.metrics["confusion_matrix"])
+        got = None if matrix is None else (None, matrix)
         origin = f"{step.name}/metrics.json"
     if got is None:
         return None
@@ -72,99 +106,101 @@ def confusion(run: Run, step: Step, lang: str) -> Figure | None:
     names = class_names(exp.dataset if exp else "fashion_mnist", lang)
     if len(names) != matrix.shape[0]:
         names = [str(i) for i in range(matrix.shape[0])]
-    fig = plots.confusion(matrix, names, "CNN", lang)
-    return Figure(f"{step.name}_confusion", _png(fig), text("confusion_title", lang).format("CNN"), origin)
+    with _readable():
+        png = _png(plots.confusion(matrix, names, "CNN", lang), lang)
+    return Figure(f"{step.name}_confusion", png, text("confusion_title", lang).format("CNN"), origin)
 
 
 # --- figures of images ------------------------------------------------------------------------------------
 
 
 def _run_png(run: Run, step: Step, name: str, lang: str, alt: str) -> Figure | None:
+    """The run's own PNG, only if its bytes are a PNG (a symlink or other bytes are refused)."""
     path = step.figure(name)
     if path is None:
         return None
+    try:
+        png = runfolder.read_png(path)
+    except runfolder.RunFolderError as e:
+        step._problem(str(e))
+        return None
+    if png is None:
+        return None
     note = "" if run.lang == lang else f"labels:{run.lang}"
-    return Figure(f"{step.name}_{name}", path.read_bytes(), alt, f"{step.name}/figures/{name}.png", note)
+    return Figure(f"{step.name}_{name}", png, alt, f"{step.name}/figures/{name}.png", note)
+
+
+def _images(step: Step, name: str, count: int | None = None) -> np.ndarray | None:
+    """``arrays/<name>.npy``: grey images (n, 28, 28) the run saved for the report, else None."""
+    a = step.array(name, ndim=3)
+    if a is None or a.shape[1:] != (28, 28) or (count is not None and len(a) < count):
+        return None
+    return a
+
+
+def _labels(step: Step, name: str, n: int) -> np.ndarray | None:
+    a = step.array(name, ndim=1)
+    if a is None or len(a) < n or not np.issubdtype(a.dtype, np.integer) or (len(a) and (a.min() < 0 or a.max() > 9)):
+        return None
+    return a[:n].astype(np.int64)
 
 
 def samples(run: Run, step: Step, lang: str) -> Figure | None:
-    """The first training images with their labels (the lab's sample grid)."""
+    """The first training images with their labels (the lab's sample grid), in ``lang``."""
     exp = step.exp
     alt = text("label", lang).format("…")
-    if run.lang != lang and exp is not None:
-        ds = run.load_dataset(exp.dataset)
-        if ds is not None:
-            rows, cols = exp.samples_grid
-            fig = plots.samples(ds.x_train[: rows * cols], ds.y_train[: rows * cols], class_names(exp.dataset, lang),
-                                rows, cols, lang)
-            return Figure(f"{step.name}_samples", _png(fig), alt, f"{exp.dataset}: {ds.source}")
+    if exp is not None:
+        rows, cols = exp.samples_grid
+        images, labels = _images(step, "samples_images", rows * cols), _labels(step, "samples_labels", rows * cols)
+        if images is not None and labels is not None:
+            fig = plots.samples(images[: rows * cols], labels, class_names(exp.dataset, lang), rows, cols, lang)
+            return Figure(f"{step.name}_samples", _png(fig, lang), alt, f"{step.name}/arrays/samples_*.npy")
     return _run_png(run, step, "samples", lang, alt)
 
 
 def predictions(run: Run, step: Step, lang: str) -> Figure | None:
-    """The first test images with true and predicted class (``test_probabilities.npy``)."""
+    """The first test images with true and predicted class (``test_probabilities.npy``), in ``lang``."""
+    from mnistlab.report import facts
+
     exp = step.exp
     alt = text("true_pred", lang).replace("\n", " ").format("…", "…")
-    probs_path = step.folder / "test_probabilities.npy"
-    if run.lang != lang and exp is not None and probs_path.is_file():
-        ds = run.load_dataset(exp.dataset)
-        if ds is not None:
-            try:
-                predicted = np.load(probs_path, allow_pickle=False).argmax(axis=1)
-                n = min(exp.predictions_shown, len(predicted))
-                fig = plots.predictions(ds.x_test[:n], ds.y_test[:n], predicted[:n], class_names(exp.dataset, lang),
-                                        lang)
-                return Figure(f"{step.name}_predictions", _png(fig), alt,
-                              f"{step.name}/test_probabilities.npy, {exp.dataset}: {ds.source}")
-            except (OSError, ValueError):
-                pass
+    probs = facts.probabilities(step)
+    if exp is not None and probs is not None:
+        n = min(exp.predictions_shown, len(probs))
+        images, labels = _images(step, "predictions_images", n), _labels(step, "predictions_labels", n)
+        if images is not None and labels is not None:
+            fig = plots.predictions(images[:n], labels, probs[:n].argmax(axis=1), class_names(exp.dataset, lang),
+                                    lang)
+            return Figure(f"{step.name}_predictions", _png(fig, lang), alt,
+                          f"{step.name}/test_probabilities.npy, {step.name}/arrays/predictions_*.npy")
     return _run_png(run, step, "predictions", lang, alt)
 
 
 def mistakes(run: Run, step: Step, lang: str) -> Figure | None:
-    """The CNN's most confident mistakes (``metrics.json`` ``most_confident_mistakes``)."""
+    """The CNN's most confident mistakes (``metrics.json`` ``most_confident_mistakes``), in ``lang``."""
     exp = step.exp
     alt = text("mistakes_title", lang).format("CNN")
-    worst = (step.metrics or {}).get("most_confident_mistakes") or []
-    if run.lang != lang and exp is not None and worst:
-        ds = run.load_dataset(exp.dataset)
+    worst = (step.metrics or {}).get("most_confident_mistakes")
+    if exp is not None and isinstance(worst, list) and worst and all(isinstance(m, dict) for m in worst):
         en = class_names(exp.dataset, "en")
-        if ds is not None and all(m.get("true") in en and m.get("predicted") in en for m in worst):
-            idx = np.array([int(m["index"]) for m in worst])
-            if idx.max() < len(ds.x_test):
-                fig = plots.mistakes(ds.x_test[idx], np.array([en.index(m["true"]) for m in worst]),
-                                     np.array([en.index(m["predicted"]) for m in worst]),
-                                     np.array([float(m["probability"]) for m in worst]),
-                                     class_names(exp.dataset, lang), "CNN", lang)
-                return Figure(f"{step.name}_mistakes", _png(fig), alt,
-                              f"{step.name}/metrics.json (most_confident_mistakes), {exp.dataset}: {ds.source}")
+        images = _images(step, "mistakes_images", len(worst))
+        prob = [m.get("probability") for m in worst]
+        if images is not None and all(m.get("true") in en and m.get("predicted") in en for m in worst) \
+                and all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in prob):
+            fig = plots.mistakes(images[: len(worst)], np.array([en.index(m["true"]) for m in worst]),
+                                 np.array([en.index(m["predicted"]) for m in worst]), np.array(prob, dtype=float),
+                                 class_names(exp.dataset, lang), "CNN", lang)
+            return Figure(f"{step.name}_mistakes", _png(fig, lang), alt,
+                          f"{step.name}/metrics.json (most_confident_mistakes), {step.name}/arrays/mistakes_images.npy")
     return _run_png(run, step, "mistakes", lang, alt)
 
 
 def augmented(run: Run, step: Step, lang: str) -> Figure | None:
-    """Training images beside augmented versions, redrawn only in another language (it needs Keras)."""
-    exp = step.exp
+    """Training images beside augmented versions of them, as the run drew them (``arrays/augmented_*``)."""
     alt = text("augmented_title", lang)
-    if run.lang != lang and exp is not None:
-        ds = run.load_dataset(exp.dataset)
-        if ds is not None:
-            try:
-                originals, variants = _augment(ds.x_train[:4], exp)
-                fig = plots.augmented(originals, variants, lang)
-                return Figure(f"{step.name}_augmented_samples", _png(fig), alt,
-                              f"{step.name}/config.json (seed {exp.seed}), {exp.dataset}: {ds.source}")
-            except Exception:  # noqa: BLE001 - the run's own PNG is a fine fallback
-                pass
+    originals, variants = step.array("augmented_originals", ndim=3), step.array("augmented_variants", ndim=4)
+    if originals is not None and variants is not None and variants.shape[0] == originals.shape[0] \
+            and originals.shape[1:] == (28, 28) and variants.shape[2:] == (28, 28):
+        fig = plots.augmented(originals, variants, lang)
+        return Figure(f"{step.name}_augmented_samples", _png(fig, lang), alt, f"{step.name}/arrays/augmented_*.npy")
     return _run_png(run, step, "augmented_samples", lang, alt)
-
-
-def _augment(raw: np.ndarray, exp) -> tuple[np.ndarray, np.ndarray]:
-    """The augment step's grid again: same seed, same keys, same random draws."""
-    from mnistlab.backend import quiet, seed_everything
-
-    quiet()
-    from mnistlab.data.pipeline import augmented_grid, model_input
-
-    seed_everything(exp.seed)
-    originals, variants = augmented_grid(model_input(raw, "cnn"), exp)
-    return originals[..., 0], variants[..., 0]

@@ -103,3 +103,11 @@ def listing(items: list[str], lang: str) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + tr(lang, " et ", " and ") + items[-1]
+
+
+def epochs(n: int | None, lang: str) -> str:
+    """``1 époque``, ``5 époques`` / ``1 epoch``, ``5 epochs``."""
+    if n is None:
+        return "—"
+    word = tr(lang, "époque", "epoch")
+    return f"{n} {word}" + ("s" if n != 1 else "") if lang == "en" else f"{n} {word}" + ("s" if n > 1 else "")

@@ -1,8 +1,10 @@
-"""A :class:`~mnistlab.report.document.Document` as one self-contained HTML file, or as Markdown.
+"""A :class:`~mnistlab.report.blocks.Document` as one self-contained HTML file, or as Markdown.
 
 The HTML embeds every figure as a ``data:`` URI, holds its CSS inline, has no script, and forbids any
-fetch with a Content-Security-Policy; it reflows on a phone and prints cleanly. The Markdown refers to the
-figures as PNG files written beside it (``report_figures/``).
+fetch with a Content-Security-Policy; it reflows on a phone (every table scrolls inside itself) and prints
+on A4. Every string is escaped: a run folder's names and values are text, never markup; links go only to
+``#anchors`` of the page. Provenance (``origin``, answer sources) is a small note in HTML and only in the
+appendix in Markdown.
 """
 
 from __future__ import annotations
@@ -12,45 +14,49 @@ import html
 import re
 import struct
 
-from mnistlab import __version__
-from mnistlab.report.document import QA, Bullets, Code, Document, Fig, Heading, Para, Table
+from mnistlab.report.blocks import QA, Bullets, Code, Document, Fig, Heading, Para, Table, TitleBlock
 from mnistlab.report.fmt import tr
 
 FIGURES_DIR = "report_figures"
 
-_CODE = re.compile(r"`([^`]+)`")
-_LINK = re.compile(r"\[([^\]]+)\]\((#[\w-]+)\)")
+_CODE = re.compile(r"`([^`\n]+)`")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((#[a-z0-9-]+)\)")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITALIC = re.compile(r"(?<![\w*])\*(?![\s*])(.+?)(?<![\s*])\*(?![\w*])")
+_SLOT = "\x00{}\x00"  # a code span, set aside while bold and italic are matched around it
 
 
 def inline_html(text: str) -> str:
-    """Inline markup (`code`, **bold**, *italic*, [text](#anchor)) to HTML, everything else escaped."""
+    """Inline markup (`code`, **bold**, *italic*, [text](#anchor)) to HTML; everything else is escaped text.
+
+    Code spans are set aside first, so bold may hold code (``**`x` is 1**``) and code never holds markup.
+    """
+    text = text.replace("\x00", "")
+    codes: list[str] = []
+
+    def keep(m: re.Match) -> str:
+        codes.append(f"<code>{html.escape(m.group(1), quote=False)}</code>")
+        return _SLOT.format(len(codes) - 1)
+
+    text = _CODE.sub(keep, text)
     out, at = [], 0
     for m in _LINK.finditer(text):
-        out.append(_spans(text[at:m.start()]))
-        out.append(f'<a href="{html.escape(m.group(2))}">{_spans(m.group(1))}</a>')
+        out.append(_marks(text[at:m.start()]))
+        out.append(f'<a href="{m.group(2)}">{_marks(m.group(1))}</a>')
         at = m.end()
-    out.append(_spans(text[at:]))
-    return "".join(out)
+    out.append(_marks(text[at:]))
+    return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], "".join(out))
 
 
-def _spans(text: str) -> str:
-    out = []
-    for i, part in enumerate(_CODE.split(text)):
-        if i % 2:
-            out.append(f"<code>{html.escape(part, quote=False)}</code>")
-            continue
-        part = html.escape(part, quote=False)
-        part = _BOLD.sub(r"<strong>\1</strong>", part)
-        part = _ITALIC.sub(r"<em>\1</em>", part)
-        out.append(part)
-    return "".join(out)
+def _marks(text: str) -> str:
+    text = html.escape(text, quote=False)
+    text = _BOLD.sub(r"<strong>\1</strong>", text)
+    return _ITALIC.sub(r"<em>\1</em>", text)
 
 
 def figure_file(key: str) -> str:
     """The file name of a figure under ``report_figures/``."""
-    return re.sub(r"[^\w.-]", "_", key) + ".png"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", key).lstrip(".") + ".png"
 
 
 def _png_size(png: bytes) -> tuple[int, int] | None:
@@ -75,9 +81,9 @@ a { color: var(--accent); }
 code { font: .88em/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace;
        background: var(--codebg); padding: .05em .3em; border-radius: 3px; overflow-wrap: anywhere; }
 pre { background: var(--codebg); border: 1px solid var(--line); border-radius: 6px; padding: .75rem; overflow-x: auto;
-      font-size: .85rem; line-height: 1.45; }
+      font-size: .85rem; line-height: 1.45; max-width: 100%; }
 pre code { background: none; padding: 0; overflow-wrap: normal; }
-.scroll { overflow-x: auto; margin: .75rem 0; }
+.scroll { overflow-x: auto; margin: .75rem 0; max-width: 100%; }
 table { border-collapse: collapse; font-size: .9rem; min-width: 50%; }
 caption { caption-side: top; text-align: left; color: var(--muted); font-size: .85rem; padding-bottom: .25rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .6rem; text-align: left; vertical-align: top; }
@@ -87,6 +93,7 @@ figure { margin: 1rem 0; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: .85rem; margin-top: .3rem; }
 .small { color: var(--muted); font-size: .9rem; }
+.prov { color: var(--muted); font-size: .72rem; margin: .15rem 0 0; }
 .warn { background: var(--warnbg); color: var(--warn); border-left: 4px solid var(--warn); padding: .5rem .75rem; }
 .missing { background: var(--missbg); color: var(--miss); border-left: 4px solid var(--miss); padding: .5rem .75rem;
            margin: .5rem 0; }
@@ -96,22 +103,26 @@ ul.missing { padding-left: 2rem; }
 .qa .q .n { color: var(--accent); margin-right: .35rem; }
 .qa .orig { color: var(--muted); font-style: italic; margin: 0 0 .3rem; font-size: .9rem; }
 .qa .a p { margin: .35rem 0; }
-.qa .src { color: var(--muted); font-size: .8rem; margin: .3rem 0 0; }
+table.who { min-width: 0; width: 100%; font-size: 1rem; }
+table.who th { width: 9rem; background: none; }
+table.who td { border-bottom: 1px solid var(--fg); min-height: 1.6rem; }
 nav.toc { background: #f7f8fa; border: 1px solid var(--line); border-radius: 6px; padding: .5rem 1rem; }
 nav.toc ol { margin: .25rem 0; padding-left: 1.3rem; }
-ul.analysis li { margin: .25rem 0; }
-footer { margin-top: 3rem; color: var(--muted); font-size: .8rem; border-top: 1px solid var(--line);
-         padding-top: .5rem; }
+nav.toc ol ol { padding-left: 1rem; font-size: .92rem; }
+p.analysis { text-align: justify; }
 @media (max-width: 40rem) { body { font-size: 15px; } main { padding: .6rem .6rem 2rem; } h1 { font-size: 1.4rem; }
-  table { font-size: .82rem; } th, td { padding: .25rem .4rem; } }
+  table { font-size: .82rem; min-width: 0; } th, td { padding: .25rem .4rem; } }
 @media print {
-  @page { margin: 1.6cm 1.4cm; }
+  @page { size: A4; margin: 1.5cm 1.4cm; }
   body { font-size: 10.5pt; } main { max-width: none; padding: 0; }
-  a { color: inherit; text-decoration: none; } nav.toc { display: none; }
-  h2 { break-before: page; border-top: none; } h2, h3, h4 { break-after: avoid; }
-  figure, table, .qa { break-inside: avoid; }
+  a { color: inherit; text-decoration: none; }
+  h2 { border-top: none; margin-top: 1.6rem; }
+  h2, h3, h4, caption, .qa .q { break-after: avoid; page-break-after: avoid; }
+  figure, tr, .qa .q, .qa .orig { break-inside: avoid; }
+  nav.toc { break-inside: auto; background: none; }
   pre { white-space: pre-wrap; overflow: visible; break-inside: auto; }
   .scroll { overflow: visible; }
+  figure img { max-height: 11cm; width: auto; }
 }
 """
 
@@ -126,23 +137,38 @@ def to_html(doc: Document) -> str:
            "style-src 'unsafe-inline'\">",
            f"<title>{html.escape(doc.title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", "<main>",
            f"<h1>{html.escape(doc.title)}</h1>"]
-    toc_at = len(out)
     for block in doc.blocks:
         out.append(_block_html(block, lang))
-    toc = ['<nav class="toc" aria-label="toc"><strong>' + tr(lang, "Sommaire", "Contents") + "</strong><ol>"]
-    toc += [f'<li><a href="#{a}">{inline_html(t)}</a></li>' for a, t in doc.toc]
-    toc.append("</ol></nav>")
-    # The table of contents goes after the overview (its first table).
-    first_h2 = next((i for i in range(toc_at, len(out)) if out[i].startswith("<h2")), len(out))
-    out[first_h2:first_h2] = ["".join(toc)]
-    out += [f"<footer>{html.escape(tr(lang, 'Rapport écrit par', 'Report written by'))} mnistlab {__version__} "
-            + html.escape(tr(lang, "à partir des fichiers du run ; aucun réentraînement.",
-                             "from the run's files; nothing was retrained.")) + "</footer>",
-            "</main>", "</body>", "</html>"]
+        if isinstance(block, TitleBlock):
+            out.append(_toc_html(doc))
+    out += ["</main>", "</body>", "</html>"]
     return "\n".join(out) + "\n"
 
 
+def _toc_html(doc: Document) -> str:
+    parts, open_sub = ['<nav class="toc" aria-label="toc"><strong>' + tr(doc.lang, "Sommaire", "Contents")
+                       + "</strong><ol>"], False
+    for level, anchor, text in doc.toc:
+        if level == 3 and not open_sub:
+            parts.append("<ol>")
+            open_sub = True
+        elif level == 2 and open_sub:
+            parts.append("</ol>")
+            open_sub = False
+        parts.append(f'<li><a href="#{anchor}">{inline_html(text)}</a></li>')
+    parts.append(("</ol>" if open_sub else "") + "</ol></nav>")
+    return "".join(parts)
+
+
+def _prov(origin: str, lang: str) -> str:
+    return f'<p class="prov">{html.escape(tr(lang, "d’après ", "from "))}<code>{html.escape(origin)}</code></p>' \
+        if origin else ""
+
+
 def _block_html(b, lang: str) -> str:
+    if isinstance(b, TitleBlock):
+        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in b.fields)
+        return f'<table class="who">{rows}</table>'
     if isinstance(b, Heading):
         anchor = f' id="{b.anchor}"' if b.anchor else ""
         return f"<h{b.level}{anchor}>{inline_html(b.text)}</h{b.level}>"
@@ -158,7 +184,8 @@ def _block_html(b, lang: str) -> str:
         rows = "".join("<tr>" + "".join(f'<td{" class=n" if i in b.numeric else ""}>{inline_html(c)}</td>'
                                         for i, c in enumerate(r)) + "</tr>" for r in b.rows)
         cap = f"<caption>{inline_html(b.caption)}</caption>" if b.caption else ""
-        return f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+        return (f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+                + _prov(b.origin, lang))
     if isinstance(b, Code):
         anchor = f' id="{b.anchor}"' if b.anchor else ""
         title = f'<p class="small"{anchor}>{inline_html(b.title)}</p>' if b.title else ""
@@ -168,78 +195,89 @@ def _block_html(b, lang: str) -> str:
         size = _png_size(b.figure.png)
         dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
         return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b.figure.alt)}"{dims}>'
-                f"<figcaption>{inline_html(b.caption)}</figcaption></figure>")
+                f"<figcaption>{inline_html(b.caption)}</figcaption>{_prov(b.figure.origin, lang)}</figure>")
     if isinstance(b, QA):
         label = (tr(lang, "À faire", "To do") + f" {b.label}") if b.todo else f"Q{b.label}"
         orig = f'<p class="orig">« {inline_html(b.original)} »</p>' if b.original else ""
         paras = "".join(f"<p>{inline_html(p)}</p>" for p in b.answer.paragraphs if p)
-        src = ""
-        if b.answer.sources:
-            src = (f'<p class="src">{tr(lang, "Source", "Source")}{" :" if lang == "fr" else ":"} '
-                   + ", ".join(f"<code>{html.escape(s, quote=False)}</code>" for s in b.answer.sources) + "</p>")
         return (f'<div class="qa"><p class="q"><span class="n">{html.escape(label)}</span>'
-                f"{inline_html(b.quote)}</p>{orig}<div class=\"a\">{paras}</div>{src}</div>")
+                f"{inline_html(b.quote)}</p>{orig}<div class=\"a\">{paras}</div>"
+                f"{_prov(', '.join(b.answer.sources), lang)}</div>")
     raise TypeError(f"unknown block {type(b).__name__}")
 
 
 # --- Markdown -----------------------------------------------------------------------------------------------
 
 
+def inline_md(text: str) -> str:
+    """Text for Markdown: no raw HTML (``<`` ``>`` ``&`` escaped), no link but to ``#anchors``, one line."""
+    parts = _CODE.split(text.replace("\n", " ").replace("\r", " "))
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append("`" + part + "`")
+            continue
+        part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\x00", "")
+        links = _LINK.findall(part)
+        pieces = _LINK.split(part)  # text, label, anchor, text, ...
+        safe = [pieces[k].replace("[", "\\[").replace("](", "]\\(") for k in range(0, len(pieces), 3)]
+        out.append(safe[0] + "".join(f"[{lbl}]({a}){safe[j + 1]}" for j, (lbl, a) in enumerate(links)))
+    return "".join(out)
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return inline_md(text).replace("|", "\\|")
 
 
-def to_markdown(doc: Document) -> str:
-    """The document as Markdown; figures are ``report_figures/<key>.png`` beside it."""
+def to_markdown(doc: Document, figures_dir: str = FIGURES_DIR) -> str:
+    """The document as Markdown; figures are ``<figures_dir>/<key>.png`` beside it."""
     lang = doc.lang
-    out = [f"# {doc.title}", ""]
-    toc = [tr(lang, "**Sommaire** : ", "**Contents**: ") + " · ".join(f"[{t}](#{a})" for a, t in doc.toc), ""]
-    toc_done = False
+    out = [f"# {inline_md(doc.title)}", ""]
     for b in doc.blocks:
-        if isinstance(b, Heading) and b.level == 2 and not toc_done:
-            out += toc
-            toc_done = True
-        out += _block_md(b, lang)
-    out.append(tr(lang, f"*Rapport écrit par mnistlab {__version__} à partir des fichiers du run ; aucun "
-                        "réentraînement.*",
-                  f"*Report written by mnistlab {__version__} from the run's files; nothing was retrained.*"))
+        out += _block_md(b, lang, figures_dir)
+        if isinstance(b, TitleBlock):
+            out.append(f"**{tr(lang, 'Sommaire', 'Contents')}**")
+            out.append("")
+            out += [("  " if level == 3 else "") + f"- [{inline_md(t)}](#{a})" for level, a, t in doc.toc]
+            out.append("")
     return "\n".join(out) + "\n"
 
 
-def _block_md(b, lang: str) -> list[str]:
+def _block_md(b, lang: str, figures_dir: str = FIGURES_DIR) -> list[str]:
+    if isinstance(b, TitleBlock):
+        return [f"| {_cell(k)} | {_cell(v) or ' '} |" if i else f"| {_cell(k)} | {_cell(v) or ' '} |\n|---|---|"
+                for i, (k, v) in enumerate(b.fields)] + [""]
     if isinstance(b, Heading):
         anchor = f'<a id="{b.anchor}"></a>' if b.anchor else ""
-        return [f"{'#' * b.level} {anchor}{b.text}", ""]
+        return [f"{'#' * b.level} {anchor}{inline_md(b.text)}", ""]
     if isinstance(b, Para):
-        text = b.text
+        text = inline_md(b.text)
         if b.kind in ("warn", "missing"):
             text = "> " + text
         elif b.kind == "small":
             text = f"*{text}*" if "*" not in text else text
         return [text, ""]
     if isinstance(b, Bullets):
-        return [f"- {i}" for i in b.items] + [""]
+        return [f"- {inline_md(i)}" for i in b.items] + [""]
     if isinstance(b, Table):
-        lines = [f"*{b.caption}*", ""] if b.caption else []
+        lines = [f"*{inline_md(b.caption)}*", ""] if b.caption else []
         lines.append("| " + " | ".join(_cell(h) for h in b.header) + " |")
         lines.append("|" + "|".join(" ---: " if i in b.numeric else " --- " for i in range(len(b.header))) + "|")
         lines += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in b.rows]
         return lines + [""]
     if isinstance(b, Code):
-        anchor = f'<a id="{b.anchor}"></a>' if b.anchor else ""
-        return ([f"{anchor}{b.title}", ""] if b.title else []) + ["```python", b.text.rstrip("\n"), "```", ""]
+        fence = "````" if "```" in b.text else "```"
+        return ([inline_md(b.title), ""] if b.title else []) + [f"{fence}python", b.text.rstrip("\n"), fence, ""]
     if isinstance(b, Fig):
-        return [f"![{b.figure.alt}]({FIGURES_DIR}/{figure_file(b.figure.key)})", "", f"*{b.caption}*"
-                if "*" not in b.caption else b.caption, ""]
+        alt = inline_md(b.figure.alt).replace("]", "\\]")
+        return [f"![{alt}]({figures_dir}/{figure_file(b.figure.key)})", "", f"*{inline_md(b.caption)}*", ""]
     if isinstance(b, QA):
         label = (tr(lang, "À faire", "To do") + f" {b.label}") if b.todo else f"Q{b.label}"
-        lines = [f"**{label}.** {b.quote}", ""]
+        lines = [f"**{label}.** {inline_md(b.quote)}", ""]
         if b.original:
-            lines += [f"> « {b.original} »", ""]
+            lines += [f"> « {inline_md(b.original)} »", ""]
         for p in b.answer.paragraphs:
             if p:
-                lines += [p, ""]
-        if b.answer.sources:
-            lines += [tr(lang, "Source : ", "Source: ") + ", ".join(f"`{s}`" for s in b.answer.sources), ""]
+                lines += [inline_md(p), ""]
         return lines
     raise TypeError(f"unknown block {type(b).__name__}")

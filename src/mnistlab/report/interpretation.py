@@ -1,0 +1,204 @@
+"""The hand-in's analysis (5-10 sentences of prose, "nous") and the method notes, from the run's numbers.
+
+Every claim is checked against every step the run holds, with its uncertainty: a difference of two
+accuracies on one test set is a finding only beyond two binomial standard errors; overfitting is read on
+the validation loss of every step with a history; a ranking is checked on the test set too.
+"""
+
+from __future__ import annotations
+
+from mnistlab.i18n import class_names
+from mnistlab.report import facts
+from mnistlab.report.artifacts import Run
+from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds, tr
+from mnistlab.report.measures import diff_text, label
+
+TRAINED = ("ex1", "ex2.ann", "ex2.cnn", "ex2.augment", "ext.ex1_50_epochs", "ext.ann_50_epochs",
+           "ext.ex1_categorical_loss", "ext.ex1_mse_loss", "ext.ex1_sgd", "ext.augment_no_flip")
+
+
+def overfitting(run: Run) -> tuple[list[tuple[str, facts.Curve]], list[str]]:
+    """(steps whose validation loss rose after its minimum, with their curve; steps read without a rise)."""
+    rose, flat = [], []
+    for name, step in run.steps.items():
+        c = facts.curve(step.history) if (step.complete or step.history) else None
+        if c is None or c.best_val_loss_epoch is None or c.epochs < 2:
+            continue
+        (rose.append((name, c)) if c.overfits else flat.append(name))
+    return rose, flat
+
+
+def analysis(run: Run, lang: str) -> list[str]:
+    """The analysis as sentences (at most 10), first person plural, only what the run shows."""
+    out: list[str] = []
+    e1, ann, cnn = run.done("ex1"), run.done("ex2.ann"), run.done("ex2.cnn")
+    act, conf, aug = run.done("ex2.activations"), run.done("ex2.confusion"), run.done("ex2.augment")
+    if e1:
+        m = e1.metrics
+        se = facts.binomial_se(m["test_accuracy"], m["n_test"])
+        out.append(tr(lang,
+                      f"Sur MNIST, notre réseau dense de {integer(m['params'], lang)} paramètres atteint une précision "
+                      f"de test de {num(m['test_accuracy'], lang)} (± {points(se, lang, sign=False)}, une erreur-type) "
+                      f"en {epochs(m.get('epochs_run'), lang)}, soit {integer(m['test_errors'], lang)} erreurs sur "
+                      f"{integer(m['n_test'], lang)} images.",
+                      f"On MNIST our dense network with {integer(m['params'], lang)} parameters reaches a test "
+                      f"accuracy of {num(m['test_accuracy'], lang)} (± {points(se, lang, sign=False)}, one standard "
+                      f"error) in {epochs(m.get('epochs_run'), lang)}, {integer(m['test_errors'], lang)} errors out of "
+                      f"{integer(m['n_test'], lang)} images."))
+    if ann and cnn:
+        a, c = ann.metrics, cnn.metrics
+        d = facts.accuracy_diff(c["test_accuracy"], a["test_accuracy"], min(a["n_test"], c["n_test"]))
+        out.append(tr(lang,
+                      f"Fashion-MNIST est plus difficile : le CNN obtient {num(c['test_accuracy'], lang)} contre "
+                      f"{num(a['test_accuracy'], lang)} pour l'ANN ({diff_text(d, lang)}).",
+                      f"Fashion-MNIST is harder: the CNN gets {num(c['test_accuracy'], lang)} against "
+                      f"{num(a['test_accuracy'], lang)} for the ANN ({diff_text(d, lang)})."))
+    rose, flat = overfitting(run)
+    if rose:
+        out.append(tr(lang, "Nous voyons du surapprentissage là où la perte de validation remonte après son minimum : ",
+                      "We see overfitting where validation loss rises after its minimum: ")
+                   + listing([tr(lang, f"{label(n, lang)} (minimum à l'époque {c.best_val_loss_epoch} sur {c.epochs}, "
+                                       f"+{num(100 * c.rise, lang, 1)} % ensuite)",
+                                 f"{label(n, lang)} (lowest at epoch {c.best_val_loss_epoch} of {c.epochs}, "
+                                 f"+{num(100 * c.rise, lang, 1)}% after)") for n, c in rose], lang) + ".")
+    elif flat:
+        out.append(tr(lang, f"Aucune des {len(flat)} étapes entraînées ne montre de remontée de la perte de "
+                            "validation sur ses époques.",
+                      f"None of the {len(flat)} trained steps shows validation loss rising over its epochs."))
+    if aug and cnn:
+        a, c = aug.metrics, cnn.metrics
+        d = facts.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]))
+        worse = a["test_loss"] > c["test_loss"]
+        verdict = not d.measurable or worse
+        out.append(tr(lang,
+                      f"L'augmentation de données donne {diff_text(d, lang)} de précision de test, et la perte de "
+                      f"test passe de {num(c['test_loss'], lang)} à {num(a['test_loss'], lang)}"
+                      + (" : nous ne pouvons pas conclure qu'elle aide ici." if verdict else
+                         " ; ce gain reste mêlé à celui des époques supplémentaires."),
+                      f"Data augmentation gives {diff_text(d, lang)} in test accuracy, and the test loss goes from "
+                      f"{num(c['test_loss'], lang)} to {num(a['test_loss'], lang)}"
+                      + (": we cannot conclude that it helps here." if verdict else
+                         "; this gain stays mixed with that of the extra epochs.")))
+    if act:
+        va = act.metrics["val_accuracy"]
+        ranked = facts.ranking(va)
+        if len(ranked) > 1:
+            d = facts.accuracy_diff(ranked[0][1], ranked[-1][1], act.metrics.get("n_validation") or 0)
+            ta = act.metrics.get("test_accuracy") or {}
+            swapped = set(ta) == set(va) and [k for k, _ in facts.ranking(ta)] != [k for k, _ in ranked]
+            out.append(tr(lang,
+                          f"Entre les activations, la première ({ranked[0][0]}) et la dernière ({ranked[-1][0]}) "
+                          f"sont à {diff_text(d, lang)} en validation"
+                          + (", et le classement change sur le test" if swapped else "") + ".",
+                          f"Between the activations, the first ({ranked[0][0]}) and the last ({ranked[-1][0]}) are "
+                          f"{diff_text(d, lang)} apart in validation"
+                          + (", and the ranking changes on the test set" if swapped else "") + "."))
+    out += difficulties(run, lang, cnn, ann, conf)
+    return out[:10]
+
+
+def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
+    """The difficulties met while doing the lab that the run can show."""
+    out = []
+    c_epoch = facts.curve(cnn.history).seconds_per_epoch if cnn and cnn.history else None
+    a_epoch = facts.curve(ann.history).seconds_per_epoch if ann and ann.history else None
+    if c_epoch and a_epoch:
+        out.append(tr(lang, f"Première difficulté, le temps : une époque du CNN nous a pris {seconds(c_epoch, lang)} "
+                            f"contre {seconds(a_epoch, lang)} pour l'ANN sur le même processeur.",
+                      f"The first difficulty was time: one CNN epoch took us {seconds(c_epoch, lang)} against "
+                      f"{seconds(a_epoch, lang)} for the ANN on the same processor."))
+    if conf:
+        m = conf.metrics
+        en, loc = class_names("fashion_mnist", "en"), class_names("fashion_mnist", lang)
+        worst = m["worst_recall_class"]
+        name = loc[en.index(worst)] if worst in en else worst
+        top = m["most_confused"][0] if m["most_confused"] else None
+        pair = (tr(lang, f" ; la confusion la plus fréquente est {_cls(top['true'], lang)} → "
+                         f"{_cls(top['predicted'], lang)} ({integer(top['count'], lang)} images)",
+                   f"; the most frequent confusion is {_cls(top['true'], lang)} → {_cls(top['predicted'], lang)} "
+                   f"({integer(top['count'], lang)} images)") if top else "")
+        out.append(tr(lang, f"La classe {name} nous a résisté (rappel {num(m['per_class'][worst]['recall'], lang, 3)})"
+                            f"{pair}.",
+                      f"The {name} class resisted us (recall {num(m['per_class'][worst]['recall'], lang, 3)}){pair}."))
+    reuse = [n for n in ("ex1", "ex2.augment") if run.done(n) and run.done(n).metrics.get("validation_is_test")]
+    if reuse:
+        many = len(reuse) > 1
+        out.append(tr(lang, f"Enfin, {listing([label(n, lang) for n in reuse], lang)} "
+                            f"{'valident' if many else 'valide'} sur le jeu de test, comme le TP le demande : ces "
+                            "courbes de validation sont des courbes de test, et la précision finale de "
+                            f"{'ces étapes' if many else 'cette étape'} est un peu optimiste.",
+                      f"Last, {listing([label(n, lang) for n in reuse], lang)} "
+                      f"{'validate' if many else 'validates'} on the test set, as the lab asks: those validation "
+                      f"curves are test curves, and the final accuracy of {'these steps' if many else 'this step'} is "
+                      "slightly optimistic."))
+    return out
+
+
+def _cls(name: str, lang: str) -> str:
+    en, loc = class_names("fashion_mnist", "en"), class_names("fashion_mnist", lang)
+    return loc[en.index(name)] if name in en else name
+
+
+def method_notes(run: Run, lang: str) -> list[str]:
+    """Where the lab's protocol is weak, with the numbers of this run and the fix."""
+    notes = []
+    reuse = [n for n, s in run.steps.items() if s.complete and s.metrics.get("validation_is_test")]
+    if reuse:
+        notes.append(tr(lang,
+                        f"**Réutilisation du jeu de test.** {listing([label(n, lang) for n in reuse], lang)} "
+                        "valident sur le jeu de test (`validation_data=(x_test, y_test)` dans le TP) : leurs courbes "
+                        "de « validation » sont des courbes de test. Choisir le nombre d'époques ou un réglage en les "
+                        "regardant ajuste le modèle au test, et la précision de test finale devient optimiste. "
+                        "Correction : valider sur une part du jeu d'entraînement et n'évaluer le test qu'une fois.",
+                        f"**Test-set reuse.** {listing([label(n, lang) for n in reuse], lang)} validate on the test "
+                        "set (`validation_data=(x_test, y_test)` in the lab): their \"validation\" curves are test "
+                        "curves. Choosing the number of epochs or a setting from them tunes the model to the test set, "
+                        "and the final test accuracy becomes optimistic. Fix: validate on part of the training set and "
+                        "evaluate on the test set once."))
+    split = [s for s in run.steps.values() if s.complete and s.exp and s.exp.validation == "split"
+             and "n_validation" in s.metrics]
+    if split:
+        s = split[0]
+        notes.append(tr(lang,
+                        f"**`validation_split` ne mélange pas.** Keras prend les "
+                        f"{num(s.exp.validation_split * 100, lang, 0)}\u202f% **derniers** exemples du jeu "
+                        f"d'entraînement, avant tout mélange (ici {integer(s.metrics['n_validation'], lang)} images de "
+                        f"validation pour {integer(s.metrics['n_train'], lang)} d'entraînement). Fashion-MNIST est "
+                        "mélangé, mais la coupe reste la même d'une exécution à l'autre.",
+                        f"**`validation_split` does not shuffle.** Keras takes the **last** "
+                        f"{num(s.exp.validation_split * 100, lang, 0)}% of the training set, before any shuffling "
+                        f"(here {integer(s.metrics['n_validation'], lang)} validation images for "
+                        f"{integer(s.metrics['n_train'], lang)} training ones). Fashion-MNIST is shuffled, but the cut "
+                        "stays the same from run to run."))
+    if run.done("ex2.activations"):
+        notes.append(tr(lang,
+                        "**Une exécution par réglage ne suffit pas.** Un écart entre deux précisions mesurées sur "
+                        "le même jeu n'est un résultat qu'au-delà de deux erreurs-types (sqrt(p(1 − p)/n) chacune) ; "
+                        "avec plusieurs graines, nous donnons moyenne ± écart-type et le test de Welch.",
+                        "**One run per setting is not enough.** A gap between two accuracies measured on the same set "
+                        "is a finding only beyond two standard errors (sqrt(p(1 − p)/n) each); with several seeds we "
+                        "give mean ± SD and Welch's test."))
+    aug = run.done("ex2.augment")
+    if aug:
+        notes.append(tr(lang,
+                        f"**L'augmentation n'est pas isolée.** Le CNN augmenté reprend le CNN déjà entraîné pour "
+                        f"{epochs(aug.metrics.get('epochs_run'), lang)} de plus : son effet se mêle à celui d'un "
+                        "entraînement plus long. Un témoin honnête continuerait le même CNN autant d'époques sans "
+                        "augmentation. La ligne du TP `from tensorflow.keras.preprocessing.image import "
+                        "ImageDataGenerator` fonctionne toujours avec TensorFlow 2.21 et Keras 3.15 (classe héritée ; "
+                        "seul `keras.preprocessing.image` l'a perdue).",
+                        f"**Augmentation is not isolated.** The augmented CNN continues the trained CNN for "
+                        f"{epochs(aug.metrics.get('epochs_run'), lang)} more: its effect mixes with that of longer "
+                        "training. A fair control would continue the same CNN as many epochs without augmentation. "
+                        "The lab's line `from tensorflow.keras.preprocessing.image import ImageDataGenerator` still "
+                        "works with TensorFlow 2.21 and Keras 3.15 (a legacy class; only `keras.preprocessing.image` "
+                        "lost it)."))
+    overrides = run.manifest.get("overrides")
+    if isinstance(overrides, dict) and overrides:
+        notes.append(tr(lang, "**Réglages modifiés.** Cette exécution ne suit pas le TP à la lettre : "
+                        + ", ".join(f"`{k}={v}`" for k, v in overrides.items())
+                        + " ; ses chiffres ne se comparent pas aux valeurs attendues du TP.",
+                        "**Changed settings.** This run does not follow the lab to the letter: "
+                        + ", ".join(f"`{k}={v}`" for k, v in overrides.items())
+                        + "; its numbers do not compare with the lab's expected values."))
+    return notes

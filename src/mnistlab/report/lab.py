@@ -1,0 +1,374 @@
+"""The report's sections for the lab itself, in its order: exercise 1 (sections 1-9), exercise 2 (steps 1-7).
+
+Each public ``*_items(run, lang)`` returns the blocks of one part of the report (empty when there is
+nothing to say); :func:`mnistlab.report.document.build` appends them.
+"""
+
+from __future__ import annotations
+
+from mnistlab.i18n import class_names, text
+from mnistlab.report import code, facts, figures, questionnaire
+from mnistlab.report.artifacts import Run, Step
+from mnistlab.report.blocks import QA, Bullets, Code, Items, Table, slug
+from mnistlab.report.fmt import integer, num, points, seconds, signed, signed_int, tr
+from mnistlab.report.measures import diff_text, label, tidy
+from mnistlab.report.tables import (
+    data_table,
+    history_table,
+    model_table,
+    results_table,
+    settings_table,
+    status,
+    step_title,
+    titled,
+)
+
+
+def anchor(name: str) -> str:
+    """The id of a step's section (a slug of its name)."""
+    return slug("step-" + name)
+
+
+def step_link(name: str) -> str:
+    """The anchor of the section that shows step ``name`` (exercise 2's steps have their lab section)."""
+    if name != "ex1":
+        ids = [sid for sid, sec in questionnaire.sections().items() if sec.step == name]
+        if ids:
+            return slug("sec-" + ids[-1])
+    return anchor(name)
+
+
+def section_heading(items: Items, key: str) -> None:
+    items.h(3, questionnaire.sections()[key].title(items.lang), "sec-" + key)
+
+
+def questions_of(items: Items, run: Run, section: str) -> None:
+    lang = items.lang
+    for q in questionnaire.in_section(section):
+        items.blocks.append(QA(q.key, q.label, q.quote(lang), "" if lang == "fr" else q.fr,
+                               questionnaire.answer(q, run, lang), q.todo))
+
+
+def step_code(items: Items, step: Step) -> None:
+    """The Keras code of a step, from :func:`mnistlab.report.code.generate` (the one place it is called)."""
+    exp = titled(step, items.lang)
+    if exp is not None:
+        items.blocks.append(Code(code.generate(exp, items.lang),
+                                 tr(items.lang, "Code : ", "Code: ") + step_title(step, items.lang)))
+
+
+def step_missing(items: Items, run: Run, step: Step) -> bool:
+    """Say what is missing about a step; True when it has no results at all."""
+    lang = items.lang
+    if step.complete:
+        if step.problems:
+            items.p(tr(lang, "Fichiers illisibles, laissés de côté : ", "Unreadable files, left out: ")
+                    + "; ".join(step.problems), "warn")
+        return False
+    why = status(step.status, lang) + (f" : {tidy(step.reason)}" if step.reason else "")
+    n = len((step.history or {}).get("loss", []))
+    partial = tr(lang, f" Les époques terminées ({n}) sont montrées ci-dessous.",
+                 f" The finished epochs ({n}) are shown below.") if n else ""
+    detail = ("; ".join(step.problems) + ". ") if step.problems else ""
+    items.p(tr(lang, f"**Manquant** : {label(step.name, lang)} n'a pas de résultats (statut : {why}). ",
+               f"**Missing**: {label(step.name, lang)} has no results (status: {why}). ") + detail + partial, "missing")
+    return True
+
+
+def curves(items: Items, step: Step) -> None:
+    lang, name = items.lang, step_title(step, items.lang)
+    items.fig(figures.curve(step, "accuracy", lang, title=name, mark_best=True))
+    items.fig(figures.curve(step, "loss", lang, title=name, mark_best=True))
+
+
+def train_step(items: Items, run: Run, s: Step, predictions: bool = True) -> None:
+    lang = items.lang
+    items.table(settings_table(s, lang))
+    items.table(model_table(s, lang))
+    items.table(results_table(s, lang))
+    curves(items, s)
+    items.table(history_table(s, lang))
+    if predictions:
+        items.fig(figures.predictions(run, s, lang), tr(lang, "Premières images de test : classe vraie et prédite",
+                                                        "First test images: true and predicted class"))
+
+
+# --- exercise 1 ---------------------------------------------------------------------------------------------
+
+
+def exercise1_items(run: Run, lang: str) -> list:
+    items = Items(lang)
+    s = run.step("ex1")
+    items.h(2, tr(lang, "Exercice 1 : reconnaissance de chiffres manuscrits (MNIST)",
+                  "Exercise 1: handwritten digit recognition (MNIST)"), anchor("ex1"))
+    step_missing(items, run, s)
+    section_heading(items, "ex1.1")
+    v = run.manifest.get("versions") if isinstance(run.manifest.get("versions"), dict) else {}
+    items.table(Table([tr(lang, "logiciel", "software"), "version"],
+                      [[k, f"`{v[k]}`"] for k in ("python", "tensorflow", "keras", "backend", "numpy") if v.get(k)],
+                      caption=tr(lang, "Versions", "Versions"), origin="manifest.json (versions)"))
+    questions_of(items, run, "ex1.1")
+    section_heading(items, "ex1.2")
+    items.table(data_table(run, "mnist", lang))
+    questions_of(items, run, "ex1.2")
+    section_heading(items, "ex1.3")
+    items.fig(figures.samples(run, s, lang), tr(lang, "Premières images d'entraînement et leur label",
+                                                "First training images and their label"),
+              missing=tr(lang, "Figure des échantillons absente.", "Samples figure missing."))
+    questions_of(items, run, "ex1.3")
+    section_heading(items, "ex1.4")
+    items.table(model_table(s, lang))
+    questions_of(items, run, "ex1.4")
+    section_heading(items, "ex1.5")
+    exp = s.exp
+    if exp is not None:
+        items.table(Table([tr(lang, "réglage", "setting"), tr(lang, "valeur", "value")],
+                          [["`optimizer`", f"`{exp.optimizer}`"], ["`learning_rate`", f"`{exp.learning_rate:g}`"],
+                           ["`loss`", f"`{exp.loss}`"], ["`metrics`", "`['accuracy']`"]],
+                          caption=tr(lang, "Compilation", "Compilation"), origin="ex1/config.json"))
+    questions_of(items, run, "ex1.5")
+    section_heading(items, "ex1.6")
+    items.table(settings_table(s, lang))
+    items.table(history_table(s, lang))
+    questions_of(items, run, "ex1.6")
+    section_heading(items, "ex1.7")
+    items.table(results_table(s, lang))
+    questions_of(items, run, "ex1.7")
+    section_heading(items, "ex1.8")
+    curves(items, s)
+    questions_of(items, run, "ex1.8")
+    section_heading(items, "ex1.9")
+    items.fig(figures.predictions(run, s, lang), tr(lang, "Premières images de test : classe vraie et prédite",
+                                                    "First test images: true and predicted class"))
+    questions_of(items, run, "ex1.9")
+    items.h(3, tr(lang, "Code de l'exercice 1", "Code of exercise 1"), "code-ex1")
+    step_code(items, s)
+    return items.blocks
+
+
+# --- exercise 2 ---------------------------------------------------------------------------------------------
+
+
+def exercise2_items(run: Run, lang: str) -> list:
+    items = Items(lang)
+    items.h(2, tr(lang, "Exercice 2 : classification d'images Fashion-MNIST",
+                  "Exercise 2: Fashion-MNIST image classification"), "ex2")
+    ann, act, cnn = run.step("ex2.ann"), run.step("ex2.activations"), run.step("ex2.cnn")
+    conf, aug = run.step("ex2.confusion"), run.step("ex2.augment")
+    section_heading(items, "ex2.1")
+    items.table(data_table(run, "fashion_mnist", lang))
+    items.fig(figures.samples(run, ann, lang), tr(lang, "Premières images d'entraînement et leur classe",
+                                                  "First training images and their class"))
+    questions_of(items, run, "ex2.1")
+    section_heading(items, "ex2.2")
+    questions_of(items, run, "ex2.2")
+    section_heading(items, "ex2.3")
+    if not step_missing(items, run, ann) or ann.history:
+        train_step(items, run, ann)
+    step_code(items, ann)
+    questions_of(items, run, "ex2.3")
+    section_heading(items, "ex2.4")
+    step_missing(items, run, act)
+    items.table(settings_table(act, lang))
+    activations(items, run, act)
+    step_code(items, act)
+    questions_of(items, run, "ex2.4")
+    section_heading(items, "ex2.5")
+    if not step_missing(items, run, cnn) or cnn.history:
+        train_step(items, run, cnn)
+    ann_vs_cnn(items, run)
+    step_code(items, cnn)
+    questions_of(items, run, "ex2.5")
+    section_heading(items, "ex2.6")
+    step_missing(items, run, conf)
+    confusion(items, run, conf)
+    step_code(items, conf)
+    questions_of(items, run, "ex2.6")
+    section_heading(items, "ex2.7")
+    step_missing(items, run, aug)
+    items.fig(figures.augmented(run, aug, lang), text("augmented_title", lang))
+    if aug.complete or aug.history:
+        items.table(settings_table(aug, lang))
+        items.table(results_table(aug, lang))
+        augment_table(items, pair(run, "ex2.augment", "ex2.cnn"))
+        curves(items, aug)
+        items.table(history_table(aug, lang))
+    step_code(items, aug)
+    questions_of(items, run, "ex2.7")
+    return items.blocks
+
+
+def pair(run: Run, new: str, old: str) -> tuple[dict, dict, facts.Diff] | None:
+    """The metrics of two finished steps and the difference of their test accuracies; None if one is missing."""
+    a, b = run.done(new), run.done(old)
+    if not (a and b):
+        return None
+    m, n = a.metrics, b.metrics
+    return m, n, facts.accuracy_diff(m["test_accuracy"], n["test_accuracy"], min(m["n_test"], n["n_test"]))
+
+
+def augment_table(items: Items, got: tuple[dict, dict, facts.Diff] | None) -> None:
+    """Step 7 against step 5 (``got``: :func:`pair` of the two), nothing if one is missing."""
+    if got is None:
+        return
+    lang, (a, c, d) = items.lang, got
+    items.table(Table([tr(lang, "mesure", "measure"), tr(lang, "CNN (étape 5)", "CNN (step 5)"),
+                       tr(lang, "CNN + augmentation", "CNN + augmentation"), tr(lang, "écart", "change")],
+                      [[tr(lang, "précision test", "test accuracy"), num(c["test_accuracy"], lang),
+                        num(a["test_accuracy"], lang), diff_text(d, lang)],
+                       [tr(lang, "perte test", "test loss"), num(c["test_loss"], lang), num(a["test_loss"], lang),
+                        signed(a["test_loss"] - c["test_loss"], lang)],
+                       [tr(lang, "erreurs test", "test errors"), integer(c["test_errors"], lang),
+                        integer(a["test_errors"], lang), signed_int(a["test_errors"] - c["test_errors"], lang)]],
+                      numeric=(1, 2), caption=tr(lang, "Ce que l'augmentation a changé", "What augmentation changed"),
+                      origin="ex2.cnn/metrics.json, ex2.augment/metrics.json"))
+
+
+def activations(items: Items, run: Run, act: Step) -> None:
+    lang = items.lang
+    m = act.metrics
+    if m:
+        va, ta = m["val_accuracy"], m.get("test_accuracy") or {}
+        rows = [[a, num(va[a], lang), num(ta.get(a), lang), integer((m.get("params") or {}).get(a), lang),
+                 seconds((m.get("fit_seconds") or {}).get(a), lang)] for a in va]
+        items.table(Table(["activation", tr(lang, "précision validation (dernière époque)",
+                                            "validation accuracy (last epoch)"),
+                           tr(lang, "précision test", "test accuracy"), tr(lang, "paramètres", "parameters"),
+                           tr(lang, "entraînement", "training")], rows, numeric=(1, 2, 3, 4),
+                          caption=tr(lang, "Une exécution par activation", "One run per activation"),
+                          origin="ex2.activations/metrics.json"))
+        items.fig(figures.bars("ex2.activations_bars", va, None, text("activations_title", lang),
+                               text("val_accuracy", lang), "ex2.activations/metrics.json", lang))
+    series = {a: s.history["val_accuracy"] for a, s in act.subs.items() if s.history and s.history.get("val_accuracy")}
+    if series:
+        items.fig(figures.overlay("ex2.activations_val_curves", series,
+                                  text("val_acc_per_epoch", lang).format(step_title(act, lang)),
+                                  text("accuracy", lang), lang, "ex2.activations/*/history.csv"))
+    if m:
+        seeds_tables(items, run, act)
+
+
+def seeds_tables(items: Items, run: Run, act: Step) -> None:
+    lang = items.lang
+    spreads = {a: facts.seed_spread(act, lambda mm, a=a: mm["val_accuracy"][a]) for a in act.metrics["val_accuracy"]}
+    if not all(spreads.values()):
+        if act.seeds:
+            items.p(tr(lang, "Les graines supplémentaires de cette étude manquent ou n'ont pas fini.",
+                       "The extra seeds of this study are missing or did not finish."), "missing")
+        return
+    first = next(iter(spreads.values()))
+    items.h(4, tr(lang, f"Sur {first.n} graines", f"Over {first.n} seeds"))
+    rows = [[a, f"{num(sp.mean, lang)} ± {num(sp.std, lang)}", ", ".join(num(v, lang) for v in sp.values.values())]
+            for a, sp in spreads.items()]
+    items.table(Table(["activation", tr(lang, "moyenne ± écart-type", "mean ± SD"),
+                       tr(lang, "valeurs (graines ", "values (seeds ") + ", ".join(map(str, first.values)) + ")"],
+                      rows, numeric=(1,), caption=tr(lang, "Précision de validation finale",
+                                                     "Final validation accuracy"),
+                      origin="ex2.activations/metrics.json, ex2.activations/seeds/*/metrics.json"))
+    items.fig(figures.bars("ex2.activations_bars_seeds", {a: sp.mean for a, sp in spreads.items()},
+                           {a: sp.std for a, sp in spreads.items()}, text("activations_seeds_title", lang).format(
+                               first.n), text("val_accuracy", lang), "ex2.activations/seeds/*/metrics.json", lang))
+    names, pairs = list(spreads), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            pv = facts.welch_p(spreads[a], spreads[b])
+            sig = pv is not None and pv < 0.05
+            pairs.append([f"{a} − {b}", points(spreads[a].mean - spreads[b].mean, lang), num(pv, lang, 3),
+                          tr(lang, "**oui**" if sig else "non", "**yes**" if sig else "no")])
+    items.table(Table([tr(lang, "paire", "pair"), tr(lang, "écart des moyennes", "difference of means"), "p (Welch)",
+                       tr(lang, "au-delà du bruit ?", "beyond the noise?")], pairs, numeric=(1, 2),
+                      caption=tr(lang, "Quels écarts dépassent le bruit des graines (test de Welch bilatéral, "
+                                       "p < 0,05)",
+                                 "Which gaps exceed the seed noise (two-sided Welch's test, p < 0.05)")))
+
+
+def ann_vs_cnn(items: Items, run: Run) -> None:
+    lang = items.lang
+    got = pair(run, "ex2.cnn", "ex2.ann")
+    if got is None:
+        return
+    c, a, d = got
+    ann, cnn = run.step("ex2.ann"), run.step("ex2.cnn")
+    rows = [[tr(lang, "précision test", "test accuracy"), num(a["test_accuracy"], lang), num(c["test_accuracy"], lang),
+             diff_text(d, lang)],
+            [tr(lang, "perte test", "test loss"), num(a["test_loss"], lang), num(c["test_loss"], lang),
+             signed(c["test_loss"] - a["test_loss"], lang)],
+            [tr(lang, "paramètres", "parameters"), integer(a["params"], lang), integer(c["params"], lang),
+             signed_int(c["params"] - a["params"], lang)],
+            [tr(lang, "entraînement", "training"), seconds(a.get("fit_seconds"), lang),
+             seconds(c.get("fit_seconds"), lang), ""]]
+    sa = facts.seed_spread(ann, lambda mm: mm["test_accuracy"])
+    sc = facts.seed_spread(cnn, lambda mm: mm["test_accuracy"])
+    if sa and sc:
+        pv = facts.welch_p(sc, sa)
+        rows.append([tr(lang, f"précision test, moyenne ± écart-type ({sa.n} / {sc.n} graines)",
+                        f"test accuracy, mean ± SD ({sa.n} / {sc.n} seeds)"),
+                     f"{num(sa.mean, lang)} ± {num(sa.std, lang)}", f"{num(sc.mean, lang)} ± {num(sc.std, lang)}",
+                     points(sc.mean - sa.mean, lang) + f" (p = {num(pv, lang, 3)})"])
+    items.table(Table([tr(lang, "mesure", "measure"), "ANN", "CNN", tr(lang, "écart", "change")], rows,
+                      numeric=(1, 2), caption=tr(lang, "ANN contre CNN", "ANN against CNN"),
+                      origin="ex2.ann/metrics.json, ex2.cnn/metrics.json"))
+
+
+def confusion(items: Items, run: Run, conf: Step) -> None:
+    lang = items.lang
+    items.fig(figures.confusion(run, conf, lang))
+    m = conf.metrics
+    if not m:
+        return
+    en, loc = class_names("fashion_mnist", "en"), class_names("fashion_mnist", lang)
+
+    def name(n):
+        return loc[en.index(n)] if n in en else n
+
+    items.table(Table([tr(lang, "classe réelle", "true class"), tr(lang, "prédite", "predicted"),
+                       tr(lang, "images", "images")],
+                      [[name(x["true"]), name(x["predicted"]), integer(x["count"], lang)] for x in m["most_confused"]],
+                      numeric=(2,), caption=tr(lang, "Confusions les plus fréquentes", "Most frequent confusions"),
+                      origin="ex2.confusion/metrics.json (most_confused)"))
+    items.table(Table([tr(lang, "classe", "class"), tr(lang, "précision", "precision"), tr(lang, "rappel", "recall"),
+                       "F1", tr(lang, "images", "support")],
+                      [[name(k), num(v["precision"], lang, 3), num(v["recall"], lang, 3), num(v["f1-score"], lang, 3),
+                        integer(v["support"], lang)] for k, v in m["per_class"].items()]
+                      + [[tr(lang, "**moyenne (macro)**", "**macro average**"), "", "", num(m.get("macro_f1"), lang, 3),
+                          ""]], numeric=(1, 2, 3, 4), caption=tr(lang, "Rapport par classe", "Per-class report"),
+                      origin="ex2.confusion/metrics.json (per_class)"))
+    items.h(4, tr(lang, "Les erreurs les plus confiantes du CNN", "The CNN's most confident mistakes"), "mistakes")
+    items.fig(figures.mistakes(run, conf, lang), text("mistakes_title", lang).format("CNN"))
+    worst = m.get("most_confident_mistakes") or []
+    if worst:
+        items.table(Table([tr(lang, "image de test n°", "test image #"), tr(lang, "vraie classe", "true class"),
+                           tr(lang, "prédite", "predicted"), tr(lang, "probabilité", "probability")],
+                          [[str(x["index"]), name(x["true"]), name(x["predicted"]), num(x["probability"], lang)]
+                           for x in worst], numeric=(0, 3),
+                          caption=tr(lang, "Erreurs les plus confiantes", "Most confident mistakes"),
+                          origin="ex2.confusion/metrics.json (most_confident_mistakes)"))
+        items.p(tr(lang, "Une erreur faite avec une probabilité proche de 1 vient d'une image ambiguë, d'un label "
+                         "discutable, ou d'un modèle trop sûr de lui (surconfiant) : la probabilité du softmax n'est "
+                         "pas une mesure fiable de la certitude.",
+                   "A mistake made with a probability close to 1 comes from an ambiguous image, a debatable label, "
+                   "or an overconfident model: the softmax probability is not a reliable measure of certainty."),
+                "small")
+
+
+def handin_items(run: Run, lang: str) -> list:
+    """The lab's "Travail demandé" checklist, each item linking where the report answers it."""
+    items = Items(lang)
+    items.h(2, tr(lang, "Travail demandé", "Hand-in checklist"), "handin")
+    m = (run.done("ex1") or Step("", run.folder)).metrics
+    items.blocks.append(Bullets([
+        tr(lang, "Le code complet du TP : [exercice 1](#code-ex1), et le code de chaque étape de l'exercice 2 dans "
+                 "sa section.",
+           "The complete code: [exercise 1](#code-ex1), and the code of each step of exercise 2 in its section."),
+        tr(lang, "Les courbes de précision et de perte : [section 8](#sec-ex1-8), et pour chaque modèle de "
+                 "l'exercice 2.", "The accuracy and loss curves: [section 8](#sec-ex1-8), and for each model of "
+                                  "exercise 2."),
+        tr(lang, f"La précision finale : **{num(m['test_accuracy'], lang)}** sur le test (perte "
+                 f"{num(m['test_loss'], lang)}), [section 7](#sec-ex1-7).",
+           f"The final accuracy: **{num(m['test_accuracy'], lang)}** on the test set (loss "
+           f"{num(m['test_loss'], lang)}), [section 7](#sec-ex1-7).") if m else
+        tr(lang, "La précision finale : manquante (l'exercice 1 n'a pas fini).",
+           "The final accuracy: missing (exercise 1 did not finish)."),
+        tr(lang, "L'analyse personnelle : [Analyse](#analysis).", "The personal analysis: [Analysis](#analysis)."),
+    ]))
+    return items.blocks

@@ -1,0 +1,241 @@
+"""The measurements that answer the lab's questions: small functions chosen by name from ``questions.toml``.
+
+Each measurement is ``fn(run, lang, **args) -> Answer``: the measured paragraphs (the question's fixed
+explanation comes from the data file) and the artifacts they come from (provenance, shown in the
+appendix, never in the hand-in body). :func:`measure` registers a function under its name without the
+``q_`` / ``todo_`` prefix; ``questions.toml`` names it in ``measure = "..."`` (an unknown name fails when
+the file loads). A measurement that needs a step the run does not hold, or holds unreadable, raises
+:class:`Unavailable` through :func:`need`; the answer then says so with the reason. Any other exception
+is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mnistlab.report import facts
+from mnistlab.report.artifacts import Run
+from mnistlab.report.fmt import listing, num, points, tr
+
+
+@dataclass
+class Answer:
+    """Paragraphs (inline `code` and **bold** allowed) and the artifacts the numbers come from."""
+
+    paragraphs: list[str]
+    sources: list[str] = field(default_factory=list)
+
+
+class Unavailable(Exception):  # noqa: N818 - reads as what it says: the measurement is unavailable
+    """A measurement's artifacts are missing or unreadable; the message says which and why, in words."""
+
+
+REGISTRY: dict[str, Callable[..., Answer]] = {}
+
+
+def measure(fn: Callable[..., Answer]) -> Callable[..., Answer]:
+    """Register ``fn`` under its name without the ``q_`` / ``todo_`` prefix."""
+    name = fn.__name__.removeprefix("q_").removeprefix("todo_")
+    if name in REGISTRY:
+        raise ValueError(f"two measurements named {name!r}")
+    REGISTRY[name] = fn
+    return fn
+
+
+def registry() -> dict[str, Callable[..., Answer]]:
+    """Every measurement by name (importing the modules that define them)."""
+    from mnistlab.report.measures import fashion, setup, training  # noqa: F401 - they register themselves
+
+    return REGISTRY
+
+
+@measure
+def none(run: Run, lang: str) -> Answer:
+    """The fixed explanation says it all: nothing in a run measures it."""
+    return Answer([])
+
+
+# --- the words shared by the measurements -------------------------------------------------------------------
+
+STATUS_WORDS = {"not run": ("pas lancée", "not run"), "interrupted": ("interrompue", "interrupted"),
+                "failed": ("échec", "failed"), "running": ("en cours", "running"),
+                "incomplete": ("inachevée", "incomplete"), "complete": ("terminée", "complete"),
+                "diverged": ("divergé", "diverged"), "skipped": ("sautée", "skipped"),
+                "unreadable": ("fichiers illisibles", "unreadable files")}
+STEP_LABELS: dict[str, tuple[str, str]] = {}  # step -> (fr, en) short name; filled from questions.toml
+
+
+def status_word(status: str, lang: str) -> str:
+    fr, en = STATUS_WORDS.get(status, (status, status))
+    return tr(lang, fr, en)
+
+
+def label(name: str, lang: str) -> str:
+    """A step's name for a reader ("le CNN de l'étape 5"), never its id."""
+    from mnistlab.report import questionnaire
+
+    questionnaire.load()  # fills STEP_LABELS
+    fr, en = STEP_LABELS.get(name, (name, name))
+    return tr(lang, fr, en)
+
+
+def need(run: Run, *names: str) -> dict | tuple[dict, ...]:
+    """The metrics of finished steps ``names``; :class:`Unavailable` (saying why, in words) if one is missing."""
+    out = []
+    missing = []
+    for name in names:
+        s = run.done(name)
+        if s is None:
+            missing.append(name)
+        else:
+            out.append(s.metrics)
+    if missing:
+        raise Unavailable(why_missing(run, missing))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def need_history(run: Run, name: str) -> dict[str, list[float]]:
+    """The history of step ``name`` (finished or not); :class:`Unavailable` if it has none."""
+    h = run.step(name).history
+    if not h or not h.get("loss"):
+        raise Unavailable(why_missing(run, [name]))
+    return h
+
+
+def why_missing(run: Run, names: list[str]) -> str:
+    """A marker the answer turns into words in its language (:func:`unavailable_text`): names and status."""
+    return ";".join(f"{n}={run.step(n).status}" for n in names)
+
+
+def unavailable_text(run: Run, reason: str, lang: str) -> str:
+    """The sentence for :class:`Unavailable`: which steps, why (status, unreadable file)."""
+    parts = []
+    for item in reason.split(";"):
+        name, _, status = item.partition("=")
+        if not status:
+            parts.append(item)
+            continue
+        problems = run.step(name).problems
+        why = status_word(status, lang) + (f" : {problems[0]}" if lang == "fr" and problems else
+                                           f": {problems[0]}" if problems else "")
+        parts.append(f"{label(name, lang)} ({why})")
+    return tr(lang, "Non mesuré dans cette exécution : pas de résultats pour ",
+              "Not measured in this run: no results for ") + listing(parts, lang) + "."
+
+
+def study_missing(lang: str, *names: str) -> str:
+    """A "what if" study the run does not hold (the CLI command that adds it is in the appendix)."""
+    studies = listing([label(n, lang) for n in names], lang)
+    return tr(lang, f"Pas mesuré : {studies} ne fait pas partie de cette exécution (voir l'annexe pour l'ajouter).",
+              f"Not measured: {studies} is not part of this run (the appendix says how to add it).")
+
+
+def tidy(reason: str) -> str:
+    """A reason from a run folder without the machine's absolute paths (each path cut to its last part)."""
+    return re.sub(r"(?<![\w.])/(?:[^\s/:]+/)+([^\s/:]+)", r"\1", str(reason))[:300]
+
+
+def where(path: str, *keys: str) -> str:
+    return f"{path} ({', '.join(keys)})" if keys else path
+
+
+def acc(x: float | None, lang: str) -> str:
+    return num(x, lang, 4)
+
+
+def lower(s: str) -> str:
+    return s[:1].lower() + s[1:]
+
+
+# --- comparisons with their uncertainty ---------------------------------------------------------------------
+
+
+def diff_text(d: facts.Diff, lang: str) -> str:
+    """``+0,04 point : pas de différence mesurable, deux erreurs-types valant ± 0,85 point``."""
+    bound = points(2 * d.se, lang, sign=False)
+    if d.measurable:
+        return tr(lang, f"{points(d.d, lang)}, au-delà de deux erreurs-types, ± {bound}",
+                  f"{points(d.d, lang)}, beyond two standard errors, ± {bound}")
+    return tr(lang, f"{points(d.d, lang)} : pas de différence mesurable, deux erreurs-types valant ± {bound}",
+              f"{points(d.d, lang)}: no measurable difference, two standard errors being ± {bound}")
+
+
+def compare(run: Run, lang: str, study: str, base: str, key: str = "test_accuracy") -> tuple[str, list[str]]:
+    """The sentence "study X against base Y (difference with its uncertainty)" and its sources.
+
+    The one helper for every "compare a study with its base experiment" answer. Raises :class:`Unavailable`
+    if either step is missing.
+    """
+    s, b = need(run, study, base)
+    d = facts.accuracy_diff(s[key], b[key], min(s["n_test"], b["n_test"]))
+    text = tr(lang, f"{acc(s[key], lang)} pour {label(study, lang)}, contre {acc(b[key], lang)} pour "
+                    f"{label(base, lang)} ({diff_text(d, lang)})",
+              f"{acc(s[key], lang)} for {label(study, lang)}, against {acc(b[key], lang)} for {label(base, lang)} "
+              f"({diff_text(d, lang)})")
+    return text, [where(f"{study}/metrics.json", key, "n_test"), where(f"{base}/metrics.json", key, "n_test")]
+
+
+# --- sentences about a training curve -----------------------------------------------------------------------
+
+
+def overfit_sentence(c: facts.Curve, lang: str) -> str:
+    if c.best_val_loss_epoch is None:
+        return ""
+    if c.overfits:
+        falls = c.loss_at_best is not None and c.last_loss is not None and c.last_loss < c.loss_at_best
+        train = (tr(lang, f", alors que la perte d'entraînement continue de baisser ({num(c.loss_at_best, lang)} → "
+                          f"{num(c.last_loss, lang)})", f", while training loss keeps falling "
+                          f"({num(c.loss_at_best, lang)} → {num(c.last_loss, lang)})") if falls else "")
+        return tr(lang,
+                  f"La perte de validation est minimale à l'époque {c.best_val_loss_epoch} "
+                  f"({num(c.best_val_loss, lang)}) puis remonte jusqu'à {num(c.last_val_loss, lang)} à l'époque "
+                  f"{c.epochs} (+{num(c.last_val_loss - c.best_val_loss, lang)}, soit "
+                  f"{num(100 * c.rise, lang, 1)} %){train} : signe de surapprentissage à partir de l'époque "
+                  f"{c.best_val_loss_epoch}.",
+                  f"Validation loss is lowest at epoch {c.best_val_loss_epoch} ({num(c.best_val_loss, lang)}) and "
+                  f"rises to {num(c.last_val_loss, lang)} by epoch {c.epochs} "
+                  f"(+{num(c.last_val_loss - c.best_val_loss, lang)}, {num(100 * c.rise, lang, 1)}%){train}: a sign "
+                  f"of overfitting from epoch {c.best_val_loss_epoch} on.")
+    return tr(lang,
+              f"La perte de validation est encore à son minimum à la dernière époque ({c.epochs}, "
+              f"{num(c.best_val_loss, lang)}) : pas de surapprentissage visible sur ces {c.epochs} époques.",
+              f"Validation loss is still at its lowest at the last epoch ({c.epochs}, {num(c.best_val_loss, lang)}): "
+              f"no visible overfitting over these {c.epochs} epochs.")
+
+
+def curve_sentence(c: facts.Curve, lang: str) -> str:
+    rise = tr(lang, "augmente à chaque époque" if c.acc_rises else "augmente globalement",
+              "rises every epoch" if c.acc_rises else "rises overall")
+    if c.val_acc_rises:
+        val = tr(lang, "suit la même tendance, sans baisse", "follows the same trend, never falling")
+    else:
+        val = tr(lang, f"suit la tendance mais baisse aux époques {listing([str(e) for e in c.val_acc_drops], lang)}",
+                 f"follows the trend but falls at epochs {listing([str(e) for e in c.val_acc_drops], lang)}")
+    return tr(lang,
+              f"La précision d'entraînement {rise} ({acc(c.first_acc, lang)} → {acc(c.last_acc, lang)}) ; "
+              f"la précision de validation {val} ({acc(c.first_val_acc, lang)} → {acc(c.last_val_acc, lang)}). "
+              f"Écart entraînement − validation à la dernière époque : {points(c.last_gap, lang)}.",
+              f"Training accuracy {rise} ({acc(c.first_acc, lang)} → {acc(c.last_acc, lang)}); validation "
+              f"accuracy {val} ({acc(c.first_val_acc, lang)} → {acc(c.last_val_acc, lang)}). Train − validation "
+              f"gap at the last epoch: {points(c.last_gap, lang)}.")
+
+
+def data_facts(run: Run, dataset: str) -> dict:
+    """Shapes and dtypes of a data set as the manifest recorded them; {} if absent or malformed."""
+    f = run.data_facts(dataset)
+    ok = all(isinstance(f.get(k), dict) and isinstance(f[k].get("shape"), list)
+             and all(isinstance(x, int) for x in f[k]["shape"]) for k in ("x_train", "y_train", "x_test", "y_test"))
+    return dict(f) if ok else {}
+
+
+def maybe(run: Run, name: str) -> dict | None:
+    """The metrics of step ``name`` if it finished, else None."""
+    s = run.done(name)
+    return s.metrics if s else None
+
+
+def missing(run: Run, lang: str, *names: str) -> str:
+    """The sentence saying steps ``names`` have no results, and why."""
+    return unavailable_text(run, why_missing(run, list(names)), lang)

@@ -1,0 +1,384 @@
+"""Measurements of exercise 2 (Fashion-MNIST): data, ANN, activations, CNN, confusion, augmentation.
+
+Registered by name (:func:`~mnistlab.report.measures.measure`) and chosen from ``questions.toml``.
+"""
+
+from __future__ import annotations
+
+from mnistlab.i18n import class_names
+from mnistlab.report import facts
+from mnistlab.report.artifacts import Run
+from mnistlab.report.fmt import epochs, integer, num, points, seconds, shape, tr
+from mnistlab.report.measures import (
+    Answer,
+    acc,
+    compare,
+    data_facts,
+    diff_text,
+    lower,
+    maybe,
+    measure,
+    missing,
+    need,
+    overfit_sentence,
+    study_missing,
+    where,
+)
+
+
+@measure
+def q_fashion_nature(run: Run, lang: str) -> Answer:
+    f = data_facts(run, "fashion_mnist")
+    p = []
+    if "x_train" not in f:
+        return Answer(p + [missing(run, lang, "ex2.ann")])
+    x, xt = f["x_train"], f["x_test"]
+    p.append(tr(lang,
+                f"Mesuré : train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
+                "de "
+                f"{x['min']} à {x['max']} : des images de {x['shape'][1]} × {x['shape'][2]} pixels, comme MNIST.",
+                f"Measured: train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
+                f"from {x['min']} to {x['max']}: images of {x['shape'][1]} × {x['shape'][2]} pixels, like MNIST."))
+    src = [where("manifest.json", "data.fashion_mnist")]
+    counts = facts.class_counts(run, "ex2.ann")
+    if counts and len(set(counts)) == 1:
+        p.append(tr(lang, f"Les classes sont équilibrées : {integer(counts[0], lang)} images d'entraînement chacune.",
+                    f"The classes are balanced: {integer(counts[0], lang)} training images each."))
+        src.append("fashion_mnist y_train")
+    a, e1 = maybe(run, "ex2.ann"), maybe(run, "ex1")
+    if a and e1:
+        p.append(tr(lang, f"Plus difficiles : le réseau dense atteint {acc(a['test_accuracy'], lang)} ici contre "
+                          f"{acc(e1['test_accuracy'], lang)} sur MNIST.",
+                    f"Harder: the dense network reaches {acc(a['test_accuracy'], lang)} here against "
+                    f"{acc(e1['test_accuracy'], lang)} on MNIST."))
+        src += [where("ex2.ann/metrics.json", "test_accuracy"), where("ex1/metrics.json", "test_accuracy")]
+    return Answer(p, src)
+
+
+@measure
+def q_one_hot(run: Run, lang: str) -> Answer:
+    p = []
+    f = data_facts(run, "fashion_mnist")
+    m = maybe(run, "ex2.ann")
+    if "y_train" in f and m and m.get("layers"):
+        n_out = m["layers"][-1]["output_shape"][-1]
+        p.append(tr(lang, f"Ici `y_train` `{shape(f['y_train']['shape'], lang)}` devient `y_train_cat` "
+                          f"`{shape([f['y_train']['shape'][0], n_out], lang)}`, autant de colonnes que de sorties du "
+                          "modèle.",
+                    f"Here `y_train` `{shape(f['y_train']['shape'], lang)}` becomes `y_train_cat` "
+                    f"`{shape([f['y_train']['shape'][0], n_out], lang)}`, one column per model output."))
+        return Answer(p, [where("manifest.json", "data.fashion_mnist"), where("ex2.ann/metrics.json", "layers")])
+    return Answer(p)
+
+
+@measure
+def q_why_relu(run: Run, lang: str) -> Answer:
+    m = maybe(run, "ex2.activations")
+    if not m or "relu" not in m["val_accuracy"]:
+        return Answer([])
+    va = m["val_accuracy"]
+    ranked = facts.ranking(va)
+    place = [a for a, _ in ranked].index("relu") + 1
+    best, best_v = ranked[0]
+    p = [tr(lang, f"Mesuré à l'étape 4 (une exécution par activation) : ReLU est {_nth(place, lang)} sur "
+                  f"{len(ranked)} en validation ({acc(va['relu'], lang)} ; "
+                  + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu") + ").",
+            f"Measured at step 4 (one run per activation): ReLU is {_nth(place, lang)} of {len(ranked)} in "
+            f"validation ({acc(va['relu'], lang)}; "
+            + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu") + ").")]
+    if best != "relu":
+        d = facts.accuracy_diff(best_v, va["relu"], m.get("n_validation") or 0)
+        p.append(tr(lang, f"Écart avec {best} : {diff_text(d, lang)}. Ce réseau peu profond ne montre donc pas "
+                          "ReLU meilleure : ses atouts (pas de saturation, calcul simple) comptent surtout pour les "
+                          "réseaux profonds, pas sur deux couches cachées et cinq époques.",
+                    f"Gap to {best}: {diff_text(d, lang)}. This shallow network thus does not show ReLU ahead: its "
+                    "strengths (no saturation, cheap to compute) matter mostly in deep networks, not with two hidden "
+                    "layers and five epochs."))
+    return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")])
+
+
+@measure
+def q_acc_vs_val(run: Run, lang: str) -> Answer:
+    p = []
+    m = maybe(run, "ex2.ann")
+    c = facts.curve(run.step("ex2.ann").history)
+    if m and c:
+        p.append(tr(lang,
+                    "Ici la validation est la dernière part du jeu d'entraînement : "
+                    f"{integer(m['n_validation'], lang)} "
+                    f"images, contre {integer(m['n_train'], lang)} pour l'entraînement. À la dernière époque : "
+                    f"`accuracy` {acc(c.last_acc, lang)}, `val_accuracy` {acc(c.last_val_acc, lang)} (écart "
+                    f"{points(c.last_gap, lang)}).",
+                    f"Here validation is the last part of the training set: {integer(m['n_validation'], lang)} "
+                    f"images, against {integer(m['n_train'], lang)} for training. At the last epoch: `accuracy` "
+                    f"{acc(c.last_acc, lang)}, `val_accuracy` {acc(c.last_val_acc, lang)} (gap "
+                    f"{points(c.last_gap, lang)})."))
+        return Answer(p, [where("ex2.ann/metrics.json", "n_train", "n_validation"), "ex2.ann/history.csv"])
+    return Answer(p)
+
+
+@measure
+def q_best_activation(run: Run, lang: str) -> Answer:
+    m = need(run, "ex2.activations")
+    va = m["val_accuracy"]
+    ranked = facts.ranking(va)
+    if len(ranked) < 2:
+        return Answer([tr(lang, f"Une seule activation mesurée : {m['best']} ({acc(va[m['best']], lang)}).",
+                          f"One activation measured: {m['best']} ({acc(va[m['best']], lang)}).")])
+    (first, v1), (second, v2) = ranked[0], ranked[1]
+    n = m.get("n_validation") or 0
+    d = facts.accuracy_diff(v1, v2, n)
+    spread = facts.accuracy_diff(v1, ranked[-1][1], n)
+    tie = v1 == v2
+    p = [tr(lang, "Classement en validation à la dernière époque : "
+                  + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked) + ".",
+            "Ranking in validation at the last epoch: " + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked) + "."),
+         tr(lang, f"{first} et {second} sont à égalité." if tie else
+                  f"**{first}** devance {second} de {diff_text(d, lang)} ; de la première à la dernière : "
+                  f"{diff_text(spread, lang)}.",
+            f"{first} and {second} are tied." if tie else
+            f"**{first}** leads {second} by {diff_text(d, lang)}; from first to last: {diff_text(spread, lang)}.")]
+    sources = [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")]
+    ta = m.get("test_accuracy") or {}
+    if set(ta) == set(va):
+        test_ranked = facts.ranking(ta)
+        if [a for a, _ in test_ranked] != [a for a, _ in ranked]:
+            p.append(tr(lang, "Sur le jeu de test, le classement n'est pas le même : "
+                              + ", ".join(f"{a} {acc(v, lang)}" for a, v in test_ranked)
+                              + " ; un écart qui change de sens d'un jeu à l'autre n'est pas un résultat.",
+                        "On the test set the ranking is not the same: "
+                        + ", ".join(f"{a} {acc(v, lang)}" for a, v in test_ranked)
+                        + "; a gap that changes sign from one set to the other is not a finding."))
+        else:
+            p.append(tr(lang, "Le jeu de test donne le même classement.", "The test set gives the same ranking."))
+        sources.append(where("ex2.activations/metrics.json", "test_accuracy"))
+    step = run.step("ex2.activations")
+    spreads = {a: facts.seed_spread(step, lambda mm, a=a: mm["val_accuracy"][a]) for a in va}
+    if all(spreads.values()):
+        k = next(iter(spreads.values())).n
+        by_mean = sorted(spreads, key=lambda a: spreads[a].mean, reverse=True)
+        best, runner_up = by_mean[0], by_mean[1]
+        p.append(tr(lang, f"Sur {k} graines (moyenne ± écart-type) : ", f"Over {k} seeds (mean ± SD): ")
+                 + ", ".join(f"{a} {acc(spreads[a].mean, lang)} ± {num(spreads[a].std, lang)}" for a in by_mean) + ".")
+        pv = facts.welch_p(spreads[best], spreads[runner_up])
+        sig = pv is not None and pv < 0.05
+        gap = points(spreads[best].mean - spreads[runner_up].mean, lang)
+        p.append(tr(lang, f"L'écart entre {best} et {runner_up} ({gap}) "
+                          + ("dépasse le bruit des graines" if sig else "reste dans le bruit des graines : pas de "
+                             "différence mesurable") + f" (test de Welch, p = {num(pv, lang, 3)}).",
+                    f"The gap between {best} and {runner_up} ({gap}) "
+                    + ("is larger than the seed noise" if sig else "is within the seed noise: no measurable "
+                       "difference") + f" (Welch's test, p = {num(pv, lang, 3)})."))
+        sources.append("ex2.activations/seeds/*/metrics.json")
+    else:
+        p.append(tr(lang, "Avec une seule exécution par activation, une autre graine (initialisation, mélange) peut "
+                          "inverser un classement aussi serré.",
+                    "With a single run per activation, another seed (initialisation, shuffling) may swap so tight a "
+                    "ranking."))
+    return Answer(p, sources)
+
+
+def _nth(k: int, lang: str) -> str:
+    return tr(lang, "première" if k == 1 else f"{k}e", {1: "first", 2: "second", 3: "third"}.get(k, f"{k}th"))
+
+
+@measure
+def q_sigmoid_tanh(run: Run, lang: str) -> Answer:
+    m = maybe(run, "ex2.activations")
+    s = run.step("ex2.activations")
+    if not m or not {"sigmoid", "tanh", "relu"} <= set(m["val_accuracy"]):
+        return Answer([])
+    va, n = m["val_accuracy"], m.get("n_validation") or 0
+    p = []
+    hs, hr = s.subs.get("sigmoid"), s.subs.get("relu")
+    if hs and hr and hs.history and hr.history and hs.history.get("val_accuracy") and hr.history.get("val_accuracy"):
+        p.append(tr(lang, f"Mesuré (réseau peu profond, 2 couches cachées) : après la 1re époque, précision de "
+                          f"validation {acc(hs.history['val_accuracy'][0], lang)} avec sigmoid contre "
+                          f"{acc(hr.history['val_accuracy'][0], lang)} avec ReLU : la sigmoïde démarre plus lentement.",
+                    f"Measured (a shallow network, 2 hidden layers): after epoch 1, validation accuracy "
+                    f"{acc(hs.history['val_accuracy'][0], lang)} with sigmoid against "
+                    f"{acc(hr.history['val_accuracy'][0], lang)} with ReLU: sigmoid starts more slowly."))
+    d_sig = facts.accuracy_diff(va["relu"], va["sigmoid"], n)
+    d_tanh = facts.accuracy_diff(va["tanh"], va["relu"], n)
+    p.append(tr(lang, f"À la dernière époque, ReLU devance sigmoid de {diff_text(d_sig, lang)} ; tanh, elle, est "
+                      f"{'au niveau de' if not d_tanh.measurable else ('au-dessus de' if d_tanh.d > 0 else 'sous')} "
+                      f"ReLU ({diff_text(d_tanh, lang)}) : sur deux couches cachées, la saturation de tanh ne coûte "
+                      "encore rien ; elle pèse dans les réseaux profonds.",
+                f"At the last epoch ReLU leads sigmoid by {diff_text(d_sig, lang)}; tanh is "
+                f"{'level with' if not d_tanh.measurable else ('above' if d_tanh.d > 0 else 'below')} ReLU "
+                f"({diff_text(d_tanh, lang)}): over two hidden layers tanh's saturation costs nothing yet; it weighs "
+                "in deep networks."))
+    return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation"),
+                      "ex2.activations/sigmoid/history.csv", "ex2.activations/relu/history.csv"])
+
+
+@measure
+def q_leaky(run: Run, lang: str) -> Answer:
+    exp = run.step("ex2.activations").exp
+    p, sources = [], []
+    if exp is not None:
+        p.append(tr(lang, f"Ici la pente négative est {num(exp.leaky_relu_slope, lang, 2)} (`LeakyReLU(0.1)` du TP).",
+                    f"Here the negative slope is {num(exp.leaky_relu_slope, lang, 2)} (the lab's `LeakyReLU(0.1)`)."))
+        sources.append(where("ex2.activations/config.json", "leaky_relu_slope"))
+    m = maybe(run, "ex2.activations")
+    if m and "leaky_relu" in m["val_accuracy"] and "relu" in m["val_accuracy"]:
+        va = m["val_accuracy"]
+        d = facts.accuracy_diff(va["leaky_relu"], va["relu"], m.get("n_validation") or 0)
+        p.append(tr(lang, f"Mesuré : LeakyReLU {acc(va['leaky_relu'], lang)} contre ReLU {acc(va['relu'], lang)} "
+                          f"({diff_text(d, lang)}) ; sur un réseau aussi court, les neurones morts que LeakyReLU "
+                          "évite sont rares.",
+                    f"Measured: LeakyReLU {acc(va['leaky_relu'], lang)} against ReLU {acc(va['relu'], lang)} "
+                    f"({diff_text(d, lang)}); in so short a network, the dead neurons LeakyReLU avoids are rare."))
+        sources.append(where("ex2.activations/metrics.json", "val_accuracy", "n_validation"))
+    return Answer(p, sources)
+
+
+@measure
+def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
+    p = []
+    a, c = maybe(run, "ex2.ann"), maybe(run, "ex2.cnn")
+    if a and c:
+        convs = [(l_, f) for l_, f in facts.layer_formula(c["layers"]) if l_["type"] == "Conv2D"]
+        dense = [l_ for l_ in c["layers"] if l_["type"] == "Dense"]
+        p.append(tr(lang,
+                    f"Mesuré : ANN {integer(a['params'], lang)} paramètres, CNN {integer(c['params'], lang)}. Les "
+                    "convolutions en ont peu (" + ", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs)
+                    + ") ; l'essentiel est dans la première couche dense après `Flatten` "
+                      f"({integer(dense[0]['params'], lang)})."
+                    if convs and dense else f"Mesuré : ANN {integer(a['params'], lang)} paramètres, CNN "
+                                            f"{integer(c['params'], lang)}.",
+                    f"Measured: ANN {integer(a['params'], lang)} parameters, CNN {integer(c['params'], lang)}. The "
+                    "convolutions hold few (" + ", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs)
+                    + f"); most are in the first dense layer after `Flatten` ({integer(dense[0]['params'], lang)})."
+                    if convs and dense else f"Measured: ANN {integer(a['params'], lang)} parameters, CNN "
+                                            f"{integer(c['params'], lang)}."))
+        return Answer(p, [where("ex2.ann/metrics.json", "params"), where("ex2.cnn/metrics.json", "params", "layers")])
+    return Answer(p)
+
+
+@measure
+def q_why_cnn_better(run: Run, lang: str) -> Answer:
+    a, c = need(run, "ex2.ann", "ex2.cnn")
+    text, sources = compare(run, lang, "ex2.cnn", "ex2.ann")
+    p = [tr(lang, "Mesuré, précision de test : ", "Measured, test accuracy: ") + lower(text)
+         + tr(lang, f", pour un entraînement de {seconds(c.get('fit_seconds'), lang)} contre "
+                    f"{seconds(a.get('fit_seconds'), lang)}.",
+              f", for {seconds(c.get('fit_seconds'), lang)} of training against "
+              f"{seconds(a.get('fit_seconds'), lang)}.")]
+    sa = facts.seed_spread(run.step("ex2.ann"), lambda mm: mm["test_accuracy"])
+    sc = facts.seed_spread(run.step("ex2.cnn"), lambda mm: mm["test_accuracy"])
+    if sa and sc:
+        pv = facts.welch_p(sc, sa)
+        sig = pv is not None and pv < 0.05
+        p.append(tr(lang,
+                    f"Sur plusieurs graines : CNN {acc(sc.mean, lang)} ± {num(sc.std, lang)} ({sc.n} graines), ANN "
+                    f"{acc(sa.mean, lang)} ± {num(sa.std, lang)} ({sa.n}) ; l'écart "
+                    + ("dépasse" if sig else "ne dépasse pas") + f" le bruit (test de Welch, p = {num(pv, lang, 3)}).",
+                    f"Over several seeds: CNN {acc(sc.mean, lang)} ± {num(sc.std, lang)} ({sc.n} seeds), ANN "
+                    f"{acc(sa.mean, lang)} ± {num(sa.std, lang)} ({sa.n}); the gap "
+                    + ("exceeds" if sig else "does not exceed")
+                    + f" the noise (Welch's test, p = {num(pv, lang, 3)})."))
+        sources += ["ex2.ann/seeds/*/metrics.json", "ex2.cnn/seeds/*/metrics.json"]
+    return Answer(p, sources + [where("ex2.ann/metrics.json", "fit_seconds"), where("ex2.cnn/metrics.json",
+                                                                                     "fit_seconds")])
+
+
+@measure
+def q_pooling(run: Run, lang: str) -> Answer:
+    p = []
+    c = maybe(run, "ex2.cnn")
+    if c and c.get("layers"):
+        steps = []
+        prev = None
+        for l_ in c["layers"]:
+            if l_["type"] == "MaxPooling2D" and prev:
+                steps.append(f"{shape(prev, lang)} → {shape(l_['output_shape'], lang)}")
+            prev = l_.get("output_shape")
+        if steps:
+            p.append(tr(lang, "Mesuré sur le CNN de cette exécution : "
+                              "", "Measured on this run's CNN: "
+                                                                "") + "; ".join(steps) + ".")
+            return Answer(p, [where("ex2.cnn/metrics.json", "layers")])
+    return Answer(p)
+
+
+@measure
+def q_most_confused(run: Run, lang: str) -> Answer:
+    m = maybe(run, "ex2.confusion")
+    if not m:
+        return Answer([missing(run, lang, "ex2.confusion")])
+    en, loc = class_names("fashion_mnist", "en"), class_names("fashion_mnist", lang)
+
+    def name(n):
+        return loc[en.index(n)] if n in en else n
+
+    pairs = m.get("most_confused", [])
+    p = [tr(lang, "Les confusions les plus fréquentes du CNN sur le test (vrai → prédit) : ",
+            "The CNN's most frequent confusions on the test set (true → predicted): ")
+         + ", ".join(f"{name(x['true'])} → {name(x['predicted'])} ({integer(x['count'], lang)})" for x in pairs) + "."]
+    worst = m.get("worst_recall_class")
+    if worst and worst in m.get("per_class", {}):
+        pc = m["per_class"][worst]
+        p.append(tr(lang, f"La classe la moins bien reconnue est **{name(worst)}** (rappel "
+                          f"{num(pc['recall'], lang, 3)}, "
+                          f"précision {num(pc['precision'], lang, 3)}) : ces vêtements du haut partagent la même "
+                          "silhouette à 28 × 28 pixels.",
+                    f"The least well recognised class is **{name(worst)}** (recall {num(pc['recall'], lang, 3)}, "
+                    f"precision {num(pc['precision'], lang, 3)}): these tops share the same silhouette at 28 × 28 "
+                    "pixels."))
+    return Answer(p, [where("ex2.confusion/metrics.json", "most_confused", "worst_recall_class", "per_class"),
+                      "ex2.confusion/confusion_matrix.csv"])
+
+
+@measure
+def q_reduce_errors(run: Run, lang: str) -> Answer:
+    if not (run.done("ex2.cnn") and run.done("ex2.augment")):
+        return Answer([])
+    text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
+    return Answer([tr(lang, "Mesuré, précision de test : ", "Measured, test accuracy: ") + lower(text) + "."],
+                  sources)
+
+
+@measure
+def q_augment_interest(run: Run, lang: str) -> Answer:
+    c, aug = need(run, "ex2.cnn", "ex2.augment")
+    text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
+    worse = aug["test_loss"] > c["test_loss"]
+    more = epochs(aug.get("epochs_run"), lang)
+    p = [tr(lang, f"Mesuré après {more} de plus sur images augmentées, précision de test : ",
+            f"Measured after {more} more on augmented images, test accuracy: ") + lower(text)
+         + tr(lang, f" ; perte de test {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
+                    + (" (plus mauvaise)." if worse else " (meilleure)."),
+              f"; test loss {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
+              + (" (worse)." if worse else " (better)."))]
+    curve = facts.curve(run.step("ex2.augment").history)
+    if curve and curve.epochs > 1:
+        p.append(overfit_sentence(curve, lang))
+    p.append(tr(lang,
+                "Cette exécution ne montre donc pas à elle seule que l'augmentation aide : le gain se lit avec son "
+                "incertitude, le modèle augmenté a aussi eu plus d'époques, et l'écart entraînement − validation ne "
+                "se compare pas d'une étape à l'autre (l'étape 5 valide sur 20 % de l'entraînement, l'étape 7 sur le "
+                "test)." if not facts.accuracy_diff(aug["test_accuracy"], c["test_accuracy"], c["n_test"]).measurable
+                or worse else
+                "Le gain dépasse le bruit du jeu de test ; il reste mêlé à celui des époques supplémentaires (voir "
+                "les notes de méthode).",
+                "This run alone thus does not show that augmentation helps: the gain is read with its uncertainty, "
+                "the augmented model also had more epochs, and the train − validation gap does not compare from one "
+                "step to the other (step 5 validates on 20% of the training set, step 7 on the test set)."
+                if not facts.accuracy_diff(aug["test_accuracy"], c["test_accuracy"], c["n_test"]).measurable
+                or worse else
+                "The gain exceeds the test set's noise; it stays mixed with that of the extra epochs (see the method "
+                "notes)."))
+    return Answer(p, sources + [where("ex2.cnn/metrics.json", "test_loss"),
+                                where("ex2.augment/metrics.json", "test_loss", "epochs_run"),
+                                "ex2.augment/history.csv"])
+
+
+@measure
+def q_which_transform(run: Run, lang: str) -> Answer:
+    if not (run.done("ex2.augment") and run.done("ext.augment_no_flip")):
+        return Answer([study_missing(lang, "ext.augment_no_flip")])
+    text, sources = compare(run, lang, "ex2.augment", "ext.augment_no_flip")
+    return Answer([tr(lang, "Mesuré, précision de test avec miroir contre sans : ",
+                      "Measured, test accuracy with the flip against without: ") + lower(text)
+                   + tr(lang, " ; une seule exécution chacun.", "; one run each.")], sources)

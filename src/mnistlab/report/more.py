@@ -1,0 +1,176 @@
+"""The report's sections after the lab: extended studies, other experiments, analysis, method notes, appendix.
+
+Each ``*_items(run, lang)`` returns its blocks, or an empty list when the run has nothing for it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mnistlab import __version__, config, runfolder
+from mnistlab.report import facts
+from mnistlab.report.artifacts import Run
+from mnistlab.report.blocks import QA, Bullets, Fig, Items, Para, Table
+from mnistlab.report.fmt import num, seconds, tr
+from mnistlab.report.interpretation import analysis, method_notes
+from mnistlab.report.lab import anchor, curves, step_code, step_link, step_missing
+from mnistlab.report.measures import label, overfit_sentence, status_word, tidy
+from mnistlab.report.tables import model_table, results_table, settings_table, step_title
+
+EXT_BASE = {"ext.ex1_50_epochs": "ex1", "ext.ex1_categorical_loss": "ex1", "ext.ex1_mse_loss": "ex1",
+            "ext.ex1_sgd": "ex1", "ext.ex1_lr_too_high": "ex1", "ext.ann_50_epochs": "ex2.ann",
+            "ext.augment_no_flip": "ex2.augment"}
+IGNORED_KEYS = ("name", "title", "order", "extended", "expect_divergence")
+
+
+def extended_items(run: Run, lang: str) -> list:
+    """The "what if" studies the run holds, each compared with the step it varies."""
+    present = [n for n, s in run.steps.items() if n.startswith("ext.") and s.status != "not run"]
+    return _experiments(run, lang, present, tr(lang, "Études complémentaires (« et si… ? »)",
+                                               "Extended studies (\"what if?\")"), "extended", _study)
+
+
+def others_items(run: Run, lang: str) -> list:
+    """Experiments the run holds beyond the lab and its studies (e.g. the ``improved`` models)."""
+    lab = set(config.names(extended=True))
+    others = [n for n, s in run.steps.items() if n not in lab and not n.startswith("ext.") and s.status != "not run"]
+    return _experiments(run, lang, others, tr(lang, "Autres expériences", "Other experiments"), "others", _other)
+
+
+def _experiments(run: Run, lang: str, names: list[str], heading: str, anchor_id: str, body) -> list:
+    """A level-2 section with one level-3 part per experiment; [] when there is none."""
+    if not names:
+        return []
+    items = Items(lang)
+    items.h(2, heading, anchor_id)
+    for name in names:
+        s = run.step(name)
+        items.h(3, step_title(s, lang), anchor(name))
+        body(items, run, s)
+        if step_missing(items, run, s) and not s.history:
+            continue
+        if s.complete and s.metrics.get("diverged"):
+            items.p(tr(lang, f"**L'entraînement a divergé** et a été arrêté (dernière époque saine : "
+                             f"{s.metrics.get('last_good_epoch')}) : c'est le résultat de cette étude.",
+                       f"**Training diverged** and was stopped (last good epoch: {s.metrics.get('last_good_epoch')}): "
+                       "that is this study's result."), "warn")
+        for t in (settings_table(s, lang), model_table(s, lang)) if body is _other else ():
+            items.table(t)
+        items.table(results_table(s, lang))
+        c = facts.curve(s.history)
+        if c and c.epochs > 1:
+            items.p(overfit_sentence(c, lang))
+        curves(items, s)
+        step_code(items, s)
+    return items.blocks
+
+
+def _study(items: Items, run: Run, s) -> None:
+    """What a study changes from the step it varies."""
+    lang, base = items.lang, EXT_BASE.get(s.name)
+    if base and s.config and run.step(base).config:
+        bc = run.step(base).config
+        diff = [f"`{k}` `{bc.get(k)}` → `{v}`" for k, v in s.config.items() if k not in IGNORED_KEYS and bc.get(k) != v]
+        items.p(tr(lang, f"Réglages changés (référence : {label(base, lang)}) : ",
+                   f"Settings changed (reference: {label(base, lang)}): ")
+                + "; ".join(diff) + "." if diff else tr(lang, f"Mêmes réglages (référence : {label(base, lang)}).",
+                                                        f"Same settings (reference: {label(base, lang)})."))
+
+
+def _other(items: Items, run: Run, s) -> None:
+    """Nothing before the tables of an experiment outside the lab."""
+
+
+def analysis_items(run: Run, lang: str) -> list:
+    items = Items(lang)
+    items.h(2, tr(lang, "Analyse", "Analysis"), "analysis")
+    lines = analysis(run, lang)
+    items.p(" ".join(lines) if lines else tr(lang, "Pas d'analyse : aucune étape n'a de résultats.",
+                                             "No analysis: no step has results."), "analysis" if lines else "missing")
+    return items.blocks
+
+
+def notes_items(run: Run, lang: str) -> list:
+    notes = method_notes(run, lang)
+    if not notes:
+        return []
+    items = Items(lang)
+    items.h(2, tr(lang, "Notes de méthode", "Method notes"), "notes")
+    items.blocks.append(Bullets(notes))
+    return items.blocks
+
+
+def appendix_items(run: Run, lang: str, body: list) -> list:
+    """Provenance: the run, its command and machine, and which file each table, figure and answer comes from."""
+    items = Items(lang)
+    m = run.manifest
+    items.h(2, tr(lang, "Annexe : d'où viennent les chiffres", "Appendix: where the numbers come from"), "appendix")
+    hw = m.get(runfolder.M_HARDWARE) if isinstance(m.get(runfolder.M_HARDWARE), dict) else {}
+    items.p(tr(lang, f"Rapport écrit par mnistlab {__version__} à partir des fichiers de l'exécution "
+                     f"`{run.folder.name}`, sans réentraîner ; statut : {status_word(run.status, lang)}, "
+                     f"commencée le {m.get('started', '?')}, finie le {m.get('finished', '—')}, durée "
+                     f"{seconds(m.get('seconds') if finite(m.get('seconds')) else None, lang)}.",
+                     f"Report written by mnistlab {__version__} from the files of run `{run.folder.name}`, without "
+                     f"retraining; status: {status_word(run.status, lang)}, started {m.get('started', '?')}, "
+                     f"finished {m.get('finished', '—')}, took "
+                     f"{seconds(m.get('seconds') if finite(m.get('seconds')) else None, lang)}."))
+    command = m.get("command") if isinstance(m.get("command"), list) else []
+    items.p(tr(lang, "Commande : ", "Command: ") + "`mnistlab " + " ".join(map(str, command)) + "` ; "
+            + tr(lang, "machine : ", "machine: ") + f"{hw.get('cpu', '?')}, {hw.get('logical_cores', '?')} "
+            + tr(lang, "cœurs logiques.", "logical cores."))
+    items.p(tr(lang, f"Régénérer ce rapport : `mnistlab report {run.folder.name}"
+                     f"{' --lang en' if lang == 'en' else ''}` ; ajouter les études complémentaires : "
+                     "`mnistlab run ext --out DOSSIER` ; répéter avec plusieurs graines : `mnistlab run --seeds 3`.",
+               f"Rebuild this report: `mnistlab report {run.folder.name}{' --lang en' if lang == 'en' else ''}`; add "
+               "the extended studies: `mnistlab run ext --out FOLDER`; repeat with several seeds: "
+               "`mnistlab run --seeds 3`."), "small")
+    rows = []
+    for b in body:
+        if isinstance(b, QA) and b.answer.sources:
+            rows.append([b.key, ", ".join(f"`{s}`" for s in b.answer.sources)])
+        elif isinstance(b, Table) and b.origin:
+            rows.append([b.caption, f"`{b.origin}`"])
+        elif isinstance(b, Fig):
+            rows.append([b.figure.alt, f"`{b.figure.origin}`"])
+    items.table(Table([tr(lang, "élément", "item"), tr(lang, "fichiers de l'exécution", "run files")], rows,
+                      caption=tr(lang, "Provenance de chaque réponse (par numéro de question), tableau et figure",
+                                 "Provenance of each answer (by question number), table and figure")))
+    problems = run.problems
+    if problems:
+        items.p(tr(lang, "Fichiers illisibles ou refusés : ", "Unreadable or refused files: ") + "; ".join(problems),
+                "warn")
+    return items.blocks
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def overview_items(run: Run, lang: str) -> list:
+    """What the run holds: a warning when it is partial or changed, and one row per step of the lab."""
+    items = Items(lang)
+    if run.status != "complete":
+        reason = run.manifest.get("reason")
+        why = status_word(run.status, lang) + (f" : {tidy(reason)}" if isinstance(reason, str) and reason else "")
+        items.p(tr(lang, f"Cette exécution n'est pas terminée ({why}) : ce rapport présente ce qui existe et dit ce "
+                         "qui manque.",
+                   f"This run did not finish ({why.replace(' : ', ': ')}): this report shows what exists and says what "
+                   "is missing."), "warn")
+    lab = config.names()
+    missing = [run.step(n) for n in lab if not run.step(n).complete]
+    if missing:
+        items.blocks.append(Para(tr(lang, "**Ce qui manque :**", "**What is missing:**"), "missing"))
+        items.blocks.append(Bullets([f"{step_title(s, lang)} ({status_word(s.status, lang)})"
+                                     + (f" — {tidy(s.reason)}" if s.reason else "") for s in missing], "missing"))
+    rows = []
+    for name in lab:
+        s = run.step(name)
+        acc = (s.metrics or {}).get("test_accuracy")
+        shown = num(acc, lang) if isinstance(acc, float) else "—"
+        rows.append([f"[{step_title(s, lang)}](#{step_link(name)})", shown,
+                     seconds(s.seconds, lang), status_word(s.status, lang)])
+    items.table(Table([tr(lang, "étape", "step"), tr(lang, "précision test", "test accuracy"),
+                       tr(lang, "durée", "time"), tr(lang, "statut", "status")], rows, numeric=(1, 2),
+                      caption=tr(lang, "Résultats de chaque étape", "Results of each step"),
+                      origin="*/metrics.json, manifest.json"))
+    return items.blocks

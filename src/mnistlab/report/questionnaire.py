@@ -1,0 +1,135 @@
+"""The lab's sections and questions, loaded from ``questions.toml``, and their answers for a run.
+
+The data file holds, for every question of the lab in its order, the lab's words (French) and a
+translation, the fixed explanation, and which measurement answers it (``measure``: a name from
+:mod:`mnistlab.report.measures`, ``args``: its keyword arguments), as big_vision's evaluators are chosen
+from a config. :func:`load` checks the whole file: an unknown measurement, an argument it does not take,
+a duplicate key or a section without a heading is a :class:`QuestionsError` when the file loads.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from mnistlab.errors import MnistlabError
+from mnistlab.report import measures
+from mnistlab.report.artifacts import Run
+from mnistlab.report.fmt import tr
+from mnistlab.report.measures import Answer, Unavailable
+
+DATA = "questions.toml"
+
+
+class QuestionsError(MnistlabError):
+    """``questions.toml`` names an unknown measurement or is malformed."""
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str  # "ex1.4"
+    fr: str  # the lab's heading
+    en: str
+    step: str  # the run's step its measurements come from
+
+    def title(self, lang: str) -> str:
+        return tr(lang, self.fr, self.en)
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str  # "ex1.4.1": exercise, section, number (a letter for an "À faire" item)
+    section: str  # "ex1.4"
+    label: str  # "1", "2", ... or "a", "b"
+    fr: str  # the lab's words
+    en: str  # an English translation
+    explain_fr: str  # the fixed explanation, true whatever the run
+    explain_en: str
+    measure: str  # name in measures.registry()
+    args: dict[str, Any] = field(default_factory=dict)
+    todo: bool = False  # an "À faire" / "À observer" item rather than a numbered question
+
+    def quote(self, lang: str) -> str:
+        return tr(lang, self.fr, self.en)
+
+    def explanation(self, lang: str) -> str:
+        return tr(lang, self.explain_fr, self.explain_en)
+
+
+@dataclass(frozen=True)
+class Lab:
+    sections: dict[str, Section]
+    questions: list[Question]
+
+
+def parse(text: str, source: str = DATA) -> Lab:
+    """The lab's questions from the text of a ``questions.toml``.
+
+    Raises:
+        QuestionsError: not TOML, a missing field, an unknown measurement or argument, a duplicate key.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise QuestionsError(f"not valid TOML: {e}", source) from None
+    registry = measures.registry()
+    try:
+        sections = {sid: Section(sid, s["fr"], s["en"], s["step"]) for sid, s in raw["section"].items()}
+        measures.STEP_LABELS.update({name: (s["fr"], s["en"]) for name, s in raw.get("step", {}).items()})
+        qs = []
+        for q in raw["question"]:
+            key = q["key"]
+            qs.append(Question(key, key.rsplit(".", 1)[0], q["label"], q["fr"], q["en"], q.get("explain_fr", ""),
+                               q.get("explain_en", ""), q["measure"], dict(q.get("args", {})), bool(q.get("todo"))))
+    except (KeyError, TypeError, AttributeError) as e:
+        raise QuestionsError(f"malformed entry (missing or wrong field {e})", source) from None
+    seen = set()
+    for q in qs:
+        if q.key in seen:
+            raise QuestionsError(f"question {q.key!r} appears twice", source)
+        seen.add(q.key)
+        if q.section not in sections:
+            raise QuestionsError(f"question {q.key!r}: no [section.{q.section!r}]", source)
+        if q.measure not in registry:
+            raise QuestionsError(f"question {q.key!r}: unknown measurement {q.measure!r}", source)
+        params = inspect.signature(registry[q.measure]).parameters
+        if unknown := [a for a in q.args if a not in params or a in ("run", "lang")]:
+            raise QuestionsError(f"question {q.key!r}: measurement {q.measure!r} takes no argument {unknown[0]!r}",
+                                 source)
+        if bool(q.explain_fr) != bool(q.explain_en):
+            raise QuestionsError(f"question {q.key!r}: an explanation in one language only", source)
+    return Lab(sections, qs)
+
+
+@functools.cache
+def load() -> Lab:
+    """The lab's questions from the package's ``questions.toml`` (read once)."""
+    return parse(resources.files("mnistlab.report").joinpath(DATA).read_text(encoding="utf-8"))
+
+
+def sections() -> dict[str, Section]:
+    return load().sections
+
+
+def in_section(section: str) -> list[Question]:
+    """The questions of ``section``, in the lab's order."""
+    return [q for q in load().questions if q.section == section]
+
+
+def answer(q: Question, run: Run, lang: str) -> Answer:
+    """``q``'s answer for ``run``: the fixed explanation, then what the run measured.
+
+    A measurement whose steps are missing or unreadable says so, with the reason (:class:`Unavailable`);
+    any other exception is a bug and propagates.
+    """
+    fn = measures.registry()[q.measure]
+    explanation = [q.explanation(lang)] if q.explain_fr else []
+    try:
+        got = fn(run, lang, **q.args)
+    except Unavailable as e:
+        return Answer(explanation + [measures.unavailable_text(run, str(e), lang)])
+    return Answer(explanation + [p for p in got.paragraphs if p], got.sources)

@@ -1,0 +1,171 @@
+"""The report's questions as data and its measurements, on the hand-made run folder tests/report_run (no training).
+
+tests/report_run holds the lab's six steps with realistic numbers and three traps: step 7 overfits (lowest
+validation loss at epoch 7 of 10) while its test-accuracy gain is 4 images of 10,000 and its test loss got
+worse; the activation ranking differs between validation and test; ReLU is second of four. Every test here
+runs in milliseconds.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnistlab import report
+from mnistlab.report import facts, interpretation, measures, questionnaire
+from mnistlab.report.artifacts import read_run
+
+RUN = Path(__file__).parent / "report_run"
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    return Path(shutil.copytree(RUN, tmp_path / "run"))
+
+
+@pytest.fixture
+def run(run_dir):
+    return read_run(run_dir)
+
+
+def answer(run, key, lang="fr"):
+    q = next(q for q in questionnaire.load().questions if q.key == key)
+    return " ".join(questionnaire.answer(q, run, lang).paragraphs)
+
+
+# --- the data file --------------------------------------------------------------------------------------------
+
+
+def test_questions_file_holds_every_section_and_question_of_the_lab():
+    lab = questionnaire.load()
+    assert list(lab.sections) == [f"ex1.{i}" for i in range(1, 10)] + [f"ex2.{i}" for i in range(1, 8)]
+    assert len(lab.questions) == 50 and len({q.key for q in lab.questions}) == 50
+    assert all(q.measure in measures.registry() for q in lab.questions)
+
+
+TOML = '[section."ex1.1"]\nfr = "a"\nen = "b"\nstep = "ex1"\n[[question]]\nkey = "ex1.1.1"\nlabel = "1"\n' \
+       'fr = "q"\nen = "q"\nmeasure = "{measure}"\n{args}'
+
+
+@pytest.mark.parametrize("measure, args, message", [("no_such_measure", "", "unknown measurement"),
+                                                    ("fifty", 'args = { stduy = "x" }\n', "no argument 'stduy'")])
+def test_an_unknown_measurement_or_argument_fails_when_the_file_loads(measure, args, message):
+    with pytest.raises(questionnaire.QuestionsError, match=message):
+        questionnaire.parse(TOML.format(measure=measure, args=args))
+
+
+def test_a_programming_error_in_a_measurement_propagates(run, monkeypatch):
+    def broken(run, lang):
+        return {}["typo"]
+
+    monkeypatch.setitem(measures.REGISTRY, "final_accuracy", broken)
+    q = next(q for q in questionnaire.load().questions if q.measure == "final_accuracy")
+    with pytest.raises(KeyError):
+        questionnaire.answer(q, run, "fr")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_every_measurement_answers_on_the_hand_made_run(run, lang):
+    for q in questionnaire.load().questions:
+        a = questionnaire.answer(q, run, lang)
+        assert a.paragraphs and all(isinstance(p, str) and p for p in a.paragraphs), q.key
+        assert "Non mesuré dans cette exécution" not in " ".join(a.paragraphs) or q.key in ("ex1.9.1",), q.key
+
+
+# --- claims checked with their uncertainty --------------------------------------------------------------------
+
+
+def test_binomial_standard_error_and_the_two_se_rule():
+    assert facts.binomial_se(0.9, 10000) == pytest.approx(0.003)
+    assert not facts.accuracy_diff(0.9020, 0.9016, 10000).measurable  # 4 images
+    assert facts.accuracy_diff(0.9016, 0.8810, 10000).measurable  # the CNN against the ANN
+
+
+def test_overfitting_is_judged_on_every_step(run):
+    rose, flat = interpretation.overfitting(run)
+    assert [n for n, _ in rose] == ["ex2.augment"]
+    c = dict(rose)["ex2.augment"]
+    assert (c.best_val_loss_epoch, c.epochs) == (7, 10) and c.rise == pytest.approx(0.2755 / 0.2587 - 1)
+    text = " ".join(interpretation.analysis(run, "fr"))
+    assert "minimum à l'époque 7 sur 10" in text and "baisse encore" not in text
+
+
+def test_a_tiny_augmentation_gain_with_a_worse_test_loss_is_not_a_finding(run):
+    a = answer(run, "ex2.7.1")
+    assert "+0,04 point" in a and "pas de différence mesurable" in a and "plus mauvaise" in a
+    assert "ne montre donc pas" in a and "minimale à l'époque 7" in a
+    assert "no measurable difference" in answer(run, "ex2.7.1", "en")
+    assert "nous ne pouvons pas conclure" in " ".join(interpretation.analysis(run, "fr"))
+
+
+def test_a_ranking_that_reverses_between_validation_and_test_is_said(run):
+    a = answer(run, "ex2.4.1")
+    assert "Classement en validation" in a and "tanh 0,8781, relu 0,8780" in a
+    assert "le classement n'est pas le même" in a and "pas de différence mesurable" in a
+    assert "le classement change sur le test" in " ".join(interpretation.analysis(run, "fr"))
+
+
+def test_relu_answer_says_where_relu_ranks(run):
+    a = answer(run, "ex2.3.1")
+    assert "ReLU est 2e sur 4" in a and "ne montre donc pas ReLU meilleure" in a
+    assert "ReLU is second of 4" in answer(run, "ex2.3.1", "en")
+
+
+def test_exercise1_improvement_answer_uses_mnist_numbers(run):
+    a = answer(run, "ex1.9.3")
+    assert "228" in a and "0,9772" in a and "Fashion" in a and "0,9016" not in a
+
+
+def test_ties_among_the_most_confused_pairs_are_all_named():
+    import numpy as np
+
+    m = np.zeros((10, 10), dtype=int)
+    m[0, 1], m[1, 2], m[2, 3], m[3, 4], m[4, 5] = 9, 7, 5, 5, 1
+    pairs = facts.top_pairs(m, [str(i) for i in range(10)], top=3)
+    assert [n for *_, n in pairs] == [9, 7, 5, 5]
+
+
+def test_ml_statements_an_instructor_checks():
+    text = " ".join(q.explain_fr for q in questionnaire.load().questions)
+    assert "dernier axe de n'importe quel tenseur" in text and "Dense` attend un vecteur" not in text
+    assert "calcule exactement la même perte" in text and "n'impose aucun ordre" not in text
+    notes = " ".join(interpretation.method_notes(read_run(RUN), "fr"))
+    assert "fonctionne toujours avec TensorFlow 2.21" in notes and "absent de Keras 3" not in notes
+
+
+# --- the API the notebook reads -------------------------------------------------------------------------------
+
+
+def test_questions_api_lists_sections_in_order():
+    qs = report.questions("en")
+    assert list(qs)[:2] == ["ex1.1", "ex1.2"] and qs["ex1.3"][0] == {
+        "key": "ex1.3.a", "label": "a", "quote": "Identify the digits shown", "todo": True}
+
+
+def test_answers_and_analysis_work_on_a_partial_run_without_provenance(run_dir):
+    for name in ("ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment"):
+        shutil.rmtree(run_dir / name)
+    got = report.answers(run_dir, "fr")
+    assert len(got) == 50 and "Non mesuré dans cette exécution" in got["ex2.5.2"]
+    assert not any(re.search(r"metrics\.json|mnistlab run|Source|/tmp/", a) for a in got.values())
+    text = report.analysis(run_dir, "fr")
+    assert "Sur MNIST, notre réseau dense" in text and text.count(". ") + 1 <= 10
+
+
+def test_answers_never_import_tensorflow(tmp_path):
+    code = ("import sys; from mnistlab import report; report.answers(sys.argv[1], 'en'); report.analysis(sys.argv[1]);"
+            "report.build(sys.argv[1], 'en'); assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    shutil.copytree(RUN, tmp_path / "run")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], check=True,
+                   env={"PYTHONPATH": str(Path(report.__file__).parents[2]), "PATH": "/usr/bin:/bin"})
+
+
+def test_a_doctored_metrics_file_gives_unavailable_with_the_reason(run_dir):
+    m = json.loads((run_dir / "ex1" / "metrics.json").read_text())
+    (run_dir / "ex1" / "metrics.json").write_text(json.dumps({**m, "test_accuracy": 3.0}))
+    a = answer(read_run(run_dir), "ex1.7.1")
+    assert "Non mesuré" in a and "'test_accuracy' holds a value no run writes" in a and str(run_dir) not in a

@@ -46,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
         parser.add_argument("--author", default="", metavar="NAME", help="Nom Prénom for the report's title block")
         parser.add_argument("--group", default="", metavar="GROUP", help="the student's group, for the title block")
 
+    nb = sub.add_parser("notebook", help="the whole lab as an executed Jupyter notebook (TP2.ipynb, TP2.html)")
+    nb.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
+                    help="lab steps or prefixes (ex1, ex2, ex2.cnn, ...); default: the whole lab")
+    nb.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[],
+                    help="override a setting, as for `mnistlab run`, e.g. --set epochs=1")
+    nb.add_argument("--data", metavar="DIR", help="local folder of IDX files (mnist/, fashion-mnist/)")
+    nb.add_argument("--out", metavar="DIR", help="folder to write (default: notebooks/<UTC timestamp>)")
+    nb.add_argument("--no-execute", action="store_true", help="write the notebook without executing it")
+    nb.add_argument("--author", metavar="NAME", help="the title cell's name (left to fill otherwise)")
+    nb.add_argument("--group", metavar="G", help="the title cell's group")
+    nb.add_argument("--lang", choices=("fr",), default="fr", help="language of the notebook (the lab's)")
+
     ls = sub.add_parser("list", help="show the experiments and their settings")
     ls.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[])
 
@@ -193,6 +205,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebook(args: argparse.Namespace) -> int:
+    import signal
+
+    from mnistlab import config, notebook
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as Ctrl-C does
+    w = notebook.make(args.experiments, config.parse_overrides(args.overrides), data_dir=args.data, out=args.out,
+                      execute=not args.no_execute, author=args.author, group=args.group, lang=args.lang)
+    if w.status == "failed":
+        raise MnistlabError(f"{w.error}; the notebook up to that cell is in {w.notebook}")
+    if w.status == "interrupted":
+        print(f"mnistlab: interrupted; the cells done so far are in {w.notebook}", file=sys.stderr)
+        return 130
+    done = f"executed in {w.seconds:.0f}s, {w.answered} answers" if w.status == "complete" else "not executed"
+    print(f"mnistlab: notebook {done}: {w.notebook} and {w.html.name}", file=sys.stderr)
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from mnistlab import predict
 
@@ -210,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": cmd_run, "list": cmd_list, "predict": cmd_predict, "serve": cmd_serve,
-                "report": cmd_report}[args.command](args)
+                "report": cmd_report, "notebook": cmd_notebook}[args.command](args)
     except MnistlabError as e:
         print(f"mnistlab: error: {printable(str(e))}", file=sys.stderr)
         return 1

@@ -33,6 +33,21 @@ def most_confused(matrix: np.ndarray, names: list[str], top: int = 5) -> list[di
     return out
 
 
+def confusion_and_report(y: np.ndarray, pred: np.ndarray, names_en: list[str], csv_path: Path
+                         ) -> tuple[np.ndarray, dict]:
+    """The 10x10 confusion matrix (written to ``csv_path``) and scikit-learn's per-class report as a dict."""
+    matrix = confusion_matrix(y, pred, labels=list(range(10)))
+    report = classification_report(y, pred, labels=list(range(10)), target_names=names_en, output_dict=True,
+                                   zero_division=0)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["true\\predicted", *names_en])
+    for name, row in zip(names_en, matrix, strict=True):
+        w.writerow([name, *row.tolist()])
+    write_text(csv_path, buf.getvalue())
+    return matrix, report
+
+
 def confusion_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str, object]:
     """Predict the test set with the model at ``model_path``; write the matrix, report and mistakes."""
     ds = ctx.get_data(exp.dataset)
@@ -44,15 +59,7 @@ def confusion_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str,
     pred = probs.argmax(axis=1)
     names_en = class_names(exp.dataset, "en")
     names = class_names(exp.dataset, ctx.lang)
-    matrix = confusion_matrix(y, pred, labels=list(range(10)))
-    report = classification_report(y, pred, labels=list(range(10)), target_names=names_en, output_dict=True,
-                                   zero_division=0)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["true\\predicted", *names_en])
-    for name, row in zip(names_en, matrix, strict=True):
-        w.writerow([name, *row.tolist()])
-    write_text(ctx.workdir / CONFUSION, buf.getvalue())
+    matrix, report = confusion_and_report(y, pred, names_en, ctx.workdir / CONFUSION)
     plots.save(plots.confusion(matrix, names, "CNN", ctx.lang), ctx.workdir / FIGURES / "confusion_matrix.png")
     wrong = np.flatnonzero(pred != y)
     worst = wrong[np.argsort(-probs[wrong, pred[wrong]])][:12]

@@ -1,0 +1,262 @@
+"""The lab as data: its French text, section titles, questions and every code block, in the lab's order.
+
+``tp2.fr.md`` holds the text with directives (``@section ID | title``, ``@code NAME``, ``@question KEY | text``,
+``@todo KEY | text``); ``code.toml`` holds each code block as a template that :mod:`mnistlab.lab.fill` fills
+with an experiment's validated settings. The notebook's code cells and the report's code listing both come
+from :func:`cells`, so they cannot disagree.
+
+Section ids are the report's: ``ex1.1`` .. ``ex1.9``, ``ex2.1`` .. ``ex2.7``, plus ``intro``, ``setup``,
+``ex1``, ``ex2`` (the exercises' introductions) and ``travail`` (the "Travail demandé" section, at the end).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import string
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from mnistlab import config
+from mnistlab.errors import ConfigError, MnistlabError
+from mnistlab.lab import fill
+
+LANGS = ("fr",)
+# The lab's steps, in order, and the steps each one's code needs before it (the CNN is built with the
+# ANN cell's imports; the confusion matrix and the augmentation use the trained CNN).
+STEPS = ("ex1", "ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment")
+NEEDS = {"ex2.activations": ("ex2.ann",), "ex2.cnn": ("ex2.ann",), "ex2.confusion": ("ex2.cnn",),
+         "ex2.augment": ("ex2.cnn",)}
+# Which step a section's code and questions belong to; sections not listed are always there.
+SECTION_STEP = {**{f"ex1.{i}": "ex1" for i in range(1, 10)}, "ex1": "ex1",
+                "ex2": "ex2", "ex2.1": "ex2", "ex2.2": "ex2", "ex2.3": "ex2.ann", "ex2.4": "ex2.activations",
+                "ex2.5": "ex2.cnn", "ex2.6": "ex2.confusion", "ex2.7": "ex2.augment"}
+# Names the "Travail demandé" section gives the models, with the expression of their Keras history.
+_CURVES = (("ex1", "Exercice 1 (MNIST)", "history_ex1.history"), ("ex2.ann", "ANN (Fashion-MNIST)",
+           "history.history"), ("ex2.cnn", "CNN (Fashion-MNIST)", "history_cnn.history"),
+           ("ex2.augment", "CNN après augmentation", "cnn.history.history"))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the lab.
+
+    kind: ``"markdown"`` or ``"code"``; section: its section id; source: its text.
+    name: the code block's name (``"ex1.fit"``), or the question's key (``"ex1.4.1"``) for a question.
+    question: True for a question or an "À faire" item (an answer follows it in the notebook).
+    """
+
+    kind: str
+    section: str
+    source: str
+    name: str = ""
+    question: bool = False
+    todo: bool = False
+
+
+def steps_for(selected: list[str] | tuple[str, ...]) -> list[str]:
+    """``selected`` with every step its code needs, in the lab's order."""
+    want = set(selected)
+    for name in reversed(STEPS):
+        if name in want:
+            want.update(NEEDS.get(name, ()))
+    for name in STEPS:  # needs of needs
+        if name in want:
+            want.update(NEEDS.get(name, ()))
+    return [s for s in STEPS if s in want]
+
+
+def experiments(configs: dict[str, dict[str, Any]] | None, steps: list[str] | None = None
+                ) -> dict[str, config.Experiment]:
+    """Validate each step's settings as ``mnistlab run`` does; missing steps get the lab's defaults.
+
+    Args:
+        configs: {experiment name: config dict as in a run folder's ``config.json``}.
+        steps: the lab steps wanted (default: the whole lab); their needs are added.
+
+    Raises:
+        ConfigError: an unknown key, a wrong type or value, or a setting the lab's code cannot express.
+    """
+    configs = configs or {}
+    if not isinstance(configs, dict):
+        raise ConfigError("the notebook's settings must be a mapping of experiment name to settings")
+    unknown = [n for n in configs if n not in STEPS]
+    if unknown and steps is None:
+        raise ConfigError(f"{unknown[0]!r} is not a step of the lab's code (the notebook holds "
+                          f"{', '.join(STEPS)})")
+    out = {}
+    for name in steps_for(steps if steps is not None else list(STEPS)):
+        raw = configs.get(name) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{name}: settings must be a mapping, got {type(raw).__name__}")
+        exp = config.load(name, {k: v for k, v in raw.items() if k not in ("name", "title")})
+        fill.check(exp)
+        out[name] = exp
+    ex2 = [out[n] for n in out if n != "ex1"]
+    for key in ("train_limit", "test_limit"):
+        if len({getattr(e, key) for e in ex2}) > 1:
+            raise ConfigError(f"{key} differs between the steps of exercise 2, which share one data set in the "
+                              "lab's code")
+    return out
+
+
+def cells(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: list[str] | None = None,
+          data_dir: str | os.PathLike | None = None) -> list[Cell]:
+    """The lab as cells, in the lab's order, with the given settings.
+
+    Args:
+        configs: {experiment name: config dict as in ``config.json``}; missing steps use the lab's defaults.
+        lang: ``"fr"``, the lab's language (the only one for now).
+        steps: the lab steps to include (default: all); the steps their code needs are added.
+        data_dir: the local data folder written into ``DATA_DIR`` (None: ``keras.datasets`` downloads).
+
+    Returns:
+        Markdown and code cells, each tagged with its section id.
+
+    Raises:
+        ConfigError: see :func:`experiments`. MnistlabError: an unknown language.
+    """
+    if lang not in LANGS:
+        raise MnistlabError(f"the lab's notebook exists in {', '.join(LANGS)} only, not {lang!r}")
+    exps = experiments(configs, steps)
+    present = set(exps) | ({"ex2"} if any(n != "ex1" for n in exps) else set())
+    out: list[Cell] = []
+    for section, title, items in _sections():
+        if SECTION_STEP.get(section, "*") not in present | {"*"}:
+            continue
+        level = "##" if "." not in section else "###"
+        text = [f"{level} {title}"]
+        for kind, name, body in items:
+            if kind == "text":
+                text.append(body)
+                continue
+            if text:
+                out.append(Cell("markdown", section, "\n\n".join(text)))
+                text = []
+            if kind == "code":
+                out.append(Cell("code", section, _code(name, exps, data_dir), name))
+            else:
+                label = f"**Question {name.rsplit('.', 1)[1]}** : " if kind == "question" else "**À faire** : "
+                out.append(Cell("markdown", section, label + body, name, question=True, todo=kind == "todo"))
+        if text:
+            out.append(Cell("markdown", section, "\n\n".join(text)))
+    return out
+
+
+def program(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: list[str] | None = None,
+            data_dir: str | os.PathLike | None = None) -> str:
+    """The whole lab as one runnable listing: the code cells of :func:`cells`, joined in order."""
+    return "\n\n".join(c.source for c in cells(configs, lang, steps, data_dir) if c.kind == "code") + "\n"
+
+
+# --- the data files ----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _sections() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
+    """``tp2.fr.md`` as [(section id, title, [(kind, name, text)])]; kinds: text, code, question, todo."""
+    text = (resources.files("mnistlab.lab") / "tp2.fr.md").read_text(encoding="utf-8")
+    sections: list[tuple[str, str, list[tuple[str, str, str]]]] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        body = "\n".join(para).strip()
+        if body:
+            sections[-1][2].append(("text", "", body))
+        para.clear()
+
+    for line in text.splitlines():
+        if line.startswith("@"):
+            directive, _, rest = line[1:].partition(" ")
+            name, _, body = (s.strip() for s in rest.partition("|"))
+            if directive != "section":
+                flush()
+            if directive == "section":
+                if sections:
+                    flush()
+                sections.append((name, body, []))
+            elif directive in ("code", "question", "todo"):
+                sections[-1][2].append((directive, name, body))
+            else:
+                raise MnistlabError(f"tp2.fr.md: unknown directive @{directive}")
+        else:
+            para.append(line)
+    flush()
+    return sections
+
+
+@functools.cache
+def _templates() -> dict[str, str]:
+    raw = tomllib.loads((resources.files("mnistlab.lab") / "code.toml").read_text(encoding="utf-8"))
+    return {name: block["source"].strip("\n") for name, block in raw.items()}
+
+
+def _render(name: str, values: dict[str, str]) -> str:
+    out = []
+    for line in _templates()[name].splitlines():
+        filled = string.Template(line).substitute(values)
+        if line.strip().startswith("$") and not filled.strip():
+            continue  # an optional line that fills to nothing
+        out.append(filled)
+    return "\n".join(out)
+
+
+def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.PathLike | None) -> str:
+    """Fill code block ``name`` with the settings of the step it belongs to."""
+    first = next(iter(exps.values()))
+    ex1, ann = exps.get("ex1"), exps.get("ex2.ann")
+    v: dict[str, str] = {}
+    if name == "setup":
+        v = {"data_dir": repr(None if data_dir is None else os.fspath(data_dir)), "seed": repr(first.seed)}
+    elif name == "ex1.load":
+        v = {"limits": fill.limits(ex1, "x")}
+    elif name == "ex1.normalise":
+        v = {"one_hot": fill.one_hot(ex1)}
+    elif name == "ex1.samples":
+        v = fill.grid(ex1)
+    elif name == "ex1.model":
+        v = {"layers": fill.hidden(ex1, "    ")}
+    elif name in ("ex1.compile", "ex1.fit", "ex1.evaluate"):
+        v = fill.common(ex1, "x_test")
+    elif name == "ex1.predictions":
+        v = {"n_predictions": repr(ex1.predictions_shown)}
+    elif name == "ex2.load":
+        first2 = next(e for n, e in exps.items() if n != "ex1")
+        v = {"seed": repr(first2.seed), "limits": fill.limits(first2, "X")}
+    elif name == "ex2.samples":
+        v = fill.grid(ann)
+    elif name.startswith("ex2.ann"):
+        v = {**fill.common(ann), "layers": fill.hidden(ann, "    ")}
+    elif name == "ex2.activations":
+        v = _activations(exps["ex2.activations"])
+    elif name.startswith("ex2.cnn") or name.startswith("ex2.augment"):
+        exp = exps["ex2.augment" if name.startswith("ex2.augment") else "ex2.cnn"]
+        v = {**fill.common(exp, "X_test_cnn"), "layers": fill.hidden(exp, "    "), "conv_layers": fill.conv(exp),
+             "rotation": repr(exp.rotation_degrees), "zoom": repr(exp.zoom), "flip": repr(exp.horizontal_flip)}
+    elif name == "travail.curves":
+        v = {"curves": "{" + ", ".join(f"{label!r}: {expr}" for step, label, expr in _CURVES if step in exps) + "}"}
+    elif name == "travail.final":
+        v = {"finals": _finals(exps)}
+    return _render(name, v)
+
+
+def _activations(exp: config.Experiment) -> dict[str, str]:
+    plain = [a for a in exp.activations if a != "leaky_relu"]
+    v = {**fill.common(exp), "activations": repr(plain),
+         "act_layers": fill.hidden(exp, "        ", act_expr="act"), "leaky": ""}
+    if "leaky_relu" in exp.activations:
+        leaky = _render("ex2.activations.leaky", {**v, "leaky_layers": fill.hidden(exp, "    ", "leaky_relu")})
+        v["leaky"] = f"\n{leaky}\n"
+    return v
+
+
+def _finals(exps: dict[str, config.Experiment]) -> str:
+    lines = []
+    if "ex1" in exps:
+        lines.append('print(f"Exercice 1 (MNIST), précision sur le test : {test_acc_ex1:.4f}")')
+    last = next((label for step, label, _ in reversed(_CURVES) if step in exps and step != "ex1"), None)
+    if last:
+        lines.append(f'print(f"Exercice 2, {last}, précision sur le test : {{test_acc:.4f}}")')
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""The values of the lab's code templates (``code.toml``), from validated experiments.
+
+Every value that reaches the code is ``repr()`` of a value :mod:`mnistlab.config` has checked (an int, a
+float, a bool, a string from a closed set) or lines built from such values: a setting can never become a
+line of Python of its own. Settings the lab's code cannot express are refused here, with their name.
+"""
+
+from __future__ import annotations
+
+from mnistlab.config import Experiment
+from mnistlab.errors import ConfigError
+
+# Training steps per compiled call for the dense nets (mnistlab.train measures 64 as its default; the CNN
+# gains nothing from it): the same updates in the same order, fewer round trips through Python.
+DENSE_STEPS_PER_EXECUTION = 64
+SPE_COMMENT = "# ajout : {n} pas d'entraînement par appel compilé (mêmes calculs, moins d'allers-retours Python)"
+
+# Settings the lab's code writes only at the lab's value.
+_LAB_ONLY = {"lr_schedule": "constant", "augment": False, "translation": 0.0, "test_time_flip": False,
+             "precision": "float32"}
+_MODEL = {"ex1": "dense", "ex2.ann": "dense", "ex2.activations": "dense", "ex2.cnn": "cnn",
+          "ex2.confusion": "cnn", "ex2.augment": "cnn"}
+_OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+def check(exp: Experiment) -> None:
+    """Refuse settings the lab's code for ``exp.name`` cannot express.
+
+    Raises:
+        ConfigError: naming the setting and the step.
+    """
+    def refuse(what: str) -> ConfigError:
+        return ConfigError(f"{exp.name}: {what} is not part of the lab's code (the notebook writes the lab's "
+                           "models and settings only)")
+
+    for key, lab in _LAB_ONLY.items():
+        if getattr(exp, key) != lab:
+            raise refuse(f"{key} = {getattr(exp, key)!r}")
+    if exp.model != _MODEL[exp.name]:
+        raise refuse(f"model = {exp.model!r}")
+    want = "mnist" if exp.name == "ex1" else "fashion_mnist"
+    if exp.dataset != want:
+        raise refuse(f"dataset = {exp.dataset!r}")
+    if exp.step == "train" and exp.activation == "leaky_relu":
+        raise refuse("activation = 'leaky_relu' outside the activation study")
+    if exp.step in ("confusion", "augment") and exp.from_step != "ex2.cnn":
+        raise refuse(f"from_step = {exp.from_step!r}")
+    if exp.step == "augment" and exp.validation != "test":
+        raise refuse("validation = 'split' with ImageDataGenerator batches")
+
+
+def one_hot(exp: Experiment) -> str:
+    """Exercise 1 with a loss that wants one-hot labels: the lab's Exercise 2 encoding, or nothing."""
+    if not exp.one_hot:
+        return ""
+    return ("\n# ajout : labels one-hot pour " + repr(exp.loss) + " (comme à l'exercice 2)\n"
+            "from tensorflow.keras.utils import to_categorical\n"
+            "y_train_cat = to_categorical(y_train, 10)\ny_test_cat = to_categorical(y_test, 10)")
+
+
+def limits(exp: Experiment, x: str) -> str:
+    """Slicing lines for ``train_limit`` / ``test_limit`` (the quick settings), or nothing."""
+    lines = []
+    if exp.train_limit:
+        lines.append(f"{x}_train, y_train = {x}_train[:{exp.train_limit!r}], y_train[:{exp.train_limit!r}]"
+                     f"  # ajout : train_limit = {exp.train_limit!r}")
+    if exp.test_limit:
+        lines.append(f"{x}_test, y_test = {x}_test[:{exp.test_limit!r}], y_test[:{exp.test_limit!r}]"
+                     f"  # ajout : test_limit = {exp.test_limit!r}")
+    return "\n".join(lines)
+
+
+def hidden(exp: Experiment, indent: str, activation: str | None = None, act_expr: str | None = None) -> str:
+    """The hidden Dense (and Dropout) layers as list items; LeakyReLU as its own layer, as in the lab."""
+    out = []
+    for units, rate in zip(exp.hidden_units, exp.dropout, strict=True):
+        if activation == "leaky_relu":
+            out += [f"{indent}Dense({units!r}),", f"{indent}LeakyReLU({exp.leaky_relu_slope!r}),"]
+        else:
+            out.append(f"{indent}Dense({units!r}, activation={act_expr or repr(activation or exp.activation)}),")
+        if rate > 0:
+            out.append(f"{indent}Dropout({rate!r}),")
+    return "\n".join(out)
+
+
+def conv(exp: Experiment) -> str:
+    k, p = exp.kernel_size, exp.pool_size
+    return "\n".join(f"    Conv2D({f!r}, ({k!r},{k!r}), activation={exp.activation!r}),\n"
+                     f"    MaxPooling2D(({p!r},{p!r})),"
+                     for f in exp.conv_filters)
+
+
+def optimizer(exp: Experiment) -> str:
+    if exp.optimizer == "adam" and exp.learning_rate == 0.001:
+        return "'adam'"  # the lab's string: Adam at Keras' default rate
+    return f"tf.keras.optimizers.{_OPTIMIZERS[exp.optimizer]}(learning_rate={exp.learning_rate!r})"
+
+
+def steps_per_execution(exp: Experiment) -> int:
+    if exp.steps_per_execution:
+        return exp.steps_per_execution
+    return DENSE_STEPS_PER_EXECUTION if exp.model == "dense" else 1
+
+
+def validation(exp: Experiment, x_test: str, y_test: str) -> str:
+    if exp.validation == "test":
+        return f"validation_data=({x_test}, {y_test})"
+    return f"validation_split={exp.validation_split!r}"
+
+
+def common(exp: Experiment, x_test: str = "X_test") -> dict[str, str]:
+    """Placeholders every training block shares."""
+    n = steps_per_execution(exp)
+    y_train, y_test = ("y_train_cat", "y_test_cat") if exp.one_hot else ("y_train", "y_test")
+    comment = SPE_COMMENT.format(n=n) if n > 1 else ""
+    return {
+        "optimizer": optimizer(exp), "loss": repr(exp.loss), "epochs": repr(exp.epochs),
+        "batch_size": repr(exp.batch_size), "y_train": y_train, "y_test": y_test,
+        "validation": validation(exp, x_test, y_test),
+        "spe_multiline": f",\n    steps_per_execution={n!r}  {comment}" if n > 1 else "",
+        "spe_inline": f", steps_per_execution={n!r}" if n > 1 else "",
+        "spe_comment": comment, "spe_comment_loop": f"    {comment}" if comment else "",
+    }
+
+
+def grid(exp: Experiment) -> dict[str, str]:
+    rows, cols = exp.samples_grid
+    return {"rows": repr(rows), "cols": repr(cols), "n_samples": repr(rows * cols)}

@@ -1,0 +1,40 @@
+"""The notebook's only door to the report: the lab's questions, and answers measured on a run folder.
+
+Three functions over the report's measurement API (:func:`mnistlab.report.questions`,
+:func:`mnistlab.report.answers`, :func:`mnistlab.report.analysis`). The one thing added here: where the
+report says a measurement is not in the run ("Pas mesuré : ... (voir l'annexe ...)"), the notebook, which has
+no annex, leaves a field for the student instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+_UNMEASURED = ("Pas mesuré", "Non mesuré", "Not measured")
+NOT_MEASURED = "*Non mesuré dans ce notebook. Votre réponse :* …"
+
+
+def questions(lang: str = "fr") -> dict[str, list[dict[str, object]]]:
+    """The lab's questions by section id: [{"key", "label", "quote", "todo"}], in the lab's order."""
+    from mnistlab import report
+
+    return report.questions(lang)
+
+
+def answers(run_dir: str | os.PathLike, lang: str = "fr") -> dict[str, str]:
+    """Each question's answer (Markdown), measured on the run folder ``run_dir``."""
+    from mnistlab import report
+
+    return {key: _field(text) for key, text in report.answers(run_dir, lang).items()}
+
+
+def analysis(run_dir: str | os.PathLike, lang: str = "fr") -> str:
+    """The personal analysis (5-10 sentences, Markdown) written from the run folder's numbers."""
+    from mnistlab import report
+
+    return report.analysis(run_dir, lang)
+
+
+def _field(text: str) -> str:
+    paragraphs = [NOT_MEASURED if p.startswith(_UNMEASURED) else p for p in text.split("\n\n")]
+    return "\n\n".join(dict.fromkeys(paragraphs))

@@ -1,0 +1,77 @@
+"""The notebook's cells: a title cell, the lab's cells (:mod:`mnistlab.lab`), an answer field after each
+question, and, once executed, the answers and the analysis measured on the execution's own values."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from mnistlab import lab
+from mnistlab.notebook import kernel
+
+TITLE = "TP 2 : Apprentissage Profond avec TensorFlow / Keras"
+FIELD = "…"
+TO_WRITE = "*Réponse : à rédiger après l'exécution du notebook.*"
+
+
+def _escape(text: str) -> str:
+    """A user's string (name, group) as plain text in Markdown: no HTML, no Markdown markup."""
+    text = html.escape(" ".join(str(text).split()), quote=True)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", text)
+
+
+def notebook(cells: list[lab.Cell], author: str | None, group: str | None, date: str):
+    """An nbformat v4 notebook of ``cells``, with the title cell first and an answer cell after each question."""
+    from nbformat import v4
+
+    nb = v4.new_notebook()
+    nb.metadata["kernelspec"] = dict(kernel.KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    title = (f"# {TITLE}\n\n**Nom, Prénom** : {_escape(author) if author else FIELD}  \n"
+             f"**Groupe** : {_escape(group) if group else FIELD}  \n**Date** : {_escape(date)}")
+    nb.cells.append(v4.new_markdown_cell(title, metadata={"mnistlab": {"section": "title"}}))
+    for c in cells:
+        meta = {"mnistlab": {"section": c.section, **({"block": c.name} if c.kind == "code" else {})}}
+        if c.kind == "code":
+            nb.cells.append(v4.new_code_cell(c.source, metadata=meta))
+            continue
+        if c.question:
+            meta["mnistlab"]["question"] = c.name
+        nb.cells.append(v4.new_markdown_cell(c.source, metadata=meta))
+        if c.question:
+            nb.cells.append(v4.new_markdown_cell(TO_WRITE, metadata={"mnistlab": {"section": c.section,
+                                                                                  "answer": c.name}}))
+    nb.cells.append(v4.new_markdown_cell("### Analyse personnelle\n\n" + TO_WRITE,
+                                         metadata={"mnistlab": {"section": "travail", "analysis": True}}))
+    return nb
+
+
+def fill_answers(nb, answers: dict[str, str], analysis: str) -> int:
+    """Write the measured answers into the answer cells; returns how many were filled."""
+    filled = 0
+    for cell in nb.cells:
+        meta = cell.metadata.get("mnistlab", {})
+        if meta.get("answer") in answers and answers[meta["answer"]].strip():
+            cell.source = "**Réponse** : " + answers[meta["answer"]]
+            filled += 1
+        elif meta.get("analysis") and analysis.strip():
+            cell.source = "### Analyse personnelle\n\n" + analysis
+    return filled
+
+
+def weights(nb, exps: dict) -> list[float]:
+    """Expected relative cost of each code cell: images seen in training, a CNN image costing ~8 dense ones."""
+    out = []
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        block = c.metadata["mnistlab"]["block"]
+        step = {"ex1.fit": "ex1", "ex2.ann.fit": "ex2.ann", "ex2.activations": "ex2.activations",
+                "ex2.cnn.fit": "ex2.cnn", "ex2.augment": "ex2.augment"}.get(block)
+        if step is None or step not in exps:
+            out.append(1.0)
+            continue
+        e = exps[step]
+        n = (e.train_limit or 60000) * e.epochs / 10000
+        out.append(n * {"ex1": 1.5, "ex2.ann": 1.0, "ex2.activations": 4.0, "ex2.cnn": 8.0, "ex2.augment": 10.0}[step])
+    return out

@@ -1,0 +1,184 @@
+"""Read back what an execution produced: kernel-side snippets that dump values, and a run folder from them.
+
+After some code cells, :mod:`~mnistlab.notebook.execute` runs one of :data:`AFTER`'s snippets in the same
+kernel (never saved in the notebook): it writes the values that cell left in the kernel (histories, test
+metrics, parameter counts, predictions, shapes) into a capture folder. :func:`write_run` turns that folder
+into a run folder in ``mnistlab run``'s format, which the report's measurement functions read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnistlab.config import Experiment
+from mnistlab.fileio import write_json
+from mnistlab.runfolder import CONFIG, CONFUSION, HISTORY, METRICS, PROBABILITIES, write_history, write_manifest
+
+# Defines the dump helper in the kernel; {dir!r} is the capture folder (a path this process made).
+PRELUDE = '''
+def _mnistlab_dump(_name, **_values):
+    import json as _json, os as _os
+    import numpy as _np
+    _folder = _os.path.join({dir!r}, _name)
+    _os.makedirs(_folder, exist_ok=True)
+    _meta = {{}}
+    for _k, _v in _values.items():
+        if isinstance(_v, _np.ndarray):
+            _np.save(_os.path.join(_folder, _k + ".npy"), _v)
+        else:
+            _meta[_k] = _v
+    with open(_os.path.join(_folder, "values.json"), "w") as _f:
+        _json.dump(_meta, _f, default=float)
+
+def _mnistlab_layers(_model):
+    return [{{"name": _l.name, "type": type(_l).__name__, "output_shape": [int(d) for d in _l.output.shape[1:]],
+              "params": int(_l.count_params())}} for _l in _model.layers]
+
+def _mnistlab_facts(*_arrays):
+    return {{_k: {{"shape": list(_a.shape), "dtype": str(_a.dtype), "min": int(_a.min()), "max": int(_a.max())}}
+            for _k, _a in zip(("x_train", "y_train", "x_test", "y_test"), _arrays)}}
+'''
+
+_VERSIONS = ('_mnistlab_dump("versions", tensorflow=tf.__version__, keras=tf.keras.__version__, '
+             'numpy=__import__("numpy").__version__, python=__import__("platform").python_version(), '
+             'backend=tf.keras.backend.backend())')
+
+
+def _train(step: str, model: str, hist: str, n_train: str, n_test: str) -> str:
+    return (f'_mnistlab_dump({step!r}, params=int({model}.count_params()), layers=_mnistlab_layers({model}), '
+            f'history={{_k: [float(_v) for _v in _vs] for _k, _vs in {hist}.items()}}, '
+            f'test_loss=float(test_loss), test_accuracy=float(test_acc), n_train=len({n_train}), '
+            f'n_test=len({n_test}))')
+
+
+# Code block of the lab -> the snippet run after it.
+AFTER = {
+    "ex1.imports": _VERSIONS,
+    "ex1.load": '_mnistlab_dump("data.mnist", facts=_mnistlab_facts(x_train, y_train, x_test, y_test), '
+                'first_train_labels=[int(_v) for _v in y_train[:16]])',
+    "ex1.evaluate": _train("ex1", "model", "history.history", "x_train", "x_test"),
+    "ex1.predictions": '_mnistlab_dump("ex1.predictions", probabilities=__import__("numpy").asarray(predictions, '
+                       '"float32"), y_test=__import__("numpy").asarray(y_test))',
+    "ex2.load": _VERSIONS + "\n" + '_mnistlab_dump("data.fashion_mnist", facts=_mnistlab_facts(X_train, y_train, '
+                'X_test, y_test), first_train_labels=[int(_v) for _v in y_train[:16]])',
+    "ex2.ann.evaluate": _train("ex2.ann", "model", "history.history", "X_train", "X_test"),
+    "ex2.activations": '_mnistlab_dump("ex2.activations", results={("leaky_relu" if _k == "LeakyReLU" else _k): '
+                       'float(_v) for _k, _v in results.items()}, params={_k: int(_m.count_params()) for _k, _m in '
+                       '(("model_act", globals().get("model_act")), ("model_leaky", globals().get("model_leaky"))) '
+                       'if _m is not None}, n_train=len(X_train))',
+    "ex2.cnn.evaluate": _train("ex2.cnn", "cnn", "history_cnn.history", "X_train_cnn", "X_test_cnn"),
+    "ex2.confusion": '_mnistlab_dump("ex2.confusion", y_pred=__import__("numpy").asarray(y_pred), '
+                     'y_test=__import__("numpy").asarray(y_test))',
+    "ex2.augment.evaluate": _train("ex2.augment", "cnn", "cnn.history.history", "X_train_cnn", "X_test_cnn"),
+}
+
+
+def _read(folder: Path, name: str) -> dict[str, Any] | None:
+    path = folder / name / "values.json"
+    if not path.is_file():
+        return None
+    values = json.loads(path.read_text(encoding="utf-8"))
+    for npy in (folder / name).glob("*.npy"):
+        values[npy.stem] = np.load(npy, allow_pickle=False)
+    return values
+
+
+def _rows(history: dict[str, list[float]]) -> list[dict[str, float]]:
+    """Keras' ``History.history`` as the per-epoch rows of ``history.csv``."""
+    keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in history]
+    return [{"epoch": i + 1, **{k: float(history[k][i]) for k in keys}} for i in range(len(history.get("loss", [])))]
+
+
+def _n_fit(exp: Experiment, n: int) -> tuple[int, int]:
+    """Training and validation sizes as Keras' ``validation_split`` cuts them (ceil of the training part)."""
+    if exp.validation == "test":
+        return n, 0
+    split_at = int(math.ceil(n * (1.0 - exp.validation_split)))
+    return split_at, n - split_at
+
+
+def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], seconds: dict[str, float],
+              lang: str = "fr") -> Path:
+    """Write a run folder (manifest, per step config, metrics, history) from an execution's captures.
+
+    Args:
+        capture_dir: the folder the snippets wrote.
+        run_dir: the run folder to write (created).
+        exps: the validated settings of each step the notebook holds.
+        seconds: wall time of each step's ``fit`` cell, measured around its execution.
+
+    Returns:
+        ``run_dir``.
+    """
+    from mnistlab.i18n import class_names
+    from mnistlab.train import curve_summary
+
+    versions = _read(capture_dir, "versions") or {}
+    manifest: dict[str, Any] = {"versions": versions, "data": {}, "experiments": {}, "lang": lang,
+                                "status": "complete", "seed": next(iter(exps.values())).seed if exps else None}
+    for ds in ("mnist", "fashion_mnist"):
+        facts = _read(capture_dir, f"data.{ds}")
+        if facts:
+            manifest["data"][ds] = {**facts["facts"], "first_train_labels": facts["first_train_labels"],
+                                    "source": "notebook", "verified": True}
+    for name, exp in exps.items():
+        got = _read(capture_dir, name)
+        if got is None:
+            manifest["experiments"][name] = {"status": "not run", "config": exp.to_dict()}
+            continue
+        folder = run_dir / name
+        write_json(folder / CONFIG, exp.to_dict())
+        metrics: dict[str, Any]
+        if name == "ex2.activations":
+            val = got["results"]
+            ranked = sorted(val, key=val.get, reverse=True)
+            n_train, n_val = _n_fit(exp, got["n_train"])
+            params = got["params"]
+            metrics = {"val_accuracy": val, "best": ranked[0] if ranked else None,
+                       "margin_over_second": float(val[ranked[0]] - val[ranked[1]]) if len(ranked) > 1 else None,
+                       "params": {a: params.get("model_leaky" if a == "leaky_relu" else "model_act") for a in val},
+                       "n_train": n_train, "n_validation": n_val}
+        elif name == "ex2.confusion":
+            y, pred = got["y_test"].astype(np.int64), got["y_pred"].astype(np.int64)
+            metrics = _confusion(y, pred, class_names(exp.dataset, "en"), folder)
+        else:
+            n_train, n_val = _n_fit(exp, got["n_train"])
+            metrics = {"test_loss": got["test_loss"], "test_accuracy": got["test_accuracy"],
+                       "test_errors": int(round((1 - got["test_accuracy"]) * got["n_test"])),
+                       "params": got["params"], "layers": got["layers"], "n_train": n_train, "n_validation": n_val,
+                       "n_test": got["n_test"], "validation_is_test": exp.validation == "test",
+                       **curve_summary(got["history"])}
+            if name in seconds:
+                metrics["fit_seconds"] = round(seconds[name], 3)
+            write_history(folder / HISTORY, _rows(got["history"]))
+            pred = _read(capture_dir, "ex1.predictions") if name == "ex1" else None
+            if pred is not None:
+                probs = pred["probabilities"]
+                metrics["test_errors"] = int((probs.argmax(axis=1) != pred["y_test"]).sum())
+                np.save(folder / PROBABILITIES, probs)
+            if name == "ex2.augment":
+                metrics["continued_from"] = "ex2.cnn"
+        write_json(folder / METRICS, metrics)
+        manifest["experiments"][name] = {"status": "complete", "config": exp.to_dict(),
+                                         **({"seconds": round(seconds[name], 3)} if name in seconds else {})}
+    write_manifest(run_dir, manifest)
+    return run_dir
+
+
+def _confusion(y: np.ndarray, pred: np.ndarray, names: list[str], folder: Path) -> dict[str, Any]:
+    """``ex2.confusion``'s metrics from the labels and the CNN's predictions (as ``mnistlab run`` writes them)."""
+    from mnistlab.evaluate import confusion_and_report, most_confused
+
+    matrix, report = confusion_and_report(y, pred, names, folder / CONFUSION)
+    per_class = {n: {k: float(report[n][k]) for k in ("precision", "recall", "f1-score")}
+                 | {"support": int(report[n]["support"])} for n in names}
+    return {"model": "ex2.cnn", "test_accuracy": float((pred == y).mean()), "n_test": int(len(y)),
+            "per_class": per_class, "macro_f1": float(report["macro avg"]["f1-score"]),
+            "most_confused": most_confused(matrix, names),
+            "worst_recall_class": min(per_class, key=lambda k: per_class[k]["recall"]),
+            "confusion_matrix": matrix.tolist()}

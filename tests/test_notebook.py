@@ -1,0 +1,238 @@
+"""mnistlab notebook: the lab as a notebook, executed for real through nbclient on slices of the real data.
+
+One module-scoped quick notebook (the whole lab, 1 epoch, 300 training and 100 test images) is executed
+twice; the other tests build notebooks without executing them, or fail early on purpose.
+"""
+
+import gzip
+import json
+import re
+import struct
+
+import nbformat
+import pytest
+
+from mnistlab import cli, lab
+from mnistlab.errors import MnistlabError
+from mnistlab.notebook import execute, kernel
+from mnistlab.notebook import make as make_notebook
+
+QUICK = {"epochs": 1, "train_limit": 300, "test_limit": 100}
+IMPORTS_MNISTLAB = re.compile(r"^\s*(import|from)\s+mnistlab", re.M)
+# Cells whose lab code prints, plots or shows a summary: they must have outputs.
+# Answers whose numbers follow from an array the notebook computed without printing it whole.
+FROM_ARRAYS = {"ex1.4.2": "mean top probability of `predictions`"}
+SILENT = {"setup", "ex1.load", "ex1.compile", "ex1.keep", "ex2.load", "ex2.preprocess"}
+
+
+def _code(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _text(cell) -> str:
+    out = []
+    for o in cell.get("outputs", []):
+        if o.output_type == "stream":
+            out.append(o.text)
+        elif "text/plain" in o.get("data", {}):
+            out.append(o.data["text/plain"])
+    return re.sub(r"\x1b\[[0-9;]*m", "", "".join(out))
+
+
+def _answer(nb, key: str) -> str:
+    return next(c.source for c in nb.cells if c.metadata.get("mnistlab", {}).get("answer") == key)
+
+
+def _block(nb, name: str):
+    return next(c for c in _code(nb) if c.metadata["mnistlab"]["block"] == name)
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, shared_datasets):
+    """The quick notebook executed twice, in two folders."""
+    base = tmp_path_factory.mktemp("notebook")
+    out = []
+    for i in (1, 2):
+        w = make_notebook(None, QUICK, data_dir=str(shared_datasets), out=base / f"run{i}", author="Lovelace Ada",
+                          group="G2")
+        assert w.status == "complete", w.error
+        out.append(w)
+    return out
+
+
+@pytest.mark.slow
+def test_every_cell_ran_in_order_without_error(executed, shared_datasets):
+    nb = nbformat.read(executed[0].notebook, as_version=4)
+    nbformat.validate(nb)
+    cells = _code(nb)
+    assert [c.execution_count for c in cells] == list(range(1, len(cells) + 1))
+    for c in cells:
+        assert not any(o.output_type == "error" for o in c.outputs), c.metadata["mnistlab"]["block"]
+        assert not IMPORTS_MNISTLAB.search(c.source)
+        if c.metadata["mnistlab"]["block"] not in SILENT:
+            assert c.outputs, c.metadata["mnistlab"]["block"]
+    # The code is mnistlab.lab's, filled with the settings given (one source with the report's listing).
+    expected = lab.cells({n: QUICK for n in lab.STEPS}, data_dir=str(shared_datasets.resolve()))
+    assert [c.source for c in cells] == [c.source for c in expected if c.kind == "code"]
+    assert nb.metadata.kernelspec.name == "python3"
+    assert "Lovelace Ada" in nb.cells[0].source and "G2" in nb.cells[0].source
+
+
+@pytest.mark.slow
+def test_answers_come_from_the_notebooks_outputs(executed):
+    nb = nbformat.read(executed[0].notebook, as_version=4)
+    version = re.search(r"TensorFlow version: (\S+)", _text(_block(nb, "ex1.imports"))).group(1)
+    assert f"**{version}**" in _answer(nb, "ex1.1.3")
+    acc = re.search(r"Test accuracy: (0\.\d{4})", _text(_block(nb, "ex1.evaluate"))).group(1)
+    assert f"**{acc.replace('.', ',')}**" in _answer(nb, "ex1.7.1")
+    total = re.search(r"Total params: ([\d,]+)", _text(_block(nb, "ex1.model"))).group(1)
+    assert total.replace(",", "\u202f") in _answer(nb, "ex1.4.1") or total.replace(",", " ") in _answer(nb, "ex1.4.1")
+    shape = re.search(r"x_train shape: (\(\d+, 28, 28\))", _text(_block(nb, "ex1.normalise"))).group(1)
+    assert shape in _answer(nb, "ex1.2.2")
+    results = _text(_block(nb, "ex2.activations"))
+    shown = {k: float(v) for k, v in re.findall(r"'(\w+)': (?:np\.float64\()?([0-9.]+)", results)}
+    ranked = re.findall(r"\b(sigmoid|tanh|relu|leaky_relu) (0,\d{4})", _answer(nb, "ex2.4.1"))
+    assert len(ranked) >= 4
+    for act, value in ranked:
+        assert round(shown["LeakyReLU" if act == "leaky_relu" else act], 4) == float(value.replace(",", "."))
+    # Every accuracy or loss written with 4 decimals in an answer is a value the outputs show.
+    printed = {round(float(x), 4) for c in _code(nb) for x in re.findall(r"\d+\.\d+", _text(c))}
+    for c in nb.cells:
+        if c.metadata.get("mnistlab", {}).get("answer") in FROM_ARRAYS:
+            continue
+        if "answer" in c.metadata.get("mnistlab", {}):
+            for x in re.findall(r"(?<![\d,])(0,\d{4})(?![\d])", c.source):
+                assert float(x.replace(",", ".")) in printed, (c.metadata["mnistlab"]["answer"], x)
+    # "What if" questions without a measurement say so, as a field for the student.
+    assert "Non mesuré dans ce notebook" in _answer(nb, "ex1.6.3") + _answer(nb, "ex1.5.4")
+    assert "Analyse personnelle" in nb.cells[-1].source and "0," in nb.cells[-1].source
+
+
+@pytest.mark.slow
+def test_a_second_execution_gives_the_same_numbers(executed):
+    a, b = (nbformat.read(w.notebook, as_version=4) for w in executed)
+
+    def numbers(nb):  # every number each cell shows, less times (per step, per epoch) and object addresses
+        text = [re.sub(r"0x[0-9a-f]+|\d+(\.\d+)?\s?(us|ms|s)(/step)?\b", "", _text(c)) for c in _code(nb)]
+        return [re.findall(r"\d+(?:\.\d+)?", t) for t in text]
+
+    assert numbers(a) == numbers(b)
+    def answered(nb):  # training times differ between executions; every other number is the same
+        return [re.sub(r"\d+(,\d+)?\u202f?(s|min)\b", "", c.source) for c in nb.cells
+                if "answer" in c.metadata.get("mnistlab", {})]
+
+    assert answered(a) == answered(b)
+
+
+@pytest.mark.slow
+def test_html_is_self_contained_and_renders_offline(executed, browser):
+    page_html = executed[0].html.read_text(encoding="utf-8")
+    assert "<script" not in page_html and "https://cdn" not in page_html and "size: A4" in page_html
+    page = browser.new_page()
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(executed[0].html.as_uri())
+    images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
+    assert len(images) >= 8 and all(done and width > 0 for done, width in images), images
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    assert "Travail demandé aux étudiants" in page.inner_text("body")
+    page.close()
+
+
+# --- without executing ------------------------------------------------------------------------------------
+
+
+def test_no_execute_writes_a_valid_notebook_with_fields_to_fill(tmp_path):
+    w = make_notebook(["ex1"], {"epochs": 2}, out=tmp_path / "nb", execute=False, author="<img src=x onerror=alert(1)>")
+    assert w.status == "not executed" and w.html.is_file()
+    nb = nbformat.read(w.notebook, as_version=4)
+    nbformat.validate(nb)
+    assert "<img" not in nb.cells[0].source and "&lt;img" in nb.cells[0].source
+    assert "**Groupe** : …" in nb.cells[0].source
+    questions = [i for i, c in enumerate(nb.cells) if "question" in c.metadata.get("mnistlab", {})]
+    assert questions and all("answer" in nb.cells[i + 1].metadata["mnistlab"] for i in questions)
+    assert all(not c.get("outputs") for c in _code(nb)) and "epochs=2," in _block(nb, "ex1.fit").source
+    assert not any("fashion_mnist" in c.source for c in _code(nb))
+    assert "<script" not in w.html.read_text(encoding="utf-8")
+    with pytest.raises(MnistlabError, match="already holds"):
+        make_notebook(["ex1"], out=tmp_path / "nb", execute=False)
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    assert cli.main(["notebook", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
+    assert cli.main(["notebook", "ext.ex1_sgd", "--no-execute", "--out", str(tmp_path / "o")]) == 1
+    crafted = "epochs=\"1)\\nimport os\""
+    assert cli.main(["notebook", "--set", crafted, "--no-execute", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("mnistlab: error: ") for line in err), err
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(MnistlabError, match="pip install no_such_module_xyz"):
+        kernel.require(("no_such_module_xyz",))
+
+
+def test_the_cut_note_follows_the_last_cell_done():
+    from nbformat import v4
+
+    nb = v4.new_notebook(cells=[v4.new_code_cell("a", execution_count=1), v4.new_code_cell("b"),
+                                v4.new_code_cell("c")])
+    cut = execute.cut(nb, execute.Outcome("interrupted", cell=1))
+    assert [c.cell_type for c in cut.cells] == ["code", "code", "markdown", "code"]
+    assert "interrompue" in cut.cells[2].source and len(nb.cells) == 3
+    assert execute.cut(nb, execute.Outcome("complete")) is nb
+
+
+@pytest.mark.slow
+def test_a_failing_cell_gives_one_line_and_keeps_the_partial_notebook(tmp_path, capsys):
+    data = tmp_path / "data" / "mnist"
+    data.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):  # headers that promise 60,000 images and hold none
+        (data / f"{name}.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">III", 60000, 28, 28)))
+    out = tmp_path / "nb"
+    assert cli.main(["notebook", "ex1", "--data", str(tmp_path / "data"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("mnistlab: error: cell 3 (ex1.load) failed: ValueError"), err
+    nb = nbformat.read(out / "TP2.ipynb", as_version=4)
+    nbformat.validate(nb)
+    failed = next(i for i, c in enumerate(nb.cells) if c.get("outputs") and c.outputs[0].output_type == "error")
+    assert nb.cells[failed].metadata["mnistlab"]["block"] == "ex1.load"
+    assert "a échoué" in nb.cells[failed + 1].source and "ValueError" in nb.cells[failed + 1].source
+    assert (out / "TP2.html").is_file()
+    assert json.loads((out / "TP2.ipynb").read_text())["nbformat"] == 4
+
+
+def test_captured_values_become_a_run_folder_the_report_reads(tmp_path):
+    """What the kernel dumps (hand-made here) is answered by the report's measurement functions."""
+    import numpy as np
+
+    from mnistlab import config
+    from mnistlab.notebook import answers, capture
+
+    cap = tmp_path / "capture"
+
+    def dump(name, **values):
+        (cap / name).mkdir(parents=True)
+        for k, v in list(values.items()):
+            if isinstance(v, np.ndarray):
+                np.save(cap / name / f"{k}.npy", values.pop(k))
+        (cap / name / "values.json").write_text(json.dumps(values))
+
+    dump("versions", tensorflow="9.9.9", keras="3.99.0", numpy="2.0", python="3.11.7", backend="tensorflow")
+    facts = {k: {"shape": [300, 28, 28] if k.startswith("x") else [300], "dtype": "uint8", "min": 0, "max": 255}
+             for k in ("x_train", "y_train", "x_test", "y_test")}
+    dump("data.mnist", facts=facts, first_train_labels=[5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7])
+    layers = [{"name": "flatten", "type": "Flatten", "output_shape": [784], "params": 0},
+              {"name": "dense", "type": "Dense", "output_shape": [128], "params": 100480},
+              {"name": "dense_1", "type": "Dense", "output_shape": [10], "params": 1290}]
+    history = {"accuracy": [0.80, 0.9], "loss": [0.6, 0.3], "val_accuracy": [0.85, 0.875], "val_loss": [0.5, 0.4]}
+    dump("ex1", params=101770, layers=layers, history=history, test_loss=0.4321, test_accuracy=0.875,
+         n_train=300, n_test=8)
+    probs = np.eye(10, dtype=np.float32)[[7, 2, 1, 0, 4, 1, 4, 8]]
+    dump("ex1.predictions", probabilities=probs, y_test=np.array([7, 2, 1, 0, 4, 1, 4, 9]))
+    exps = {"ex1": config.load("ex1", {"epochs": 2})}
+    run = capture.write_run(cap, tmp_path / "run", exps, {"ex1": 1.5})
+    got = answers.answers(run, "fr")
+    assert "**0,8750**" in got["ex1.7.1"] and "1 erreur" in got["ex1.7.1"]
+    assert "101" in got["ex1.4.1"] and "770" in got["ex1.4.1"]
+    assert "**9.9.9**" in got["ex1.1.3"]
+    assert (run / "ex1" / "history.csv").read_text().startswith("epoch,loss,accuracy,val_loss,val_accuracy")

@@ -135,8 +135,7 @@ def test_names_from_folders_and_manifest_are_slugs_and_escaped(run_dir):
 
 def test_hand_in_body_has_no_paths_run_ids_cli_hints_or_sources(run_dir):
     html = build(run_dir, "fr", author="Dupont Marie", group="G2").html.read_text(encoding="utf-8")
-    body = re.sub(r"<pre>.*?</pre>", "", _body(html), flags=re.S)  # the code listings belong to issue 11
-    text = re.sub(r"<[^>]+>", " ", body)
+    text = re.sub(r"<[^>]+>", " ", _body(html))
     assert str(run_dir) not in html and "/tmp/" not in text and run_dir.name not in text
     assert "mnistlab run" not in text and "Source" not in text and ".json" not in text
     assert not re.search(r"\b(ce|du|le|un) run\b", text)
@@ -218,3 +217,21 @@ def test_hand_made_report_on_a_phone_and_on_a4(run_dir, browser):
     boxes = set(re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf))
     assert boxes and all(abs(float(w) - 595.9) < 2 and abs(float(h) - 842.9) < 2 for w, h in boxes), boxes  # A4
     page.close()
+
+
+def test_the_lab_code_is_one_complete_program_in_the_labs_order(run_dir):
+    md = build(run_dir, "fr").markdown.read_text(encoding="utf-8")
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert 'id="code-complete"' in html and html.count("(#code-complete)") == 0  # links are rendered
+    assert html.count('href="#code-complete"') >= 6  # the checklist and every lab step's section
+    listings = re.findall(r"```python\n(.*?)```", md, flags=re.S)
+    complete = [src for src in listings if "ImageDataGenerator(" in src]
+    assert len(complete) == 1, "one listing holds the whole lab"
+    src = complete[0]
+    compile(src, "tp2.py", "exec")  # valid Python on its own
+    assert "import mnistlab" not in src and "run" + "s/" not in src and "model.keras" not in src
+    order = [src.index(s) for s in ("mnist.load_data()", "fashion_mnist.load_data()", "for act in activations",
+                                    "Conv2D(", "ConfusionMatrixDisplay", "datagen.flow(")]
+    assert order == sorted(order)
+    assert src.count("plt.show()") >= 8 and 'print("TensorFlow version:"' in src
+    assert src.startswith("# Code du TP")  # the run took the fast path: one comment says so

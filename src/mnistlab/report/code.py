@@ -77,3 +77,24 @@ def generate(exp: Experiment, lang: str = "fr", configs: dict[str, dict[str, Any
         return lab.program({**needed, base: own}, "fr", steps=[base])
     except ConfigError as e:
         return _BEYOND[lang].format(name=exp.name, why=e.message.split(": ", 1)[-1]) + "\n"
+
+
+_FAST_PATH = {
+    "fr": "# Code du TP avec les réglages de l'exécution. mnistlab a entraîné ces modèles par son chemin rapide\n"
+          "# (données en tf.data, mêmes calculs, mêmes réglages) : les nombres du rapport viennent de là.\n",
+    "en": "# The lab's code with the settings of the execution. mnistlab trained these models on its fast path\n"
+          "# (tf.data input, same maths, same settings): the report's numbers come from there.\n",
+}
+
+
+def complete(configs: dict[str, dict[str, Any]], fast_path: bool, lang: str = "fr") -> str:
+    """The whole lab as one program (:func:`listing`), headed by one comment when the run took the fast path.
+
+    Settings outside the lab's code give a comment saying which, instead of code that did not run.
+    """
+    try:
+        body = listing(configs, lang)
+    except ConfigError as e:
+        return _BEYOND[lang].format(name="TP", why=e.message.split(": ", 1)[-1]).replace(
+            "src/mnistlab/experiments/TP.toml", "config.json") + "\n"
+    return (_FAST_PATH[lang] if fast_path else "") + body

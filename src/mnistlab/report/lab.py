@@ -6,6 +6,7 @@ nothing to say); :func:`mnistlab.report.document.build` appends them.
 
 from __future__ import annotations
 
+from mnistlab import lab
 from mnistlab.i18n import class_names, text
 from mnistlab.report import code, facts, figures, questionnaire
 from mnistlab.report.artifacts import Run, Step
@@ -50,7 +51,14 @@ def questions_of(items: Items, run: Run, section: str) -> None:
 
 
 def step_code(items: Items, step: Step) -> None:
-    """The Keras code of a step, from :func:`mnistlab.report.code.generate` (the one place it is called)."""
+    """The Keras code of a study, from :func:`mnistlab.report.code.generate` (the one place it is called).
+
+    The lab's own steps are in the one complete listing (:func:`complete_code`); their sections link to it.
+    """
+    if step.name in lab.STEPS:
+        items.p(tr(items.lang, "Le code de cette étape est dans le [code complet du TP](#code-complete).",
+                   "This step's code is in [the lab's complete code](#code-complete)."), "small")
+        return
     exp = titled(step, items.lang)
     if exp is not None:
         if exp.precision == "auto" and isinstance(step.metrics, dict) and step.metrics.get("precision"):
@@ -143,7 +151,6 @@ def exercise1_items(run: Run, lang: str) -> list:
     items.fig(figures.predictions(run, s, lang), tr(lang, "Premières images de test : classe vraie et prédite",
                                                     "First test images: true and predicted class"))
     questions_of(items, run, "ex1.9")
-    items.h(3, tr(lang, "Code de l'exercice 1", "Code of exercise 1"), "code-ex1")
     step_code(items, s)
     return items.blocks
 
@@ -359,9 +366,8 @@ def handin_items(run: Run, lang: str) -> list:
     items.h(2, tr(lang, "Travail demandé", "Hand-in checklist"), "handin")
     m = (run.done("ex1") or Step("", run.folder)).metrics
     items.blocks.append(Bullets([
-        tr(lang, "Le code complet du TP : [exercice 1](#code-ex1), et le code de chaque étape de l'exercice 2 dans "
-                 "sa section.",
-           "The complete code: [exercise 1](#code-ex1), and the code of each step of exercise 2 in its section."),
+        tr(lang, "Le code complet du TP : [ci-dessous](#code-complete), un seul programme dans l'ordre du TP.",
+           "The complete code: [below](#code-complete), one program in the lab's order."),
         tr(lang, "Les courbes de précision et de perte : [section 8](#sec-ex1-8), et pour chaque modèle de "
                  "l'exercice 2.", "The accuracy and loss curves: [section 8](#sec-ex1-8), and for each model of "
                                   "exercise 2."),
@@ -373,4 +379,25 @@ def handin_items(run: Run, lang: str) -> list:
            "The final accuracy: missing (exercise 1 did not finish)."),
         tr(lang, "L'analyse personnelle : [Analyse](#analysis).", "The personal analysis: [Analysis](#analysis)."),
     ]))
+    complete_code(items, run)
     return items.blocks
+
+
+def complete_code(items: Items, run: Run) -> None:
+    """The lab's complete code, one program in the lab's order, with the settings of the steps the run holds."""
+    steps = [run.step(n) for n in lab.STEPS]
+    configs = {}
+    for s in steps:
+        exp = s.exp
+        if exp is None:
+            continue
+        cfg = dict(s.config)
+        if cfg.get("precision") == "auto" and isinstance(s.metrics, dict) and s.metrics.get("precision"):
+            cfg["precision"] = s.metrics["precision"]  # what auto chose on the machine that ran it
+        configs[s.name] = cfg
+    if not configs:
+        return
+    fast = any(s.exp is not None and not s.exp.faithful for s in steps)
+    items.h(3, tr(items.lang, "Code complet du TP", "The lab's complete code"), "code-complete")
+    items.blocks.append(Code(code.complete(configs, fast, items.lang),
+                             tr(items.lang, "Code complet du TP", "The lab's complete code")))

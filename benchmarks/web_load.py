@@ -19,9 +19,7 @@ import argparse
 import http.client
 import io
 import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web_latency import canvas_png, client, start_server  # noqa: E402
+from web_latency import canvas_png, client, start_server, stop_server  # noqa: E402
 
 
 def proc_mib(pid: int, key: str) -> float:
@@ -148,11 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         print(slowloris(port), flush=True)
         print(big_uploads(pid, port), flush=True)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     print(f"({os.cpu_count()} cores; {Path('/proc/loadavg').read_text().split()[0]} load average at the end)")
     return 0
 

@@ -120,7 +120,8 @@ def cases(scale: float = 1.0) -> dict[str, bytes]:
         f"jpeg progressive {side(36)**2 / 1e6:.1f} MP, {pp.MAX_JPEG_SCANS} scans (the cap)":
             progressive_jpeg(side(36), side(36), pp.MAX_JPEG_SCANS),
         f"jpeg progressive {side(36)**2 / 1e6:.1f} MP, 2,000 scans": progressive_jpeg(side(36), side(36), 2000),
-        f"webp RGB {side(16)**2 / 1e6:.1f} MP": encode(digit("RGB", side(16), "white", "black"), "WEBP",
+        f"webp RGB {side(10.3)**2 / 1e6:.1f} MP (largest WebP accepted)": encode(digit("RGB", side(10.3), "white",
+                                                                                      "black"), "WEBP",
                                                         quality=50, method=0),
         "tiff 186 bytes, FLOAT StripOffsets": tiff_float_strip(),
     }

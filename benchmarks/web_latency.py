@@ -51,6 +51,15 @@ def start_server(timeout_s: float = 120.0) -> tuple[subprocess.Popen, int]:
     raise SystemExit("the server did not start:\n" + "".join(lines))
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """Ctrl-C the server, as a user would; kill it if it has not stopped within 15 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def client(port: int, body: bytes, path: str, stop: threading.Event, budget: list[int], lock: threading.Lock,
            out: list[float], errors: list[str]) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -102,11 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             t.join(30)
         wall = time.perf_counter() - t0
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     ms = np.array(times) * 1000
     if not len(ms):
         print("no request completed", errors[:3])

@@ -11,7 +11,7 @@ Routes:
   Answers ``{"model", "dataset", "top": [{"class", "label", "probability"}], "input": "data:image/png;..."}``
   where ``input`` is the 28x28 image the model saw; or ``{"error": "..."}`` with 400 (not a usable image,
   unknown model), 403 (foreign Host or Origin), 408 (too slow), 413 (over the size limit), 431 (headers
-  too large) or 503 (too many uploads at once).
+  too large) or 503 (too many uploads waiting over 10 s).
 
 Safe by default: listens on 127.0.0.1 and then answers only to Host 127.0.0.1 or localhost, never to a
 foreign Origin (:mod:`.guard`); headers must arrive within 10 s and the body within 20 s; the upload size
@@ -43,7 +43,8 @@ from mnistlab.web import guard, upload
 
 MAX_UPLOAD_BYTES = 10 * 2**20  # largest accepted upload, bytes (10 MiB: a phone photo fits)
 MAX_CONNECTIONS = 512  # open connections at once; more get 503 (uvicorn's limit_concurrency)
-MAX_UPLOADS = 16  # uploads being read or decoded at once; more get 503 (at most 16 bodies in memory)
+MAX_UPLOADS = 16  # uploads being read or decoded at once; more wait (at most 16 bodies in memory)
+QUEUE_TIMEOUT_S = 10.0  # an upload waits this long for one of those slots, then gets 503
 DECODE_CONCURRENCY = 2  # images decoded at once: one per core; each decode takes up to about 200 MiB
 BODY_TIMEOUT_S = 20.0  # an upload's body must arrive within this; 408 otherwise
 MODEL_IDS = {"mnist": "mnist", "digits": "mnist", "fashion": "fashion_mnist", "fashion_mnist": "fashion_mnist"}
@@ -114,7 +115,8 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
         loopback: the server listens on a loopback address: only Host values naming it are served.
         body_timeout_s: an upload body must arrive within this (408 otherwise).
         decode_concurrency: images decoded at once (each takes up to about 200 MiB).
-        max_uploads: uploads read or decoded at once; more get 503 (bounds the memory bodies take).
+        max_uploads: uploads read or decoded at once; more wait up to ``QUEUE_TIMEOUT_S``, then get 503
+            (bounds the memory bodies take).
         cpu_limit_s: CPU seconds one image's decoding may take (400 past it).
     """
     from starlette.applications import Starlette
@@ -148,8 +150,7 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
         out = await run_in_threadpool(describe)
         return JSONResponse({"lang": lang, "max_bytes": max_bytes, "models": out}, headers=SECURITY_HEADERS)
 
-    uploads = {"now": 0}  # bodies being read or decoded right now
-    decoding: dict = {}  # the decode semaphore, made on the server's event loop
+    limits: dict = {}  # the upload and decode semaphores
 
     async def read_body(request):
         """The request body, or an error response: 413 past ``limit``, 408 past ``body_timeout_s``."""
@@ -185,13 +186,18 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
             top = 0
         if not 1 <= top <= 10:
             return _error(400, "top must be a whole number from 1 to 10")
-        if uploads["now"] >= max_uploads:
+        if "uploads" not in limits:  # made on the server's event loop
+            limits["uploads"] = asyncio.Semaphore(max_uploads)
+            limits["decodes"] = asyncio.Semaphore(decode_concurrency)
+        try:  # a request waits for a slot before its body is read: at most max_uploads bodies in memory
+            async with asyncio.timeout(QUEUE_TIMEOUT_S):
+                await limits["uploads"].acquire()
+        except TimeoutError:
             return _error(503, "busy: too many uploads at once; try again in a moment", {"Retry-After": "1"})
-        uploads["now"] += 1
         try:
             return await predict_upload(request, dataset, top)
         finally:
-            uploads["now"] -= 1
+            limits["uploads"].release()
 
     async def predict_upload(request, dataset: str, top: int):
         content_type = request.headers.get("content-type", "")
@@ -220,11 +226,9 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
                 pass
             cancel.set()  # the decoder stops at its next block
 
-        if "sem" not in decoding:
-            decoding["sem"] = asyncio.Semaphore(decode_concurrency)
         watcher = asyncio.ensure_future(watch_disconnect())
         try:
-            async with decoding["sem"]:
+            async with limits["decodes"]:
                 if cancel.is_set():
                     return _error(400, "the client left")
                 model, result = await run_in_threadpool(work)

@@ -108,7 +108,7 @@ table.who th { width: 9rem; background: none; }
 table.who td { border-bottom: 1px solid var(--fg); min-height: 1.6rem; }
 nav.toc { background: #f7f8fa; border: 1px solid var(--line); border-radius: 6px; padding: .5rem 1rem; }
 nav.toc ol { margin: .25rem 0; padding-left: 1.3rem; }
-nav.toc ol ol { padding-left: 1rem; font-size: .92rem; }
+nav.toc ol ol { padding-left: 1rem; font-size: .92rem; list-style: none; }  /* lab titles carry their number */
 p.analysis { text-align: justify; }
 @media (min-width: 50rem) { figure.half { display: inline-block; width: 49%; margin-right: 1%; vertical-align: top; } }
 @media (max-width: 40rem) { body { font-size: 15px; } main { padding: .6rem .6rem 2rem; } h1 { font-size: 1.4rem; }

@@ -91,7 +91,8 @@ def test_overfitting_is_judged_on_every_step(run):
     c = dict(rose)["ex2.augment"]
     assert (c.best_val_loss_epoch, c.epochs) == (7, 10) and c.rise == pytest.approx(0.2755 / 0.2587 - 1)
     text = " ".join(interpretation.analysis(run, "fr"))
-    assert "minimum à l'époque 7 sur 10" in text and "baisse encore" not in text
+    assert "minimale à l'époque 7 sur 10 puis remonte de 6,5 %" in text and "baisse encore" not in text
+    assert "(étape 7) (" not in text  # no doubled parentheses after a step's name
 
 
 def test_a_tiny_augmentation_gain_with_a_worse_test_loss_is_not_a_finding(run):

@@ -57,10 +57,12 @@ def analysis(run: Run, lang: str) -> list[str]:
     if rose:
         out.append(tr(lang, "Nous voyons du surapprentissage là où la perte de validation remonte après son minimum : ",
                       "We see overfitting where validation loss rises after its minimum: ")
-                   + listing([tr(lang, f"{label(n, lang)} (minimum à l'époque {c.best_val_loss_epoch} sur {c.epochs}, "
-                                       f"+{num(100 * c.rise, lang, 1)} % ensuite)",
-                                 f"{label(n, lang)} (lowest at epoch {c.best_val_loss_epoch} of {c.epochs}, "
-                                 f"+{num(100 * c.rise, lang, 1)}% after)") for n, c in rose], lang) + ".")
+                   + listing([tr(lang, f"{label(n, lang)}, dont la perte est minimale à l'époque "
+                                       f"{c.best_val_loss_epoch} sur {c.epochs} puis remonte de "
+                                       f"{num(100 * c.rise, lang, 1)} %",
+                                 f"{label(n, lang)}, whose loss is lowest at epoch {c.best_val_loss_epoch} of "
+                                 f"{c.epochs} and then rises by {num(100 * c.rise, lang, 1)}%")
+                              for n, c in rose], lang) + ".")
     elif flat:
         out.append(tr(lang, f"Aucune des {len(flat)} étapes entraînées ne montre de remontée de la perte de "
                             "validation sur ses époques.",
@@ -139,20 +141,25 @@ def _cls(name: str, lang: str) -> str:
     return loc[en.index(name)] if name in en else name
 
 
+def _capital(text: str) -> str:
+    """``text`` starting with a capital letter (a sentence that opens with a step's name)."""
+    return text[:1].upper() + text[1:]
+
+
 def method_notes(run: Run, lang: str) -> list[str]:
     """Where the lab's protocol is weak, with the numbers of this run and the fix."""
     notes = []
     reuse = [n for n, s in run.steps.items() if s.complete and s.metrics.get("validation_is_test")]
     if reuse:
         notes.append(tr(lang,
-                        f"**Réutilisation du jeu de test.** {listing([label(n, lang) for n in reuse], lang)} "
+                        f"**Réutilisation du jeu de test.** {_capital(listing([label(n, lang) for n in reuse], lang))} "
                         "valident sur le jeu de test (`validation_data=(x_test, y_test)` dans le TP) : leurs courbes "
                         "de « validation » sont des courbes de test. Choisir le nombre d'époques ou un réglage en les "
                         "regardant ajuste le modèle au test, et la précision de test finale devient optimiste. "
                         "Correction : valider sur une part du jeu d'entraînement et n'évaluer le test qu'une fois.",
-                        f"**Test-set reuse.** {listing([label(n, lang) for n in reuse], lang)} validate on the test "
-                        "set (`validation_data=(x_test, y_test)` in the lab): their \"validation\" curves are test "
-                        "curves. Choosing the number of epochs or a setting from them tunes the model to the test set, "
+                        f"**Test-set reuse.** {_capital(listing([label(n, lang) for n in reuse], lang))} validate on "
+                        "the test set (`validation_data=(x_test, y_test)` in the lab): their \"validation\" curves are "
+                        "test curves. Choosing the number of epochs or a setting from them tunes the model to the test set, "
                         "and the final test accuracy becomes optimistic. Fix: validate on part of the training set and "
                         "evaluate on the test set once."))
     split = [s for s in run.steps.values() if s.complete and s.exp and s.exp.validation == "split"

@@ -158,10 +158,10 @@ def method_notes(run: Run, lang: str) -> list[str]:
                         "regardant ajuste le modèle au test, et la précision de test finale devient optimiste. "
                         "Correction : valider sur une part du jeu d'entraînement et n'évaluer le test qu'une fois.",
                         f"**Test-set reuse.** {_capital(listing([label(n, lang) for n in reuse], lang))} validate on "
-                        "the test set (`validation_data=(x_test, y_test)` in the lab): their \"validation\" curves are "
-                        "test curves. Choosing the number of epochs or a setting from them tunes the model to the test set, "
-                        "and the final test accuracy becomes optimistic. Fix: validate on part of the training set and "
-                        "evaluate on the test set once."))
+                        "the test set (`validation_data=(x_test, y_test)` in the lab): their \"validation\" "
+                        "curves are test curves. Choosing the number of epochs or a setting from them tunes the "
+                        "model to the test set, and the final test accuracy becomes optimistic. Fix: validate on part "
+                        "of the training set and evaluate on the test set once."))
     split = [s for s in run.steps.values() if s.complete and s.exp and s.exp.validation == "split"
              and "n_validation" in s.metrics]
     if split:

@@ -302,6 +302,9 @@ def build(run: Run, lang: str) -> Document:
     """The whole report for ``run`` in ``lang``."""
     doc = Document(lang, tr(lang, "Rapport de TP — Apprentissage profond avec TensorFlow / Keras",
                             "Lab report — Deep learning with TensorFlow / Keras"))
+    if _sweep(doc, run):  # a folder of `mnistlab sweep`: its comparison instead of the lab's sections
+        _environment(doc, run)
+        return doc
     _overview(doc, run)
     _exercise1(doc, run)
     _exercise2(doc, run)
@@ -311,6 +314,21 @@ def build(run: Run, lang: str) -> Document:
     _notes(doc, run)
     _environment(doc, run)
     return doc
+
+
+def _sweep(doc: Document, run: Run) -> bool:
+    """The section of :mod:`mnistlab.report.sweep` if ``run`` is a sweep; False otherwise."""
+    from mnistlab.report import sweep
+
+    sec = sweep.section(run.folder, doc.lang)
+    if sec is None:
+        return False
+    doc.h(2, sec.title, "sweep")
+    for text_ in sec.paragraphs:
+        doc.p(text_)
+    for header, rows, caption in sec.tables:
+        _table(doc, Table(header, rows, caption=caption))
+    return True
 
 
 def _overview(doc: Document, run: Run) -> None:

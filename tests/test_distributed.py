@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+sys.path.insert(0, str(SRC.parent / "benchmarks"))
+from bench_distributed import metrics as _metrics  # noqa: E402 - every metrics.json, timings aside
+
 QUICK = ["--set", "epochs=1", "--set", "train_limit=600", "--set", "test_limit=200"]
 # ex2.ann and its extra seed, the CNN with the confusion step that uses its model, and the CNN's extra seed
 PLAN = ["ex2.ann", "ex2.confusion", "--seeds", "2", *QUICK]
@@ -98,17 +101,6 @@ def _mnistlab(tmp: Path, *args, timeout=300):
 def _start_mnistlab(tmp: Path, log: Path, *args):
     return subprocess.Popen([sys.executable, "-m", "mnistlab.cli", *args], stdout=open(log, "w"),  # noqa: SIM115
                             stderr=subprocess.STDOUT, env=_env(tmp))
-
-
-def _metrics(run_dir: Path) -> dict:
-    """Every metrics.json of the run, without timings and layer names (Keras numbers names per process)."""
-    out = {}
-    for path in sorted(run_dir.rglob("metrics.json")):
-        m = {k: v for k, v in json.loads(path.read_text()).items() if not k.endswith("seconds")}
-        if "layers" in m:
-            m["layers"] = [{k: v for k, v in layer.items() if k != "name"} for layer in m["layers"]]
-        out[path.relative_to(run_dir).as_posix()] = m
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ taken for complete); the manifest records per task the worker, its hardware and 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -90,22 +91,13 @@ class DistributedRunner(Runner):
         self._save_manifest()
         t_run = time.perf_counter()
         self.failed: dict[str, str] = {}
-        try:
-            env = Env(data_dir=self.manifest["settings"]["data_dir"], trust_data=self.trust_data, lang=self.lang,
-                      data_digests={d: data_digests(self.get_data(d)) for d in dict.fromkeys(e.dataset for e in exps)},
-                      versions=stack_versions(), workers_per_host=pool.workers_per_host(),
-                      threads=configured_threads())
+        with finish_on_error(self, t_run):
+            env = client_env(self, [e.dataset for e in exps], pool)
             self._save_manifest()  # with the data facts
             tasks = self._tasks(exps)
             self._log(f"{len(tasks)} task(s) on {pool.address}"
                       + (f" (kept {self._kept} complete step(s))" if self.resume else ""))
             pool.execute(tasks, env, self._take)
-        except KeyboardInterrupt:
-            self._finish("interrupted", t_run)
-            raise
-        except BaseException as e:
-            self._finish("failed", t_run, reason=str(e) or type(e).__name__)
-            raise
         if self.failed:
             reason = "; ".join(f"{n}: {r}" for n, r in self.failed.items() if r != "skipped")
             self._finish("failed", t_run, reason=reason)
@@ -168,6 +160,27 @@ class DistributedRunner(Runner):
             shown = f", test accuracy {acc:.4f}" if isinstance(acc, float) else ""
             self._log(f"{spec.label or spec.rel}: {step['status']} in {step.get('seconds', 0):.1f}s on "
                       f"{worker['address']}{shown}")
+
+
+@contextlib.contextmanager
+def finish_on_error(runner: Runner, t_run: float):
+    """Mark the run interrupted (Ctrl-C) or failed (anything else) in its manifest, and re-raise."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        runner._finish("interrupted", t_run)
+        raise
+    except BaseException as e:
+        runner._finish("failed", t_run, reason=str(e) or type(e).__name__)
+        raise
+
+
+def client_env(runner: Runner, datasets: list[str], pool: Pool) -> Env:
+    """What every task needs from this machine: data location and digests (loading each data set here,
+    which records it in the manifest), versions, workers per host, the threads setting."""
+    return Env(data_dir=runner.manifest["settings"]["data_dir"], trust_data=runner.trust_data, lang=runner.lang,
+               data_digests={d: data_digests(runner.get_data(d)) for d in sorted(set(datasets))},
+               versions=stack_versions(), workers_per_host=pool.workers_per_host(), threads=configured_threads())
 
 
 def worker_record(task: Task, result: dict[str, Any]) -> dict[str, Any]:

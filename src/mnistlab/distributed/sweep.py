@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab import config
-from mnistlab.distributed.tasks import Env, StepSpec, Task, configured_threads, data_digests, stack_versions
+from mnistlab.distributed.tasks import StepSpec, Task, configured_threads
 from mnistlab.errors import ConfigError, MnistlabError
 from mnistlab.fileio import sha256_file, write_json
 from mnistlab.runner import Runner
@@ -125,7 +125,7 @@ class SweepRunner(Runner):
 
     def _sweep(self) -> dict[str, Any]:
         from mnistlab.distributed.cluster import Pool
-        from mnistlab.distributed.run import worker_record, write_step_files
+        from mnistlab.distributed.run import client_env, finish_on_error, worker_record, write_step_files
         from mnistlab.report.sweep import summarise
 
         pool = self.pool or Pool()
@@ -154,12 +154,8 @@ class SweepRunner(Runner):
             self._log(f"{spec.label}: {step['status']} in {step.get('seconds') or 0:.1f}s on "
                       f"{entry['worker']}{shown}")
 
-        try:
-            datasets = {s["config"]["dataset"] for s in sweep["settings"]}
-            env = Env(data_dir=self.manifest["settings"]["data_dir"], trust_data=self.trust_data, lang=self.lang,
-                      data_digests={d: data_digests(self.get_data(d)) for d in sorted(datasets)},
-                      versions=stack_versions(), workers_per_host=pool.workers_per_host(),
-                      threads=configured_threads())
+        with finish_on_error(self, t_run):
+            env = client_env(self, [s["config"]["dataset"] for s in sweep["settings"]], pool)
             tasks = tasks_of(sweep, self._done)
             n = len(sweep["settings"]) * len(sweep["seeds"])
             self._log(f"sweep of {sweep['experiment']}: {len(sweep['settings'])} setting(s) x "
@@ -167,12 +163,6 @@ class SweepRunner(Runner):
                       f"{pool.address}")
             self._save_manifest()
             pool.execute(tasks, env, take)
-        except KeyboardInterrupt:
-            self._finish("interrupted", t_run)
-            raise
-        except BaseException as e:
-            self._finish("failed", t_run, reason=str(e) or type(e).__name__)
-            raise
         write_json(self.run_dir / SWEEP, {**sweep, "summary": summarise(self.run_dir, sweep)})
         if failed:
             reason = "; ".join(f"{k}: {v}" for k, v in failed.items())

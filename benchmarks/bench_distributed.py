@@ -97,10 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results.append(run_mode("loopback-cluster-2", ["--cluster", address], args, env, work))
     finally:
-        for proc in procs:
+        for proc in reversed(procs):  # workers first: a worker whose scheduler is gone waits for it
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker still closing down: nothing of it is needed
+                proc.kill()
+                proc.wait()
     reference = metrics(results[0]["dir"])
     cpu = platform.processor() or platform.machine()
     try:

@@ -160,3 +160,24 @@ class CompiledInference:
                 raise
             self._build(False)  # an op XLA cannot compile here: the plain graph computes the same thing
             return self._fn(x).numpy()
+
+
+
+def set_intra_op_threads(n: int | None) -> int | None:
+    """Give the backend ``n`` intra-op threads (None: leave its default); returns the count in effect.
+
+    TensorFlow accepts this only before its first op in the process (a distributed worker calls it first
+    thing); later it keeps what it has.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return n
+    import tensorflow as tf
+
+    if n:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(int(n))
+        except RuntimeError:  # the context is already initialised: the count stays as it was
+            pass
+    return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="also run the \"what if\" studies (ext.*: 50 epochs, other losses and optimizers, ...)")
     run.add_argument("--seeds", type=int, default=1, metavar="N",
                      help="repeat the activation study and the ANN/CNN comparison with N seeds (default 1)")
+    _cluster_options(run)
+
+    _sweep_parser(sub)
 
     rp = sub.add_parser("report", help="write report.html and report.md for a run folder (never trains)")
     rp.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `mnistlab run`")
@@ -133,15 +136,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     names = config.select(args.experiments, extended=args.extended)
     for n in names:  # fail on a bad override before loading TensorFlow
         config.load(n, overrides)
+    pool = _pool(args)  # an unreachable scheduler fails here, before anything is written
 
     from mnistlab.backend import quiet
 
     quiet()
+    _threads()
     import signal
 
     from mnistlab.errors import RunFolderBusy
     from mnistlab.runner import Runner, new_run_dir
 
+    if pool is not None:
+        from mnistlab.distributed.run import DistributedRunner as Runner  # noqa: N814 - same interface
     if args.resume:
         run_dir = args.resume
         runner = Runner.resuming(run_dir, argv=sys.argv[1:])
@@ -151,6 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         runner = Runner(run_dir, overrides=overrides, data_dir=args.data, trust_data=args.trust_data,
                         lang=args.lang, argv=sys.argv[1:], seeds=args.seeds)
     _record_author(runner.manifest, args)
+    runner.pool = pool
     # `kill` (SIGTERM) stops the run the way Ctrl-C does: marked interrupted, resumable.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -165,6 +173,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         _report_after_run(run_dir, args.lang)  # a report of what exists, saying what is missing
         raise
+    finally:
+        if pool is not None:
+            pool.close()
     print(printable(f"mnistlab: run complete in {runner.manifest['seconds']:.0f}s: {run_dir}"), file=sys.stderr)
     _report_after_run(run_dir, args.lang)
     return 0
@@ -177,6 +188,56 @@ def _record_author(manifest: dict, args: argparse.Namespace) -> None:
     for key, value in ((runfolder.M_AUTHOR, args.author), (runfolder.M_GROUP, args.group)):
         if value:
             manifest[key] = value
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="run independent experiments and seeds as tasks on N worker processes on this machine "
+                        "(an embedded Dask cluster)")
+    g.add_argument("--cluster", metavar="ADDRESS",
+                   help="run them on an existing Dask cluster: the scheduler's tcp://HOST:PORT")
+
+
+def _threads() -> None:
+    """$MNISTLAB_THREADS: this process's TensorFlow intra-op threads (workers read it from the task)."""
+    from mnistlab.backend import set_intra_op_threads
+    from mnistlab.distributed.tasks import configured_threads
+
+    set_intra_op_threads(configured_threads() or None)
+
+
+def _pool(args: argparse.Namespace):
+    """The Dask pool of --workers / --cluster, or None (everything in this process, as without them)."""
+    if not (args.workers is not None or args.cluster):
+        return None
+    from mnistlab.distributed.cluster import connect
+
+    return connect(workers=args.workers, address=args.cluster)
+
+
+def _sweep_parser(sub) -> None:
+    sw = sub.add_parser("sweep", help="train one experiment over a grid of settings and seeds; the report "
+                                      "compares them and picks one on validation")
+    sw.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="a training step: ex1, ex2.ann, ex2.cnn, ...")
+    sw.add_argument("--grid", action="append", default=[], metavar="KEY=[V1,V2,...]",
+                    help="values to try for one setting, typed like --set (repeat for more keys: every "
+                         "combination runs)")
+    sw.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds per setting (default 3)")
+    sw.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[],
+                    help="a setting shared by every combination, e.g. --set epochs=3")
+    sw.add_argument("--out", metavar="DIR", help="run folder (default: runs/<UTC timestamp>)")
+    sw.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted sweep: finished tasks are kept")
+    sw.add_argument("--data", metavar="DIR", help="folder holding the data sets (see README)")
+    sw.add_argument("--trust-data", action="store_true", help="use local data that differs from the published")
+    sw.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the report and figures")
+    _cluster_options(sw)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mnistlab.distributed import sweep
+
+    return sweep.main(args, _pool, _report_after_run)
 
 
 def _report_after_run(run_dir, lang: str) -> None:
@@ -240,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": cmd_run, "list": cmd_list, "predict": cmd_predict, "serve": cmd_serve,
-                "report": cmd_report, "notebook": cmd_notebook}[args.command](args)
+                "report": cmd_report, "notebook": cmd_notebook,
+                "sweep": cmd_sweep}[args.command](args)
     except MnistlabError as e:
         print(f"mnistlab: error: {printable(str(e))}", file=sys.stderr)
         return 1

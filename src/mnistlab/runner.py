@@ -27,7 +27,7 @@ from mnistlab.backend import hardware, versions
 from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError, MnistlabError, RunFolderBusy
 from mnistlab.fileio import sha256_file, write_json
-from mnistlab.runfolder import CONFIG, MANIFEST, METRICS, MODEL
+from mnistlab.runfolder import CONFIG, MANIFEST, METRICS
 
 LOCK = ".lock"
 
@@ -324,17 +324,9 @@ class Runner:
             self._run_seeds(exp, label, entry)
 
     def _step(self, exp: Experiment, ctx) -> dict[str, Any]:
-        from mnistlab import evaluate, train
+        from mnistlab.distributed.tasks import run_step  # the same dispatch in-process and on workers
 
-        if exp.step == "train":
-            return train.train_step(exp, ctx)
-        if exp.step == "activations":
-            return train.activations_step(exp, ctx)
-        model_path = self.run_dir / exp.from_step / MODEL
-        if not model_path.is_file():
-            raise MnistlabError(f"{exp.name} needs the model of {exp.from_step}, which is missing", model_path)
-        step = evaluate.confusion_step if exp.step == "confusion" else train.augment_step
-        return step(exp, ctx, model_path)
+        return run_step(exp, ctx, self.run_dir)
 
     def _run_seeds(self, exp: Experiment, label: str, entry: dict[str, Any]) -> None:
         """Run ``exp`` again with seeds seed+1 .. seed+N-1 into ``<name>/seeds/<seed>/``."""

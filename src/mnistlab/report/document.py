@@ -8,8 +8,9 @@ report from ``get_*_items`` functions. Adding a section is adding one function t
 from __future__ import annotations
 
 from mnistlab import runfolder
+from mnistlab.report import sweep
 from mnistlab.report.artifacts import Run
-from mnistlab.report.blocks import Document, TitleBlock
+from mnistlab.report.blocks import Document, Items, Table, TitleBlock
 from mnistlab.report.fmt import tr
 from mnistlab.report.lab import exercise1_items, exercise2_items, handin_items
 from mnistlab.report.more import (
@@ -42,7 +43,22 @@ def build(run: Run, lang: str, author: str = "", group: str = "") -> Document:
     doc = Document(lang, tr(lang, "TP 2 : Apprentissage profond avec TensorFlow / Keras",
                             "Lab 2: Deep learning with TensorFlow / Keras"))
     doc.blocks.append(title_block(run, lang, author, group))
-    for section in SECTIONS:
+    swept = sweep_items(run, lang)  # a folder of `mnistlab sweep`: its comparison instead of the lab's sections
+    for section in [lambda run, lang: swept] if swept else SECTIONS:
         doc.blocks += section(run, lang)
     doc.blocks += appendix_items(run, lang, doc.blocks)
     return doc
+
+
+def sweep_items(run: Run, lang: str) -> list:
+    """The comparison of a sweep (:mod:`mnistlab.report.sweep`); [] when ``run`` is not a sweep."""
+    sec = sweep.section(run.folder, lang)
+    if sec is None:
+        return []
+    items = Items(lang)
+    items.h(2, sec.title, "sweep")
+    for text in sec.paragraphs:
+        items.p(text)
+    for header, rows, caption in sec.tables:
+        items.table(Table(header, rows, caption=caption))
+    return items.blocks

@@ -1,0 +1,198 @@
+"""``mnistlab run --workers N | --cluster ADDRESS``: the run's steps as independent tasks on a Dask pool.
+
+The run folder on this machine stays the one source of truth: the :class:`~mnistlab.runner.Runner`'s lock,
+manifest and resume rules hold; only the training happens elsewhere. Each result's files come back with
+their SHA-256, are checked, and written atomically (``metrics.json`` last, so a folder without it is never
+taken for complete); the manifest records per task the worker, its hardware and versions, and its timings.
+``--resume`` skips what is complete (digests checked) and re-runs the rest as whole tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+from mnistlab import config
+from mnistlab.config import Experiment
+from mnistlab.distributed.cluster import Pool
+from mnistlab.distributed.tasks import Env, StepSpec, Task, configured_threads, data_digests, stack_versions, with_seed
+from mnistlab.errors import MnistlabError
+from mnistlab.fileio import sha256_file, write_bytes
+from mnistlab.runner import Runner, now
+
+
+def build_tasks(exps: list[Experiment], seeds: int, done, seed_done, parent_model) -> list[Task]:
+    """The run's tasks: each step that needs no other's model starts a task, and the steps that use its
+    model follow it in the same task; with ``seeds`` > 1 every extra seed of a ``SEED_STUDY`` step is a task.
+
+    Args:
+        exps: the plan's experiments, in the lab's order.
+        done: ``name -> bool``, the step is complete in the run folder (skipped).
+        seed_done: ``(name, seed) -> bool``, that extra seed is complete.
+        parent_model: ``name -> (sha256, bytes)`` of a complete step's ``model.keras``, shipped to a child
+            whose parent is not re-run.
+    """
+    tasks: list[Task] = []
+    chain_of: dict[str, list[StepSpec]] = {}  # step name -> the chain (list) it runs in
+    for exp in exps:
+        if not done(exp.name):
+            spec = StepSpec(exp.name, exp.to_dict(), exp.name)
+            parent = exp.from_step
+            if parent and parent in chain_of:
+                chain_of[parent].append(spec)
+                chain_of[exp.name] = chain_of[parent]
+            else:
+                steps = [spec]
+                chain_of[exp.name] = steps
+                shipped = (parent, *parent_model(parent)) if parent else None
+                tasks.append(Task(f"{exp.name}@{exp.seed}", steps, shipped))  # type: ignore[arg-type]
+        if seeds > 1 and exp.name in config.SEED_STUDY:
+            for seed in range(exp.seed + 1, exp.seed + seeds):
+                if not seed_done(exp.name, seed):
+                    rel = f"{exp.name}/seeds/{seed}"
+                    tasks.append(Task(f"{exp.name}@{seed}", (StepSpec(rel, with_seed(exp.to_dict(), seed),
+                                                                      f"{exp.name} seed {seed}"),)))
+    return [Task(t.key, tuple(t.steps), t.parent_model) for t in tasks]
+
+
+def write_step_files(run_dir: Path, rel: str, files: dict[str, tuple[str, bytes]]) -> dict[str, str]:
+    """Write a step's files under ``run_dir/rel`` atomically, ``metrics.json`` last; returns their digests.
+
+    Raises:
+        MnistlabError: a file's bytes do not match the digest the worker sent (nothing of the step written).
+    """
+    import hashlib
+
+    for name, (sha, data) in files.items():
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise MnistlabError(f"{rel}/{name}: damaged on its way from the worker (sha256 differs)")
+    folder = run_dir / rel
+    (folder / "metrics.json").unlink(missing_ok=True)  # not complete until rewritten
+    for name in sorted(files, key=lambda n: n == "metrics.json"):
+        write_bytes(folder / name, files[name][1])
+    return {name: sha for name, (sha, _) in sorted(files.items())}
+
+
+class DistributedRunner(Runner):
+    """A :class:`~mnistlab.runner.Runner` whose steps run as tasks on ``pool`` (set before :meth:`run`)."""
+
+    pool: Pool | None = None
+
+    def _run(self, plan: list[str], exps: list[Experiment]) -> dict[str, Any]:
+        if self.resume:  # half-written temporary files of a killed process (never under a final name)
+            for tmp in self.run_dir.rglob(".*.tmp*"):
+                if tmp.is_file():
+                    tmp.unlink(missing_ok=True)
+        pool = self.pool or Pool()
+        self.manifest.update(seed=exps[0].seed if exps else None, plan=plan, seeds=self.seeds,
+                             cluster=pool.describe())
+        self._save_manifest()
+        t_run = time.perf_counter()
+        self.failed: dict[str, str] = {}
+        with finish_on_error(self, t_run):
+            env = client_env(self, [e.dataset for e in exps], pool)
+            self._save_manifest()  # with the data facts
+            tasks = self._tasks(exps)
+            self._log(f"{len(tasks)} task(s) on {pool.address}"
+                      + (f" (kept {self._kept} complete step(s))" if self.resume else ""))
+            pool.execute(tasks, env, self._take)
+        if self.failed:
+            reason = "; ".join(f"{n}: {r}" for n, r in self.failed.items() if r != "skipped")
+            self._finish("failed", t_run, reason=reason)
+            raise MnistlabError(f"{len(self.failed)} experiment(s) did not finish ({reason}); the others are in "
+                                f"{self.run_dir}")
+        self._finish("complete", t_run)
+        return self.manifest
+
+    def _tasks(self, exps: list[Experiment]) -> list[Task]:
+        entries = self.manifest["experiments"]
+        kept = [e.name for e in exps if self.resume and self._still_complete(e.name)]
+        self._kept = len(kept)
+
+        def seed_done(name: str, seed: int) -> bool:
+            run = ((entries.get(name) or {}).get("seeds") or {}).get(str(seed)) or {}
+            return self.resume and run.get("status") == "complete" and \
+                (self.run_dir / name / "seeds" / str(seed) / "metrics.json").is_file()
+
+        def parent_model(name: str) -> tuple[str, bytes]:
+            path = self.run_dir / name / "model.keras"
+            if not path.is_file():
+                raise MnistlabError(f"the model of {name} is missing", path)
+            return sha256_file(path), path.read_bytes()
+
+        tasks = build_tasks(exps, self.seeds, lambda n: n in kept, seed_done, parent_model)
+        for exp in exps:  # what is about to run, in the manifest before anything runs
+            if exp.name not in kept:
+                previous = entries.get(exp.name) or {}
+                entries[exp.name] = {"status": "queued", "config": exp.to_dict(),
+                                     **({"seeds": previous["seeds"]} if previous.get("seeds") else {})}
+        self._log("; ".join(f"{t.key}: " + " -> ".join(s.rel for s in t.steps) for t in tasks))
+        self._save_manifest()
+        return tasks
+
+    def _take(self, task: Task, result: dict[str, Any]) -> None:
+        """Write one task's results into the run folder and the manifest."""
+        worker = result["worker"]
+        where = worker_record(task, result)
+        for spec, step in zip(task.steps, result["steps"], strict=True):
+            name = spec.name
+            is_seed = "/seeds/" in spec.rel
+            entry = self.manifest["experiments"].setdefault(name, {"status": "queued", "config": spec.config})
+            if is_seed:
+                entry = entry.setdefault("seeds", {}).setdefault(spec.rel.rsplit("/", 1)[1], {})
+                entry["dir"] = spec.rel
+            entry.update(status=step["status"], finished=now(), **where)
+            for k in ("reason", "seconds", "diverged", "last_good_epoch"):
+                if k in step:
+                    entry[k] = step[k]
+            if step.get("files"):
+                digests = write_step_files(self.run_dir, spec.rel, step["files"])
+                if not is_seed:
+                    entry["artifacts"] = digests
+            if step["status"] in ("failed", "skipped") and not is_seed:
+                self.failed[name] = "skipped" if step["status"] == "skipped" else step.get("reason", "")
+            elif step["status"] == "failed":
+                self.failed[spec.rel] = step.get("reason", "")
+            self._save_manifest()
+            acc = (step.get("metrics") or {}).get("test_accuracy")
+            shown = f", test accuracy {acc:.4f}" if isinstance(acc, float) else ""
+            self._log(f"{spec.label or spec.rel}: {step['status']} in {step.get('seconds', 0):.1f}s on "
+                      f"{worker['address']}{shown}")
+
+
+@contextlib.contextmanager
+def finish_on_error(runner: Runner, t_run: float):
+    """Mark the run interrupted (Ctrl-C) or failed (anything else) in its manifest, and re-raise."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        runner._finish("interrupted", t_run)
+        raise
+    except BaseException as e:
+        runner._finish("failed", t_run, reason=str(e) or type(e).__name__)
+        raise
+
+
+def client_env(runner: Runner, datasets: list[str], pool: Pool) -> Env:
+    """What every task needs from this machine: data location and digests (loading each data set here,
+    which records it in the manifest), versions, workers per host, the threads setting."""
+    return Env(data_dir=runner.manifest["settings"]["data_dir"], trust_data=runner.trust_data, lang=runner.lang,
+               data_digests={d: data_digests(runner.get_data(d)) for d in sorted(set(datasets))},
+               versions=stack_versions(), workers_per_host=pool.workers_per_host(), threads=configured_threads())
+
+
+def worker_record(task: Task, result: dict[str, Any]) -> dict[str, Any]:
+    """What the manifest keeps about where and when a task ran."""
+    worker = result["worker"]
+    return {"started": _stamp(result["started"]), "worker": worker["address"], "hardware": worker["hardware"],
+            "versions": worker["versions"], "intra_op_threads": worker["intra_op_threads"], "task": task.key,
+            "timings": {"task_started": _stamp(result["started"]), "task_finished": _stamp(result["finished"]),
+                        "task_seconds": round(result["finished"] - result["started"], 3), "received": now()}}
+
+
+def _stamp(t: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")

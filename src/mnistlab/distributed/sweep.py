@@ -1,0 +1,237 @@
+"""``mnistlab sweep EXPERIMENT --grid key=[v1,v2] ... --seeds N``: every combination of the grid, each with N
+seeds, as independent tasks (in this process, ``--workers N`` or ``--cluster ADDRESS``).
+
+Grids are typed like ``--set`` and every combination is checked with :func:`mnistlab.config.load` before
+anything starts. The run folder holds ``manifest.json`` (as a run's: lock, versions, status, and per task
+under ``sweep_tasks`` its worker, timings and artifact digests), ``sweep.json`` (this module's: the grid,
+the settings ``s01``, ``s02`` ... with their values, the seeds, and once finished the summary of
+:func:`mnistlab.report.sweep.summarise`) and one folder per setting and seed, ``s01/42/``, holding a
+training step's usual artifacts. The report compares the settings on validation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from mnistlab import config
+from mnistlab.distributed.tasks import StepSpec, Task, configured_threads
+from mnistlab.errors import ConfigError, MnistlabError
+from mnistlab.fileio import sha256_file, write_json
+from mnistlab.runner import Runner
+
+SWEEP = "sweep.json"
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``["hidden_units=[[128],[256,128]]", "learning_rate=[1e-3,3e-4]"]`` -> {key: values}, values as TOML.
+
+    Raises:
+        ConfigError: no ``=``, not a non-empty list, a key given twice, or a key scoped to an experiment.
+    """
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--grid {item!r}: expected KEY=[V1,V2,...]")
+        if "." in key:
+            raise ConfigError(f"--grid {item!r}: a sweep has one experiment; give the key without its name")
+        try:
+            values = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            values = None
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"--grid {item!r}: the values must be a non-empty TOML list, e.g. {key}=[1,2]")
+        if key in grid:
+            raise ConfigError(f"--grid {key} given twice; put every value in one list")
+        grid[key] = values
+    return grid
+
+
+def plan(experiment: str | None, grid_items: list[str], overrides: dict[str, Any], seeds: int) -> dict[str, Any]:
+    """The sweep's plan, every combination validated: experiment, grid, settings (id, overrides), seeds.
+
+    Raises:
+        ConfigError: no experiment or grid, an unknown key, a wrong type or value in any combination, a step
+            that is not a training step, or validation on the test set asked for explicitly.
+    """
+    if not experiment:
+        raise ConfigError("mnistlab sweep needs an EXPERIMENT (a training step: ex1, ex2.ann, ex2.cnn, ...)")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    grid = parse_grid(grid_items)
+    if not grid:
+        raise ConfigError("mnistlab sweep needs at least one --grid KEY=[V1,V2,...]")
+    base_exp = config.load(experiment, overrides)  # raises on an unknown experiment or --set
+    if base_exp.step != "train":
+        raise ConfigError(f"{experiment} is a {base_exp.step} step; a sweep trains one model per setting "
+                          "(ex1, ex2.ann, ex2.cnn, ...)")
+    notes = []
+    if "validation" in grid or overrides.get("validation") == "test":
+        if "test" in grid.get("validation", []) or overrides.get("validation") == "test":
+            raise ConfigError("a sweep chooses on validation; validation=test would choose on the test set")
+    elif base_exp.validation == "test":  # ex1 validates on the test set, as the lab does
+        overrides = {**overrides, "validation": "split"}
+        notes.append(f"{experiment} validates on the test set in the lab; the sweep validates on the last "
+                     f"{base_exp.validation_split:g} of the training set instead, so the test set never chooses")
+    settings = []
+    keys = list(grid)
+    for i, values in enumerate(itertools.product(*(grid[k] for k in keys)), 1):
+        combo = dict(zip(keys, values, strict=True))
+        exp = config.load(experiment, {**overrides, **combo})  # every combination checked before any work
+        settings.append({"id": f"s{i:02d}", "overrides": combo, "config": exp.to_dict()})
+    first = base_exp.seed
+    return {"experiment": experiment, "grid": grid, "overrides": overrides, "settings": settings,
+            "seeds": list(range(first, first + seeds)), "notes": notes}
+
+
+def tasks_of(sweep: dict[str, Any], done) -> list[Task]:
+    """One task per (setting, seed) not ``done(rel)``; ``rel`` is ``<setting id>/<seed>``."""
+    out = []
+    for seed in sweep["seeds"]:  # every setting's first seed first: an early stop still compares them all
+        for s in sweep["settings"]:
+            rel = f"{s['id']}/{seed}"
+            if not done(rel):
+                cfg = {**s["config"], "seed": seed}
+                out.append(Task(f"{s['id']}@{seed}", (StepSpec(rel, cfg, f"{s['id']} seed {seed}"),)))
+    return out
+
+
+class SweepRunner(Runner):
+    """A sweep into ``run_dir``: the runner's lock and manifest, tasks on ``pool``."""
+
+    pool = None
+    sweep: dict[str, Any] = {}
+
+    def run(self, names=None) -> dict[str, Any]:
+        self._lock()
+        try:
+            return self._sweep()
+        finally:
+            self._unlock()
+
+    def _done(self, rel: str) -> bool:
+        entry = self.manifest.setdefault("sweep_tasks", {}).get(rel) or {}
+        digests = entry.get("artifacts") or {}
+        return self.resume and entry.get("status") == "complete" and bool(digests) and all(
+            (self.run_dir / rel / f).is_file() and sha256_file(self.run_dir / rel / f) == sha
+            for f, sha in digests.items())
+
+    def _sweep(self) -> dict[str, Any]:
+        from mnistlab.distributed.cluster import Pool
+        from mnistlab.distributed.run import client_env, finish_on_error, worker_record, write_step_files
+        from mnistlab.report.sweep import summarise
+
+        pool = self.pool or Pool()
+        sweep = self.sweep
+        write_json(self.run_dir / SWEEP, sweep)
+        self.manifest.update(kind="sweep", plan=[sweep["experiment"]], seed=sweep["seeds"][0],
+                             cluster=pool.describe())
+        self.manifest.setdefault("sweep_tasks", {})
+        for note in sweep.get("notes", []):
+            self._log(f"note: {note}")
+        t_run = time.perf_counter()
+        failed = {}
+
+        def take(task: Task, result: dict[str, Any]) -> None:
+            spec, step = task.steps[0], result["steps"][0]
+            entry = {"status": step["status"], **worker_record(task, result), "seconds": step.get("seconds")}
+            if step.get("reason"):
+                entry["reason"] = step["reason"]
+                failed[spec.rel] = step["reason"]
+            if step.get("files"):
+                entry["artifacts"] = write_step_files(self.run_dir, spec.rel, step["files"])
+            self.manifest["sweep_tasks"][spec.rel] = entry
+            self._save_manifest()
+            m = step.get("metrics") or {}
+            shown = f", val accuracy {m['final_val_accuracy']:.4f}" if "final_val_accuracy" in m else ""
+            self._log(f"{spec.label}: {step['status']} in {step.get('seconds') or 0:.1f}s on "
+                      f"{entry['worker']}{shown}")
+
+        with finish_on_error(self, t_run):
+            env = client_env(self, [s["config"]["dataset"] for s in sweep["settings"]], pool)
+            tasks = tasks_of(sweep, self._done)
+            n = len(sweep["settings"]) * len(sweep["seeds"])
+            self._log(f"sweep of {sweep['experiment']}: {len(sweep['settings'])} setting(s) x "
+                      f"{len(sweep['seeds'])} seed(s), {len(tasks)} task(s) to run ({n - len(tasks)} kept) on "
+                      f"{pool.address}")
+            self._save_manifest()
+            pool.execute(tasks, env, take)
+        write_json(self.run_dir / SWEEP, {**sweep, "summary": summarise(self.run_dir, sweep)})
+        if failed:
+            reason = "; ".join(f"{k}: {v}" for k, v in failed.items())
+            self._finish("failed", t_run, reason=reason)
+            raise MnistlabError(f"{len(failed)} task(s) of the sweep failed ({reason}); the others are in "
+                                f"{self.run_dir}")
+        self._finish("complete", t_run)
+        return self.manifest
+
+
+def read_sweep(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / SWEEP
+    try:
+        sweep = json.loads(path.read_text(encoding="utf-8"))
+        sweep["settings"], sweep["seeds"]  # noqa: B018 - present, or the folder is not a sweep
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise MnistlabError(f"not a sweep folder, or its sweep.json is unreadable ({e})", path) from None
+    sweep.pop("summary", None)
+    return sweep
+
+
+def main(args, make_pool, report_after) -> int:
+    """The ``mnistlab sweep`` command (see :mod:`mnistlab.cli`)."""
+    if args.resume:
+        given = [flag for flag, value in (("EXPERIMENT", args.experiment), ("--grid", args.grid),
+                                          ("--set", args.overrides), ("--out", args.out), ("--data", args.data),
+                                          ("--trust-data", args.trust_data)) if value]
+        if given:
+            raise MnistlabError(f"--resume continues a sweep with the settings it started with; drop {given[0]}")
+        sweep = read_sweep(args.resume)
+    else:
+        sweep = plan(args.experiment, args.grid, config.parse_overrides(args.overrides), args.seeds)
+    pool = make_pool(args)  # an unreachable scheduler fails here, before anything is written
+    try:
+        from mnistlab.backend import quiet, set_intra_op_threads
+
+        quiet()
+        set_intra_op_threads(configured_threads() or None)
+        import signal
+
+        from mnistlab.errors import RunFolderBusy
+        from mnistlab.runner import new_run_dir
+
+        if args.resume:
+            run_dir = args.resume
+            runner = SweepRunner.resuming(run_dir, argv=sys.argv[1:])
+            args.lang = runner.lang
+        else:
+            run_dir = new_run_dir() if args.out is None else args.out
+            runner = SweepRunner(run_dir, overrides=sweep["overrides"], data_dir=args.data,
+                                 trust_data=args.trust_data, lang=args.lang, argv=sys.argv[1:],
+                                 seeds=len(sweep["seeds"]))
+        runner.sweep, runner.pool = sweep, pool
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            runner.run()
+        except RunFolderBusy:
+            raise
+        except KeyboardInterrupt:
+            print(f"mnistlab: interrupted; finished tasks are in {run_dir}; continue with "
+                  f"`mnistlab sweep --resume {run_dir}`", file=sys.stderr)
+            report_after(run_dir, args.lang)
+            return 130
+        except BaseException:
+            report_after(run_dir, args.lang)
+            raise
+    finally:
+        if pool is not None:
+            pool.close()
+    print(f"mnistlab: sweep complete in {runner.manifest['seconds']:.0f}s: {run_dir}", file=sys.stderr)
+    report_after(run_dir, args.lang)
+    return 0

@@ -1,0 +1,202 @@
+"""The report's section on a sweep (``mnistlab sweep``): one row per setting, mean ± SD over seeds, which
+differences exceed the noise, the setting chosen on validation and its test accuracy, read once.
+
+:func:`summarise` turns a sweep folder into plain data (also stored in ``sweep.json``'s ``summary``);
+:func:`section` lays it out as a :class:`SweepSection` (title, paragraphs, tables) that renders to Markdown
+on its own or as blocks of the report. The choice uses only validation accuracy; the test set is shown for
+the chosen setting alone, so it never takes part in choosing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mnistlab.report.facts import Spread, welch_p
+from mnistlab.report.fmt import num, points, tr
+
+SWEEP = "sweep.json"  # written by mnistlab.distributed.sweep
+ALPHA = 0.05  # two-sided; with one seed per setting: |difference| > 1.96 binomial standard errors
+Z_CRIT = 1.959964
+
+
+def read_plan(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The sweep's plan (``sweep.json``), or None when the folder is not a sweep or the file is unreadable."""
+    path = Path(folder) / SWEEP
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return plan if isinstance(plan, dict) and isinstance(plan.get("settings"), list) else None
+
+
+def _metrics(path: Path) -> dict[str, Any] | None:
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return m if isinstance(m, dict) and isinstance(m.get("final_val_accuracy"), (int, float)) else None
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error of an accuracy ``p`` measured on ``n`` images."""
+    return math.sqrt(max(p * (1 - p), 0.0) / n) if n else math.nan
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Is setting ``a``'s mean validation accuracy different from ``b``'s beyond the noise?
+
+    Two seeds or more on both sides: Welch's t-test (p < ``ALPHA``). Otherwise the binomial standard error of
+    each accuracy on its validation images: a z-score beyond 1.96.
+    """
+    d = a["val_mean"] - b["val_mean"]
+    if len(a["val"]) > 1 and len(b["val"]) > 1:
+        p = welch_p(Spread(_keyed(a["val"])), Spread(_keyed(b["val"])))
+        return {"difference": d, "test": "welch", "p": p, "exceeds_noise": p is not None and p < ALPHA}
+    se = math.hypot(binomial_se(a["val_mean"], a["n_validation"]), binomial_se(b["val_mean"], b["n_validation"]))
+    z = abs(d) / se if se > 0 else (math.inf if d else 0.0)
+    return {"difference": d, "test": "binomial", "z": z, "exceeds_noise": z > Z_CRIT}
+
+
+def _keyed(values: dict[str, float]) -> dict[int, float]:
+    return {int(k): float(v) for k, v in values.items()}
+
+
+def summarise(folder: str | os.PathLike, plan: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Per setting: validation and test accuracy per seed, mean and SD; the setting chosen on validation
+    (highest mean) and how every other compares with it. None when the folder is not a sweep."""
+    folder = Path(folder)
+    plan = plan or read_plan(folder)
+    if plan is None:
+        return None
+    rows = []
+    for s in plan["settings"]:
+        val, test, n_val, n_test = {}, {}, 0, 0
+        for seed in plan.get("seeds", []):
+            m = _metrics(folder / s["id"] / str(seed) / "metrics.json")
+            if m is None:
+                continue
+            val[str(seed)] = float(m["final_val_accuracy"])
+            test[str(seed)] = float(m.get("test_accuracy", math.nan))
+            n_val, n_test = int(m.get("n_validation", 0)), int(m.get("n_test", 0))
+        row = {"id": s["id"], "overrides": s["overrides"], "val": val, "test": test, "n_validation": n_val,
+               "n_test": n_test}
+        if val:
+            row["val_mean"] = float(sum(val.values()) / len(val))
+            row["val_sd"] = Spread(_keyed(val)).std
+        rows.append(row)
+    done = [r for r in rows if r["val"]]
+    out: dict[str, Any] = {"experiment": plan.get("experiment"), "grid": plan.get("grid"),
+                           "seeds": plan.get("seeds"), "settings": rows, "chosen": None}
+    if not done:
+        return out
+    best = max(done, key=lambda r: r["val_mean"])
+    for r in done:
+        if r is not best:
+            r["versus_chosen"] = compare(r, best)
+    test = Spread(_keyed(best["test"]))
+    out["chosen"] = {"id": best["id"], "overrides": best["overrides"], "val_mean": best["val_mean"],
+                     "val_sd": best["val_sd"], "test_mean": test.mean, "test_sd": test.std, "test_seeds": test.n,
+                     "test_se": binomial_se(test.mean, best["n_test"]), "n_test": best["n_test"],
+                     "tied": [r["id"] for r in done if r is not best and not r["versus_chosen"]["exceeds_noise"]]}
+    return out
+
+
+@dataclass
+class SweepSection:
+    """The sweep's part of the report, independent of the report's block types."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[tuple[list[str], list[list[str]], str]] = field(default_factory=list)  # header, rows, caption
+    data: dict[str, Any] = field(default_factory=dict)  # what summarise() returned
+
+    def markdown(self) -> str:
+        out = [f"## {self.title}", ""]
+        for p in self.paragraphs:
+            out += [p, ""]
+        for header, rows, caption in self.tables:
+            if caption:
+                out += [f"*{caption}*", ""]
+            out.append("| " + " | ".join(header) + " |")
+            out.append("|" + "|".join("---" for _ in header) + "|")
+            out += ["| " + " | ".join(r) + " |" for r in rows]
+            out.append("")
+        return "\n".join(out)
+
+
+def _setting(overrides: dict[str, Any]) -> str:
+    return ", ".join(f"`{k}={json.dumps(v)}`" for k, v in overrides.items()) or "—"
+
+
+def section(folder: str | os.PathLike, lang: str = "fr") -> SweepSection | None:
+    """The sweep section for ``folder`` in ``lang``; None when the folder is not a sweep."""
+    data = summarise(folder)
+    if data is None:
+        return None
+    sec = SweepSection(tr(lang, f"Balayage de `{data['experiment']}`", f"Sweep of `{data['experiment']}`"),
+                       data=data)
+    seeds = data.get("seeds") or []
+    sec.paragraphs.append(tr(
+        lang, f"{len(data['settings'])} réglage(s) × {len(seeds)} graine(s) ({', '.join(map(str, seeds))}). Le "
+              "réglage est choisi sur la **validation** (précision finale moyenne) ; la précision sur le test n'est "
+              "lue qu'une fois, pour le réglage choisi.",
+        f"{len(data['settings'])} setting(s) × {len(seeds)} seed(s) ({', '.join(map(str, seeds))}). The setting "
+        "is chosen on **validation** (mean final accuracy); the test accuracy is read once, for the chosen "
+        "setting only."))
+    chosen = data.get("chosen")
+    rows = []
+    for r in data["settings"]:
+        if not r["val"]:
+            rows.append([r["id"], _setting(r["overrides"]), "0", tr(lang, "pas de résultat", "no result"), "", ""])
+            continue
+        vs = r.get("versus_chosen")
+        if vs is None:
+            verdict, diff = tr(lang, "**choisi**", "**chosen**"), "—"
+        else:
+            diff = points(vs["difference"], lang)
+            stat = f"p = {num(vs['p'], lang, 3)}" if vs["test"] == "welch" else f"z = {num(vs['z'], lang, 2)}"
+            verdict = (tr(lang, "oui", "yes") if vs["exceeds_noise"] else tr(lang, "non", "no")) + f" ({stat})"
+        rows.append([r["id"], _setting(r["overrides"]), str(len(r["val"])),
+                     f"{num(r['val_mean'], lang)} ± {num(r['val_sd'], lang)}", diff, verdict])
+    one_seed = len(seeds) < 2
+    sec.tables.append(([tr(lang, "réglage", "setting"), tr(lang, "valeurs", "values"), tr(lang, "graines", "seeds"),
+                        tr(lang, "précision validation, moyenne ± écart-type", "validation accuracy, mean ± SD"),
+                        tr(lang, "écart au choisi", "difference from chosen"),
+                        tr(lang, "au-delà du bruit ?", "beyond the noise?")], rows,
+                       tr(lang, "Chaque réglage comparé au choisi : " + (
+                           "erreur type binomiale (une graine), |z| > 1,96" if one_seed else
+                           "test de Welch bilatéral sur les graines, p < 0,05"),
+                          "Each setting against the chosen one: " + (
+                              "binomial standard error (one seed), |z| > 1.96" if one_seed else
+                              "two-sided Welch t-test over seeds, p < 0.05"))))
+    if chosen is None:
+        sec.paragraphs.append(tr(lang, "Aucun réglage n'a encore de résultat.", "No setting has a result yet."))
+        return sec
+    tied = chosen["tied"]
+    sec.paragraphs.append(tr(
+        lang, f"Réglage choisi : **{chosen['id']}** ({_setting(chosen['overrides'])}), validation "
+              f"{num(chosen['val_mean'], lang)} ± {num(chosen['val_sd'], lang)}. "
+              + (f"Pas de différence mesurable avec {', '.join(tied)} : le choix entre eux est dans le bruit. "
+                 if tied else "Il dépasse le bruit face à tous les autres. ")
+              + f"Précision test du réglage choisi, lue une fois : **{num(chosen['test_mean'], lang)}** ± "
+                f"{num(chosen['test_sd'], lang)} sur {chosen['test_seeds']} graine(s) (erreur type binomiale "
+                f"{num(chosen['test_se'], lang)} sur {chosen['n_test']} images).",
+        f"Chosen setting: **{chosen['id']}** ({_setting(chosen['overrides'])}), validation "
+        f"{num(chosen['val_mean'], lang)} ± {num(chosen['val_sd'], lang)}. "
+        + (f"No measurable difference from {', '.join(tied)}: the choice among them is within the noise. "
+           if tied else "It exceeds the noise against every other setting. ")
+        + f"Test accuracy of the chosen setting, read once: **{num(chosen['test_mean'], lang)}** ± "
+          f"{num(chosen['test_sd'], lang)} over {chosen['test_seeds']} seed(s) (binomial standard error "
+          f"{num(chosen['test_se'], lang)} on {chosen['n_test']} images)."))
+    per_seed = [[r["id"], *[num(r["val"].get(str(s)), lang) if str(s) in r["val"] else "—" for s in seeds]]
+                for r in data["settings"]]
+    sec.tables.append(([tr(lang, "réglage", "setting"), *[tr(lang, f"graine {s}", f"seed {s}") for s in seeds]],
+                       per_seed, tr(lang, "Précision de validation finale par graine "
+                                          "(`<réglage>/<graine>/metrics.json`)",
+                                    "Final validation accuracy per seed (`<setting>/<seed>/metrics.json`)")))
+    return sec

@@ -38,6 +38,17 @@ def test_bad_set_values_are_one_short_line_and_write_nothing(tmp_path, capsys, s
     assert not out.exists()
 
 
+@pytest.mark.parametrize("argv", [["run", "ex2.ann", "--set", "seed=2147483646", "--seeds", "3"],
+                                  ["sweep", "ex2.ann", "--grid", "epochs=[1,2]", "--set", "seed=2147483647",
+                                   "--seeds", "2"]])
+def test_seed_study_past_the_largest_seed_is_refused(tmp_path, capsys, argv):
+    out = tmp_path / "run"
+    assert main([*argv, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "goes past the largest seed, 2147483647" in err, err
+    assert not out.exists()
+
+
 def _manifest(**changes):
     doc = {"mnistlab": "0.1.0", "plan": ["ex1"], "settings": {"data_dir": None, "trust_data": False, "seeds": 1},
            "overrides": {}, "experiments": {}, "data": {}, "lang": "fr", "status": "interrupted"}

@@ -135,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise MnistlabError(f"--seeds must be at least 1, got {args.seeds}")
     names = config.select(args.experiments, extended=args.extended)
     for n in names:  # fail on a bad override before loading TensorFlow
-        config.load(n, overrides)
+        config.check_seed_count(config.load(n, overrides).seed, args.seeds)
     pool = _pool(args)  # an unreachable scheduler fails here, before anything is written
 
     from mnistlab.backend import quiet

@@ -350,3 +350,15 @@ def _validate(e: Experiment, source: str) -> None:
             raise bad(f"validation = split with train_limit = {e.train_limit} leaves no "
                       f"{'training' if kept < 1 else 'validation'} image; raise train_limit")
 
+
+def check_seed_count(first: int, seeds: int) -> None:
+    """``--seeds N`` from seed ``first`` (seeds first .. first+N-1) must stay within the seeds TensorFlow takes.
+
+    Raises:
+        ConfigError: ``seeds`` below 1, or first + seeds - 1 over :data:`MAX_INT`.
+    """
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    if first + seeds - 1 > MAX_INT:
+        raise ConfigError(f"--seeds {seeds} from seed {first} goes past the largest seed, {MAX_INT}: "
+                          f"use at most --seeds {MAX_INT - first + 1} or a smaller seed")

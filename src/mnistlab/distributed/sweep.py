@@ -87,6 +87,7 @@ def plan(experiment: str | None, grid_items: list[str], overrides: dict[str, Any
         exp = config.load(experiment, {**overrides, **combo})  # every combination checked before any work
         settings.append({"id": f"s{i:02d}", "overrides": combo, "config": exp.to_dict()})
     first = base_exp.seed
+    config.check_seed_count(first, seeds)
     return {"experiment": experiment, "grid": grid, "overrides": overrides, "settings": settings,
             "seeds": list(range(first, first + seeds)), "notes": notes}
 

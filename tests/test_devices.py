@@ -183,13 +183,20 @@ def test_manifest_records_cpu_flags_and_the_precision_chosen(on_avx2, tmp_path, 
     assert "no avx512_bf16" in compute["precision"]["auto"]["reason"]
 
 
-@pytest.mark.parametrize("ran, expected", [("bf16", True), ("float32", False)])
-def test_report_code_shows_the_precision_auto_chose(tmp_path, ran, expected):
-    from mnistlab.report import document
+@pytest.mark.parametrize("ran, lab_code", [("bf16", False), ("float32", True)])
+def test_report_code_shows_the_precision_auto_chose(tmp_path, ran, lab_code):
+    """auto is shown as what it chose: float32 is the lab's code; bf16 is said to be beyond it."""
+    from types import SimpleNamespace
+
     from mnistlab.report.artifacts import Step
+    from mnistlab.report.blocks import Code, Items
+    from mnistlab.report.lab import complete_code
 
     step = Step("ex2.cnn", tmp_path, config=config.load("ex2.cnn", {"precision": "auto"}).to_dict(),
                 metrics={"precision": ran})
-    doc = document.Document(lang="en", title="t")
-    document._code(doc, step)
-    assert ('keras.config.set_dtype_policy("mixed_bfloat16")' in doc.blocks[-1].text) is expected
+    run = SimpleNamespace(step=lambda name: step if name == "ex2.cnn" else Step(name, tmp_path))
+    items = Items("en")
+    complete_code(items, run)
+    listing = next(b for b in items.blocks if isinstance(b, Code)).text
+    assert ("Conv2D(" in listing) is lab_code
+    assert ("precision = 'bf16'" in listing) is not lab_code

@@ -64,7 +64,7 @@ def test_run_writes_the_report_with_every_step_and_question(lab):
     positions = [html.index(f'id="{lab_anchor}"') for lab_anchor in
                  ["step-ex1", "sec-ex2-3", "sec-ex2-4", "sec-ex2-5", "sec-ex2-6", "sec-ex2-7"]]
     assert positions == sorted(positions)
-    assert text.count("Code : Exercice") >= 6
+    assert html.count('href="#code-complete"') >= 6 and html.count('id="code-complete"') == 1
     assert "Travail demandé" in text and "Analyse" in text and "Notes de méthode" in text
     assert "Les erreurs les plus confiantes du CNN" in text
     # The Markdown holds the same report, its figures beside it.

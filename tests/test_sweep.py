@@ -187,7 +187,7 @@ def test_tiny_sweep_in_process_writes_folder_summary_and_report(tmp_path, shared
     assert sorted(manifest["sweep_tasks"]) == ["s01/42", "s01/43", "s02/42", "s02/43"]
     summary = json.loads((out / "sweep.json").read_text())["summary"]
     assert summary["chosen"]["id"] in ("s01", "s02") and len(summary["settings"][0]["val"]) == 2
-    md = (out / "report.md").read_text()
+    md = (out / "report.en.md").read_text()  # --lang en: the English files, beside where the French go
     assert "Sweep of `ex2.ann`" in md and "Chosen setting: **" in md
     # --resume keeps every finished task (their files checked)
     assert cli.main(["sweep", "--resume", str(out)]) == 0

@@ -178,7 +178,7 @@ def test_a_lab_run_has_no_sweep_section(tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_sweep_in_process_writes_folder_summary_and_report(tmp_path, shared_datasets):
+def test_tiny_sweep_in_process_writes_folder_summary_and_report(tmp_path, shared_datasets, capsys):
     out = tmp_path / "sw"
     assert cli.main(["sweep", "ex2.ann", "--grid", "hidden_units=[[32],[64]]", "--grid", "dropout=[[0.0]]",
                      "--seeds", "2", "--out", str(out), "--data", str(shared_datasets), "--lang", "en", *QUICK]) == 0
@@ -189,6 +189,9 @@ def test_tiny_sweep_in_process_writes_folder_summary_and_report(tmp_path, shared
     assert summary["chosen"]["id"] in ("s01", "s02") and len(summary["settings"][0]["val"]) == 2
     md = (out / "report.en.md").read_text()  # --lang en: the English files, beside where the French go
     assert "Sweep of `ex2.ann`" in md and "Chosen setting: **" in md
+    capsys.readouterr()
+    assert cli.main(["report", str(out), "--lang", "en"]) == 0
+    assert "missing" not in capsys.readouterr().err  # a sweep is not a lab run with steps missing
     # --resume keeps every finished task (their files checked)
     assert cli.main(["sweep", "--resume", str(out)]) == 0
     assert json.loads((out / "manifest.json").read_text())["sweep_tasks"] == manifest["sweep_tasks"]

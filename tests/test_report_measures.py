@@ -103,6 +103,18 @@ def test_a_tiny_augmentation_gain_with_a_worse_test_loss_is_not_a_finding(run):
     assert "nous ne pouvons pas conclure" in " ".join(interpretation.analysis(run, "fr"))
 
 
+def test_a_better_test_loss_with_a_gain_inside_the_noise_is_a_sign_not_a_finding(run_dir):
+    path = run_dir / "ex2.augment" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    cnn_loss = json.loads((run_dir / "ex2.cnn" / "metrics.json").read_text())["test_loss"]
+    metrics["test_loss"] = round(cnn_loss - 0.0125, 4)
+    path.write_text(json.dumps(metrics))
+    text = " ".join(interpretation.analysis(read_run(run_dir), "fr"))
+    assert "pas de différence mesurable" in text and "la perte de test baisse de" in text
+    assert "un indice favorable, mais l'écart de précision ne permet pas de conclure" in text
+    assert "nous ne pouvons pas conclure" not in text
+
+
 def test_a_ranking_that_reverses_between_validation_and_test_is_said(run):
     a = answer(run, "ex2.4.1")
     assert "Classement en validation" in a and "tanh 0,8781, relu 0,8780" in a

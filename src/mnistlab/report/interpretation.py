@@ -71,16 +71,23 @@ def analysis(run: Run, lang: str) -> list[str]:
         a, c = aug.metrics, cnn.metrics
         d = facts.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]))
         worse = a["test_loss"] > c["test_loss"]
-        verdict = not d.measurable or worse
-        out.append(tr(lang,
-                      f"L'augmentation de données donne {diff_text(d, lang)} de précision de test, et la perte de "
-                      f"test passe de {num(c['test_loss'], lang)} à {num(a['test_loss'], lang)}"
-                      + (" : nous ne pouvons pas conclure qu'elle aide ici." if verdict else
-                         " ; ce gain reste mêlé à celui des époques supplémentaires."),
-                      f"Data augmentation gives {diff_text(d, lang)} in test accuracy, and the test loss goes from "
-                      f"{num(c['test_loss'], lang)} to {num(a['test_loss'], lang)}"
-                      + (": we cannot conclude that it helps here." if verdict else
-                         "; this gain stays mixed with that of the extra epochs.")))
+        loss_fr = (f"la perte de test {'monte' if worse else 'baisse'} de {num(c['test_loss'], lang)} à "
+                   f"{num(a['test_loss'], lang)}")
+        loss_en = (f"the test loss {'rises' if worse else 'falls'} from {num(c['test_loss'], lang)} to "
+                   f"{num(a['test_loss'], lang)}")
+        if worse:
+            end_fr = " : nous ne pouvons pas conclure qu'elle aide ici."
+            end_en = ": we cannot conclude that it helps here."
+        elif not d.measurable:
+            end_fr = " : un indice favorable, mais l'écart de précision ne permet pas de conclure."
+            end_en = ": a favourable sign, but the accuracy difference does not allow a conclusion."
+        else:
+            end_fr = " ; ce gain reste mêlé à celui des époques supplémentaires."
+            end_en = "; this gain stays mixed with that of the extra epochs."
+        out.append(tr(lang, f"L'augmentation de données donne {diff_text(d, lang)} de précision de test, "
+                            f"{'mais' if worse and d.measurable else 'et'} {loss_fr}{end_fr}",
+                      f"Data augmentation gives {diff_text(d, lang)} in test accuracy, "
+                      f"{'but' if worse and d.measurable else 'and'} {loss_en}{end_en}"))
     if act:
         va = act.metrics["val_accuracy"]
         ranked = facts.ranking(va)

@@ -14,6 +14,7 @@ recorded as failed and the run goes on with the experiments that do not need it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -50,6 +51,19 @@ def new_run_dir(base: str | Path = "runs") -> Path:
 def is_complete(run_dir: Path, name: str) -> bool:
     """An experiment is complete when its ``metrics.json`` exists (it is written last)."""
     return (run_dir / name / METRICS).is_file()
+
+
+@contextlib.contextmanager
+def finish_on_error(runner: Runner, t_run: float):
+    """Mark the run interrupted (Ctrl-C) or failed (anything else) in its manifest, and re-raise."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        runner._finish("interrupted", t_run)
+        raise
+    except BaseException as e:
+        runner._finish("failed", t_run, reason=str(e) or type(e).__name__)
+        raise
 
 
 class Runner:
@@ -201,7 +215,7 @@ class Runner:
         self._save_manifest()
         t_run = time.perf_counter()
         failed: dict[str, str] = {}
-        try:
+        with finish_on_error(self, t_run):
             for i, exp in enumerate(exps, 1):
                 label = f"[{i}/{len(exps)}] {exp.name}"
                 if exp.from_step in failed:
@@ -217,12 +231,6 @@ class Runner:
                     except DivergedError as e:
                         failed[exp.name] = str(e)
                         self._log(f"{label}: FAILED: {e}")
-        except KeyboardInterrupt:
-            self._finish("interrupted", t_run)
-            raise
-        except BaseException as e:
-            self._finish("failed", t_run, reason=str(e) or type(e).__name__)
-            raise
         if failed:
             reason = "; ".join(f"{n}: {r}" for n, r in failed.items() if r != "skipped")
             self._finish("failed", t_run, reason=reason)

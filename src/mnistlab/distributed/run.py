@@ -9,7 +9,6 @@ taken for complete); the manifest records per task the worker, its hardware and 
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from mnistlab.distributed.cluster import Pool
 from mnistlab.distributed.tasks import Env, StepSpec, Task, configured_threads, data_digests, stack_versions, with_seed
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import sha256_file, write_bytes
-from mnistlab.runner import Runner, now
+from mnistlab.runner import Runner, finish_on_error, now
 
 
 def build_tasks(exps: list[Experiment], seeds: int, done, seed_done, parent_model) -> list[Task]:
@@ -160,19 +159,6 @@ class DistributedRunner(Runner):
             shown = f", test accuracy {acc:.4f}" if isinstance(acc, float) else ""
             self._log(f"{spec.label or spec.rel}: {step['status']} in {step.get('seconds', 0):.1f}s on "
                       f"{worker['address']}{shown}")
-
-
-@contextlib.contextmanager
-def finish_on_error(runner: Runner, t_run: float):
-    """Mark the run interrupted (Ctrl-C) or failed (anything else) in its manifest, and re-raise."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        runner._finish("interrupted", t_run)
-        raise
-    except BaseException as e:
-        runner._finish("failed", t_run, reason=str(e) or type(e).__name__)
-        raise
 
 
 def client_env(runner: Runner, datasets: list[str], pool: Pool) -> Env:

@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", choices=sorted(SIZES), default="full")
     p.add_argument("--threads", type=int, default=0, help="MNISTLAB_THREADS for every process (0: unset)")
     p.add_argument("--work", help="folder for the runs (default: a temporary one)")
+    p.add_argument("--no-cluster", action="store_true",
+                   help="skip the loopback cluster (in-process and --workers 2 only: a shorter full-size run)")
     args = p.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(x for x in (str(SRC), os.environ.get("PYTHONPATH")) if x)}
     if args.threads:
@@ -93,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_distributed."))
     work.mkdir(parents=True, exist_ok=True)
     results = [run_mode("in-process", [], args, env, work), run_mode("workers-2", ["--workers", "2"], args, env, work)]
-    address, procs = loopback_cluster(env, work)
+    address, procs = (None, []) if args.no_cluster else loopback_cluster(env, work)
     try:
-        results.append(run_mode("loopback-cluster-2", ["--cluster", address], args, env, work))
+        if address:
+            results.append(run_mode("loopback-cluster-2", ["--cluster", address], args, env, work))
     finally:
         for proc in reversed(procs):  # workers first: a worker whose scheduler is gone waits for it
             proc.terminate()

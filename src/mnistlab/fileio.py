@@ -82,3 +82,10 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def save_model(model, path: Path) -> None:
+    """``model.save`` (a Keras model) to a temporary ``.keras`` file beside ``path``, renamed into place when
+    complete."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)

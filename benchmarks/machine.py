@@ -25,6 +25,8 @@ def label(hardware: dict) -> str:
         shown = ", ".join(inferred) + ", inferred (flags not recorded then)"
     else:
         shown = "flags not recorded"
+    if cap := hardware.get("onednn_max_cpu_isa"):  # an AVX-512 machine standing in for a smaller one
+        shown += f"; oneDNN capped at {cap} on a CPU with {', '.join(hardware.get('cpu_flags_present') or [])}"
     return f"{hardware.get('cpu', '?')} ({kind(hardware)}: {shown})"
 
 

@@ -80,6 +80,11 @@ def test_records_and_tables_name_the_cpu_kind(tmp_path):
     old = {"cpu": "AMD EPYC", "cpu_kind": "avx512-bf16", "cpu_flags_inferred": ["avx512f", "avx512_bf16"]}
     assert machine.label(old) == "AMD EPYC (avx512-bf16: avx512f, avx512_bf16, inferred (flags not recorded then))"
     assert machine.kind({"cpu": "AMD EPYC"}) == "unknown"
+    capped = {"cpu": "Intel Xeon", "cpu_kind": "avx2-capped", "cpu_flags": ["avx2", "fma"],
+              "onednn_max_cpu_isa": "AVX2", "cpu_flags_present": ["avx2", "fma", "avx512f", "amx_bf16"]}
+    assert machine.label(capped) == ("Intel Xeon (avx2-capped: avx2, fma; oneDNN capped at AVX2 on a CPU with "
+                                     "avx2, fma, avx512f, amx_bf16)")
+    assert machine.record_path("bench_lab", "2026-12-02", capped).name == "bench_lab_2026-12-02_avx2-capped.json"
     _experiment(tmp_path, "improved.mnist", [0.996], [100.0], 0.9955)
     metrics = tmp_path / "improved.mnist" / "metrics.json"
     metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "precision": "float32"}))

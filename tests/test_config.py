@@ -114,6 +114,11 @@ def test_values_are_validated(overrides, message):
     (["convs_per_block=[1, 2]"], "one per conv_filters entry (3), got [1, 2]"),
     (["convs_per_block=[1, 0, 2]"], "got [1, 0, 2]"),
     (["block_dropout=1.0"], "block_dropout must be in [0, 1)"),
+    (["warmup_fraction=0"], "warmup_fraction must be between 0 and 1, got 0.0"),
+    (["label_smoothing=1"], "label_smoothing must be in [0, 1)"),
+    (["label_smoothing=0.1", "loss=sparse_categorical_crossentropy"],
+     "label_smoothing needs loss = \"categorical_crossentropy\""),
+    (["lr_schedule=linear"], "lr_schedule must be one of constant, cosine, one_cycle"),
 ])
 def test_block_settings_are_validated(overrides, message):
     with pytest.raises(ConfigError, match=re.escape(message)):

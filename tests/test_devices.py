@@ -51,6 +51,23 @@ def test_cpu_kind_and_native_bfloat16_from_proc_cpuinfo(text, machine, kind, nat
     assert (c["kind"], c["native_bf16"], c["flags"]) == (kind, native, flags)
 
 
+@pytest.mark.parametrize("cap, kind, native, flags", [
+    ("AVX2", "avx2-capped", False, ["avx2", "fma"]),
+    ("avx512_core", "avx512-capped", False, ["avx2", "fma", "avx512f"]),
+    ("AVX512_CORE_BF16", "avx512-bf16-capped", True, ["avx2", "fma", "avx512f", "avx512_bf16"]),
+])
+def test_a_onednn_cap_stands_in_for_a_smaller_cpu(cap, kind, native, flags):
+    """ONEDNN_MAX_CPU_ISA=AVX2 on a Sapphire Rapids: auto must not pick a bfloat16 the kernels would emulate."""
+    c = devices.cpu(cpuinfo=SAPPHIRE_AMX, system="Linux", machine="x86_64", env={"ONEDNN_MAX_CPU_ISA": cap})
+    assert (c["kind"], c["native_bf16"], c["flags"]) == (kind, native, flags)
+    assert c["onednn_max_cpu_isa"] == cap.upper() and "amx_bf16" in c["flags_present"]
+    decision = devices.decide("auto", c, [])
+    assert decision["precision"] == ("bf16" if native else "float32")
+    assert f"oneDNN capped at {cap.upper()}" in decision["reason"]
+    for env in ({}, {"ONEDNN_MAX_CPU_ISA": "ALL"}, {"DNNL_MAX_CPU_ISA": "nonsense"}):
+        assert devices.cpu(cpuinfo=SAPPHIRE_AMX, system="Linux", machine="x86_64", env=env)["kind"] == "amx-bf16"
+
+
 def test_cpu_model_name():
     assert devices.cpu(cpuinfo=ZEN2_AVX2, system="Linux", machine="x86_64")["model"] == "AMD EPYC 7B12"
     assert devices.cpu(cpuinfo=RASPBERRY_PI4, system="Linux", machine="aarch64")["model"] == "BCM2835"

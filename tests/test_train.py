@@ -9,7 +9,7 @@ import pytest
 from mnistlab import cli, config, models
 from mnistlab.data import sources
 from mnistlab.data.pipeline import batches
-from mnistlab.train import EVAL_BATCH, compile_model, set_precision, steps_per_execution
+from mnistlab.train import EVAL_BATCH, compile_model, learning_rate, loss, set_precision, steps_per_execution
 
 QUICK = ["--set", "epochs=1", "--set", "train_limit=600", "--set", "test_limit=200"]
 
@@ -35,6 +35,28 @@ def test_steps_per_execution():
     assert steps_per_execution(config.load("ex2.cnn")) == 1
     assert steps_per_execution(config.load("ex1", {"faithful": True})) == 1
     assert steps_per_execution(config.load("ex1", {"steps_per_execution": 5})) == 5
+
+
+def test_one_cycle_rises_to_its_peak_then_decays_to_zero():
+    exp = config.load("improved.mnist", {"lr_schedule": "one_cycle", "learning_rate": 0.01, "epochs": 5,
+                                         "warmup_fraction": 0.2})
+    schedule = learning_rate(exp, steps_per_epoch=100)  # 500 steps, 100 of warm-up
+    lr = [float(schedule(step)) for step in (0, 50, 100, 300, 500)]
+    assert lr[0] == pytest.approx(0.001) and lr[1] == pytest.approx(0.0055)
+    assert lr[2] == pytest.approx(0.01) and lr[3] == pytest.approx(0.005) and lr[4] == pytest.approx(0.0, abs=1e-9)
+    cosine = learning_rate(config.load("improved.mnist", {"lr_schedule": "cosine", "learning_rate": 0.01}), 100)
+    assert float(cosine(0)) == pytest.approx(0.01)
+    assert learning_rate(config.load("ex1")) == 0.001
+
+
+def test_label_smoothing_trains_on_soft_targets():
+    exp = config.load("improved.fashion_mnist", {"label_smoothing": 0.1})
+    y = np.eye(10, dtype=np.float32)[[3]]
+    p = np.full((1, 10), 0.1, dtype=np.float32)
+    assert float(loss(exp)(y, p)) == pytest.approx(-np.log(0.1))  # uniform prediction: any targets, -log 0.1
+    sure = np.eye(10, dtype=np.float32)[[3]] * 0.999 + 0.0001
+    assert float(loss(exp)(y, sure)) > float(keras.losses.CategoricalCrossentropy()(y, sure)) + 0.5
+    assert loss(config.load("ex1")) == "sparse_categorical_crossentropy"
 
 
 def test_bf16_keeps_the_softmax_in_float32():

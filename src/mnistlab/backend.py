@@ -121,7 +121,9 @@ def hardware() -> dict[str, object]:
         pass
     c = found["cpu"]
     return {"cpu": c["model"], "cpu_flags": c["flags"], "cpu_kind": c["kind"], "cpu_native_bf16": c["native_bf16"],
-            "logical_cores": os.cpu_count(), "memory_gib": mem_gib, "devices": devices, "gpus": found["gpus"]}
+            "logical_cores": os.cpu_count(), "memory_gib": mem_gib, "devices": devices, "gpus": found["gpus"],
+            **({"onednn_max_cpu_isa": c["onednn_max_cpu_isa"], "cpu_flags_present": c["flags_present"]}
+               if c.get("onednn_max_cpu_isa") else {})}
 
 
 class CompiledInference:

@@ -72,7 +72,13 @@ class Experiment:
     # float32 (the lab) | bf16 (mixed bfloat16) | auto: bf16 where the hardware computes it natively (x86
     # avx512_bf16 / amx_bf16, ARM bf16, a GPU of compute capability >= 8.0), else float32 (mnistlab.devices)
     precision: str = "float32"
-    lr_schedule: str = "constant"  # constant | cosine (decays learning_rate to 0 over all training steps)
+    # constant | cosine (decays learning_rate to 0 over all training steps) | one_cycle (rises linearly from
+    # learning_rate / 10 to learning_rate over the first warmup_fraction of the steps, then cosine to 0)
+    lr_schedule: str = "constant"
+    warmup_fraction: float = 0.2  # one_cycle: fraction of the training steps spent warming up, in (0, 1)
+    # categorical_crossentropy: train on (1 - s) * one-hot + s / 10 (0 = the lab's hard labels); the training
+    # and validation losses are then the smoothed ones, the test loss the plain cross-entropy
+    label_smoothing: float = 0.0
     # --- augmentation (augment step, or augment = true), the lab's ImageDataGenerator ranges
     augment: bool = False  # train step: augment every training batch (the augment step always does)
     rotation_degrees: float = 10.0  # random rotation in [-r, r] degrees
@@ -121,7 +127,7 @@ _CHOICES = {
     "loss": ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error"),
     "validation": ("test", "split"),
     "precision": ("auto", "float32", "bf16"),
-    "lr_schedule": ("constant", "cosine"),
+    "lr_schedule": ("constant", "cosine", "one_cycle"),
 }
 
 
@@ -336,6 +342,12 @@ def _validate(e: Experiment, source: str) -> None:
                   f"({len(e.conv_filters)}), got {e.convs_per_block}")
     if e.test_time_flip and e.faithful:
         raise bad("test_time_flip is not part of the lab's code: it cannot run with faithful = true")
+    if not 0.0 < e.warmup_fraction < 1.0:
+        raise bad(f"warmup_fraction must be between 0 and 1, got {e.warmup_fraction}")
+    if not 0.0 <= e.label_smoothing < 1.0:
+        raise bad(f"label_smoothing must be in [0, 1), got {e.label_smoothing}")
+    if e.label_smoothing and e.loss != "categorical_crossentropy":
+        raise bad(f"label_smoothing needs loss = \"categorical_crossentropy\" (one-hot labels), got {e.loss!r}")
     if not 0.0 <= e.block_dropout < 1.0:
         raise bad(f"block_dropout must be in [0, 1), got {e.block_dropout}")
     if not 0 <= e.seed <= MAX_INT:

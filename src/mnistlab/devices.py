@@ -15,9 +15,10 @@ TensorFlow's device list; every reader takes its source as an argument so tests 
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 # The instruction-set flags that decide how fast training runs, in the order a record lists them.
@@ -27,6 +28,15 @@ X86_BF16 = ("avx512_bf16", "amx_bf16")
 PRECISIONS = ("auto", "float32", "bf16")
 POLICIES = {"float32": "float32", "bf16": "mixed_bfloat16"}
 GPU_BF16_CAPABILITY = (8, 0)  # Ampere and later compute bfloat16 in their tensor cores
+# ONEDNN_MAX_CPU_ISA caps the instructions oneDNN's kernels use (an AVX-512 machine standing in for an AVX2
+# one): the x86 flags each cap leaves usable. Caps not listed (ALL, DEFAULT, AMX ones) leave them all.
+ONEDNN_CAPS = {
+    "SSE41": (), "AVX": (), "AVX2": ("avx2", "fma"), "AVX2_VNNI": ("avx2", "fma"), "AVX2_VNNI_2": ("avx2", "fma"),
+    "AVX512_CORE": ("avx2", "fma", "avx512f"), "AVX512_CORE_VNNI": ("avx2", "fma", "avx512f"),
+    "AVX512_CORE_BF16": ("avx2", "fma", "avx512f", "avx512_bf16"),
+    "AVX512_CORE_FP16": ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16"),
+    "AVX10_1_512": ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16"),
+}
 
 
 def _read(path: str) -> str:
@@ -46,17 +56,21 @@ def _sysctl(name: str) -> str:
 
 
 def cpu(cpuinfo: str | None = None, system: str | None = None, machine: str | None = None,
-        sysctl: Callable[[str], str] = _sysctl) -> dict[str, Any]:
+        sysctl: Callable[[str], str] = _sysctl, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The CPU's model, its relevant flags, whether it computes bfloat16 natively, and its kind.
 
     Args:
         cpuinfo: the text of ``/proc/cpuinfo`` (default: read it on Linux).
         system, machine: ``platform.system()`` and ``platform.machine()`` (default: this machine's).
         sysctl: ``name -> value`` on macOS (default: the ``sysctl`` command).
+        env: the environment (default ``os.environ``): an x86 ``ONEDNN_MAX_CPU_ISA`` cap removes the flags
+            oneDNN may no longer use, so ``auto`` never picks a bfloat16 the capped kernels would emulate.
 
     Returns:
         ``{"model", "flags", "native_bf16", "kind"}``; ``kind`` is a short name for file names and tables:
-        ``amx-bf16``, ``avx512-bf16``, ``avx512``, ``avx2``, ``x86``, ``arm-bf16``, ``arm`` or the machine.
+        ``amx-bf16``, ``avx512-bf16``, ``avx512``, ``avx2``, ``x86``, ``arm-bf16``, ``arm`` or the machine;
+        under a oneDNN cap the capped kind with ``-capped`` (``avx2-capped``), plus ``onednn_max_cpu_isa``
+        and ``flags_present`` (the CPU's own flags).
     """
     system = system or platform.system()
     machine = (machine or platform.machine()).lower()
@@ -79,6 +93,9 @@ def cpu(cpuinfo: str | None = None, system: str | None = None, machine: str | No
                 words = set(value.lower().split())
     flags = [f for f in RELEVANT_FLAGS if f in words]
     arm = machine in ("arm64", "aarch64") or machine.startswith("arm")
+    cap = None if arm else _onednn_cap(env)
+    if cap:
+        all_flags, flags = flags, [f for f in flags if f in ONEDNN_CAPS[cap]]
     native = "bf16" in flags if arm else any(f in flags for f in X86_BF16)
     if arm:
         kind = "arm-bf16" if native else "arm"
@@ -92,8 +109,17 @@ def cpu(cpuinfo: str | None = None, system: str | None = None, machine: str | No
         kind = "avx2"
     else:
         kind = "x86" if machine in ("x86_64", "amd64", "i686", "i386") else machine or "unknown"
-    return {"model": model or platform.processor() or machine, "flags": flags, "native_bf16": native,
-            "kind": kind}
+    out = {"model": model or platform.processor() or machine, "flags": flags, "native_bf16": native, "kind": kind}
+    if cap:  # what runs is the capped machine; the record keeps what the CPU has
+        out.update(kind=f"{kind}-capped", onednn_max_cpu_isa=cap, flags_present=all_flags)
+    return out
+
+
+def _onednn_cap(env: Mapping[str, str] | None) -> str | None:
+    """The ``ONEDNN_MAX_CPU_ISA`` (or older ``DNNL_MAX_CPU_ISA``) cap that removes flags, else None."""
+    env = os.environ if env is None else env
+    value = (env.get("ONEDNN_MAX_CPU_ISA") or env.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    return value if value in ONEDNN_CAPS else None
 
 
 def gpus(list_devices: Callable[[str], Iterable[Any]] | None = None,
@@ -147,7 +173,8 @@ def enable_memory_growth(list_devices: Callable[[str], Iterable[Any]] | None = N
 
 
 def _flag_words(c: dict[str, Any]) -> str:
-    return ", ".join(c["flags"]) or "no relevant flags"
+    words = ", ".join(c["flags"]) or "no relevant flags"
+    return words + (f"; oneDNN capped at {c['onednn_max_cpu_isa']}" if c.get("onednn_max_cpu_isa") else "")
 
 
 def decide(requested: str, cpu_facts: dict[str, Any], gpu_list: list[dict[str, Any]]) -> dict[str, Any]:

@@ -124,12 +124,32 @@ def compile_model(model: keras.Model, exp: Experiment, steps_per_epoch: int = 1)
 
     ``steps_per_epoch`` sizes a cosine schedule, which decays to zero over ``epochs * steps_per_epoch`` steps.
     """
-    lr = exp.learning_rate
-    if exp.lr_schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(exp.learning_rate, decay_steps=exp.epochs * steps_per_epoch)
-    model.compile(optimizer=OPTIMIZERS[exp.optimizer](learning_rate=lr),
-                  loss=exp.loss, metrics=["accuracy"], steps_per_execution=steps_per_execution(exp))
+    model.compile(optimizer=OPTIMIZERS[exp.optimizer](learning_rate=learning_rate(exp, steps_per_epoch)),
+                  loss=loss(exp), metrics=["accuracy"], steps_per_execution=steps_per_execution(exp))
     return model
+
+
+def learning_rate(exp: Experiment, steps_per_epoch: int = 1) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The experiment's learning rate: a number, or a schedule over ``exp.epochs * steps_per_epoch`` steps.
+
+    ``one_cycle`` is Keras' cosine decay with its linear warm-up, from a tenth of the peak: Smith's one-cycle
+    policy, which lets a large peak rate train in few epochs.
+    """
+    total = exp.epochs * steps_per_epoch
+    if exp.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(exp.learning_rate, decay_steps=total)
+    if exp.lr_schedule == "one_cycle":
+        warmup = max(1, round(exp.warmup_fraction * total))
+        return keras.optimizers.schedules.CosineDecay(exp.learning_rate / 10, decay_steps=max(1, total - warmup),
+                                                      warmup_target=exp.learning_rate, warmup_steps=warmup)
+    return exp.learning_rate
+
+
+def loss(exp: Experiment) -> str | keras.losses.Loss:
+    """The loss by name, or Keras' categorical cross-entropy with ``exp.label_smoothing``."""
+    if exp.label_smoothing:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=exp.label_smoothing)
+    return exp.loss
 
 
 def steps_per_epoch(data: Prepared, exp: Experiment) -> int:
@@ -271,6 +291,8 @@ def evaluate_and_save(model: keras.Model, exp: Experiment, data: Prepared, workd
     else:  # the same calls in batches of EVAL_BATCH (Keras takes the loss from the softmax's logits)
         test_loss, test_acc = model.evaluate(batches(data.x_test, data.y_test, EVAL_BATCH), verbose=0)
         probs = model.predict(batches(data.x_test, data.labels_test, EVAL_BATCH), verbose=0)
+    if exp.label_smoothing:  # the test loss is the plain cross-entropy, whatever the training loss was
+        test_acc, test_loss = probability_scores(probs, data.labels_test)
     single_view = {}
     if exp.test_time_flip:
         single_view = {"test_accuracy_single_view": float(test_acc), "test_loss_single_view": float(test_loss)}

@@ -8,6 +8,8 @@ import pytest
 from mnistlab import config
 from mnistlab.data.pipeline import (
     affine_transforms,
+    augment_images,
+    augments,
     batches,
     encode_labels,
     epoch_counter,
@@ -121,6 +123,30 @@ def test_augmentation_is_exact_where_it_should_be_and_keyed():
     np.testing.assert_array_equal(a, np.asarray(random_affine(x, e, key)))  # same key, same images
     assert not np.array_equal(a, np.asarray(random_affine(x, e, tf.constant([1, 1], tf.int64))))
     assert a.shape == x.shape and not np.array_equal(a, x) and a.min() >= 0.0 and a.max() <= 1.0
+
+
+def test_cutout_blanks_one_square_per_image_keyed_and_leaves_the_affine_draws_alone():
+    import tensorflow as tf
+
+    x = np.ones((500, 28, 28, 1), np.float32)
+    e = dataclasses.replace(config.load("improved.fashion_mnist"), cutout=8)
+    plain = dataclasses.replace(e, horizontal_flip=False)
+    assert augments(dataclasses.replace(plain, cutout=8)) and not augments(dataclasses.replace(plain, cutout=0))
+    key = tf.constant([3, 5], tf.int64)
+    out = np.asarray(augment_images(x, plain, key))
+    zeros = (out[..., 0] == 0).sum(axis=(1, 2))
+    assert set(np.unique(out)) == {0.0, 1.0} and zeros.max() == 64 and zeros.min() >= 16  # over an edge: less
+    assert (zeros == 64).mean() > 0.5
+    rows, cols = np.nonzero(out[0, ..., 0] == 0)
+    assert rows.max() - rows.min() + 1 <= 8 and cols.max() - cols.min() + 1 <= 8  # one square
+    np.testing.assert_array_equal(out, np.asarray(augment_images(x, plain, key)))
+    assert not np.array_equal(out, np.asarray(augment_images(x, plain, tf.constant([3, 6], tf.int64))))
+    # with the mirror too, the images are the mirrored ones with the same squares blanked as without it
+    img = model_input(fake().x_train[:64], "cnn")
+    mirrored = np.asarray(random_affine(img, e, key))
+    both = np.asarray(augment_images(img, e, key))
+    square = np.asarray(augment_images(np.ones_like(img), plain, key)) == 0
+    np.testing.assert_array_equal(both, np.where(square, 0.0, mirrored))
 
 
 def test_epoch_batches_are_keyed_to_the_epoch():

@@ -85,6 +85,7 @@ class Experiment:
     zoom: float = 0.1  # random zoom factor in [1 - z, 1 + z], each axis
     horizontal_flip: bool = True  # flip left-right with probability 1/2
     translation: float = 0.0  # random shift in [-t, t] of the image size, each axis (0.1 = 2.8 px)
+    cutout: int = 0  # side in pixels of a square set to 0 at a random place in each image (0 = none)
     # test set: also predict each image's left-right mirror and average the two probability vectors (for a
     # model trained on mirrors); metrics.json keeps the single-view accuracy beside it
     test_time_flip: bool = False
@@ -312,7 +313,7 @@ def _validate(e: Experiment, source: str) -> None:
     for key in ("epochs", "batch_size", "kernel_size", "pool_size", "predictions_shown"):
         if getattr(e, key) < 1:
             raise bad(f"{key} must be at least 1, got {getattr(e, key)}")
-    for key in ("train_limit", "test_limit", "steps_per_execution"):
+    for key in ("train_limit", "test_limit", "steps_per_execution", "cutout"):
         if getattr(e, key) < 0:
             raise bad(f"{key} must be 0 or a positive count, got {getattr(e, key)}")
     if not 0.0 < e.validation_split < 1.0:
@@ -340,6 +341,10 @@ def _validate(e: Experiment, source: str) -> None:
     if any(n < 1 for n in e.convs_per_block) or len(e.convs_per_block) not in (1, len(e.conv_filters)):
         raise bad(f"convs_per_block must be one count (at least 1) or one per conv_filters entry "
                   f"({len(e.conv_filters)}), got {e.convs_per_block}")
+    if e.cutout > SIDE:
+        raise bad(f"cutout is a square's side in pixels, at most {SIDE}, got {e.cutout}")
+    if e.cutout and e.faithful:
+        raise bad("cutout is not part of the lab's code: it cannot run with faithful = true")
     if e.test_time_flip and e.faithful:
         raise bad("test_time_flip is not part of the lab's code: it cannot run with faithful = true")
     if not 0.0 < e.warmup_fraction < 1.0:

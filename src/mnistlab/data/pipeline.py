@@ -82,7 +82,35 @@ def prepare(ds: Dataset, exp: Experiment) -> Prepared:
 
 def augments(exp: Experiment) -> bool:
     """Whether ``exp`` asks for any random transformation of its training images."""
-    return bool(exp.rotation_degrees or exp.zoom or exp.horizontal_flip or exp.translation)
+    return bool(exp.rotation_degrees or exp.zoom or exp.horizontal_flip or exp.translation or exp.cutout)
+
+
+def augment_images(x, exp: Experiment, key):
+    """Every random transformation ``exp`` asks for, on ``x`` (N, H, W, C): :func:`random_affine` when it has
+    affine ranges, then :func:`cutout`, both drawn from ``key``."""
+    if exp.rotation_degrees or exp.zoom or exp.horizontal_flip or exp.translation:
+        x = random_affine(x, exp, key)
+    if exp.cutout:
+        x = cutout(x, exp.cutout, key)
+    return x
+
+
+def cutout(x, side: int, key):
+    """Set one ``side`` x ``side`` square of each image to 0 (the background), its centre uniform over the
+    image, so it may hang over the edge (DeVries and Taylor, 2017): the net must use more than one part of a
+    garment. Drawn from ``key`` with a stream of its own (the affine map's draws are unchanged)."""
+    import tensorflow as tf
+
+    n, h, w = tf.shape(x)[0], int(x.shape[1]), int(x.shape[2])
+    u = tf.random.stateless_uniform(tf.stack([n, 2]), seed=key + tf.constant([0, 1 << 32], tf.int64))
+    centre = tf.cast(tf.floor(u * tf.constant([h, w], tf.float32)), tf.int64)
+    low, high = centre - side // 2, centre - side // 2 + side
+    rows = tf.range(h, dtype=tf.int64)[None, :]
+    cols = tf.range(w, dtype=tf.int64)[None, :]
+    inside_r = (rows >= low[:, :1]) & (rows < high[:, :1])  # (n, h)
+    inside_c = (cols >= low[:, 1:]) & (cols < high[:, 1:])  # (n, w)
+    keep = tf.logical_not(inside_r[:, :, None] & inside_c[:, None, :])
+    return x * tf.cast(keep, x.dtype)[..., None]
 
 
 def random_affine(x, exp: Experiment, key):
@@ -133,7 +161,7 @@ def augmented_grid(x: np.ndarray, exp: Experiment, variants: int = 5) -> tuple[n
 
     Drawn with the keys of the first ``variants`` epochs: what training shows, not a look-alike.
     """
-    xs = [np.asarray(random_affine(x, exp, augment_key(exp.seed, k))) for k in range(variants)]
+    xs = [np.asarray(augment_images(x, exp, augment_key(exp.seed, k))) for k in range(variants)]
     return x, np.stack(xs, axis=1)
 
 
@@ -159,7 +187,7 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = No
     the training loop advances), each epoch gathers the whole training set in the order of a permutation
     that is a function of ``(seed, epoch)`` alone, so epoch 7 sees the same order whether or not the run was
     interrupted and resumed before it; ``augment`` (an experiment with rotation, zoom, flip or shift ranges)
-    then transforms that epoch in one call of :func:`random_affine`, keyed the same way. Batches are slices.
+    then transforms that epoch in one call of :func:`augment_images`, keyed the same way. Batches are slices.
     """
     import tensorflow as tf
 
@@ -178,7 +206,7 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = No
             tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e]))
         xe, ye = tf.gather(xs, order), tf.gather(ys, order)
         if augment is not None and augments(augment):
-            xe = random_affine(xe, augment, augment_key(seed, e))
+            xe = augment_images(xe, augment, augment_key(seed, e))
         return xe, ye
 
     def sliced(xe, ye):

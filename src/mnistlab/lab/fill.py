@@ -17,7 +17,7 @@ SPE_COMMENT = "# ajout : {n} pas d'entraînement par appel compilé (mêmes calc
 
 # Settings the lab's code writes only at the lab's value.
 _LAB_ONLY = {"lr_schedule": "constant", "augment": False, "translation": 0.0, "test_time_flip": False,
-             "precision": "float32"}
+             "precision": "float32", "label_smoothing": 0.0, "cutout": 0}
 _MODEL = {"ex1": "dense", "ex2.ann": "dense", "ex2.activations": "dense", "ex2.cnn": "cnn",
           "ex2.confusion": "cnn", "ex2.augment": "cnn"}
 _OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}

@@ -52,6 +52,20 @@ def test_seeds_are_summarised_with_spread_and_quiet_machine_time(tmp_path):
     assert g["median_epoch_seconds"] == pytest.approx(62.0) and g["quiet_fit_seconds"] == pytest.approx(186.0)
     text = bench_improved.table(results, {"cpu": "test CPU", "logical_cores": 2})
     assert "| 1, 2, 3 | 0.935 | 0.9360 ± 0.0020 (0.9340) | 2 of 3 |" in text and "3.1 min: 62 s an epoch" in text
+    assert "62 s an epoch) | 3 of 3 within 15 min |" in text
+
+
+def test_the_table_names_each_recipe_and_the_time_goal(tmp_path):
+    _experiment(tmp_path, "improved.mnist", [0.990, 0.996], [130.0, 131.0], 0.9955)
+    cfg = json.loads((tmp_path / "improved.mnist" / "config.json").read_text())
+    cfg.update(conv_filters=[32, 64, 128], convs_per_block=[1], batch_size=128, lr_schedule="one_cycle",
+               learning_rate=0.005, label_smoothing=0.1, cutout=0)
+    (tmp_path / "improved.mnist" / "config.json").write_text(json.dumps(cfg))
+    r = bench_improved.measure(tmp_path, "improved.mnist")
+    assert r["recipe"] == "[32, 64, 128] x 1 convs, batch 128, one_cycle 0.005, label smoothing 0.1"
+    assert r["time_goal_seconds"] == 240 and not r["time_goal_met"]  # 261.5 s of fit
+    text = bench_improved.table([r], {"cpu": "test CPU", "logical_cores": 2})
+    assert "2 epochs (" + r["recipe"] + ")" in text and "| 0 of 1 within 4 min |" in text
 
 
 def test_a_run_without_improved_models_gives_none(tmp_path):

@@ -1,6 +1,11 @@
 """Short A/B probes of one training step of the lab's CNN under TensorFlow's CPU settings, alternating rounds.
 
     python benchmarks/probe_step.py [--steps 20] [--rounds 3] [--experiment ex2.cnn]
+    python benchmarks/probe_step.py --only "oneDNN AVX2 only" --rounds 7 \
+        --experiment ex2.cnn improved.mnist "improved.mnist;conv_filters=[24,48,96]"
+
+An experiment may carry overrides after ";" (`name;key=value;key=value`, values as for `--set`): the
+models of several recipes, alternated in the same rounds, give their cost relative to one another.
 
 Each setting (oneDNN on/off, intra-op and inter-op thread counts) runs in a fresh process, since TensorFlow
 reads them once at start-up: Keras `fit` on `--steps` batches of 128 random images, once to trace, then
@@ -32,7 +37,7 @@ SETTINGS = {  # name -> environment and thread counts (0: TensorFlow's default, 
 }
 
 
-def child(experiment: str, steps: int, intra: int, inter: int, precision: str) -> None:
+def child(spec: str, steps: int, intra: int, inter: int, precision: str) -> None:
     """Runs in the fresh process: time ``steps`` training steps, print one JSON line."""
     from mnistlab.backend import quiet
 
@@ -48,7 +53,9 @@ def child(experiment: str, steps: int, intra: int, inter: int, precision: str) -
     from mnistlab import config, models
     from mnistlab.train import compile_model, set_precision
 
-    exp = config.load(experiment, {"precision": precision, "loss": "sparse_categorical_crossentropy"})
+    name, *sets = spec.split(";")
+    exp = config.load(name, {**config.parse_overrides(sets), "precision": precision,
+                             "loss": "sparse_categorical_crossentropy", "label_smoothing": 0.0})
     set_precision(exp)
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -62,9 +69,16 @@ def child(experiment: str, steps: int, intra: int, inter: int, precision: str) -
     print(json.dumps({"ms_per_step": (time.perf_counter() - t0) / steps * 1e3}))
 
 
+def cap(setting: dict) -> str:
+    """`` with oneDNN capped at AVX2`` for a setting that caps it, else nothing: the kind a figure is of."""
+    isa = setting.get("ONEDNN_MAX_CPU_ISA")
+    return f" with oneDNN capped at {isa}" if isa else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--experiment", default="ex2.cnn", help="whose model and batch (default ex2.cnn)")
+    p.add_argument("--experiment", nargs="+", default=["ex2.cnn"],
+                   help="whose model and batch (default ex2.cnn); several alternate in each round")
     p.add_argument("--steps", type=int, default=20, help="timed training steps per setting and round")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     p.add_argument("--precision", default="float32", choices=("float32", "bf16"))
@@ -75,16 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         child(args.experiment, *args.child, args.precision)
         return 0
     chosen = {k: SETTINGS[k] for k in args.only or SETTINGS}
-    times: dict[str, list[float]] = {k: [] for k in chosen}
+    pairs = [(e, k) for e in args.experiment for k in chosen]
+    times: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
     for r in range(args.rounds):
-        for name, s in chosen.items():
+        for experiment, name in pairs:
+            s = chosen[name]
             env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
                    **{k: v for k, v in s.items() if k.startswith(("TF_", "ONEDNN_"))}}
-            out = subprocess.run([sys.executable, __file__, "--experiment", args.experiment, "--precision",
+            out = subprocess.run([sys.executable, __file__, "--experiment", experiment, "--precision",
                                   args.precision, "--child", str(args.steps), str(s.get("intra", 0)),
                                   str(s.get("inter", 0))], env=env, capture_output=True, text=True, check=True)
-            times[name].append(json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"])
-            print(f"round {r + 1}: {name}: {times[name][-1]:.1f} ms a step", flush=True)
+            times[experiment, name].append(json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"])
+            print(f"round {r + 1}: {experiment}: {name}: {times[experiment, name][-1]:.1f} ms a step", flush=True)
     from mnistlab.backend import hardware, quiet
 
     quiet()
@@ -93,12 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     from bench_lab import matmul_peak_gflops
     from machine import label
 
-    print(f"\n{args.experiment}, {args.precision}, batch 128, {args.steps} steps, medians of {args.rounds} "
+    print(f"\n{', '.join(args.experiment)}, {args.precision}, batch 128, {args.steps} steps, medians of {args.rounds} "
           f"alternating rounds; CPU {label(hw)}, {hw['logical_cores']} logical cores; float32 matmul peak "
           f"{matmul_peak_gflops(2048):.0f} GFLOP/s")
-    for name, ts in times.items():
-        print(f"  {name:<18} {statistics.median(ts):7.1f} ms a step  (rounds {', '.join(f'{t:.1f}' for t in ts)})"
-              f"  [{hw['cpu_kind']}]")
+    first = statistics.median(times[pairs[0]])
+    for (experiment, name), ts in times.items():
+        ratio = f"  {statistics.median(ts) / first:.2f}x the first" if len(pairs) > 1 else ""
+        print(f"  {experiment} | {name:<18} {statistics.median(ts):7.1f} ms a step{ratio}  (rounds "
+              f"{', '.join(f'{t:.1f}' for t in ts)})  [{hw['cpu_kind']}{cap(chosen[name])}]")
     return 0
 
 

@@ -416,10 +416,28 @@ def test_number_formats_follow_the_language():
 @pytest.mark.parametrize("name,shown,hidden", [
     ("improved.fashion_mnist", ["conv_filters", "convs_per_block", "block_dropout", "precision", "lr_schedule",
                                 "augment", "rotation_degrees", "horizontal_flip"], []),
-    ("ex2.cnn", ["conv_filters", "kernel_size"], ["convs_per_block", "precision", "lr_schedule", "augment"]),
+    ("ex2.cnn", ["conv_filters", "kernel_size"], ["convs_per_block", "precision", "lr_schedule", "augment",
+                                                  "label_smoothing", "warmup_fraction", "cutout"]),
     ("ex2.ann", ["hidden_units", "dropout"], ["conv_filters", "convs_per_block", "precision", "augment"]),
 ])
 def test_settings_table_shows_what_the_step_changed(tmp_path, name, shown, hidden):
     step = artifacts.Step(name, tmp_path, config=config.load(name).to_dict())
     keys = [row[0].strip("`") for row in tables.settings_table(step, "en").rows]
     assert set(shown) <= set(keys) and not set(hidden) & set(keys)
+
+
+def test_a_label_smoothed_step_says_what_its_loss_curves_measure(tmp_path):
+    from mnistlab.report import more
+    from mnistlab.report.blocks import Items
+
+    for lang, words in (("fr", "lissage des étiquettes de 0,1"), ("en", "label smoothing 0.1")):
+        items = Items(lang)
+        cfg = config.load("improved.fashion_mnist", {"label_smoothing": 0.1}).to_dict()
+        more._other(items, None, artifacts.Step("improved.fashion_mnist", tmp_path, config=cfg))
+        (para,) = items.blocks
+        assert words in para.text
+        items = Items(lang)
+        more._other(items, None, artifacts.Step("improved.fashion_mnist", tmp_path,
+                                                config=config.load("improved.fashion_mnist",
+                                                                   {"label_smoothing": 0.0}).to_dict()))
+        assert items.blocks == []

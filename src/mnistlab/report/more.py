@@ -11,7 +11,7 @@ from mnistlab import __version__, config, runfolder
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
 from mnistlab.report.blocks import QA, Bullets, Fig, Items, Para, Table
-from mnistlab.report.fmt import num, seconds, tr
+from mnistlab.report.fmt import general, num, seconds, tr
 from mnistlab.report.interpretation import analysis, method_notes
 from mnistlab.report.lab import anchor, curves, step_code, step_link, step_missing
 from mnistlab.report.measures import label, overfit_sentence, status_word, tidy
@@ -78,7 +78,16 @@ def _study(items: Items, run: Run, s) -> None:
 
 
 def _other(items: Items, run: Run, s) -> None:
-    """Nothing before the tables of an experiment outside the lab."""
+    """Before the tables of an experiment outside the lab: what its loss curves measure, if not the usual."""
+    smoothing = (s.config or {}).get("label_smoothing")
+    if smoothing:
+        items.p(tr(items.lang,
+                   f"Entraîné avec un lissage des étiquettes de {general(smoothing, items.lang)} : les pertes "
+                   "d'entraînement et de validation des courbes sont celles des cibles lissées (elles ne "
+                   "descendent pas vers 0) ; la perte de test est l'entropie croisée ordinaire.",
+                   f"Trained with label smoothing {general(smoothing, 'en')}: the training and validation losses in "
+                   "the curves are against the smoothed targets (they do not fall towards 0); the test loss is "
+                   "the ordinary cross-entropy."))
 
 
 def analysis_items(run: Run, lang: str) -> list:

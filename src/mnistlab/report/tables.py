@@ -72,8 +72,12 @@ def settings_table(step: Step, lang: str) -> Table | None:
         if cfg.get("model") == "cnn_bn":
             keys += ["convs_per_block", "block_dropout"]
         keys += [k for k in ("precision", "lr_schedule") if k in cfg and cfg[k] != getattr(_DEFAULTS, k)]
+        if cfg.get("lr_schedule") == "one_cycle":
+            keys.append("warmup_fraction")
+        keys += [k for k in ("label_smoothing",) if cfg.get(k)]
         if cfg.get("augment"):
             keys += ["augment", "rotation_degrees", "zoom", "translation", "horizontal_flip"]
+            keys += [k for k in ("cutout",) if cfg.get(k)]
         if cfg.get("test_time_flip"):
             keys.append("test_time_flip")
     keys += [k for k in ("train_limit", "test_limit") if cfg.get(k)]

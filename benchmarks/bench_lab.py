@@ -2,14 +2,17 @@
 
     python benchmarks/bench_lab.py --data ../shared/datasets --seeds 3            # about 30 min on 2 cores
     python benchmarks/bench_lab.py --data ../shared/datasets --seeds 1 --readme   # and rewrite README tables
+    python benchmarks/bench_lab.py --data ../shared/datasets --seeds 2 --onednn-max-isa AVX2  # AVX-512 as AVX2
 
 For each seed it runs benchmarks/lab_literal.py (the baseline) and `mnistlab run --set seed=S`, each in a
-fresh process, one after the other. It prints per-experiment and total wall time, the ratio, test accuracies
-(mean and standard deviation over seeds, and whether the difference is within run-to-run noise), each
-experiment's FLOPs and achieved GFLOP/s against this machine's measured float32 matmul peak, and the
-single-image latency of the trained CNN through a compiled call, each figure with the CPU kind (avx2,
-avx512-bf16, ...). Everything goes to a JSON record in benchmarks/results/, one per date and CPU kind
-(bench_lab_<date>_<kind>.json); --readme rewrites that kind's README tables and leaves the other kinds'.
+fresh process, one after the other: the lab's code first for even seeds and last for odd ones, so that a
+slow phase of the machine does not always fall on the same side. It prints per-experiment and total wall
+time, the ratio, test accuracies (mean and standard deviation over seeds, and whether the difference is
+within run-to-run noise), each experiment's FLOPs and achieved GFLOP/s against this machine's measured
+float32 matmul peak, and the single-image latency of the trained CNN through a compiled call, each figure
+with the CPU kind (avx2, avx512-bf16, ...). Everything goes to a JSON record in benchmarks/results/, one
+per date and CPU kind (bench_lab_<date>_<kind>.json); --readme rewrites that kind's README tables and
+leaves the other kinds'.
 """
 
 from __future__ import annotations
@@ -175,12 +178,17 @@ def summarize(values: list[float]) -> tuple[float, float]:
 
 
 def noise_verdict(a: list[float], b: list[float]) -> str:
-    """'within noise' when the means differ by less than two standard errors of the difference."""
+    """Welch's t-test over seeds at the 5 % level: 'differs' only when the means are apart by more than the
+    seed-to-seed spread allows for that many seeds (two standard errors were far too lax with two seeds)."""
     if len(a) < 2 or len(b) < 2:
         return "one seed: no verdict"
-    (ma, sa), (mb, sb) = summarize(a), summarize(b)
-    se = (sa**2 / len(a) + sb**2 / len(b)) ** 0.5
-    return "within noise" if abs(ma - mb) <= 2 * se else f"differs ({(mb - ma) * 100:+.2f} pts)"
+    from scipy import stats
+
+    diff = (statistics.fmean(b) - statistics.fmean(a)) * 100
+    if statistics.pvariance(a) + statistics.pvariance(b) == 0:
+        return "identical" if diff == 0 else f"differs ({diff:+.2f} pts)"
+    p = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
+    return f"differs ({diff:+.2f} pts, p = {p:.3f})" if p < 0.05 else f"within noise ({diff:+.2f} pts, p = {p:.2f})"
 
 
 def main() -> int:
@@ -193,6 +201,9 @@ def main() -> int:
     p.add_argument("--work", help="folder for logs and runs (default: a temporary folder, kept)")
     p.add_argument("--limit", type=int, default=0,
                    help="smoke test of this script: first N train and N/5 test images (numbers mean nothing)")
+    p.add_argument("--onednn-max-isa", metavar="ISA",
+                   help="cap oneDNN's kernels (ONEDNN_MAX_CPU_ISA, e.g. AVX2) for every run: the record's kind is "
+                        "then the capped one (avx2-capped)")
     p.add_argument("--from-record", metavar="JSON",
                    help="print (and with --readme write) the tables of an earlier record; runs nothing")
     args = p.parse_args()
@@ -203,6 +214,8 @@ def main() -> int:
             write_tables(record)
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.onednn_max_isa:
+        os.environ["ONEDNN_MAX_CPU_ISA"] = args.onednn_max_isa.upper()
     data = str(Path(args.data).resolve())
     work = Path(args.work or tempfile.mkdtemp(prefix="mnistlab-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -216,9 +229,13 @@ def main() -> int:
     runs: dict[str, list[dict]] = {"literal": [], **{k: [] for k in variants}}
     seeds = [42 + i for i in range(args.seeds)]
     for seed in seeds:
-        print(f"seed {seed}: lab literal ...", flush=True)
-        runs["literal"].append(run_baseline(data, seed, work, args.limit))
-        for tag, extra in variants.items():
+        order = ["literal", *variants] if seed % 2 == 0 else [*variants, "literal"]
+        for tag in order:
+            if tag == "literal":
+                print(f"seed {seed}: lab literal ...", flush=True)
+                runs["literal"].append(run_baseline(data, seed, work, args.limit))
+                continue
+            extra = variants[tag]
             if args.limit:
                 extra = [*extra, "--set", f"train_limit={args.limit}", "--set", f"test_limit={args.limit // 5}"]
             print(f"seed {seed}: mnistlab {' '.join(extra) or '(default)'} ...", flush=True)
@@ -306,7 +323,8 @@ def speed_table(r: dict) -> str:
         accs = " | ".join(f"{row[t]['test_accuracy'][0]:.4f} ± {row[t]['test_accuracy'][1]:.4f}" for t in tags)
         gf = f"{row['flops'] / 1e9:.0f}" if row["flops"] else ""
         rate = (f"{row['gflops_per_s']:.0f} ({row['fraction_of_peak']:.0%})" if row["gflops_per_s"] else "")
-        lines.append(f"| {row['experiment']} | {k} | {secs} | {row['ratio']:.2f}x | {accs} | {row['accuracy_verdict']} "
+        verdict = noise_verdict(row["literal"]["accuracies"], row["mnistlab"]["accuracies"])  # today's test
+        lines.append(f"| {row['experiment']} | {k} | {secs} | {row['ratio']:.2f}x | {accs} | {verdict} "
                      f"| {gf} | {rate} |")
     tot = " | ".join(f"**{r['total_seconds'][t][0]:.0f}**" for t in tags)
     lines.append(f"| **whole lab** | {k} | {tot} | **{r['total_ratio']:.2f}x** |" + " |" * (len(tags) + 3))

@@ -8,9 +8,10 @@ An experiment may carry overrides after ";" (`name;key=value;key=value`, values 
 models of several recipes, alternated in the same rounds, give their cost relative to one another.
 
 Each setting (oneDNN on/off, intra-op and inter-op thread counts) runs in a fresh process, since TensorFlow
-reads them once at start-up: Keras `fit` on `--steps` batches of 128 random images, once to trace, then
-timed. Rounds alternate over the settings and the medians over rounds are printed with the CPU kind, with
-this machine's float32 matmul peak beside them. A probe, not a speed result: seconds of work per setting,
+reads them once at start-up: Keras `fit` on `--steps` batches of 128 random images from mnistlab's own
+`tf.data` pipeline (`data.pipeline.batches`), once to trace, then timed. Rounds alternate over the
+settings and the medians over rounds are printed with the CPU kind, with this machine's float32 matmul peak
+beside them. A probe, not a speed result: seconds of work per setting,
 so run it on a quiet machine before drawing conclusions (docs/DEVELOPING.md).
 """
 
@@ -51,6 +52,7 @@ def child(spec: str, steps: int, intra: int, inter: int, precision: str) -> None
     if inter:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     from mnistlab import config, models
+    from mnistlab.data.pipeline import batches
     from mnistlab.train import compile_model, set_precision
 
     name, *sets = spec.split(";")
@@ -63,9 +65,10 @@ def child(spec: str, steps: int, intra: int, inter: int, precision: str) -> None
     x = rng.random((128 * steps, *shape), dtype=np.float32)
     y = rng.integers(0, 10, 128 * steps)
     model = compile_model(models.build(exp), exp)
-    model.fit(x[:256], y[:256], batch_size=128, epochs=1, verbose=0)  # trace
+    data = batches(x, y, 128)  # the pipeline mnistlab's fit reads from (tf.data, autotuner off)
+    model.fit(data.take(2), epochs=1, verbose=0)  # trace
     t0 = time.perf_counter()
-    model.fit(x, y, batch_size=128, epochs=1, verbose=0, shuffle=False)
+    model.fit(data, epochs=1, verbose=0)
     print(json.dumps({"ms_per_step": (time.perf_counter() - t0) / steps * 1e3}))
 
 

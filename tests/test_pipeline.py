@@ -168,3 +168,14 @@ def test_epoch_batches_are_keyed_to_the_epoch():
     x0b, y0b, _ = epoch(0)  # epoch 0 again, as after a resume: same order, same augmentations
     np.testing.assert_array_equal(y0, y0b)
     np.testing.assert_array_equal(x0, x0b)
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_pipelines_run_without_the_autotuner(seed):
+    """tf.data's autotuner thread halved training speed on two cores (docs/DEVELOPING.md): every pipeline the
+    fast path feeds to fit, evaluate and predict has it off, and still gives every example once."""
+    x = model_input(fake(n_train=70).x_train, "cnn")
+    y = np.arange(70) % 10
+    data = batches(x, y, 32, seed=seed, epoch=epoch_counter(0) if seed else None)
+    assert data.options().autotune.enabled is False
+    assert sorted(np.concatenate([np.asarray(b) for _, b in data])) == sorted(y)

@@ -198,7 +198,8 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = No
         index = tf.data.Dataset.range(n)
         if seed is not None:
             index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        return index.batch(batch_size).map(lambda i: (tf.gather(xs, i), tf.gather(ys, i))).prefetch(2)
+        index = index.batch(batch_size).map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)))
+        return without_autotune(index.prefetch(2))
 
     def whole_epoch(_):
         e = epoch.read_value()
@@ -214,7 +215,19 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = No
             lambda i: (xe[i * batch_size:(i + 1) * batch_size], ye[i * batch_size:(i + 1) * batch_size]))
 
     data = tf.data.Dataset.from_tensors(0).map(whole_epoch).flat_map(sliced)
-    return data.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
+    return without_autotune(data.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2))
+
+
+def without_autotune(data):
+    """``data`` with tf.data's autotuner off. These pipelines have nothing to tune (a fixed prefetch, sequential
+    maps), yet with the autotuner on, a training step on two cores often ran on one core: 65 ms instead of
+    35 ms in most alternating rounds of a probe, and `mnistlab run ex2.cnn` took 0.8x the time with it off
+    (docs/DEVELOPING.md, "tf.data's autotuner"). The batches are the same either way."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return data.with_options(options)
 
 
 def legacy_augmented_flow(x: np.ndarray, y: np.ndarray, exp: Experiment):

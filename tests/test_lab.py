@@ -7,6 +7,7 @@ import pytest
 
 from mnistlab import config, lab
 from mnistlab.errors import ConfigError, MnistlabError
+from mnistlab.lab import plan
 from mnistlab.notebook import answers
 from mnistlab.report import code
 
@@ -116,5 +117,5 @@ def test_report_code_of_every_experiment_compiles(name):
 
 
 def test_report_listing_is_the_notebooks_code():
-    configs = {n: config.load(n).to_dict() for n in lab.STEPS}
+    configs = {n: config.load(n).to_dict() for n in plan.step_names()}
     assert code.listing(configs) == lab.program(configs)

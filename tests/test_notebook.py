@@ -14,6 +14,7 @@ import pytest
 
 from mnistlab import cli, lab
 from mnistlab.errors import MnistlabError
+from mnistlab.lab import plan
 from mnistlab.notebook import execute, kernel
 from mnistlab.notebook import make as make_notebook
 
@@ -72,7 +73,7 @@ def test_every_cell_ran_in_order_without_error(executed, shared_datasets):
         if c.metadata["mnistlab"]["block"] not in SILENT:
             assert c.outputs, c.metadata["mnistlab"]["block"]
     # The code is mnistlab.lab's, filled with the settings given (one source with the report's listing).
-    expected = lab.cells({n: QUICK for n in lab.STEPS}, data_dir=str(shared_datasets.resolve()))
+    expected = lab.cells({n: QUICK for n in plan.step_names()}, data_dir=str(shared_datasets.resolve()))
     assert [c.source for c in cells] == [c.source for c in expected if c.kind == "code"]
     assert nb.metadata.kernelspec.name == "python3"
     assert "Lovelace Ada" in nb.cells[0].source and "G2" in nb.cells[0].source

@@ -18,6 +18,7 @@ import pytest
 
 from mnistlab import cli, config
 from mnistlab.errors import MnistlabError
+from mnistlab.lab import plan
 from mnistlab.report import artifacts, code, document, fmt, questionnaire, tables
 from mnistlab.report import build as build_report
 
@@ -114,7 +115,7 @@ def test_every_question_has_a_measured_answer_when_the_run_has_everything(lab, l
 def test_seeds_are_run_recorded_and_reported(lab):
     manifest = json.loads((lab / "manifest.json").read_text())
     assert manifest["seeds"] == 2
-    for name in config.SEED_STUDY:
+    for name in plan.seed_study():
         seeds = manifest["experiments"][name]["seeds"]
         assert list(seeds) == ["43"] and seeds["43"]["status"] == "complete"
         assert (lab / name / "seeds" / "43" / "metrics.json").is_file()

@@ -47,7 +47,7 @@ def test_questions_file_holds_every_section_and_question_of_the_lab():
     assert all(q.measure in measures.registry() for q in lab.questions)
 
 
-TOML = '[section."ex1.1"]\nfr = "a"\nen = "b"\nstep = "ex1"\n[[question]]\nkey = "ex1.1.1"\nlabel = "1"\n' \
+TOML = '[[question]]\nkey = "ex1.1.1"\nlabel = "1"\n' \
        'fr = "q"\nen = "q"\nmeasure = "{measure}"\n{args}'
 
 

@@ -20,9 +20,6 @@ from mnistlab.errors import ConfigError
 
 STEPS = ("train", "activations", "confusion", "augment")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
-# Steps that `mnistlab run --seeds N` repeats with seeds seed+1 .. seed+N-1 (the activation study and
-# the ANN/CNN comparison), so the report can tell real differences from seed noise.
-SEED_STUDY = ("ex2.ann", "ex2.activations", "ex2.cnn")
 SIDE = 28  # the data sets' image side, pixels
 MAX_SET_CHARS = 10_000  # a longer --set is refused before parsing
 MAX_INT = 2**31 - 1  # integers beyond this overflow TensorFlow's int32 arguments and NumPy's seeds

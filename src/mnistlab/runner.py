@@ -2,7 +2,7 @@
 
 The run folder holds ``manifest.json`` (what ran: versions, hardware, seed, configs, timings, status)
 and one folder per experiment (see :mod:`mnistlab.train` for its artifacts). With ``seeds > 1`` the
-steps in ``config.SEED_STUDY`` run again with seeds seed+1 .. seed+N-1 into ``<name>/seeds/<seed>/``
+lab plan's seed-study steps run again with seeds seed+1 .. seed+N-1 into ``<name>/seeds/<seed>/``
 (same artifacts), recorded under the experiment's ``seeds`` entry in the manifest.
 
 Nothing is lost when a run stops: every file is written atomically, training checkpoints every epoch, and
@@ -28,6 +28,7 @@ from mnistlab.backend import hardware, versions
 from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError, MnistlabError, RunFolderBusy
 from mnistlab.fileio import sha256_file, write_json
+from mnistlab.lab import plan as lab_plan
 from mnistlab.runfolder import CONFIG, MANIFEST, METRICS
 
 LOCK = ".lock"
@@ -78,7 +79,7 @@ class Runner:
         self.data_dir = data_dir
         self.trust_data = trust_data
         self.lang = lang
-        self.seeds = max(1, int(seeds))  # runs per SEED_STUDY step: the experiment's seed, then seed+1 ...
+        self.seeds = max(1, int(seeds))  # runs per seed-study step: the experiment's seed, then seed+1 ...
         self.stream = stream or sys.stderr
         self._data: dict[str, Any] = {}
         self._lock_file = None
@@ -223,7 +224,7 @@ class Runner:
                     failed[exp.name] = "skipped"
                 elif self.resume and self._still_complete(exp.name):
                     self._log(f"{label}: already complete, artifacts verified")
-                    if self.seeds > 1 and exp.name in config.SEED_STUDY:
+                    if self.seeds > 1 and exp.name in lab_plan.seed_study():
                         self._run_seeds(exp, label, self.manifest["experiments"][exp.name])
                 else:
                     try:
@@ -328,7 +329,7 @@ class Runner:
         acc = metrics.get("test_accuracy")
         shown = f"test accuracy {acc:.4f}" if isinstance(acc, float) else f"best {metrics.get('best')}"
         self._log(f"{label}: done in {seconds:.1f}s, {shown}")
-        if self.seeds > 1 and exp.name in config.SEED_STUDY:
+        if self.seeds > 1 and exp.name in lab_plan.seed_study():
             self._run_seeds(exp, label, entry)
 
     def _step(self, exp: Experiment, ctx) -> dict[str, Any]:

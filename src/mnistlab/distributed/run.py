@@ -13,18 +13,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mnistlab import config
 from mnistlab.config import Experiment
 from mnistlab.distributed.cluster import Pool
 from mnistlab.distributed.tasks import Env, StepSpec, Task, configured_threads, data_digests, stack_versions, with_seed
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import sha256_file, write_bytes
+from mnistlab.lab import plan as lab_plan
 from mnistlab.runner import Runner, finish_on_error, now
 
 
 def build_tasks(exps: list[Experiment], seeds: int, done, seed_done, parent_model) -> list[Task]:
     """The run's tasks: each step that needs no other's model starts a task, and the steps that use its
-    model follow it in the same task; with ``seeds`` > 1 every extra seed of a ``SEED_STUDY`` step is a task.
+    model follow it in the same task; with ``seeds`` > 1 every extra seed of a
+    seed-study step (the lab plan's) is a task.
 
     Args:
         exps: the plan's experiments, in the lab's order.
@@ -47,7 +48,7 @@ def build_tasks(exps: list[Experiment], seeds: int, done, seed_done, parent_mode
                 chain_of[exp.name] = steps
                 shipped = (parent, *parent_model(parent)) if parent else None
                 tasks.append(Task(f"{exp.name}@{exp.seed}", steps, shipped))  # type: ignore[arg-type]
-        if seeds > 1 and exp.name in config.SEED_STUDY:
+        if seeds > 1 and exp.name in lab_plan.seed_study():
             for seed in range(exp.seed + 1, exp.seed + seeds):
                 if not seed_done(exp.name, seed):
                     rel = f"{exp.name}/seeds/{seed}"

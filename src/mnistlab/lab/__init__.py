@@ -21,24 +21,9 @@ from typing import Any
 
 from mnistlab import config
 from mnistlab.errors import ConfigError, MnistlabError
-from mnistlab.lab import fill
+from mnistlab.lab import fill, plan
 
 LANGS = ("fr",)
-# The lab's steps, in order, and the steps each one's code needs before it (the CNN is built with the
-# ANN cell's imports; the confusion matrix and the augmentation use the trained CNN).
-STEPS = ("ex1", "ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment")
-NEEDS = {"ex2.activations": ("ex2.ann",), "ex2.cnn": ("ex2.ann",), "ex2.confusion": ("ex2.cnn",),
-         "ex2.augment": ("ex2.cnn",)}
-# Which step a section's code and questions belong to; sections not listed are always there.
-SECTION_STEP = {**{f"ex1.{i}": "ex1" for i in range(1, 10)}, "ex1": "ex1",
-                "ex2": "ex2", "ex2.1": "ex2", "ex2.2": "ex2", "ex2.3": "ex2.ann", "ex2.4": "ex2.activations",
-                "ex2.5": "ex2.cnn", "ex2.6": "ex2.confusion", "ex2.7": "ex2.augment"}
-# Names the "Travail demandé" section gives the models, with the expression of their Keras history.
-_CURVES = (("ex1", "Exercice 1 (MNIST)", "history_ex1.history"), ("ex2.ann", "ANN (Fashion-MNIST)",
-           "history.history"), ("ex2.cnn", "CNN (Fashion-MNIST)", "history_cnn.history"),
-           ("ex2.augment", "CNN après augmentation", "cnn.history.history"))
-
-
 @dataclass(frozen=True)
 class Cell:
     """One cell of the lab.
@@ -58,14 +43,11 @@ class Cell:
 
 def steps_for(selected: list[str] | tuple[str, ...]) -> list[str]:
     """``selected`` with every step its code needs, in the lab's order."""
-    want = set(selected)
-    for name in reversed(STEPS):
+    want, steps = set(selected), plan.load().steps
+    for name in reversed(steps):  # a step needs only earlier ones, so one pass backwards takes needs of needs
         if name in want:
-            want.update(NEEDS.get(name, ()))
-    for name in STEPS:  # needs of needs
-        if name in want:
-            want.update(NEEDS.get(name, ()))
-    return [s for s in STEPS if s in want]
+            want.update(steps[name].needs)
+    return [s for s in steps if s in want]
 
 
 def experiments(configs: dict[str, dict[str, Any]] | None, steps: list[str] | None = None
@@ -82,12 +64,13 @@ def experiments(configs: dict[str, dict[str, Any]] | None, steps: list[str] | No
     configs = configs or {}
     if not isinstance(configs, dict):
         raise ConfigError("the notebook's settings must be a mapping of experiment name to settings")
-    unknown = [n for n in configs if n not in STEPS]
+    names = plan.step_names()
+    unknown = [n for n in configs if n not in names]
     if unknown and steps is None:
         raise ConfigError(f"{unknown[0]!r} is not a step of the lab's code (the notebook holds "
-                          f"{', '.join(STEPS)})")
+                          f"{', '.join(names)})")
     out = {}
-    for name in steps_for(steps if steps is not None else list(STEPS)):
+    for name in steps_for(steps if steps is not None else list(names)):
         raw = configs.get(name) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{name}: settings must be a mapping, got {type(raw).__name__}")
@@ -121,10 +104,12 @@ def cells(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: li
     if lang not in LANGS:
         raise MnistlabError(f"the lab's notebook exists in {', '.join(LANGS)} only, not {lang!r}")
     exps = experiments(configs, steps)
-    present = set(exps) | ({"ex2"} if any(n != "ex1" for n in exps) else set())
+    shown = plan.load().sections
+    if [sid for sid, _, _ in _sections()] != list(shown):
+        raise MnistlabError("tp2.fr.md and plan.toml must list the same sections in the same order")
     out: list[Cell] = []
     for section, title, items in _sections():
-        if SECTION_STEP.get(section, "*") not in present | {"*"}:
+        if shown[section].step and shown[section].step not in exps:
             continue
         level = "##" if "." not in section else "###"
         text = [f"{level} {title}"]
@@ -149,6 +134,11 @@ def program(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: 
             data_dir: str | os.PathLike | None = None) -> str:
     """The whole lab as one runnable listing: the code cells of :func:`cells`, joined in order."""
     return "\n\n".join(c.source for c in cells(configs, lang, steps, data_dir) if c.kind == "code") + "\n"
+
+
+def section_titles() -> dict[str, str]:
+    """{section id: the lab's French title}, in the lab's order."""
+    return {sid: title for sid, title, _ in _sections()}
 
 
 # --- the data files ----------------------------------------------------------------------------------------
@@ -236,7 +226,7 @@ def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.Path
         v = {**fill.common(exp, "X_test_cnn"), "layers": fill.hidden(exp, "    "), "conv_layers": fill.conv(exp),
              "rotation": repr(exp.rotation_degrees), "zoom": repr(exp.zoom), "flip": repr(exp.horizontal_flip)}
     elif name == "travail.curves":
-        v = {"curves": "{" + ", ".join(f"{label!r}: {expr}" for step, label, expr in _CURVES if step in exps) + "}"}
+        v = {"curves": "{" + ", ".join(f"{label!r}: {expr}" for step, (label, expr) in _curves(exps)) + "}"}
     elif name == "travail.final":
         v = {"finals": _finals(exps)}
     return _render(name, v)
@@ -252,11 +242,16 @@ def _activations(exp: config.Experiment) -> dict[str, str]:
     return v
 
 
+def _curves(exps: dict[str, config.Experiment]) -> list[tuple[str, tuple[str, str]]]:
+    """(step, (label, history expression)) of the steps with curves in "Travail demandé", in the lab's order."""
+    return [(n, s.curves) for n, s in plan.load().steps.items() if s.curves and n in exps]
+
+
 def _finals(exps: dict[str, config.Experiment]) -> str:
     lines = []
     if "ex1" in exps:
         lines.append('print(f"Exercice 1 (MNIST), précision sur le test : {test_acc_ex1:.4f}")')
-    last = next((label for step, label, _ in reversed(_CURVES) if step in exps and step != "ex1"), None)
+    last = next((label for step, (label, _) in reversed(_curves(exps)) if step != "ex1"), None)
     if last:
         lines.append(f'print(f"Exercice 2, {last}, précision sur le test : {{test_acc:.4f}}")')
     return "\n".join(lines)

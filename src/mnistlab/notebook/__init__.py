@@ -21,13 +21,11 @@ from typing import TextIO
 from mnistlab import config, lab
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import write_text
+from mnistlab.lab import plan
 from mnistlab.notebook import kernel
 
 NOTEBOOK = "TP2.ipynb"
 HTML = "TP2.html"
-# The cell whose duration is a step's training time.
-FIT_BLOCKS = {"ex1.fit": "ex1", "ex2.ann.fit": "ex2.ann", "ex2.activations": "ex2.activations",
-              "ex2.cnn.fit": "ex2.cnn", "ex2.augment": "ex2.augment"}
 _IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -51,10 +49,11 @@ def steps(patterns: list[str] | None) -> list[str]:
         ConfigError: a pattern matches nothing, or names an experiment outside the lab's code.
     """
     chosen = config.select(patterns)
-    outside = [n for n in chosen if n not in lab.STEPS]
+    names = plan.step_names()
+    outside = [n for n in chosen if n not in names]
     if outside:
         raise MnistlabError(f"{outside[0]} is not part of the lab's code; the notebook holds "
-                            f"{', '.join(lab.STEPS)}")
+                            f"{', '.join(names)}")
     return lab.steps_for(chosen)
 
 
@@ -101,7 +100,7 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     stream = stream or sys.stderr
     kernel.require(("nbformat",))
     chosen = steps(patterns)
-    configs = {n: config.load(n, overrides or {}).to_dict() for n in lab.STEPS}
+    configs = {n: config.load(n, overrides or {}).to_dict() for n in plan.step_names()}
     datasets = (["mnist"] if "ex1" in chosen else []) + (["fashion_mnist"] if set(chosen) - {"ex1"} else [])
     folder_data = check_data_dir(data_dir, datasets) if data_dir is not None else None
     cells = lab.cells(configs, lang, steps=chosen, data_dir=folder_data)
@@ -161,7 +160,7 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> Non
         from mnistlab.backend import quiet
 
         quiet()  # write_run reads Keras' histories helpers: no TensorFlow start-up lines on the terminal
-        seconds = {step: outcome.seconds[b] for b, step in FIT_BLOCKS.items() if b in outcome.seconds}
+        seconds = {step: outcome.seconds[b] for b, step in plan.fit_cells().items() if b in outcome.seconds}
         run_dir = capture.write_run(capture_dir, Path(tmp) / "run", exps, seconds, lang)
         written.answered = build.fill_answers(nb, answers.answers(run_dir, lang), answers.analysis(run_dir, lang))
     nbformat.validate(nb)

@@ -7,6 +7,7 @@ import html
 import re
 
 from mnistlab import lab
+from mnistlab.lab import plan
 from mnistlab.notebook import kernel
 
 TITLE = "TP 2 : Apprentissage Profond avec TensorFlow / Keras"
@@ -60,18 +61,16 @@ def fill_answers(nb, answers: dict[str, str], analysis: str) -> int:
 
 
 def weights(nb, exps: dict) -> list[float]:
-    """Expected relative cost of each code cell: images seen in training, a CNN image costing ~8 dense ones."""
+    """Expected relative cost of each code cell: images seen in training times the step's cost per image."""
+    fit = plan.fit_cells()
     out = []
     for c in nb.cells:
         if c.cell_type != "code":
             continue
-        block = c.metadata["mnistlab"]["block"]
-        step = {"ex1.fit": "ex1", "ex2.ann.fit": "ex2.ann", "ex2.activations": "ex2.activations",
-                "ex2.cnn.fit": "ex2.cnn", "ex2.augment": "ex2.augment"}.get(block)
+        step = fit.get(c.metadata["mnistlab"]["block"])
         if step is None or step not in exps:
             out.append(1.0)
             continue
         e = exps[step]
-        n = (e.train_limit or 60000) * e.epochs / 10000
-        out.append(n * {"ex1": 1.5, "ex2.ann": 1.0, "ex2.activations": 4.0, "ex2.cnn": 8.0, "ex2.augment": 10.0}[step])
+        out.append((e.train_limit or 60000) * e.epochs / 10000 * plan.load().steps[step].cost)
     return out

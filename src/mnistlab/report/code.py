@@ -13,6 +13,7 @@ from typing import Any
 from mnistlab import lab
 from mnistlab.config import Experiment
 from mnistlab.errors import ConfigError
+from mnistlab.lab import plan
 
 _BEYOND = {
     "fr": "# {name} : {why}.\n# Le code du TP ne l'exprime pas : voir src/mnistlab/experiments/{name}.toml "
@@ -26,7 +27,7 @@ _SHARED = ("train_limit", "test_limit", "seed")
 
 def base_step(exp: Experiment) -> str | None:
     """The lab step whose code ``exp`` runs (``ext.ex1_sgd`` -> ``ex1``), or None when there is none."""
-    if exp.name in lab.STEPS:
+    if exp.name in plan.step_names():
         return exp.name
     if exp.step == "augment":
         return "ex2.augment"
@@ -37,9 +38,8 @@ def base_step(exp: Experiment) -> str | None:
 
 def model_variable(exp: Experiment) -> str:
     """The name the lab's code gives the step's model: ``model``, ``model_act`` or ``cnn``."""
-    base = base_step(exp) or ""
-    return {"ex2.activations": "model_act", "ex2.cnn": "cnn", "ex2.confusion": "cnn",
-            "ex2.augment": "cnn"}.get(base, "model")
+    step = plan.load().steps.get(base_step(exp) or "")
+    return step.variable if step else "model"
 
 
 def listing(configs: dict[str, dict[str, Any]], lang: str = "fr") -> str:
@@ -50,7 +50,7 @@ def listing(configs: dict[str, dict[str, Any]], lang: str = "fr") -> str:
     Raises:
         ConfigError: a setting is invalid or outside the lab's code.
     """
-    steps = [n for n in lab.STEPS if n in configs]
+    steps = [n for n in plan.step_names() if n in configs]
     return lab.program({n: configs[n] for n in steps}, "fr", steps=steps)
 
 

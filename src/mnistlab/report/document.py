@@ -12,7 +12,7 @@ from mnistlab.report import sweep
 from mnistlab.report.artifacts import Run
 from mnistlab.report.blocks import Document, Items, Table, TitleBlock
 from mnistlab.report.fmt import tr
-from mnistlab.report.lab import exercise1_items, exercise2_items, handin_items
+from mnistlab.report.lab import handin_items, lab_items
 from mnistlab.report.more import (
     analysis_items,
     appendix_items,
@@ -23,7 +23,7 @@ from mnistlab.report.more import (
 )
 
 # The report's sections in order; each returns its blocks, [] when the run has nothing for it.
-SECTIONS = [overview_items, exercise1_items, exercise2_items, extended_items, others_items, analysis_items,
+SECTIONS = [overview_items, lab_items, extended_items, others_items, analysis_items,
             notes_items, handin_items]
 
 

@@ -1,13 +1,18 @@
 """The report's sections for the lab itself, in its order: exercise 1 (sections 1-9), exercise 2 (steps 1-7).
 
-Each public ``*_items(run, lang)`` returns the blocks of one part of the report (empty when there is
-nothing to say); :func:`mnistlab.report.document.build` appends them.
+:func:`lab_items` walks the lab plan's sections and appends, for each, the blocks the plan names (small
+functions registered in :data:`BLOCKS`), then the section's questions; :func:`handin_items` is the
+"Travail demandé" checklist with the complete code. :func:`mnistlab.report.document.build` appends them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mnistlab import lab
+from mnistlab.errors import MnistlabError
 from mnistlab.i18n import class_names, text
+from mnistlab.lab import plan as lab_plan
 from mnistlab.report import code, facts, figures, questionnaire
 from mnistlab.report.artifacts import Run, Step
 from mnistlab.report.blocks import QA, Bullets, Code, Items, Table, slug
@@ -55,7 +60,7 @@ def step_code(items: Items, step: Step) -> None:
 
     The lab's own steps are in the one complete listing (:func:`complete_code`); their sections link to it.
     """
-    if step.name in lab.STEPS:
+    if step.name in lab_plan.step_names():
         items.p(tr(items.lang, "Le code de cette étape est dans le [code complet du TP](#code-complete).",
                    "This step's code is in [the lab's complete code](#code-complete)."), "small")
         return
@@ -91,120 +96,177 @@ def curves(items: Items, step: Step) -> None:
     items.fig(figures.curve(step, "loss", lang, title=name, mark_best=True))
 
 
-def train_step(items: Items, run: Run, s: Step, predictions: bool = True) -> None:
-    lang = items.lang
-    items.table(settings_table(s, lang))
-    items.table(model_table(s, lang))
-    items.table(results_table(s, lang))
-    curves(items, s)
-    items.table(history_table(s, lang))
-    if predictions:
-        items.fig(figures.predictions(run, s, lang), tr(lang, "Premières images de test : classe vraie et prédite",
-                                                        "First test images: true and predicted class"))
+# --- the lab's sections: one loop over the lab plan, each block a small function chosen by name ----------------
+
+BLOCKS: dict[str, Callable[..., None]] = {}
 
 
-# --- exercise 1 ---------------------------------------------------------------------------------------------
+def block(fn: Callable[..., None]) -> Callable[..., None]:
+    """Register ``fn(items, run, step, value=None)`` as the report block named after it (``block_`` removed).
+
+    A block returns True when the section has nothing more to show but its code (``missing``), else None.
+    """
+    BLOCKS[fn.__name__.removeprefix("block_")] = fn
+    return fn
 
 
-def exercise1_items(run: Run, lang: str) -> list:
+def lab_items(run: Run, lang: str) -> list:
+    """The lab's sections in the plan's order: heading, the section's blocks, then its questions.
+
+    A section shows the results of its step (``plan.toml``); after a block that returned True (``missing``
+    found no results and no history at all) only the ``code`` block is kept.
+
+    Raises:
+        MnistlabError: the plan names a block that does not exist.
+    """
     items = Items(lang)
-    s = run.step("ex1")
-    items.h(2, tr(lang, "Exercice 1 : reconnaissance de chiffres manuscrits (MNIST)",
-                  "Exercise 1: handwritten digit recognition (MNIST)"), anchor("ex1"))
-    step_missing(items, run, s)
-    section_heading(items, "ex1.1")
+    questions = questionnaire.sections()
+    for sid, sec in lab_plan.load().sections.items():
+        if not sec.step:
+            continue  # the introduction, the set-up and the hand-in checklist are not the report's
+        step = run.step(sec.step)
+        if "." in sid:
+            section_heading(items, sid)
+        else:  # an exercise: its level-2 heading
+            title = lab.section_titles().get(sid, sid) if lang == "fr" else sec.en
+            items.h(2, title, anchor(sid) if sid == sec.step else sid)
+        empty = False
+        for b in sec.blocks:
+            if b.name not in BLOCKS:
+                raise MnistlabError(f"section {sid!r}: no report block named {b.name!r}", "plan.toml")
+            if not empty or b.name == "code":
+                empty = BLOCKS[b.name](items, run, step, **b.args) is True or empty
+        if sid in questions:
+            questions_of(items, run, sid)
+    return items.blocks
+
+
+@block
+def block_missing(items: Items, run: Run, step: Step) -> bool:
+    """What is missing about the step; True when it has neither results nor history (the blocks after it go)."""
+    return step_missing(items, run, step) and not step.history
+
+
+@block
+def block_versions(items: Items, run: Run, step: Step) -> None:
+    lang = items.lang
     v = run.manifest.get("versions") if isinstance(run.manifest.get("versions"), dict) else {}
     items.table(Table([tr(lang, "logiciel", "software"), "version"],
                       [[k, f"`{v[k]}`"] for k in ("python", "tensorflow", "keras", "backend", "numpy") if v.get(k)],
                       caption=tr(lang, "Versions", "Versions"), origin="manifest.json (versions)"))
-    questions_of(items, run, "ex1.1")
-    section_heading(items, "ex1.2")
-    items.table(data_table(run, "mnist", lang))
-    questions_of(items, run, "ex1.2")
-    section_heading(items, "ex1.3")
-    items.fig(figures.samples(run, s, lang), tr(lang, "Premières images d'entraînement et leur label",
-                                                "First training images and their label"),
+
+
+@block
+def block_data(items: Items, run: Run, step: Step, value: str = "mnist") -> None:
+    items.table(data_table(run, value, items.lang))
+
+
+@block
+def block_samples(items: Items, run: Run, step: Step) -> None:
+    lang = items.lang
+    digits = (step.config or {}).get("dataset", "mnist") == "mnist"
+    items.fig(figures.samples(run, step, lang),
+              tr(lang, "Premières images d'entraînement et leur " + ("label" if digits else "classe"),
+                 "First training images and their " + ("label" if digits else "class")),
               missing=tr(lang, "Figure des échantillons absente.", "Samples figure missing."))
-    questions_of(items, run, "ex1.3")
-    section_heading(items, "ex1.4")
-    items.table(model_table(s, lang))
-    questions_of(items, run, "ex1.4")
-    section_heading(items, "ex1.5")
-    exp = s.exp
+
+
+@block
+def block_model(items: Items, run: Run, step: Step) -> None:
+    items.table(model_table(step, items.lang))
+
+
+@block
+def block_compile(items: Items, run: Run, step: Step) -> None:
+    lang, exp = items.lang, step.exp
     if exp is not None:
         items.table(Table([tr(lang, "réglage", "setting"), tr(lang, "valeur", "value")],
                           [["`optimizer`", f"`{exp.optimizer}`"], ["`learning_rate`", f"`{exp.learning_rate:g}`"],
                            ["`loss`", f"`{exp.loss}`"], ["`metrics`", "`['accuracy']`"]],
-                          caption=tr(lang, "Compilation", "Compilation"), origin="ex1/config.json"))
-    questions_of(items, run, "ex1.5")
-    section_heading(items, "ex1.6")
-    items.table(settings_table(s, lang))
-    items.table(history_table(s, lang))
-    questions_of(items, run, "ex1.6")
-    section_heading(items, "ex1.7")
-    items.table(results_table(s, lang))
-    questions_of(items, run, "ex1.7")
-    section_heading(items, "ex1.8")
-    curves(items, s)
-    questions_of(items, run, "ex1.8")
-    section_heading(items, "ex1.9")
-    items.fig(figures.predictions(run, s, lang), tr(lang, "Premières images de test : classe vraie et prédite",
-                                                    "First test images: true and predicted class"))
-    questions_of(items, run, "ex1.9")
-    step_code(items, s)
-    return items.blocks
+                          caption=tr(lang, "Compilation", "Compilation"), origin=f"{step.name}/config.json"))
 
 
-# --- exercise 2 ---------------------------------------------------------------------------------------------
+@block
+def block_settings(items: Items, run: Run, step: Step) -> None:
+    items.table(settings_table(step, items.lang))
 
 
-def exercise2_items(run: Run, lang: str) -> list:
-    items = Items(lang)
-    items.h(2, tr(lang, "Exercice 2 : classification d'images Fashion-MNIST",
-                  "Exercise 2: Fashion-MNIST image classification"), "ex2")
-    ann, act, cnn = run.step("ex2.ann"), run.step("ex2.activations"), run.step("ex2.cnn")
-    conf, aug = run.step("ex2.confusion"), run.step("ex2.augment")
-    section_heading(items, "ex2.1")
-    items.table(data_table(run, "fashion_mnist", lang))
-    items.fig(figures.samples(run, ann, lang), tr(lang, "Premières images d'entraînement et leur classe",
-                                                  "First training images and their class"))
-    questions_of(items, run, "ex2.1")
-    section_heading(items, "ex2.2")
-    questions_of(items, run, "ex2.2")
-    section_heading(items, "ex2.3")
-    if not step_missing(items, run, ann) or ann.history:
-        train_step(items, run, ann)
-    step_code(items, ann)
-    questions_of(items, run, "ex2.3")
-    section_heading(items, "ex2.4")
-    step_missing(items, run, act)
-    items.table(settings_table(act, lang))
-    activations(items, run, act)
-    step_code(items, act)
-    questions_of(items, run, "ex2.4")
-    section_heading(items, "ex2.5")
-    if not step_missing(items, run, cnn) or cnn.history:
-        train_step(items, run, cnn)
-    ann_vs_cnn(items, run)
-    step_code(items, cnn)
-    questions_of(items, run, "ex2.5")
-    section_heading(items, "ex2.6")
-    step_missing(items, run, conf)
-    confusion(items, run, conf)
-    step_code(items, conf)
-    questions_of(items, run, "ex2.6")
-    section_heading(items, "ex2.7")
-    step_missing(items, run, aug)
-    items.fig(figures.augmented(run, aug, lang), text("augmented_title", lang))
-    if aug.complete or aug.history:
-        items.table(settings_table(aug, lang))
-        items.table(results_table(aug, lang))
-        augment_table(items, pair(run, "ex2.augment", "ex2.cnn"))
-        curves(items, aug)
-        items.table(history_table(aug, lang))
-    step_code(items, aug)
-    questions_of(items, run, "ex2.7")
-    return items.blocks
+@block
+def block_history(items: Items, run: Run, step: Step) -> None:
+    items.table(history_table(step, items.lang))
+
+
+@block
+def block_results(items: Items, run: Run, step: Step) -> None:
+    items.table(results_table(step, items.lang))
+
+
+@block
+def block_curves(items: Items, run: Run, step: Step) -> None:
+    curves(items, step)
+
+
+@block
+def block_predictions(items: Items, run: Run, step: Step) -> None:
+    items.fig(figures.predictions(run, step, items.lang),
+              tr(items.lang, "Premières images de test : classe vraie et prédite",
+                 "First test images: true and predicted class"))
+
+
+@block
+def block_code(items: Items, run: Run, step: Step) -> None:
+    step_code(items, step)
+
+
+@block
+def block_activations(items: Items, run: Run, step: Step) -> None:
+    activations(items, run, step)
+
+
+@block
+def block_confusion(items: Items, run: Run, step: Step) -> None:
+    confusion(items, run, step)
+
+
+@block
+def block_augmented(items: Items, run: Run, step: Step) -> None:
+    items.fig(figures.augmented(run, step, items.lang), text("augmented_title", items.lang))
+
+
+@block
+def block_compare(items: Items, run: Run, step: Step, value: str = "") -> None:
+    """Step ``value`` against this step, side by side: test accuracy (with its uncertainty), loss, errors,
+    parameters, training time, and the seeds' mean ± SD where both were repeated."""
+    got = pair(run, step.name, value)
+    if got is None:
+        return
+    lang, (n, o, d) = items.lang, got
+    old, new = run.step(value), step
+    rows = [[tr(lang, "précision test", "test accuracy"), num(o["test_accuracy"], lang), num(n["test_accuracy"], lang),
+             diff_text(d, lang)],
+            [tr(lang, "perte test", "test loss"), num(o["test_loss"], lang), num(n["test_loss"], lang),
+             signed(n["test_loss"] - o["test_loss"], lang)]]
+    if "test_errors" in o and "test_errors" in n:
+        rows.append([tr(lang, "erreurs test", "test errors"), integer(o["test_errors"], lang),
+                     integer(n["test_errors"], lang), signed_int(n["test_errors"] - o["test_errors"], lang)])
+    if o.get("params") != n.get("params") and "params" in o and "params" in n:
+        rows.append([tr(lang, "paramètres", "parameters"), integer(o["params"], lang), integer(n["params"], lang),
+                     signed_int(n["params"] - o["params"], lang)])
+    rows.append([tr(lang, "entraînement", "training"), seconds(o.get("fit_seconds"), lang),
+                 seconds(n.get("fit_seconds"), lang), ""])
+    so = facts.seed_spread(old, lambda mm: mm["test_accuracy"])
+    sn = facts.seed_spread(new, lambda mm: mm["test_accuracy"])
+    if so and sn:
+        pv = facts.welch_p(sn, so)
+        rows.append([tr(lang, f"précision test, moyenne ± écart-type ({so.n} / {sn.n} graines)",
+                        f"test accuracy, mean ± SD ({so.n} / {sn.n} seeds)"),
+                     f"{num(so.mean, lang)} ± {num(so.std, lang)}", f"{num(sn.mean, lang)} ± {num(sn.std, lang)}",
+                     points(sn.mean - so.mean, lang) + f" (p = {num(pv, lang, 3)})"])
+    a, b = label(value, lang), label(step.name, lang)
+    items.table(Table([tr(lang, "mesure", "measure"), a[:1].upper() + a[1:], b[:1].upper() + b[1:],
+                       tr(lang, "écart", "change")], rows, numeric=(1, 2),
+                      caption=tr(lang, f"{b[:1].upper() + b[1:]} contre {a}", f"{b[:1].upper() + b[1:]} against {a}"),
+                      origin=f"{value}/metrics.json, {step.name}/metrics.json"))
 
 
 def pair(run: Run, new: str, old: str) -> tuple[dict, dict, facts.Diff] | None:
@@ -214,23 +276,6 @@ def pair(run: Run, new: str, old: str) -> tuple[dict, dict, facts.Diff] | None:
         return None
     m, n = a.metrics, b.metrics
     return m, n, facts.accuracy_diff(m["test_accuracy"], n["test_accuracy"], min(m["n_test"], n["n_test"]))
-
-
-def augment_table(items: Items, got: tuple[dict, dict, facts.Diff] | None) -> None:
-    """Step 7 against step 5 (``got``: :func:`pair` of the two), nothing if one is missing."""
-    if got is None:
-        return
-    lang, (a, c, d) = items.lang, got
-    items.table(Table([tr(lang, "mesure", "measure"), tr(lang, "CNN (étape 5)", "CNN (step 5)"),
-                       tr(lang, "CNN + augmentation", "CNN + augmentation"), tr(lang, "écart", "change")],
-                      [[tr(lang, "précision test", "test accuracy"), num(c["test_accuracy"], lang),
-                        num(a["test_accuracy"], lang), diff_text(d, lang)],
-                       [tr(lang, "perte test", "test loss"), num(c["test_loss"], lang), num(a["test_loss"], lang),
-                        signed(a["test_loss"] - c["test_loss"], lang)],
-                       [tr(lang, "erreurs test", "test errors"), integer(c["test_errors"], lang),
-                        integer(a["test_errors"], lang), signed_int(a["test_errors"] - c["test_errors"], lang)]],
-                      numeric=(1, 2), caption=tr(lang, "Ce que l'augmentation a changé", "What augmentation changed"),
-                      origin="ex2.cnn/metrics.json, ex2.augment/metrics.json"))
 
 
 def activations(items: Items, run: Run, act: Step) -> None:
@@ -289,34 +334,6 @@ def seeds_tables(items: Items, run: Run, act: Step) -> None:
                       caption=tr(lang, "Quels écarts dépassent le bruit des graines (test de Welch bilatéral, "
                                        "p < 0,05)",
                                  "Which gaps exceed the seed noise (two-sided Welch's test, p < 0.05)")))
-
-
-def ann_vs_cnn(items: Items, run: Run) -> None:
-    lang = items.lang
-    got = pair(run, "ex2.cnn", "ex2.ann")
-    if got is None:
-        return
-    c, a, d = got
-    ann, cnn = run.step("ex2.ann"), run.step("ex2.cnn")
-    rows = [[tr(lang, "précision test", "test accuracy"), num(a["test_accuracy"], lang), num(c["test_accuracy"], lang),
-             diff_text(d, lang)],
-            [tr(lang, "perte test", "test loss"), num(a["test_loss"], lang), num(c["test_loss"], lang),
-             signed(c["test_loss"] - a["test_loss"], lang)],
-            [tr(lang, "paramètres", "parameters"), integer(a["params"], lang), integer(c["params"], lang),
-             signed_int(c["params"] - a["params"], lang)],
-            [tr(lang, "entraînement", "training"), seconds(a.get("fit_seconds"), lang),
-             seconds(c.get("fit_seconds"), lang), ""]]
-    sa = facts.seed_spread(ann, lambda mm: mm["test_accuracy"])
-    sc = facts.seed_spread(cnn, lambda mm: mm["test_accuracy"])
-    if sa and sc:
-        pv = facts.welch_p(sc, sa)
-        rows.append([tr(lang, f"précision test, moyenne ± écart-type ({sa.n} / {sc.n} graines)",
-                        f"test accuracy, mean ± SD ({sa.n} / {sc.n} seeds)"),
-                     f"{num(sa.mean, lang)} ± {num(sa.std, lang)}", f"{num(sc.mean, lang)} ± {num(sc.std, lang)}",
-                     points(sc.mean - sa.mean, lang) + f" (p = {num(pv, lang, 3)})"])
-    items.table(Table([tr(lang, "mesure", "measure"), "ANN", "CNN", tr(lang, "écart", "change")], rows,
-                      numeric=(1, 2), caption=tr(lang, "ANN contre CNN", "ANN against CNN"),
-                      origin="ex2.ann/metrics.json, ex2.cnn/metrics.json"))
 
 
 def confusion(items: Items, run: Run, conf: Step) -> None:
@@ -385,7 +402,7 @@ def handin_items(run: Run, lang: str) -> list:
 
 def complete_code(items: Items, run: Run) -> None:
     """The lab's complete code, one program in the lab's order, with the settings of the steps the run holds."""
-    steps = [run.step(n) for n in lab.STEPS]
+    steps = [run.step(n) for n in lab_plan.step_names()]
     configs = {}
     for s in steps:
         exp = s.exp

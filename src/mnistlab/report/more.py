@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from mnistlab import __version__, config, runfolder
+from mnistlab.lab import plan as lab_plan
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
 from mnistlab.report.blocks import QA, Bullets, Fig, Items, Para, Table
@@ -17,9 +18,6 @@ from mnistlab.report.lab import anchor, curves, step_code, step_link, step_missi
 from mnistlab.report.measures import label, overfit_sentence, status_word, tidy
 from mnistlab.report.tables import model_table, results_table, settings_table, step_title
 
-EXT_BASE = {"ext.ex1_50_epochs": "ex1", "ext.ex1_categorical_loss": "ex1", "ext.ex1_mse_loss": "ex1",
-            "ext.ex1_sgd": "ex1", "ext.ex1_lr_too_high": "ex1", "ext.ann_50_epochs": "ex2.ann",
-            "ext.augment_no_flip": "ex2.augment"}
 IGNORED_KEYS = ("name", "title", "order", "extended", "expect_divergence")
 
 
@@ -67,7 +65,7 @@ def _experiments(run: Run, lang: str, names: list[str], heading: str, anchor_id:
 
 def _study(items: Items, run: Run, s) -> None:
     """What a study changes from the step it varies."""
-    lang, base = items.lang, EXT_BASE.get(s.name)
+    lang, base = items.lang, lab_plan.base(s.name)
     if base and s.config and run.step(base).config:
         bc = run.step(base).config
         diff = [f"`{k}` `{bc.get(k)}` → `{v}`" for k, v in s.config.items() if k not in IGNORED_KEYS and bc.get(k) != v]

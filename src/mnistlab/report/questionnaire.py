@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from mnistlab import lab
 from mnistlab.errors import MnistlabError
+from mnistlab.lab import plan
 from mnistlab.report import measures
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import tr
@@ -32,9 +34,9 @@ class QuestionsError(MnistlabError):
 @dataclass(frozen=True)
 class Section:
     id: str  # "ex1.4"
-    fr: str  # the lab's heading
-    en: str
-    step: str  # the run's step its measurements come from
+    fr: str  # the lab's heading (tp2.fr.md)
+    en: str  # its translation (the lab plan)
+    step: str  # the run's step its measurements come from (the lab plan)
 
     def title(self, lang: str) -> str:
         return tr(lang, self.fr, self.en)
@@ -77,9 +79,9 @@ def parse(text: str, source: str = DATA) -> Lab:
     except tomllib.TOMLDecodeError as e:
         raise QuestionsError(f"not valid TOML: {e}", source) from None
     registry = measures.registry()
+    titles = lab.section_titles()
+    every = {sid: Section(sid, titles.get(sid, sid), s.en, s.step) for sid, s in plan.load().sections.items()}
     try:
-        sections = {sid: Section(sid, s["fr"], s["en"], s["step"]) for sid, s in raw["section"].items()}
-        measures.STEP_LABELS.update({name: (s["fr"], s["en"]) for name, s in raw.get("step", {}).items()})
         qs = []
         for q in raw["question"]:
             key = q["key"]
@@ -92,8 +94,8 @@ def parse(text: str, source: str = DATA) -> Lab:
         if q.key in seen:
             raise QuestionsError(f"question {q.key!r} appears twice", source)
         seen.add(q.key)
-        if q.section not in sections:
-            raise QuestionsError(f"question {q.key!r}: no [section.{q.section!r}]", source)
+        if q.section not in every:
+            raise QuestionsError(f"question {q.key!r}: no section {q.section!r} in the lab plan", source)
         if q.measure not in registry:
             raise QuestionsError(f"question {q.key!r}: unknown measurement {q.measure!r}", source)
         params = inspect.signature(registry[q.measure]).parameters
@@ -102,7 +104,8 @@ def parse(text: str, source: str = DATA) -> Lab:
                                  source)
         if bool(q.explain_fr) != bool(q.explain_en):
             raise QuestionsError(f"question {q.key!r}: an explanation in one language only", source)
-    return Lab(sections, qs)
+    asked = {q.section for q in qs}
+    return Lab({sid: sec for sid, sec in every.items() if sid in asked}, qs)
 
 
 @functools.cache

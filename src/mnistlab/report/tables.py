@@ -7,33 +7,18 @@ import json
 
 from mnistlab import config
 from mnistlab.errors import MnistlabError
+from mnistlab.lab import plan
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run, Step
 from mnistlab.report.blocks import Table
 from mnistlab.report.fmt import integer, num, seconds, shape, tr
 from mnistlab.report.measures import data_facts, status_word
 
-TITLES_EN = {
-    "ex1": "Exercise 1 — MNIST, dense network 784-128-10",
-    "ex2.ann": "Exercise 2 — Fashion-MNIST, dense network (ANN) with dropout",
-    "ex2.activations": "Exercise 2 — activation functions compared",
-    "ex2.cnn": "Exercise 2 — Fashion-MNIST, convolutional network (CNN)",
-    "ex2.confusion": "Exercise 2 — confusion matrix of the CNN",
-    "ex2.augment": "Exercise 2 — data augmentation (rotation, zoom, flip)",
-    "ext.ex1_50_epochs": "Extended study — Exercise 1 over 50 epochs",
-    "ext.ex1_categorical_loss": "Extended study — Exercise 1 with categorical_crossentropy (one-hot labels)",
-    "ext.ex1_mse_loss": "Extended study — Exercise 1 with mean squared error (MSE)",
-    "ext.ex1_sgd": "Extended study — Exercise 1 with SGD (rate 0.01) instead of Adam",
-    "ext.ex1_lr_too_high": "Extended study — Exercise 1 with Adam at learning rate 1.0",
-    "ext.ann_50_epochs": "Extended study — the Fashion-MNIST ANN over 50 epochs",
-    "ext.augment_no_flip": "Extended study — augmentation without the horizontal flip",
-}
-
 
 def step_title(step: Step, lang: str) -> str:
     """The step's title in ``lang``: the experiment file's (French) title, or its English translation."""
-    if lang == "en" and step.name in TITLES_EN:
-        return TITLES_EN[step.name]
+    if lang == "en" and plan.title_en(step.name):
+        return plan.title_en(step.name)
     title = (step.config or {}).get("title")
     if isinstance(title, str) and title.strip():
         return " ".join(title.split())[:200]  # one line: a title from a run folder never ends a comment

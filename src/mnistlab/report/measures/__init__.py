@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mnistlab.lab import plan
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import listing, num, points, tr
@@ -64,7 +65,6 @@ STATUS_WORDS = {"not run": ("pas lancée", "not run"), "interrupted": ("interrom
                 "incomplete": ("inachevée", "incomplete"), "complete": ("terminée", "complete"),
                 "diverged": ("divergé", "diverged"), "skipped": ("sautée", "skipped"),
                 "unreadable": ("fichiers illisibles", "unreadable files")}
-STEP_LABELS: dict[str, tuple[str, str]] = {}  # step -> (fr, en) short name; filled from questions.toml
 
 
 def status_word(status: str, lang: str) -> str:
@@ -73,12 +73,8 @@ def status_word(status: str, lang: str) -> str:
 
 
 def label(name: str, lang: str) -> str:
-    """A step's name for a reader ("le CNN de l'étape 5"), never its id."""
-    from mnistlab.report import questionnaire
-
-    questionnaire.load()  # fills STEP_LABELS
-    fr, en = STEP_LABELS.get(name, (name, name))
-    return tr(lang, fr, en)
+    """A step's name for a reader ("le CNN de l'étape 5"), never its id (the lab plan's label)."""
+    return plan.label(name, lang) or name
 
 
 def need(run: Run, *names: str) -> dict | tuple[dict, ...]:

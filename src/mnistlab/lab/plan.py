@@ -1,0 +1,199 @@
+"""The lab plan: the lab's steps, studies and sections as data (``plan.toml``), loaded and checked once.
+
+Every list of the lab's steps in the code comes from here: the order, what a step's code needs, which
+steps a seed study repeats, how prose names a step, its English title, its model's variable in the lab's
+code, the notebook cell that trains it, and the report blocks of each section. The module imports nothing
+of mnistlab but :mod:`mnistlab.errors`, so the config, the runner, the report and the notebook may all use it.
+
+Tests (and a lab being extended) can swap the plan for another file with :func:`use`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mnistlab.errors import MnistlabError
+
+DATA = "plan.toml"
+
+
+class PlanError(MnistlabError):
+    """``plan.toml`` is malformed: a missing field, an unknown step, needs out of order."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the lab (see ``plan.toml`` for the meaning of each field)."""
+
+    name: str
+    needs: tuple[str, ...]
+    seed_study: bool
+    label: dict[str, str]
+    title_en: str
+    variable: str
+    fit_cell: str = ""
+    cost: float = 1.0
+    curves: tuple[str, str] | None = None  # (label, history expression)
+
+
+@dataclass(frozen=True)
+class Study:
+    """An extended "what if" study and the lab step it varies."""
+
+    name: str
+    base: str
+    label: dict[str, str]
+    title_en: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """A report block by name with its keyword arguments (``{compare = "ex2.ann"}`` -> compare, {"other": ...})."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    en: str
+    step: str  # the step whose results the section shows and whose measurements answer its questions; "" none
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: dict[str, Step]
+    studies: dict[str, Study]
+    sections: dict[str, Section]
+
+
+def _labels(raw: Any, where: str, source: str) -> dict[str, str]:
+    if not (isinstance(raw, dict) and isinstance(raw.get("fr"), str) and isinstance(raw.get("en"), str)):
+        raise PlanError(f"{where}: label must be {{fr = \"...\", en = \"...\"}}", source)
+    return {"fr": raw["fr"], "en": raw["en"]}
+
+
+def _block(raw: Any, where: str, source: str) -> Block:
+    if isinstance(raw, str):
+        return Block(raw)
+    if isinstance(raw, dict) and len(raw) == 1:
+        (name, value), = raw.items()
+        return Block(name, {"value": value})
+    raise PlanError(f"{where}: a block is a name or a one-entry table ({{compare = \"ex2.ann\"}})", source)
+
+
+def parse(text: str, source: str = DATA) -> Plan:
+    """The plan from the text of a ``plan.toml``.
+
+    Raises:
+        PlanError: not TOML, a missing or mistyped field, a duplicate name, a step that needs a later or an
+        unknown step, a section showing an unknown step.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise PlanError(f"not valid TOML: {e}", source) from None
+    steps: dict[str, Step] = {}
+    studies: dict[str, Study] = {}
+    sections: dict[str, Section] = {}
+    try:
+        for s in raw["step"]:
+            name = s["name"]
+            if name in steps:
+                raise PlanError(f"step {name!r} appears twice", source)
+            needs = tuple(s.get("needs", ()))
+            if late := [n for n in needs if n not in steps]:
+                raise PlanError(f"step {name!r} needs {late[0]!r}, which is not an earlier step", source)
+            curves = s.get("curves")
+            steps[name] = Step(name, needs, bool(s["seed_study"]), _labels(s["label"], name, source),
+                               str(s["title_en"]), str(s["variable"]), str(s.get("fit_cell", "")),
+                               float(s.get("cost", 1.0)),
+                               (str(curves["label"]), str(curves["history"])) if curves else None)
+        for s in raw.get("study", []):
+            name, base = s["name"], s["base"]
+            if base not in steps:
+                raise PlanError(f"study {name!r}: {base!r} is not a step of the lab", source)
+            studies[name] = Study(name, base, _labels(s["label"], name, source), str(s["title_en"]))
+        for sid, s in raw["section"].items():
+            if s["step"] and s["step"] not in steps:
+                raise PlanError(f"section {sid!r} shows {s['step']!r}, which is not a step of the lab", source)
+            sections[sid] = Section(sid, str(s["en"]), str(s["step"]),
+                                    tuple(_block(b, f"section {sid!r}", source) for b in s["blocks"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise PlanError(f"malformed entry (missing or wrong field {e})", source) from None
+    return Plan(steps, studies, sections)
+
+
+_CURRENT: list[Plan] = []
+
+
+def load() -> Plan:
+    """The plan in use: the package's ``plan.toml`` (read once), or the one :func:`use` put in place."""
+    if not _CURRENT:
+        _CURRENT.append(parse(resources.files("mnistlab.lab").joinpath(DATA).read_text(encoding="utf-8")))
+    return _CURRENT[-1]
+
+
+@contextlib.contextmanager
+def use(path: str | Path) -> Iterator[Plan]:
+    """Use the plan in ``path`` instead of the package's inside the ``with`` block."""
+    load()
+    _CURRENT.append(parse(Path(path).read_text(encoding="utf-8"), str(path)))
+    try:
+        yield _CURRENT[-1]
+    finally:
+        _CURRENT.pop()
+
+
+# --- what the code derives from the plan ----------------------------------------------------------------------
+
+
+def step_names() -> tuple[str, ...]:
+    """The lab's steps, in order."""
+    return tuple(load().steps)
+
+
+def needs() -> dict[str, tuple[str, ...]]:
+    """{step: the steps its code needs before it} for the steps that need any."""
+    return {n: s.needs for n, s in load().steps.items() if s.needs}
+
+
+def seed_study() -> tuple[str, ...]:
+    """The steps `mnistlab run --seeds N` repeats with seeds seed+1 .. seed+N-1."""
+    return tuple(n for n, s in load().steps.items() if s.seed_study)
+
+
+def fit_cells() -> dict[str, str]:
+    """{notebook code block: the step whose training time it measures}."""
+    return {s.fit_cell: n for n, s in load().steps.items() if s.fit_cell}
+
+
+def label(name: str, lang: str) -> str | None:
+    """How prose names a step or a study in ``lang`` ("le CNN de l'étape 5"); None for other experiments."""
+    p = load()
+    entry = p.steps.get(name) or p.studies.get(name)
+    return None if entry is None else entry.label.get(lang, entry.label["en"])
+
+
+def title_en(name: str) -> str | None:
+    """The English title of a step or a study; None for other experiments."""
+    p = load()
+    entry = p.steps.get(name) or p.studies.get(name)
+    return None if entry is None else entry.title_en
+
+
+def base(name: str) -> str | None:
+    """The lab step a study varies (``ext.ex1_sgd`` -> ``ex1``), a step itself, or None."""
+    p = load()
+    if name in p.steps:
+        return name
+    study = p.studies.get(name)
+    return None if study is None else study.base

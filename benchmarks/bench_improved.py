@@ -6,7 +6,7 @@
         --onednn-max-isa AVX2                       # an AVX-512 machine with oneDNN limited to AVX2
 
 Each seed runs `mnistlab run improved --set seed=S` in a fresh process. The models validate on the last 10%
-of the training set and touch the test set once, at the end; the goal (issue 6: MNIST 0.995, Fashion-MNIST
+of the training set and touch the test set once, at the end; the goal (MNIST 0.995, Fashion-MNIST
 0.935) is judged on that test accuracy. The table also gives the training time (`fit`, all epochs) and the
 first epoch whose validation accuracy reached the goal, with the training time up to it, and the CPU kind
 (avx2, avx512-bf16, ...) beside every figure: the precision `auto` picks, and so the time, depends on it.
@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 GOALS = {"improved.mnist": 0.995, "improved.fashion_mnist": 0.935}
-# Training-time goals on a 2-core AVX2 CPU (issue 12), seconds of `fit`: the table says whether each run met them.
+# Training-time goals on a 2-core AVX2 CPU, seconds of `fit`: the table says whether each run met them.
 TIME_GOALS = {"improved.mnist": 240.0, "improved.fashion_mnist": 900.0}
 
 

@@ -6,7 +6,7 @@ Each case is written to a temporary file, then decoded by :func:`mnistlab.data.p
 child process that measures its own idle memory first (after importing the reader and decoding a tiny
 image) and prints, for that one decode: accepted or the one-line refusal, wall seconds, CPU seconds and
 peak RSS over idle (``ru_maxrss`` after minus before). The cases are the largest images each limit accepts
-and the crafted files of issue 15 (a 39.7 MP RGBA PNG of 160 KB, a progressive JPEG of 2,000 scans, the
+and crafted files (a 39.7 MP RGBA PNG of 160 KB, a progressive JPEG of 2,000 scans, the
 186-byte TIFF whose StripOffsets tag is a FLOAT). ``--small`` runs them at a tenth of the pixels (quick).
 
 The generators (``tiff_float_strip``, ``progressive_jpeg``, ``png_header_only``, ...) are also used by the

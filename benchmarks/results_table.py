@@ -17,12 +17,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 
+ROOT = Path(__file__).resolve().parents[1]
+# The page that holds each family of tables: the README keeps the results, the docs the rest.
+DOC_OF = {"results": ROOT / "README.md", "bench": ROOT / "docs" / "SPEED.md", "improved": ROOT / "docs" / "IMPROVED.md"}
+
+
 def markers(section: str, kind: str) -> tuple[str, str]:
     """The README markers of one section (results, bench, improved) for one CPU kind: a row set per kind."""
     return f"<!-- {section}:{kind}:begin -->", f"<!-- {section}:{kind}:end -->"
 
 
-EXPECTED = {  # what the lab's maths gives (issue #2), shown beside what we measured
+EXPECTED = {  # what the lab's maths gives, shown beside what we measured
     "ex1": "0.975-0.98",
     "ex2.ann": "0.865-0.88",
     "ex2.activations": "0.86-0.88 each",
@@ -80,12 +85,14 @@ def main() -> int:
 
 def write_readme_section(begin: str, end: str, text: str, section: str | None = None,
                          readme: Path | None = None) -> None:
-    """Replace what stands between the ``begin`` and ``end`` markers of README.md with ``text``.
+    """Replace what stands between the ``begin`` and ``end`` markers with ``text``, in the page of their family
+    (:data:`DOC_OF`: README.md for the results, docs/SPEED.md for the speed tables, docs/IMPROVED.md for the
+    improved models) or in ``readme``.
 
     Markers not there yet (a CPU kind measured for the first time) are added after the last section of the
     same ``section`` family, so each kind keeps its own rows.
     """
-    readme = readme or Path(__file__).resolve().parents[1] / "README.md"
+    readme = readme or DOC_OF.get(begin.split(":")[0].removeprefix("<!-- "), ROOT / "README.md")
     body = readme.read_text(encoding="utf-8")
     if (begin not in body or end not in body) and section:
         ends = [i + len(m) for m in {line.strip() for line in body.splitlines()

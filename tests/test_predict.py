@@ -121,7 +121,7 @@ def test_default_model_reads_font_rendered_digits(digits_model):
 
 
 def test_naive_resizing_is_what_the_recipe_fixes(digits_model):
-    """The baseline the issue quotes: squashing the page to 28x28 and inverting reads far fewer digits."""
+    """The baseline: squashing the page to 28x28 and inverting reads far fewer digits."""
     rng = np.random.default_rng(5)
     font = fonts()[0]
     pages = [render_digit(d, font, 90, rng) for d in range(10) for _ in range(3)]

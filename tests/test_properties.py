@@ -159,7 +159,7 @@ def _image_outcome(data: bytes) -> None:
 
 
 def _tiff_float_strip() -> bytes:
-    """The 186-byte TIFF whose StripOffsets tag has type FLOAT: Pillow raised TypeError in load() (issue 15)."""
+    """The 186-byte TIFF whose StripOffsets tag has type FLOAT: Pillow raised TypeError in load()."""
     float8 = struct.unpack("<I", struct.pack("<f", 8.0))[0]
     entries = [(256, 3, 1, 4), (257, 3, 1, 4), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
                (273, 11, 1, float8), (278, 3, 1, 4), (279, 4, 1, 16)]

@@ -105,7 +105,7 @@ def test_every_question_has_a_measured_answer_when_the_run_has_everything(lab, l
         assert "Non mesuré" not in body and "Not measured" not in body, (q.key, body)
         assert "indisponible" not in body and "unavailable" not in body, (q.key, body)
     measured = [q.key for q in QUESTIONS if questionnaire.answer(q, run, lang).sources]
-    # The questions the issue lists as measurable cite where their numbers come from.
+    # The measurable questions cite where their numbers come from.
     for key in ["ex1.1.3", "ex1.2.2", "ex1.2.3", "ex1.4.1", "ex1.6.a", "ex1.7.1", "ex1.8.1", "ex1.6.3",
                 "ex2.3.3", "ex1.5.3", "ex1.5.4", "ex2.4.1", "ex2.6.1", "ex2.7.1", "ex2.7.2"]:
         assert key in measured, key

@@ -35,7 +35,7 @@ def _doctor(path: Path, change) -> None:
     path.write_text(json.dumps(change(json.loads(path.read_text()))))
 
 
-# --- the cases of the issue, each a report with "unavailable" and its reason ----------------------------------
+# --- doctored run folders, each a report with "unavailable" and its reason ----------------------------------
 
 
 CASES = {

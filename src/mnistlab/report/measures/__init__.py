@@ -46,9 +46,9 @@ def measure(fn: Callable[..., Answer]) -> Callable[..., Answer]:
 
 
 def registry() -> dict[str, Callable[..., Answer]]:
-    """Every measurement by name (importing the modules that define them)."""
-    from mnistlab.report.measures import fashion, setup, training  # noqa: F401 - they register themselves
-
+    """Every measurement by name: those of this module, and of the modules that define the others once they
+    are imported (:mod:`mnistlab.report.questionnaire` imports them all; imports point one way, from the
+    measurement modules to this one)."""
     return REGISTRY
 
 

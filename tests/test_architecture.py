@@ -1,0 +1,114 @@
+"""The package's structure: imports point one way, and the lab's steps are listed in one place (the plan)."""
+
+import ast
+import re
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "mnistlab"
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in PACKAGE.rglob("*.py"):
+        parts = list(p.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = p
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """{module: the mnistlab modules it imports}, every import counted (module level or inside a function)."""
+    mods = _modules()
+
+    def resolve(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for name, path in mods.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                deps.update(resolve(a.name) for a in node.names if a.name.startswith("mnistlab"))
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("mnistlab"):
+                for a in node.names:
+                    full = f"{node.module}.{a.name}"
+                    deps.add(full if full in mods else resolve(node.module))
+        graph[name] = {d for d in deps if d and d != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    index, low, on, stack, out, counter = {}, {}, set(), [], [], [0]
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter[0]
+        counter[0] += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, children = work[-1]
+            for w in children:
+                if w not in index:
+                    index[w] = low[w] = counter[0]
+                    counter[0] += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(graph.get(w, ())))))
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1:
+                        out.append(sorted(comp))
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_in_the_package():
+    assert cycles(import_graph()) == []
+
+
+def test_the_lab_plan_imports_nothing_above_the_config():
+    allowed = {"mnistlab.errors"}
+    assert import_graph()["mnistlab.lab.plan"] <= allowed
+
+
+def test_producers_never_import_their_readers():
+    graph = import_graph()
+    for module, deps in graph.items():
+        if module.startswith(("mnistlab.train", "mnistlab.runner", "mnistlab.config", "mnistlab.data")):
+            assert not [d for d in deps if d.startswith(("mnistlab.report", "mnistlab.notebook", "mnistlab.web"))], \
+                module
+
+
+def test_step_names_are_not_listed_outside_the_plan():
+    """A tuple or set that spells out three or more of the lab's steps is a table the plan should give."""
+    steps = ("ex1", "ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment")
+    pattern = re.compile("|".join(re.escape(f'"{s}"') for s in steps))
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict)):
+                found = set(pattern.findall(ast.unparse(node)))
+                assert len(found) < 3, f"{path.relative_to(SRC)}:{node.lineno} lists {sorted(found)}"

@@ -1,6 +1,17 @@
-"""The few places that depend on the Keras backend: logging, seeding, determinism, versions, devices, the
-compiled inference call. What the hardware computes natively (and the precision chosen from it) is read
-in :mod:`mnistlab.devices`, beside this module."""
+"""Backend-specific code that the rest of the package calls through plain functions: logging, seeding,
+determinism, versions, intra-op threads, the compiled inference call.
+
+The models, training and evaluation are Keras 3 (``import keras``) and run on any backend. Exactly these
+other places import TensorFlow itself, each for what Keras does not offer:
+
+- :mod:`mnistlab.data.pipeline`: the input pipeline is ``tf.data`` (batches, shuffling, the affine
+  augmentation, the autotuner switched off), which Keras' TensorFlow backend consumes without copies;
+- :mod:`mnistlab.devices`: the GPU list, memory growth and the compute capability (``tf.config``);
+- :mod:`mnistlab.distributed.tasks`: a worker sets TensorFlow's intra-op threads before its first op.
+
+Porting to another backend means replacing those three and this module; the JAX backend was measured
+about 10x slower than TensorFlow for the lab's CNN on CPU, so none is planned.
+"""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ import os
 import string
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from mnistlab import config
@@ -144,10 +143,13 @@ def section_titles() -> dict[str, str]:
 # --- the data files ----------------------------------------------------------------------------------------
 
 
-@functools.cache
 def _sections() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
     """``tp2.fr.md`` as [(section id, title, [(kind, name, text)])]; kinds: text, code, question, todo."""
-    text = (resources.files("mnistlab.lab") / "tp2.fr.md").read_text(encoding="utf-8")
+    return _parse_text(plan.resource("tp2.fr.md"))
+
+
+@functools.cache
+def _parse_text(text: str) -> list[tuple[str, str, list[tuple[str, str, str]]]]:
     sections: list[tuple[str, str, list[tuple[str, str, str]]]] = []
     para: list[str] = []
 
@@ -177,10 +179,13 @@ def _sections() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
     return sections
 
 
-@functools.cache
 def _templates() -> dict[str, str]:
-    raw = tomllib.loads((resources.files("mnistlab.lab") / "code.toml").read_text(encoding="utf-8"))
-    return {name: block["source"].strip("\n") for name, block in raw.items()}
+    return _parse_templates(plan.resource("code.toml"))
+
+
+@functools.cache
+def _parse_templates(text: str) -> dict[str, str]:
+    return {name: block["source"].strip("\n") for name, block in tomllib.loads(text).items()}
 
 
 def _render(name: str, values: dict[str, str]) -> str:

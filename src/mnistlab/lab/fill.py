@@ -7,6 +7,7 @@ line of Python of its own. Settings the lab's code cannot express are refused he
 
 from __future__ import annotations
 
+from mnistlab import config
 from mnistlab.config import Experiment
 from mnistlab.errors import ConfigError
 
@@ -18,8 +19,6 @@ SPE_COMMENT = "# ajout : {n} pas d'entraînement par appel compilé (mêmes calc
 # Settings the lab's code writes only at the lab's value.
 _LAB_ONLY = {"lr_schedule": "constant", "augment": False, "translation": 0.0, "test_time_flip": False,
              "precision": "float32", "label_smoothing": 0.0, "cutout": 0}
-_MODEL = {"ex1": "dense", "ex2.ann": "dense", "ex2.activations": "dense", "ex2.cnn": "cnn",
-          "ex2.confusion": "cnn", "ex2.augment": "cnn"}
 _OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 
 
@@ -36,7 +35,7 @@ def check(exp: Experiment) -> None:
     for key, lab in _LAB_ONLY.items():
         if getattr(exp, key) != lab:
             raise refuse(f"{key} = {getattr(exp, key)!r}")
-    if exp.model != _MODEL[exp.name]:
+    if exp.model != config.load(exp.name).model:  # the lab's code writes each step's own model
         raise refuse(f"model = {exp.model!r}")
     want = "mnist" if exp.name == "ex1" else "fashion_mnist"
     if exp.dataset != want:

@@ -5,7 +5,9 @@ steps a seed study repeats, how prose names a step, its English title, its model
 code, the notebook cell that trains it, and the report blocks of each section. The module imports nothing
 of mnistlab but :mod:`mnistlab.errors`, so the config, the runner, the report and the notebook may all use it.
 
-Tests (and a lab being extended) can swap the plan for another file with :func:`use`.
+Tests (and a lab being extended) can swap the plan for another folder with :func:`use`: its ``plan.toml``,
+and beside it any of the lab's other data files (``tp2.fr.md``, ``code.toml``, ``questions.toml``), which
+:func:`resource` then reads instead of the package's.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Plan:
     steps: dict[str, Step]
     studies: dict[str, Study]
     sections: dict[str, Section]
+    folder: Path | None = None  # where the plan came from, when not the package
 
 
 def _labels(raw: Any, where: str, source: str) -> dict[str, str]:
@@ -143,14 +146,26 @@ def load() -> Plan:
 
 
 @contextlib.contextmanager
-def use(path: str | Path) -> Iterator[Plan]:
-    """Use the plan in ``path`` instead of the package's inside the ``with`` block."""
+def use(folder: str | Path) -> Iterator[Plan]:
+    """Inside the ``with`` block, use the lab in ``folder`` (its ``plan.toml``, and the data files beside it
+    that :func:`resource` finds there) instead of the package's."""
     load()
-    _CURRENT.append(parse(Path(path).read_text(encoding="utf-8"), str(path)))
+    path = Path(folder) / DATA
+    got = parse(path.read_text(encoding="utf-8"), str(path))
+    _CURRENT.append(Plan(got.steps, got.studies, got.sections, Path(folder)))
     try:
         yield _CURRENT[-1]
     finally:
         _CURRENT.pop()
+
+
+def resource(name: str, package: str = "mnistlab.lab") -> str:
+    """The text of the lab's data file ``name``: from the folder of the plan in use when it holds one, else
+    from ``package``."""
+    folder = load().folder
+    if folder is not None and (folder / name).is_file():
+        return (folder / name).read_text(encoding="utf-8")
+    return resources.files(package).joinpath(name).read_text(encoding="utf-8")
 
 
 # --- what the code derives from the plan ----------------------------------------------------------------------

@@ -9,11 +9,9 @@ a duplicate key or a section without a heading is a :class:`QuestionsError` when
 
 from __future__ import annotations
 
-import functools
 import inspect
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from mnistlab import lab
@@ -108,10 +106,17 @@ def parse(text: str, source: str = DATA) -> Lab:
     return Lab({sid: sec for sid, sec in every.items() if sid in asked}, qs)
 
 
-@functools.cache
+_LOADED: dict[str, tuple[plan.Plan, Lab]] = {}
+
+
 def load() -> Lab:
-    """The lab's questions from the package's ``questions.toml`` (read once)."""
-    return parse(resources.files("mnistlab.report").joinpath(DATA).read_text(encoding="utf-8"))
+    """The lab's questions: the package's ``questions.toml``, or the one beside the lab plan in use (each
+    parsed once per plan)."""
+    text, current = plan.resource(DATA, "mnistlab.report"), plan.load()
+    cached = _LOADED.get(text)
+    if cached is None or cached[0] is not current:
+        cached = _LOADED[text] = (current, parse(text))
+    return cached[1]
 
 
 def sections() -> dict[str, Section]:

@@ -1,0 +1,177 @@
+"""The lab plan (src/mnistlab/lab/plan.toml): one home for the lab's steps, checked, and enough to add a step."""
+
+import json
+import shutil
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from mnistlab import config, lab
+from mnistlab.lab import plan
+from mnistlab.report import document, questionnaire
+from mnistlab.report.artifacts import read_run
+from mnistlab.report.lab import BLOCKS
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_the_plan_and_the_labs_text_list_the_same_sections_in_the_same_order():
+    assert list(lab.section_titles()) == list(plan.load().sections)
+
+
+def test_every_block_the_plan_names_exists_in_the_report():
+    named = {b.name for s in plan.load().sections.values() for b in s.blocks}
+    assert named <= set(BLOCKS), named - set(BLOCKS)
+
+
+def test_every_step_is_an_experiment_whose_model_comes_from_a_step_it_needs():
+    for name, step in plan.load().steps.items():
+        exp = config.load(name)
+        if exp.from_step:
+            assert exp.from_step in step.needs, name
+    assert set(plan.load().studies) == {n for n in config.names(extended=True) if n.startswith("ext.")}
+
+
+def test_what_the_code_derives_from_the_plan():
+    assert plan.step_names()[0] == "ex1" and plan.step_names()[-1] == "ex2.augment"
+    assert plan.seed_study() == ("ex2.ann", "ex2.activations", "ex2.cnn")
+    assert plan.fit_cells()["ex2.cnn.fit"] == "ex2.cnn"
+    assert plan.base("ext.ex1_sgd") == "ex1" and plan.base("ex2.cnn") == "ex2.cnn" and plan.base("x") is None
+    assert plan.label("ex2.cnn", "fr") == "le CNN de l'étape 5" and plan.label("improved.mnist", "fr") is None
+    assert lab.steps_for(["ex2.augment"]) == ["ex2.ann", "ex2.cnn", "ex2.augment"]
+
+
+STEP = '[[step]]\nname = "{name}"\nneeds = {needs}\nseed_study = false\nlabel = {{ fr = "a", en = "b" }}\n' \
+       'title_en = "t"\nvariable = "model"\n'
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[step", "not valid TOML"),
+    (STEP.format(name="a", needs='["b"]') + STEP.format(name="b", needs="[]") + "[section]\n",
+     "needs 'b', which is not an earlier step"),
+    (STEP.format(name="a", needs="[]") + '[[study]]\nname = "s"\nbase = "z"\nlabel = { fr = "a", en = "b" }\n'
+     'title_en = "t"\n[section]\n', "'z' is not a step"),
+    (STEP.format(name="a", needs="[]") + '[section.x]\nen = "x"\nstep = "q"\nblocks = []\n', "'q', which is not"),
+    (STEP.format(name="a", needs="[]") + '[section.x]\nen = "x"\nstep = "a"\nblocks = [{ a = 1, b = 2 }]\n',
+     "one-entry table"),
+    ('[[step]]\nname = "a"\n[section]\n', "malformed entry"),
+])
+def test_a_malformed_plan_is_refused_when_it_loads(text, message):
+    with pytest.raises(plan.PlanError, match=message):
+        plan.parse(text)
+
+
+# --- a toy step, added with data only ---------------------------------------------------------------------------
+
+TOY_STEP = '''
+[[step]]
+name = "ex2.wide"
+needs = ["ex2.ann"]
+seed_study = false
+label = { fr = "le CNN large de l'étape 8", en = "the step 8 wide CNN" }
+title_en = "Exercise 2 — a wider CNN"
+variable = "wide"
+fit_cell = "ex2.wide.fit"
+cost = 16.0
+'''
+TOY_SECTION = '''
+[section."ex2.8"]
+en = "Step 8 – A wider CNN"
+step = "ex2.wide"
+blocks = ["missing", "settings", "results", { compare = "ex2.cnn" }, "code"]
+'''
+TOY_TEXT = '''@section ex2.8 | Étape 8 – Un CNN plus large
+On double le nombre de filtres de chaque convolution.
+@code ex2.wide.fit
+@question ex2.8.1 | Le CNN large fait-il mieux ?
+'''
+TOY_CODE = '''
+["ex2.wide.fit"]
+source = """
+wide = cnn  # the toy step's code
+"""
+'''
+TOY_QUESTION = '''
+[[question]]
+key = "ex2.8.1"
+label = "1"
+fr = "Le CNN large fait-il mieux ?"
+en = "Does the wide CNN do better?"
+explain_fr = "Deux fois plus de filtres."
+explain_en = "Twice the filters."
+measure = "none"
+'''
+TOY_EXPERIMENT = '''title = "Exercice 2 — CNN large"
+order = 7
+dataset = "fashion_mnist"
+model = "cnn"
+conv_filters = [64, 128]
+hidden_units = [128]
+dropout = [0.3]
+loss = "categorical_crossentropy"
+epochs = 10
+batch_size = 128
+validation = "split"
+'''
+
+
+@pytest.fixture
+def toy_lab(tmp_path, monkeypatch):
+    """The package's lab plus a step "ex2.wide", written as data files only, in use for the test."""
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    text = plan.resource("plan.toml")
+    at = text.index('\n[[study]]\n')
+    (folder / "plan.toml").write_text(text[:at] + TOY_STEP + "\n" + text[at:].replace(
+        "[section.travail]", TOY_SECTION + "\n[section.travail]"), encoding="utf-8")
+    tp2 = plan.resource("tp2.fr.md")
+    (folder / "tp2.fr.md").write_text(tp2.replace("@section travail", TOY_TEXT + "@section travail"),
+                                      encoding="utf-8")
+    (folder / "code.toml").write_text(plan.resource("code.toml") + TOY_CODE, encoding="utf-8")
+    (folder / "questions.toml").write_text(plan.resource("questions.toml", "mnistlab.report") + TOY_QUESTION,
+                                           encoding="utf-8")
+    experiments = tmp_path / "experiments"
+    shutil.copytree(config.experiments_dir(), experiments)
+    (experiments / "ex2.wide.toml").write_text(TOY_EXPERIMENT, encoding="utf-8")
+    monkeypatch.setattr(config, "experiments_dir", lambda: experiments)
+    with plan.use(folder):
+        yield folder
+
+
+def test_a_step_added_as_data_is_in_the_notebook(toy_lab):
+    assert "ex2.wide" in plan.step_names() and plan.fit_cells()["ex2.wide.fit"] == "ex2.wide"
+    cells = lab.cells(None)
+    code = [c for c in cells if c.section == "ex2.8" and c.kind == "code"]
+    assert [c.name for c in code] == ["ex2.wide.fit"] and "wide = cnn" in code[0].source
+    assert any(c.question and c.name == "ex2.8.1" for c in cells)
+    assert "ex2.8" not in [c.section for c in lab.cells(None, steps=["ex1"])]
+
+
+def test_a_step_added_as_data_is_in_the_report(toy_lab, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(HERE / "report_run", run_dir)
+    shutil.copytree(run_dir / "ex2.cnn", run_dir / "ex2.wide")
+    cfg = json.loads((run_dir / "ex2.wide" / "config.json").read_text())
+    cfg.update(config.load("ex2.wide").to_dict())
+    (run_dir / "ex2.wide" / "config.json").write_text(json.dumps(cfg))
+    assert "ex2.8" in questionnaire.sections()
+    doc = document.build(read_run(run_dir), "fr")
+    headings = [text for _, _, text in doc.toc] if hasattr(doc, "toc") else []
+    body = json.dumps([getattr(b, "__dict__", str(b)) for b in doc.blocks], default=str, ensure_ascii=False)
+    assert "Étape 8 – Un CNN plus large" in body and "Le CNN large fait-il mieux" in body
+    assert "Le CNN large de l'étape 8 contre le CNN de l'étape 5" in body  # its compare block
+    assert headings == [] or any("Étape 8" in h for h in headings)
+
+
+@pytest.mark.slow
+def test_a_step_added_as_data_runs(toy_lab, tmp_path, shared_datasets):
+    from mnistlab.runner import Runner
+
+    run_dir = tmp_path / "run"
+    overrides = {"epochs": 1, "train_limit": 600, "test_limit": 200}
+    Runner(run_dir, overrides, data_dir=str(shared_datasets)).run(["ex2.wide"])
+    metrics = json.loads((run_dir / "ex2.wide" / "metrics.json").read_text())
+    assert metrics["params"] > 225_034  # twice the filters of the lab's CNN
+    assert tomllib.loads(resources.files("mnistlab.lab").joinpath("plan.toml").read_text()) is not None

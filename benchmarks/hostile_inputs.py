@@ -2,7 +2,7 @@
 
     python benchmarks/hostile_inputs.py [--only NAME ...] [--small]
 
-Each case is written to a temporary file, then decoded by :func:`mnistlab.data.preprocess.load` in a fresh
+Each case is written to a temporary file, then decoded by :func:`mnistlab.data.user_images.load` in a fresh
 child process that measures its own idle memory first (after importing the reader and decoding a tiny
 image) and prints, for that one decode: accepted or the one-line refusal, wall seconds, CPU seconds and
 peak RSS over idle (``ru_maxrss`` after minus before). The cases are the largest images each limit accepts
@@ -94,7 +94,7 @@ def cases(scale: float = 1.0) -> dict[str, bytes]:
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from mnistlab.data import preprocess as pp
+    from mnistlab.data import user_images as pp
 
     def side(megapixels: float) -> int:
         return int((megapixels * 1e6 * scale) ** 0.5)
@@ -133,13 +133,13 @@ def cases(scale: float = 1.0) -> dict[str, bytes]:
 
 CHILD = r"""
 import json, sys, time
-from mnistlab.data import preprocess
+from mnistlab.data import user_images
 from mnistlab.errors import MnistlabError
 import numpy as np
 from PIL import Image
 import io
 buf = io.BytesIO(); Image.new("L", (64, 64), 255).save(buf, "PNG")
-try: preprocess.load(buf.getvalue(), "mnist")
+try: user_images.load(buf.getvalue(), "mnist")
 except MnistlabError: pass
 def proc_kb(key):  # kB; VmHWM is the peak RSS (ru_maxrss keeps the parent's, across fork and exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1])
@@ -148,7 +148,7 @@ idle = proc_kb("VmRSS:")
 data = open(sys.argv[1], "rb").read()
 t0, c0 = time.perf_counter(), time.process_time()
 try:
-    preprocess.load(data, "mnist"); status = "accepted"
+    user_images.load(data, "mnist"); status = "accepted"
 except MnistlabError as e:
     status = "refused: " + str(e)
 out = {"status": status, "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,

@@ -92,9 +92,9 @@ def slowloris(port: int, count: int = 64) -> str:
 def big_uploads(pid: int, port: int, parallel: int = 4) -> str:
     from PIL import Image, ImageDraw
 
-    from mnistlab.data import preprocess
+    from mnistlab.data import user_images
 
-    side = int((preprocess.MAX_DECODE_BYTES / 7 * 0.99) ** 0.5)
+    side = int((user_images.MAX_DECODE_BYTES / 7 * 0.99) ** 0.5)
     im = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     ImageDraw.Draw(im).line([(side // 2, side // 8), (side // 2, side * 7 // 8)], fill=(0, 0, 0, 255),
                             width=side // 20)

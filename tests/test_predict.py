@@ -112,7 +112,7 @@ def test_default_model_reads_font_rendered_digits(digits_model):
     for font in found:
         for size in (36, 90, 200):
             for d in range(10):
-                images.append(predict.preprocess.dataset_format(np.asarray(render_digit(d, font, size, rng)), "mnist"))
+                images.append(predict.user_images.dataset_format(np.asarray(render_digit(d, font, size, rng)), "mnist"))
                 labels.append(d)
     probs = digits_model.probabilities(np.stack(images))
     accuracy = float((probs.argmax(1) == np.array(labels)).mean())
@@ -126,7 +126,7 @@ def test_naive_resizing_is_what_the_recipe_fixes(digits_model):
     font = fonts()[0]
     pages = [render_digit(d, font, 90, rng) for d in range(10) for _ in range(3)]
     naive = np.stack([255 - np.asarray(p.resize((28, 28), Image.BILINEAR)) for p in pages])
-    recipe = np.stack([predict.preprocess.dataset_format(np.asarray(p), "mnist") for p in pages])
+    recipe = np.stack([predict.user_images.dataset_format(np.asarray(p), "mnist") for p in pages])
     labels = np.repeat(np.arange(10), 3)
     naive_acc = (digits_model.probabilities(naive).argmax(1) == labels).mean()
     recipe_acc = (digits_model.probabilities(recipe).argmax(1) == labels).mean()

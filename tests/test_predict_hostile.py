@@ -13,8 +13,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnistlab.cli import main
-from mnistlab.data import preprocess
-from mnistlab.data.preprocess import ImageError
+from mnistlab.data import user_images
+from mnistlab.data.user_images import ImageError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -29,49 +29,49 @@ def stroke(mode: str, size: int, bg, ink) -> Image.Image:
 
 def test_tiff_whose_strip_offsets_are_float_is_one_line():
     with pytest.raises(ImageError, match="truncated or damaged image") as e:
-        preprocess.load(tiff_float_strip(), "mnist")
+        user_images.load(tiff_float_strip(), "mnist")
     assert "\n" not in str(e.value)
 
 
 def test_rgba_png_over_the_decode_memory_is_refused_from_its_header():
     with pytest.raises(ImageError, match=r"6300x6300 RGBA needs about 265 MiB to decode, over the limit"):
-        preprocess.read_image(png_header_only(6300, 6300, 6))
-    preprocess.read_image(encode(stroke("L", 300, 255, 0), "PNG"))  # a grey one of the same kind is fine
+        user_images.read_image(png_header_only(6300, 6300, 6))
+    user_images.read_image(encode(stroke("L", 300, 255, 0), "PNG"))  # a grey one of the same kind is fine
 
 
 def test_jpeg_with_too_many_scans_is_refused_before_decoding():
-    data = progressive_jpeg(64, 64, preprocess.MAX_JPEG_SCANS + 50)
-    with pytest.raises(ImageError, match=f"a JPEG of {preprocess.MAX_JPEG_SCANS + 50} scans"):
-        preprocess.load(data, "mnist")
-    assert preprocess.load(progressive_jpeg(64, 64, 12), "mnist").shape == (28, 28)
+    data = progressive_jpeg(64, 64, user_images.MAX_JPEG_SCANS + 50)
+    with pytest.raises(ImageError, match=f"a JPEG of {user_images.MAX_JPEG_SCANS + 50} scans"):
+        user_images.load(data, "mnist")
+    assert user_images.load(progressive_jpeg(64, 64, 12), "mnist").shape == (28, 28)
 
 
 def test_decoding_stops_past_its_cpu_budget_or_when_cancelled():
     data = encode(stroke("L", 400, 255, 0), "PNG")
     with pytest.raises(ImageError, match="over -1 s of CPU"):
-        preprocess.load(data, "mnist", cpu_limit_s=-1)
+        user_images.load(data, "mnist", cpu_limit_s=-1)
     gone = threading.Event()
     gone.set()
     with pytest.raises(ImageError, match="the client left"):
-        preprocess.load(data, "mnist", cancel=gone)
+        user_images.load(data, "mnist", cancel=gone)
 
 
 def test_large_images_are_reduced_while_8_bit():
-    grey = preprocess.read_image(encode(stroke("L", 3000, 255, 0), "PNG"))
-    assert grey.dtype == np.uint8 and max(grey.shape) <= preprocess.WORK_SIDE
-    small = preprocess.load(encode(stroke("L", 300, 255, 0), "PNG"), "mnist")
-    large = preprocess.load(encode(stroke("L", 3000, 255, 0), "PNG"), "mnist")
+    grey = user_images.read_image(encode(stroke("L", 3000, 255, 0), "PNG"))
+    assert grey.dtype == np.uint8 and max(grey.shape) <= user_images.WORK_SIDE
+    small = user_images.load(encode(stroke("L", 300, 255, 0), "PNG"), "mnist")
+    large = user_images.load(encode(stroke("L", 3000, 255, 0), "PNG"), "mnist")
     assert np.abs(small.astype(int) - large.astype(int)).mean() < 8  # the same digit at any size
 
 
 DECODE_PEAK = r"""
 import sys
-from mnistlab.data import preprocess
-preprocess.read_image(open(sys.argv[2], "rb").read())  # imports and warms the decoder
+from mnistlab.data import user_images
+user_images.read_image(open(sys.argv[2], "rb").read())  # imports and warms the decoder
 open("/proc/self/clear_refs", "w").write("5")
 kb = lambda key: int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1])
 idle = kb("VmRSS:")
-preprocess.load(open(sys.argv[1], "rb").read(), "mnist")
+user_images.load(open(sys.argv[1], "rb").read(), "mnist")
 print((kb("VmHWM:") - idle) / 1024)
 """
 
@@ -95,7 +95,7 @@ def test_memory_of_a_large_accepted_image_is_bounded(tmp_path):
     ("RGBA", (0, 0, 0, 0), (255, 255, 255, 255)),
 ])
 def test_transparent_background_is_paper(mode, bg, ink):
-    out = preprocess.load(encode(stroke(mode, 200, bg, ink), "PNG"), "mnist")
+    out = user_images.load(encode(stroke(mode, 200, bg, ink), "PNG"), "mnist")
     assert out.max() == 255 and out[0].max() == 0 and out.sum() > 0
 
 
@@ -104,7 +104,7 @@ def test_transparent_background_is_paper(mode, bg, ink):
 def test_palette_with_a_transparent_background_is_paper(palette, fmt):
     im = stroke("P", 200, 0, 1)
     im.putpalette(palette + [0] * (768 - len(palette)))
-    out = preprocess.load(encode(im, fmt, transparency=0), "mnist")
+    out = user_images.load(encode(im, fmt, transparency=0), "mnist")
     assert out.max() == 255 and out[0].max() == 0
 
 
@@ -112,20 +112,20 @@ def test_palette_with_an_rgba_palette_in_memory_is_paper():
     im = stroke("RGBA", 200, (0, 0, 0, 0), (0, 0, 0, 255)).quantize()  # P with an RGBA palette, no info
     buf = io.BytesIO()
     im.save(buf, "PNG")
-    assert preprocess.load(buf.getvalue(), "mnist").max() == 255
+    assert user_images.load(buf.getvalue(), "mnist").max() == 255
 
 
 @pytest.mark.parametrize("size", [28, 29, 200])
 @pytest.mark.parametrize("level", [0, 255, 128])
 def test_blank_images_are_blank_at_every_size(size, level):
     with pytest.raises(ImageError, match="blank"):
-        preprocess.load(encode(Image.new("L", (size, size), level), "PNG"), "mnist")
+        user_images.load(encode(Image.new("L", (size, size), level), "PNG"), "mnist")
 
 
 def test_a_28x28_data_set_image_is_still_taken_as_it_is():
     a = np.zeros((28, 28), np.uint8)
     a[6:22, 12:16] = 255
-    assert np.array_equal(preprocess.load(encode(Image.fromarray(a), "PNG"), "mnist"), a)
+    assert np.array_equal(user_images.load(encode(Image.fromarray(a), "PNG"), "mnist"), a)
 
 
 def test_predict_keeps_the_other_results_and_escapes_file_names(tmp_path, capsys):

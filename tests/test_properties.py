@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mnistlab.data import idx
-from mnistlab.data.preprocess import load as load_image
 from mnistlab.data.sources import _read_csv
+from mnistlab.data.user_images import load as load_image
 from mnistlab.errors import MnistlabError
 
 # derandomize: the same examples every run, so CI never fails on a new draw (explore with --hypothesis-seed).

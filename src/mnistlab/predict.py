@@ -1,7 +1,7 @@
 """User images -> the same preprocessing as training -> classes and probabilities.
 
 ``mnistlab predict IMAGE...`` and the web page (:mod:`mnistlab.web`) both go through :class:`Predictor`:
-an image file becomes the 28x28 picture the model expects (:mod:`mnistlab.data.preprocess`), is scaled by
+an image file becomes the 28x28 picture the model expects (:mod:`mnistlab.data.user_images`), is scaled by
 the training pipeline (:func:`mnistlab.data.pipeline.model_input`) and goes through a model loaded in
 Keras' safe mode (:func:`mnistlab.train.load_model`).
 
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from mnistlab import pretrained
-from mnistlab.data import preprocess
-from mnistlab.data.preprocess import ImageError
+from mnistlab.data import user_images
+from mnistlab.data.user_images import ImageError
 from mnistlab.errors import MnistlabError, printable
 from mnistlab.i18n import class_names
 
@@ -180,9 +180,9 @@ class Result:
                 for i in order]
 
 
-def prepare(source: bytes | str | os.PathLike, dataset: str, max_pixels: int = preprocess.MAX_PIXELS) -> np.ndarray:
+def prepare(source: bytes | str | os.PathLike, dataset: str, max_pixels: int = user_images.MAX_PIXELS) -> np.ndarray:
     """A file (path or bytes) -> the 28x28 uint8 image the model sees. Raises :class:`ImageError`."""
-    return preprocess.load(source, dataset, max_pixels)
+    return user_images.load(source, dataset, max_pixels)
 
 
 def predict_files(model: Model, paths: list[str]) -> list[Result]:

@@ -101,7 +101,7 @@ def train(dataset: str, data_dir: str | None = None, out_dir: Path | None = None
           command: str = "") -> dict[str, Any]:
     """Train the shipped model of ``dataset`` as its experiment file says; write it and its record.
 
-    The training images go through :func:`mnistlab.data.preprocess.dataset_format`, as a user's image
+    The training images go through :func:`mnistlab.data.user_images.dataset_format`, as a user's image
     does, then the lab's pipeline (scaling, split) and augmented batches with the file's ranges.
 
     Args:
@@ -119,7 +119,7 @@ def train(dataset: str, data_dir: str | None = None, out_dir: Path | None = None
     from mnistlab import config, models
     from mnistlab import train as training
     from mnistlab.backend import hardware, seed_everything, versions
-    from mnistlab.data import pipeline, preprocess, sources
+    from mnistlab.data import pipeline, sources, user_images
     from mnistlab.fileio import write_json
 
     out_dir = Path(out_dir) if out_dir else folder()
@@ -132,8 +132,8 @@ def train(dataset: str, data_dir: str | None = None, out_dir: Path | None = None
     if exp.test_limit:
         ds = dataclasses.replace(ds, x_test=ds.x_test[: exp.test_limit], y_test=ds.y_test[: exp.test_limit])
     t0 = time.perf_counter()
-    ds = dataclasses.replace(ds, x_train=preprocess.dataset_format_batch(ds.x_train, exp.dataset),
-                             x_test=preprocess.dataset_format_batch(ds.x_test, exp.dataset))
+    ds = dataclasses.replace(ds, x_train=user_images.dataset_format_batch(ds.x_train, exp.dataset),
+                             x_test=user_images.dataset_format_batch(ds.x_test, exp.dataset))
     preprocess_seconds = time.perf_counter() - t0
     data = pipeline.prepare(ds, exp)
     training.set_precision(exp)

@@ -17,7 +17,7 @@ Safe by default: listens on 127.0.0.1 and then answers only to Host 127.0.0.1 or
 foreign Origin (:mod:`.guard`); headers must arrive within 10 s and the body within 20 s; the upload size
 is checked from Content-Length before the body is read and again while it streams in; the image's pixel
 count and decoding memory are checked from its header, and decoding is bounded in CPU, stopped when the
-client leaves, and limited to two at a time (:mod:`mnistlab.data.preprocess`); uploads live in memory
+client leaves, and limited to two at a time (:mod:`mnistlab.data.user_images`); uploads live in memory
 only (never spooled to disk) and no client-supplied name is ever used.
 """
 
@@ -35,8 +35,8 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import TextIO
 
-from mnistlab.data import preprocess
-from mnistlab.data.preprocess import ImageError
+from mnistlab.data import user_images
+from mnistlab.data.user_images import ImageError
 from mnistlab.errors import MnistlabError
 from mnistlab.i18n import class_names
 from mnistlab.web import guard, upload
@@ -102,9 +102,9 @@ def _png_data_url(image) -> str:
 
 
 def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = MAX_UPLOAD_BYTES,
-               max_pixels: int = preprocess.MAX_PIXELS, loopback: bool = True,
+               max_pixels: int = user_images.MAX_PIXELS, loopback: bool = True,
                body_timeout_s: float = BODY_TIMEOUT_S, decode_concurrency: int = DECODE_CONCURRENCY,
-               max_uploads: int = MAX_UPLOADS, cpu_limit_s: float = preprocess.DECODE_CPU_S):
+               max_uploads: int = MAX_UPLOADS, cpu_limit_s: float = user_images.DECODE_CPU_S):
     """The ASGI application: Starlette's routes inside :func:`mnistlab.web.guard.host_guard`.
 
     Args:
@@ -217,7 +217,7 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
         def work():
             from mnistlab.predict import Result
 
-            image = preprocess.load(image_bytes, dataset, max_pixels, cancel=cancel, cpu_limit_s=cpu_limit_s)
+            image = user_images.load(image_bytes, dataset, max_pixels, cancel=cancel, cpu_limit_s=cpu_limit_s)
             model = models.get(dataset)  # loaded once, off the event loop
             return model, Result("upload", image=image, probabilities=model.probabilities(image[None])[0])
 

@@ -1,4 +1,4 @@
-"""Image reading and the data sets' recipes (data/preprocess.py): formats, modes, bad files, each step."""
+"""Image reading and the data sets' recipes (data/user_images.py): formats, modes, bad files, each step."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnistlab.data import preprocess
-from mnistlab.data.preprocess import ImageError, dataset_format, read_image
+from mnistlab.data import user_images
+from mnistlab.data.user_images import ImageError, dataset_format, read_image
 
 
 def page_with_bar(w=300, h=200, box=(120, 40, 150, 160), paper=235, ink=30) -> np.ndarray:
@@ -123,12 +123,12 @@ def test_training_and_prediction_prepare_data_set_images_identically(shared_data
 
     ds = sources.load(name, shared_datasets)
     raw = ds.x_test[:300]
-    trained_on = preprocess.dataset_format_batch(raw, name)  # what pretrained.train feeds the model
+    trained_on = user_images.dataset_format_batch(raw, name)  # what pretrained.train feeds the model
     np.testing.assert_array_equal(trained_on, raw)  # and it is the data set itself
     for i in range(0, 300, 7):
         path = tmp_path / f"{i}.png"
         Image.fromarray(raw[i]).save(path)
-        seen = preprocess.load(path, name)
+        seen = user_images.load(path, name)
         np.testing.assert_array_equal(seen, trained_on[i])
         np.testing.assert_array_equal(pipeline.model_input(seen[None], "cnn"),
                                       pipeline.model_input(raw[i:i + 1], "cnn"))
@@ -254,11 +254,11 @@ def test_bad_files(tmp_path):
         path = tmp_path / name
         path.write_bytes(data)
         with pytest.raises(ImageError, match=reason) as e:
-            preprocess.load(path, "mnist")
+            user_images.load(path, "mnist")
         assert str(e.value).startswith(str(path)) and "\n" not in str(e.value)
         if data:
             with pytest.raises(ImageError, match=reason):
-                preprocess.load(data, "mnist")
+                user_images.load(data, "mnist")
     with pytest.raises(ImageError, match="no such file"):
         read_image(tmp_path / "missing.png")
     with pytest.raises(ImageError, match="folder"):

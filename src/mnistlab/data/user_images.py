@@ -2,7 +2,7 @@
 
 Shared by prediction (``mnistlab predict``, the web page) and training: the shipped models are trained on
 arrays that went through :func:`dataset_format`, so a data set image saved as a file and read back gives
-the model exactly what training gave it (``tests/test_predict_preprocess.py`` checks both ways).
+the model exactly what training gave it (``tests/test_user_images.py`` checks both ways).
 
 The recipes are the data sets' own:
 

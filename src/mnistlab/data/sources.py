@@ -34,13 +34,13 @@ import numpy as np
 
 from mnistlab.data import download, idx
 from mnistlab.errors import DataError
-from mnistlab.i18n import CLASS_NAMES as _I18N_CLASS_NAMES
+from mnistlab.i18n import class_names as _class_names
 
 DATASET_NAMES = ("mnist", "fashion_mnist")
 
 # English class names in Keras' order (keras.datasets.fashion_mnist.load_data docstring), label 0 first;
 # one list for the whole package, kept with the other languages in mnistlab.i18n.
-CLASS_NAMES: dict[str, list[str]] = _I18N_CLASS_NAMES["en"]
+CLASS_NAMES: dict[str, list[str]] = {d: _class_names(d, "en") for d in DATASET_NAMES}
 
 _TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 

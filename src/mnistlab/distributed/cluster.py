@@ -130,8 +130,8 @@ def _read(sock: socket.socket, n: int, deadline: float) -> bytes:
 
 def _greeting(body: bytes) -> dict:
     """The handshake dict a Dask peer sends first (frames of msgpack); raises on anything else."""
-    from distributed.protocol.utils import unpack_frames
     from distributed.protocol.core import loads
+    from distributed.protocol.utils import unpack_frames
 
     msg = loads(unpack_frames(body), deserialize=False)
     if not isinstance(msg, dict):

@@ -48,8 +48,8 @@ MAX_UPLOADS = 16  # uploads being read or decoded at once; more wait (at most 16
 QUEUE_TIMEOUT_S = 10.0  # an upload waits this long for one of those slots, then gets 503
 DECODE_CONCURRENCY = 2  # images decoded at once: one per core; each decode takes up to about 200 MiB
 BODY_TIMEOUT_S = 20.0  # an upload's body must arrive within this; 408 otherwise
-MIN_UPLOAD_RATE = 32 * 1024  # bytes/s an upload must keep up after its first second, or 408 (frees its slot)
-RATE_GRACE_S = 1.0  # seconds before the minimum rate applies
+MIN_UPLOAD_RATE = 32 * 1024  # bytes/s an upload must keep up after RATE_GRACE_S, or 408 (frees its slot)
+RATE_GRACE_S = 0.5  # seconds before the minimum rate applies
 MODEL_IDS = {"mnist": "mnist", "digits": "mnist", "fashion": "fashion_mnist", "fashion_mnist": "fashion_mnist"}
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/app.js": ("app.js", "text/javascript; charset=utf-8"),

@@ -106,3 +106,69 @@ def test_a_stock_scheduler_passes_the_greeting_check():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _certificates(folder):
+    """A certificate authority and a certificate for 127.0.0.1 signed by it (PEM files), made with cryptography."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def make(name, issuer_key=None, issuer=None, ca=False):
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer or subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        cert = builder.sign(issuer_key or key, hashes.SHA256())
+        return key, cert, subject
+
+    ca_key, ca_cert, ca_name = make("mnistlab test CA", ca=True)
+    key, cert, _ = make("127.0.0.1", ca_key, ca_name)
+    files = {}
+    for name, data in (("ca.pem", ca_cert.public_bytes(serialization.Encoding.PEM)),
+                       ("cert.pem", cert.public_bytes(serialization.Encoding.PEM)),
+                       ("key.pem", key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))):
+        (folder / name).write_bytes(data)
+        files[name] = str(folder / name)
+    return files
+
+
+def test_tls_with_dask_tls_settings_reaches_a_tls_scheduler(tmp_path, monkeypatch):
+    """tls:// with distributed.comm.tls.* set: the handshake succeeds (the scheduler then has no workers)."""
+    import dask
+
+    pem = _certificates(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                             "--port", str(port), "--no-dashboard", "--protocol", "tls",
+                             "--tls-ca-file", pem["ca.pem"], "--tls-cert", pem["cert.pem"],
+                             "--tls-key", pem["key.pem"]], stderr=subprocess.DEVNULL)
+    monkeypatch.setattr(cluster, "WORKERS_TIMEOUT", 1)
+    settings = {"distributed.comm.tls.ca-file": pem["ca.pem"], "distributed.comm.tls.client.cert": pem["cert.pem"],
+                "distributed.comm.tls.client.key": pem["key.pem"]}
+    try:
+        t0 = time.monotonic()
+        while True:
+            with dask.config.set(settings), pytest.raises(MnistlabError) as e:
+                cluster.connect(address=f"tls://127.0.0.1:{port}")
+            if "has no workers" in str(e.value):
+                break
+            assert time.monotonic() - t0 < 60 and proc.poll() is None, str(e.value)
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -123,6 +123,9 @@ def main(argv: list[str]) -> int:
             fn, args = _receive(inp)
         except EOFError:
             return 0
+        except Exception as e:  # noqa: BLE001 - a call this process cannot import: answered, not fatal
+            _send(out, ("error", MnistlabError(f"the trainer cannot take this call ({type(e).__name__}: {e})")))
+            continue
         try:
             reply = ("ok", fn(*args))
         except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it

@@ -290,3 +290,17 @@ def test_a_missing_data_folder_is_refused_before_anything_is_written(tmp_path, c
     assert cli.main(["sweep", "ex2.ann", "--grid", "epochs=[1,2]", "--data", str(tmp_path / "none"),
                      "--out", str(out)]) == 1
     assert "--data: no such folder" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_producers_never_import_a_reader():
+    """distributed/ writes run folders; the report reads them: no import from the first to the second."""
+    import ast
+    from pathlib import Path
+
+    import mnistlab.distributed
+
+    for path in Path(mnistlab.distributed.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.startswith(("mnistlab.report", "mnistlab.notebook"))], path

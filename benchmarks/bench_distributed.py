@@ -5,7 +5,7 @@
 
 The seed study is ``mnistlab run ex2.ann ex2.activations ex2.cnn --seeds N`` (the steps ``--seeds`` repeats).
 Each mode runs as its own ``mnistlab run`` (a fresh process, as a user runs it); the loopback cluster is a
-``dask scheduler`` and two ``dask worker --no-nanny --nthreads 1`` on 127.0.0.1, started before the clock
+``dask scheduler`` and two ``dask worker --nthreads 1`` (with their nannies) on 127.0.0.1, started before the clock
 starts (a standing cluster). Prints per mode the wall time and the run's own seconds, the speed-up against one
 process, and whether every metrics.json (timings and layer names aside) equals the one-process run's; with
 ``--threads 1`` every mode uses one intra-op thread per process, the condition for identical numbers.
@@ -55,7 +55,7 @@ def loopback_cluster(env: dict, log_dir: Path, workers: int = 2) -> tuple[str, l
                                "--port", str(port), "--no-dashboard"], env=env,
                               stdout=open(log_dir / "scheduler.log", "w"), stderr=subprocess.STDOUT)]  # noqa: SIM115
     for i in range(workers):
-        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--no-nanny",
+        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
                                        "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"], env=env,
                                       stdout=open(log_dir / f"worker{i}.log", "w"),  # noqa: SIM115
                                       stderr=subprocess.STDOUT))

@@ -1,6 +1,7 @@
-"""Distributed runs on loopback: a `dask scheduler` and two `dask worker` processes on 127.0.0.1, tiny settings
-on slices of the real data. The same metrics as in one process; kill -9 of a worker; Ctrl-C and --resume;
-an unreachable scheduler; a worker with another mnistlab version."""
+"""Distributed runs on loopback: a `dask scheduler` and two stock `dask worker` processes (nanny on) on
+127.0.0.1, a `LocalCluster()` with its defaults, a worker started with `--no-nanny`; tiny settings on slices
+of the real data. The same metrics as in one process; kill -9 of a worker; Ctrl-C and --resume; addresses
+that are not a scheduler; a worker with another mnistlab version."""
 
 import json
 import os
@@ -48,9 +49,9 @@ def _wait_port(port: int, proc, timeout=60) -> None:
 
 
 class Cluster:
-    """A scheduler and workers (no nanny: a killed worker stays dead) on 127.0.0.1."""
+    """A scheduler and stock workers (``nanny=False``: started with ``--no-nanny``) on 127.0.0.1."""
 
-    def __init__(self, tmp: Path, n_workers: int, preload: Path | None = None):
+    def __init__(self, tmp: Path, n_workers: int, preload: Path | None = None, nanny: bool = True):
         self.tmp, self.procs, self.workers = tmp, [], {}
         port = _free_port()
         self.address = f"tcp://127.0.0.1:{port}"
@@ -59,8 +60,9 @@ class Cluster:
         _wait_port(port, self.scheduler)
         for i in range(n_workers):
             wport = _free_port()
-            cmd = [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--no-nanny", "--nthreads",
-                   "1", "--host", "127.0.0.1", "--worker-port", str(wport), "--no-dashboard"]
+            cmd = [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nthreads",
+                   "1", "--host", "127.0.0.1", "--worker-port", str(wport), "--no-dashboard",
+                   *([] if nanny else ["--no-nanny"])]
             if preload:
                 cmd += ["--preload", str(preload)]
             self.workers[f"tcp://127.0.0.1:{wport}"] = self._start(cmd, f"worker{i}")
@@ -191,8 +193,9 @@ def test_a_worker_killed_mid_task_loses_nothing(tmp_path, cluster, reference, sh
                     victim, key = worker, keys[0]
                     break
             time.sleep(0.05)
-    assert victim, log.read_text()
-    cluster.workers[victim].send_signal(signal.SIGKILL)
+        assert victim, log.read_text()
+        pid = c.run(os.getpid, workers=[victim])[victim]  # the worker process under its nanny
+    os.kill(pid, signal.SIGKILL)
     assert proc.wait(timeout=300) == 0, log.read_text()
     assert _metrics(run_dir) == reference
     manifest = _check_manifest(run_dir, cluster.workers)
@@ -200,7 +203,43 @@ def test_a_worker_killed_mid_task_loses_nothing(tmp_path, cluster, reference, sh
     records = [e for e in manifest["experiments"].values() if e.get("task") == task]
     records += [s for e in manifest["experiments"].values() for s in (e.get("seeds") or {}).values()
                 if s.get("task") == task]
-    assert records and all(r["worker"] != victim for r in records)  # re-run on the other worker
+    assert records and all(r["status"] == "complete" for r in records)  # run again, by a live worker
+    assert "task(s) not finished" not in log.read_text()
+
+
+def test_a_default_local_cluster_gives_the_numbers_of_one_process(tmp_path, reference, shared_datasets):
+    """``LocalCluster()`` as a user starts it (nanny, its own worker and thread counts), then ``--cluster``."""
+    script = tmp_path / "local_cluster.py"
+    script.write_text("import sys, time\nfrom distributed import LocalCluster\n"
+                      "if __name__ == '__main__':\n"
+                      "    c = LocalCluster(dashboard_address=None)\n"
+                      "    print(c.scheduler_address, flush=True)\n"
+                      "    sys.stdin.read()\n"
+                      "    c.close()\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=_env(tmp_path))
+    try:
+        address = proc.stdout.readline().strip()
+        assert address.startswith("tcp://"), address
+        r = _mnistlab(tmp_path, "run", "ex2.ann", "--seeds", "2", *QUICK, "--cluster", address,
+                      "--out", str(tmp_path / "run"), "--data", str(shared_datasets))
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = _metrics(tmp_path / "run")
+    assert got == {k: v for k, v in reference.items() if k.startswith("ex2.ann/")}
+
+
+def test_a_worker_without_nanny_gives_the_numbers_of_one_process(tmp_path, reference, shared_datasets):
+    solo = Cluster(tmp_path, 1, nanny=False)
+    try:
+        r = _mnistlab(tmp_path, "run", "ex2.ann", "--seeds", "2", *QUICK, "--cluster", solo.address,
+                      "--out", str(tmp_path / "run"), "--data", str(shared_datasets))
+    finally:
+        solo.close()
+    assert r.returncode == 0, r.stderr
+    assert _metrics(tmp_path / "run") == {k: v for k, v in reference.items() if k.startswith("ex2.ann/")}
 
 
 def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path):
@@ -220,7 +259,7 @@ def test_worker_with_another_version_is_refused(tmp_path):
     preload.write_text(
         "import mnistlab.distributed.tasks as t\n"
         "t.trainer_versions = lambda: {'mnistlab': '0.0.0+other', 'tensorflow': '?', 'keras': '?'}\n")
-    other = Cluster(tmp_path, 1, preload=preload)
+    other = Cluster(tmp_path, 1, preload=preload, nanny=False)
     try:
         r = _mnistlab(tmp_path, "run", "ex2.ann", "--cluster", other.address, "--out", str(tmp_path / "r"))
     finally:

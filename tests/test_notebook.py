@@ -237,3 +237,16 @@ def test_captured_values_become_a_run_folder_the_report_reads(tmp_path):
     assert "101" in got["ex1.4.1"] and "770" in got["ex1.4.1"]
     assert "**9.9.9**" in got["ex1.1.3"]
     assert (run / "ex1" / "history.csv").read_text().startswith("epoch,loss,accuracy,val_loss,val_accuracy")
+
+
+def test_author_is_plain_text_in_the_title_cell_and_the_last_line_is_escaped(tmp_path, capsys):
+    from mnistlab.notebook.build import _escape
+
+    assert _escape("Dupont $x^2$") == r"Dupont \$x^2\$"
+    out = tmp_path / "nb\nmnistlab: forged \x1b[31mred"
+    assert cli.main(["notebook", "ex1", "--no-execute", "--set", "epochs=1", "--author", "Dupont $x^2$",
+                     "--out", str(out)]) == 0
+    nb = nbformat.read(next(out.glob("*.ipynb")), as_version=4)
+    assert r"Dupont \$x^2\$" in nb.cells[0].source
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "\\n" in err and "\\x1b" in err, err

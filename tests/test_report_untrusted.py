@@ -46,6 +46,8 @@ CASES = {
     "dataset_cifar10": ("ex2.ann/config.json", lambda c: {**c, "dataset": "cifar10"}, "dataset must be"),
     "hidden_units_longer_than_dropout": ("ex2.ann/config.json", lambda c: {**c, "hidden_units": [128, 64, 32]},
                                          "dropout needs one rate per hidden layer"),
+    "batch_size_a_list": ("ex1/config.json", lambda c: {**c, "batch_size": [32]},
+                          "batch_size must be an integer"),
     "counts_of_1e30": ("ex2.confusion/metrics.json",
                        lambda m: {**m, "most_confused": [{**m["most_confused"][0], "count": 10**30}]},
                        "'most_confused' holds a value no run writes"),

@@ -94,3 +94,32 @@ def test_config_values_are_validated_as_run_validates_them(change, match):
     with pytest.raises(ConfigError, match=match):
         runfolder.experiment({"name": "ex1", **change})
     assert runfolder.experiment({"name": "ex1", "epochs": 3, "unknown_key_of_another_version": 1}).epochs == 3
+
+
+@pytest.mark.parametrize("header", [b"{'descr': '<f8", b"{'descr': '<f8', 'shape': (3", b"{" + b"(" * 2000])
+def test_npy_with_a_truncated_header_is_refused(tmp_path, header):
+    import struct
+
+    path = tmp_path / "a.npy"
+    header += b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header)
+    with pytest.raises(RunFolderError, match="unreadable array"):
+        runfolder.read_npy(path)
+
+
+@pytest.mark.parametrize("columns, rows, match", [
+    (runfolder.MAX_HISTORY_COLUMNS + 1, 2, "columns"),
+    (3, runfolder.MAX_HISTORY_ROWS + 1, "epochs"),
+    (3, 1_000_000, "bytes"),
+])
+def test_history_larger_than_a_run_writes_is_refused_before_its_values_are_read(tmp_path, columns, rows, match):
+    import time
+
+    path = tmp_path / "history.csv"
+    names = ["epoch", "loss", *[f"junk{i}" for i in range(columns - 2)]]
+    line = ",".join("1" for _ in names) + "\n"
+    path.write_text(",".join(names) + "\n" + line * rows)
+    t0 = time.monotonic()
+    with pytest.raises(RunFolderError, match=match):
+        runfolder.read_history(path)
+    assert time.monotonic() - t0 < 1

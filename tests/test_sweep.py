@@ -185,7 +185,7 @@ def test_tiny_sweep_in_process_writes_folder_summary_and_report(tmp_path, shared
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["kind"] == "sweep"
     assert sorted(manifest["sweep_tasks"]) == ["s01/42", "s01/43", "s02/42", "s02/43"]
-    summary = json.loads((out / "sweep.json").read_text())["summary"]
+    summary = report_sweep.summarise(out)
     assert summary["chosen"]["id"] in ("s01", "s02") and len(summary["settings"][0]["val"]) == 2
     md = (out / "report.en.md").read_text()  # --lang en: the English files, beside where the French go
     assert "Sweep of `ex2.ann`" in md and "Chosen setting: **" in md
@@ -195,3 +195,112 @@ def test_tiny_sweep_in_process_writes_folder_summary_and_report(tmp_path, shared
     # --resume keeps every finished task (their files checked)
     assert cli.main(["sweep", "--resume", str(out)]) == 0
     assert json.loads((out / "manifest.json").read_text())["sweep_tasks"] == manifest["sweep_tasks"]
+
+
+# --- untrusted sweep.json on --resume, grids too large or too deep ----------------------------------------
+
+
+def _doctored(tmp_path, change):
+    """A sweep folder holding a real plan's sweep.json after ``change(plan)``; returns (folder, its files)."""
+    plan = sweep.plan("ex2.ann", ["learning_rate=[1e-3,3e-3]"], {"epochs": 1}, seeds=2)
+    change(plan)
+    folder = tmp_path / "runs" / "sw"
+    folder.mkdir(parents=True)
+    (folder / "sweep.json").write_text(json.dumps(plan))
+    (folder / "s01" / "42").mkdir(parents=True)
+    (folder / "s01" / "42" / "metrics.json").write_text('{"final_val_accuracy": 0.5}')
+    return folder, _files(tmp_path)
+
+
+def _files(root):
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _set(path, value):
+    def change(plan):
+        *keys, last = path
+        node = plan
+        for k in keys:
+            node = node[k]
+        node[last] = value
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set(["settings", 0, "id"], "../../elsewhere"), "id must be s and two or three digits"),
+    (_set(["settings", 1, "id"], "s01"), "two settings have the same id"),
+    (_set(["settings", 0, "config", "epochs"], -5), "setting s01 is not what its grid gives"),
+    (_set(["settings", 0, "overrides", "learning_rate"], "x"), "setting s01 is not what its grid gives"),
+    (_set(["grid", "learning_rate"], ["x"]), "learning_rate must be a number"),
+    (_set(["grid", "seed"], [1, 2]), "seeds are not a setting"),
+    (_set(["seeds"], ["x", 2**40]), "seeds must be a list of whole numbers"),
+    (_set(["seeds"], [42, 44]), "seeds must follow one another"),
+    (_set(["settings"], [{"id": "s01"}, "junk", 5]), "setting 1 must be an object"),
+    (_set(["settings"], "all"), "settings must be a list"),
+    (_set(["experiment"], 7), "experiment must be an experiment's name"),
+    (_set(["experiment"], "ex2.confusion"), "is a confusion step"),
+])
+def test_a_doctored_sweep_json_is_one_line_and_nothing_runs(tmp_path, capsys, change, message):
+    folder, before = _doctored(tmp_path, change)
+    assert cli.main(["sweep", "--resume", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and str(folder / "sweep.json") in err, err
+    assert _files(tmp_path) == before  # nothing written, inside the folder or beside it
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "not a JSON object"), ('{"experiment": NaN}', "unreadable"), ("{" * 5000, "unreadable"),
+])
+def test_a_sweep_json_that_is_not_a_plan_is_one_line(tmp_path, capsys, text, message):
+    (tmp_path / "sweep.json").write_text(text)
+    assert cli.main(["sweep", "--resume", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_the_report_skips_a_sweep_json_with_junk_settings(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({"experiment": "ex2.ann", "grid": {}, "overrides": {},
+                                                     "settings": [{"id": "s01"}, "junk", 5], "seeds": [42]}))
+    assert report_sweep.summarise(tmp_path) is None and report_sweep.section(tmp_path) is None
+
+
+@pytest.mark.parametrize("grid, message", [
+    (["hidden_units=" + "[" * 3000 + "]" * 3000], "nested too deeply"),
+    (["hidden_units=[" + ",".join(["[8]"] * 4000) + "]"], "over 10,000 characters"),
+    ([f"{k}=[{','.join(str(i) for i in range(1, 21))}]" for k in ("epochs", "batch_size", "train_limit",
+                                                                   "test_limit")], "160,000 setting(s)"),
+    (["seed=[1,2]"], "give --seeds N"),
+    (["step=['confusion']"], "confusion step"),
+])
+def test_unreasonable_grids_are_refused_before_anything_is_written(tmp_path, capsys, grid, message):
+    import time
+
+    out = tmp_path / "s"
+    t0 = time.monotonic()
+    args = [a for g in grid for a in ("--grid", g)]
+    assert cli.main(["sweep", "ex2.ann", *args, "--out", str(out)]) == 1
+    assert time.monotonic() - t0 < 5
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err[:300]
+    assert not out.exists()
+
+
+def test_a_missing_data_folder_is_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert cli.main(["sweep", "ex2.ann", "--grid", "epochs=[1,2]", "--data", str(tmp_path / "none"),
+                     "--out", str(out)]) == 1
+    assert "--data: no such folder" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_producers_never_import_a_reader():
+    """distributed/ writes run folders; the report reads them: no import from the first to the second."""
+    import ast
+    from pathlib import Path
+
+    import mnistlab.distributed
+
+    for path in Path(mnistlab.distributed.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.startswith(("mnistlab.report", "mnistlab.notebook"))], path

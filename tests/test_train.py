@@ -144,3 +144,11 @@ def test_test_time_flip_run_keeps_the_single_view_numbers(tmp_path, shared_datas
     # the saved probabilities are the averaged ones the headline accuracy and errors come from
     assert m["test_accuracy"] == pytest.approx((probs.argmax(axis=1) == labels).mean())
     assert m["test_errors"] == int((probs.argmax(axis=1) != labels).sum())
+
+
+def test_every_kind_of_step_has_one_entry_in_the_step_registry():
+    from mnistlab import config, steps
+
+    kinds = steps.registry()
+    assert set(kinds) == set(config.STEPS)
+    assert [k for k, v in kinds.items() if v.uses_model] == ["confusion", "augment"]

@@ -277,10 +277,10 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     if w.status == "failed":
         raise MnistlabError(f"{w.error}; the notebook up to that cell is in {w.notebook}")
     if w.status == "interrupted":
-        print(f"mnistlab: interrupted; the cells done so far are in {w.notebook}", file=sys.stderr)
+        print(printable(f"mnistlab: interrupted; the cells done so far are in {w.notebook}"), file=sys.stderr)
         return 130
     done = f"executed in {w.seconds:.0f}s, {w.answered} answers" if w.status == "complete" else "not executed"
-    print(f"mnistlab: notebook {done}: {w.notebook} and {w.html.name}", file=sys.stderr)
+    print(printable(f"mnistlab: notebook {done}: {w.notebook} and {w.html.name}"), file=sys.stderr)
     return 0
 
 

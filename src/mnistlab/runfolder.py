@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import os
+import tokenize
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,9 @@ E_STATUS, E_CONFIG, E_SECONDS, E_REASON, E_SEEDS, E_ARTIFACTS = (
     "status", "config", "seconds", "reason", "seeds", "artifacts")
 
 MAX_JSON_BYTES = 20_000_000  # a metrics.json is a few kB; refuse what cannot be one
+MAX_HISTORY_BYTES = 2_000_000  # history.csv: ~60 bytes per column and epoch; 1,000 epochs of 32 columns
+MAX_HISTORY_COLUMNS = 64  # metrics per epoch, train and validation, plus epoch, seconds, learning rate
+MAX_HISTORY_ROWS = 10_000  # epochs
 MAX_NPY_ITEMS = 20_000_000  # test probabilities are 100,000 values; arrays for figures far fewer
 
 
@@ -131,15 +136,24 @@ def read_history(path: Path) -> dict[str, list[float]] | None:
     """``history.csv`` -> {column: values}, like ``History.history`` plus epoch and seconds; None if absent.
 
     Raises:
-        RunFolderError: a symlink, not CSV, a value that is not a finite number, or ragged rows.
+        RunFolderError: a symlink, larger than a run writes (``MAX_HISTORY_BYTES``, ``MAX_HISTORY_COLUMNS``,
+            ``MAX_HISTORY_ROWS``: checked before the values are read), not CSV, a value that is not a finite
+            number, or ragged rows.
     """
     if path.is_symlink():
         raise RunFolderError("is a symbolic link; refused in a run folder", path)
     if not path.is_file():
         return None
     try:
+        if path.stat().st_size > MAX_HISTORY_BYTES:
+            raise RunFolderError(f"over {MAX_HISTORY_BYTES:,} bytes, more than a run writes", path)
         with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            if len(reader.fieldnames or ()) > MAX_HISTORY_COLUMNS:
+                raise RunFolderError(f"over {MAX_HISTORY_COLUMNS} columns, more than a run writes", path)
+            rows = list(itertools.islice(reader, MAX_HISTORY_ROWS + 1))
+        if len(rows) > MAX_HISTORY_ROWS:
+            raise RunFolderError(f"over {MAX_HISTORY_ROWS:,} epochs, more than a run writes", path)
         cols = {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {})}
     except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as e:
         raise RunFolderError(f"unreadable history ({e})", path) from None
@@ -179,8 +193,9 @@ def read_npy(path: Path, max_items: int = MAX_NPY_ITEMS, ndim: int | None = None
                 raise RunFolderError(f"has {len(shape)} dimensions, expected {ndim}", path)
             f.seek(0)
             return np.load(f, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise RunFolderError(f"unreadable array ({e})", path) from None
+    except (OSError, ValueError, SyntaxError, tokenize.TokenError, RecursionError, MemoryError) as e:
+        # NumPy parses the header's dict with Python's tokenizer: a truncated one raises TokenError
+        raise RunFolderError(f"unreadable array ({type(e).__name__}: {str(e)[:120]})", path) from None
 
 
 def save_array(workdir: Path, name: str, array: np.ndarray) -> None:

@@ -333,7 +333,7 @@ class Runner:
             self._run_seeds(exp, label, entry)
 
     def _step(self, exp: Experiment, ctx) -> dict[str, Any]:
-        from mnistlab.distributed.tasks import run_step  # the same dispatch in-process and on workers
+        from mnistlab.steps import run_step  # the same dispatch in-process and on workers
 
         return run_step(exp, ctx, self.run_dir)
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
+import struct
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -25,7 +28,7 @@ from typing import Any, TextIO
 from urllib.parse import urlparse
 
 from mnistlab.distributed.tasks import Env, Task, check_versions, run_task, stack_versions, trainer_versions
-from mnistlab.errors import MnistlabError
+from mnistlab.errors import MnistlabError, printable
 
 CONNECT_TIMEOUT = 5  # seconds to reach a scheduler before saying it is unreachable
 WORKERS_TIMEOUT = 60  # seconds to wait for a scheduler's first worker
@@ -39,17 +42,121 @@ def _clock(seconds: float) -> str:
 
 
 def parse_address(address: str) -> str:
-    """``tcp://HOST:PORT`` (``HOST:PORT`` gets ``tcp://``); anything else is one-line error."""
+    """``tcp://HOST:PORT`` or ``tls://HOST:PORT`` (``HOST:PORT`` gets ``tcp://``); anything else (a user name
+    or password, a path, a query, a fragment, another scheme, no port) is a one-line error."""
+    shown = printable(address)
     if "://" not in address:
         address = "tcp://" + address
-    u = urlparse(address)
     try:
+        u = urlparse(address)
         port = u.port
     except ValueError:
-        port = None
-    if u.scheme not in ("tcp", "tls") or not u.hostname or not port:
-        raise MnistlabError(f"--cluster {address!r}: expected tcp://HOST:PORT, the address `dask scheduler` prints")
-    return address
+        u, port = None, None
+    if u is None or u.scheme not in ("tcp", "tls") or not u.hostname or not port:
+        raise MnistlabError(f"--cluster {shown!r}: expected tcp://HOST:PORT, the address `dask scheduler` prints")
+    parts = (("user name or password", "@" in u.netloc), ("path", u.path not in ("", "/")),
+             ("parameters", bool(u.params)), ("query", "?" in address), ("fragment", "#" in address))
+    extra = [what for what, there in parts if there]
+    if extra:
+        raise MnistlabError(f"--cluster {shown!r}: a scheduler address takes no {extra[0]}; expected "
+                            f"{u.scheme}://HOST:PORT")
+    return f"{u.scheme}://{u.netloc}"
+
+
+def tls_security(address: str):
+    """For ``tls://``: a :class:`distributed.security.Security` from Dask's own settings, or a one-line error
+    naming the settings when none are made (TLS without a certificate authority is refused)."""
+    from distributed.security import Security
+
+    security = Security()  # distributed.comm.tls.* from Dask's config files and DASK_* variables
+    if security.get_connection_args("client").get("ssl_context") is None:
+        raise MnistlabError(f"--cluster {address}: TLS needs Dask's TLS settings (distributed.comm.tls.ca-file, "
+                            "distributed.comm.tls.client.cert and .key in a Dask config file, or "
+                            "DASK_DISTRIBUTED__COMM__TLS__CA_FILE etc.); none are set")
+    return security
+
+
+def probe(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Within ``timeout`` seconds: something listens at ``address`` and, over plain TCP, greets as a Dask
+    scheduler does (its handshake, a few hundred bytes, sent first). Client never meets a silent port,
+    an HTTP server or junk, which it would wait on or misread.
+
+    Raises:
+        MnistlabError: nothing listens, no greeting in time, or the greeting is not Dask's.
+    """
+    u = urlparse(address)
+    deadline = time.monotonic() + timeout
+    try:
+        sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+    except OSError as e:
+        raise MnistlabError(f"cannot reach the Dask scheduler at {address} ({_reason(e)})") from None
+    if u.scheme == "tls":  # the TLS handshake is Client's, under the deadline of connect()
+        sock.close()
+        return
+    with sock:
+        try:
+            (n,) = _HEADER.unpack(_read(sock, _HEADER.size, deadline))
+            if not _HEADER.size <= n <= MAX_GREETING:
+                raise ValueError(f"a message of {n} bytes")
+            greeting = _greeting(_read(sock, n, deadline))
+        except TimeoutError:
+            raise MnistlabError(f"cannot reach the Dask scheduler at {address} (it accepted the connection but "
+                                f"said nothing within {timeout:g} s: not a Dask scheduler?)") from None
+        except (OSError, EOFError) as e:
+            raise MnistlabError(f"cannot reach the Dask scheduler at {address} ({_reason(e)})") from None
+        except Exception as e:  # noqa: BLE001 - whatever junk it sent: one line
+            raise MnistlabError(f"{address} does not answer as a Dask scheduler ({_reason(e)})") from None
+    if "pickle-protocol" not in greeting:
+        raise MnistlabError(f"{address} does not answer as a Dask scheduler (no Dask handshake)")
+
+
+_HEADER = struct.Struct("<Q")  # distributed.comm.tcp: a message's byte count, then its frames
+MAX_GREETING = 64 * 1024  # a scheduler's handshake is ~100 bytes
+
+
+def _read(sock: socket.socket, n: int, deadline: float) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        sock.settimeout(left)
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise EOFError("it closed the connection")
+        out += chunk
+    return bytes(out)
+
+
+def _greeting(body: bytes) -> dict:
+    """The handshake dict a Dask peer sends first (frames of msgpack); raises on anything else."""
+    from distributed.protocol.core import loads
+    from distributed.protocol.utils import unpack_frames
+
+    msg = loads(unpack_frames(body), deserialize=False)
+    if not isinstance(msg, dict):
+        raise ValueError("not a Dask message")
+    return msg
+
+
+def _within(seconds: float, fn, what: str):
+    """``fn()`` in a thread, given up after ``seconds`` (Client can wait forever on a peer that stalls)."""
+    box: dict[str, Any] = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = e
+
+    thread = threading.Thread(target=target, daemon=True, name="mnistlab-connect")
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise MnistlabError(f"{what} did not answer within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 @dataclass
@@ -215,15 +322,20 @@ def connect(workers: int | None = None, address: str | None = None, stream: Text
 
     dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
                      "distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT}s",
-                     "distributed.worker.daemon": False,
                      # a task is minutes of training: never run it twice at once to balance load
                      "distributed.scheduler.work-stealing": False})
     pool = Pool(stream=stream)
     try:
         if address:
+            security = tls_security(address) if address.startswith("tls://") else None
+            probe(address)
             try:
-                pool.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            except (OSError, TimeoutError) as e:
+                pool.client = _within(2 * CONNECT_TIMEOUT, lambda: Client(
+                    address, timeout=CONNECT_TIMEOUT, set_as_default=False, security=security),
+                    f"the Dask scheduler at {address}")
+            except MnistlabError:
+                raise
+            except Exception as e:  # noqa: BLE001 - OSError, TimeoutError, a peer's garbled answer: one line
                 raise MnistlabError(f"cannot reach the Dask scheduler at {address} ({_reason(e)})") from None
             pool.address = address
         else:
@@ -250,7 +362,7 @@ def connect(workers: int | None = None, address: str | None = None, stream: Text
 
 def _reason(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text[:160]
+    return printable(text[:160])
 
 
 def _pythonpath() -> str:

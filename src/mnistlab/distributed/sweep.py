@@ -3,29 +3,28 @@ seeds, as independent tasks (in this process, ``--workers N`` or ``--cluster ADD
 
 Grids are typed like ``--set`` and every combination is checked with :func:`mnistlab.config.load` before
 anything starts. The run folder holds ``manifest.json`` (as a run's: lock, versions, status, and per task
-under ``sweep_tasks`` its worker, timings and artifact digests), ``sweep.json`` (this module's: the grid,
-the settings ``s01``, ``s02`` ... with their values, the seeds, and once finished the summary of
-:func:`mnistlab.report.sweep.summarise`) and one folder per setting and seed, ``s01/42/``, holding a
-training step's usual artifacts. The report compares the settings on validation.
+under ``sweep_tasks`` its worker, timings and artifact digests), ``sweep.json`` (see :mod:`mnistlab.sweepfile`:
+the grid, the settings ``s01``, ``s02`` ... with their values, the seeds) and one folder per setting and
+seed, ``s01/42/``, holding a training step's usual artifacts. The report compares the settings on validation.
+On ``--resume`` the plan is made again from ``sweep.json``'s grid and must be the one the file holds.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
+import math
+import os
 import sys
 import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from mnistlab import config
+from mnistlab import config, sweepfile
 from mnistlab.distributed.tasks import StepSpec, Task, configured_threads
-from mnistlab.errors import ConfigError, MnistlabError
-from mnistlab.fileio import sha256_file, write_json
+from mnistlab.errors import ConfigError, MnistlabError, printable
+from mnistlab.fileio import sha256_file
 from mnistlab.runner import Runner
-
-SWEEP = "sweep.json"
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
@@ -38,20 +37,35 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
+        shown = _short(item)
         if not sep or not key:
-            raise ConfigError(f"--grid {item!r}: expected KEY=[V1,V2,...]")
+            raise ConfigError(f"--grid {shown}: expected KEY=[V1,V2,...]")
+        if len(item) > config.MAX_SET_CHARS:
+            raise ConfigError(f"--grid {shown}: over {config.MAX_SET_CHARS:,} characters")
         if "." in key:
-            raise ConfigError(f"--grid {item!r}: a sweep has one experiment; give the key without its name")
+            raise ConfigError(f"--grid {shown}: a sweep has one experiment; give the key without its name")
+        if key == "seed":
+            raise ConfigError(f"--grid {shown}: seeds are not a setting; give --seeds N (every setting then runs "
+                              "with seeds seed .. seed+N-1, and the report tests differences over them)")
         try:
             values = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             values = None
+        except RecursionError:  # tomllib recurses once per nested bracket
+            raise ConfigError(f"--grid {shown}: nested too deeply") from None
+        except ValueError as e:  # an integer of over 4,300 digits
+            raise ConfigError(f"--grid {shown}: not a usable value ({str(e)[:80]})") from None
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"--grid {item!r}: the values must be a non-empty TOML list, e.g. {key}=[1,2]")
+            raise ConfigError(f"--grid {shown}: the values must be a non-empty TOML list, e.g. {_short(key)}=[1,2]")
         if key in grid:
             raise ConfigError(f"--grid {key} given twice; put every value in one list")
         grid[key] = values
     return grid
+
+
+def _short(text: str) -> str:
+    text = printable(text)
+    return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
 def plan(experiment: str | None, grid_items: list[str], overrides: dict[str, Any], seeds: int) -> dict[str, Any]:
@@ -59,15 +73,26 @@ def plan(experiment: str | None, grid_items: list[str], overrides: dict[str, Any
 
     Raises:
         ConfigError: no experiment or grid, an unknown key, a wrong type or value in any combination, a step
-            that is not a training step, or validation on the test set asked for explicitly.
+            that is not a training step, too many combinations, or validation on the test set asked for.
     """
     if not experiment:
         raise ConfigError("mnistlab sweep needs an EXPERIMENT (a training step: ex1, ex2.ann, ex2.cnn, ...)")
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     grid = parse_grid(grid_items)
     if not grid:
         raise ConfigError("mnistlab sweep needs at least one --grid KEY=[V1,V2,...]")
+    return plan_grid(experiment, grid, overrides, seeds)
+
+
+def plan_grid(experiment: str, grid: dict[str, list[Any]], overrides: dict[str, Any], seeds: int) -> dict[str, Any]:
+    """:func:`plan` from a parsed grid (also how ``--resume`` checks ``sweep.json``)."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    if "seed" in grid:
+        raise ConfigError("--grid seed: seeds are not a setting; give --seeds N")
+    n = math.prod(len(v) for v in grid.values())
+    if n > sweepfile.MAX_SETTINGS or n * seeds > sweepfile.MAX_TASKS:
+        raise ConfigError(f"--grid gives {n:,} setting(s) x {seeds} seed(s); a sweep has at most "
+                          f"{sweepfile.MAX_SETTINGS} settings and {sweepfile.MAX_TASKS:,} tasks: split it")
     base_exp = config.load(experiment, overrides)  # raises on an unknown experiment or --set
     if base_exp.step != "train":
         raise ConfigError(f"{experiment} is a {base_exp.step} step; a sweep trains one model per setting "
@@ -85,7 +110,10 @@ def plan(experiment: str | None, grid_items: list[str], overrides: dict[str, Any
     for i, values in enumerate(itertools.product(*(grid[k] for k in keys)), 1):
         combo = dict(zip(keys, values, strict=True))
         exp = config.load(experiment, {**overrides, **combo})  # every combination checked before any work
-        settings.append({"id": f"s{i:02d}", "overrides": combo, "config": exp.to_dict()})
+        if exp.step != "train":
+            raise ConfigError(f"--grid {', '.join(f'{k}={v!r}' for k, v in combo.items())} makes {experiment} a "
+                              f"{exp.step} step; a sweep trains one model per setting")
+        settings.append({"id": sweepfile.setting_id(i), "overrides": combo, "config": exp.to_dict()})
     first = base_exp.seed
     config.check_seed_count(first, seeds)
     return {"experiment": experiment, "grid": grid, "overrides": overrides, "settings": settings,
@@ -127,11 +155,10 @@ class SweepRunner(Runner):
     def _sweep(self) -> dict[str, Any]:
         from mnistlab.distributed.cluster import Pool
         from mnistlab.distributed.run import client_env, finish_on_error, worker_record, write_step_files
-        from mnistlab.report.sweep import summarise
 
         pool = self.pool or Pool()
         sweep = self.sweep
-        write_json(self.run_dir / SWEEP, sweep)
+        sweepfile.write(self.run_dir, sweep)
         self.manifest.update(kind="sweep", plan=[sweep["experiment"]], seed=sweep["seeds"][0],
                              cluster=pool.describe())
         self.manifest.setdefault("sweep_tasks", {})
@@ -164,7 +191,6 @@ class SweepRunner(Runner):
                       f"{pool.address}")
             self._save_manifest()
             pool.execute(tasks, env, take)
-        write_json(self.run_dir / SWEEP, {**sweep, "summary": summarise(self.run_dir, sweep)})
         if failed:
             reason = "; ".join(f"{k}: {v}" for k, v in failed.items())
             self._finish("failed", t_run, reason=reason)
@@ -175,14 +201,35 @@ class SweepRunner(Runner):
 
 
 def read_sweep(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / SWEEP
+    """The plan of the sweep in ``run_dir``, checked as every file of a run folder is, then made again from its
+    grid: a setting, seed or value that is not what the grid gives is refused before anything runs.
+
+    Raises:
+        MnistlabError: one line naming ``sweep.json`` and what is wrong.
+    """
+    path = Path(run_dir) / sweepfile.SWEEP
+    sweep = sweepfile.read(run_dir)
     try:
-        sweep = json.loads(path.read_text(encoding="utf-8"))
-        sweep["settings"], sweep["seeds"]  # noqa: B018 - present, or the folder is not a sweep
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise MnistlabError(f"not a sweep folder, or its sweep.json is unreadable ({e})", path) from None
-    sweep.pop("summary", None)
-    return sweep
+        again = plan_grid(sweep["experiment"], sweep["grid"], sweep["overrides"], len(sweep["seeds"]))
+    except ConfigError as e:
+        raise MnistlabError(f"not a plan this version can run ({e.message})", path) from None
+    for key in ("experiment", "grid", "seeds"):
+        if again[key] != sweep[key]:
+            raise MnistlabError(f"{key} is not what its grid and settings give (edited?)", path)
+    mine = [(s["id"], s["overrides"], s.get("config")) for s in sweep["settings"]]
+    want = [(s["id"], s["overrides"], _json(s["config"])) for s in again["settings"]]
+    if mine != want:
+        which = next((m[0] for m, w in zip(mine, want, strict=False) if m != w), "the list")
+        raise MnistlabError(f"setting {which} is not what its grid gives (edited, or made by another "
+                            "version); start a new sweep", path)
+    return again
+
+
+def _json(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
 
 
 def main(args, make_pool, report_after) -> int:
@@ -196,6 +243,8 @@ def main(args, make_pool, report_after) -> int:
         sweep = read_sweep(args.resume)
     else:
         sweep = plan(args.experiment, args.grid, config.parse_overrides(args.overrides), args.seeds)
+        if args.data is not None and not os.path.isdir(args.data):  # before anything is written
+            raise MnistlabError("--data: no such folder", args.data)
     pool = make_pool(args)  # an unreachable scheduler fails here, before anything is written
     try:
         from mnistlab.backend import quiet, set_intra_op_threads

@@ -7,7 +7,7 @@ task with its SHA-256, checked before use.
 
 :func:`run_task` runs on a Dask worker or in this process, the same code either way: it checks the client's
 versions of mnistlab, TensorFlow and Keras and the data set digests against its own, fixes TensorFlow's
-intra-op threads once per process (before any op), trains with :func:`run_step` (the runner's own dispatch)
+intra-op threads once per process (before any op), trains with :func:`mnistlab.steps.run_step` (the runner's)
 and returns each step's files as ``{relative path: (sha256, bytes)}`` with its metrics, the worker's address,
 hardware, versions and timings. Nothing is written on the worker outside its temporary folder.
 """
@@ -28,9 +28,6 @@ from urllib.parse import urlparse
 
 from mnistlab import runfolder
 from mnistlab.errors import DataError, DivergedError, MnistlabError
-
-# Checkpoints and temporary files never travel: a task that stops is re-run whole.
-_NOT_RESULTS = ("checkpoint.keras", "checkpoint.json")
 
 
 class VersionMismatch(MnistlabError):
@@ -176,63 +173,30 @@ def get_dataset(name: str, env: Env):
     return ds
 
 
-def run_step(exp, ctx, base: Path) -> dict[str, Any]:
-    """Run one step of the lab (train, activations, confusion, augment) with ``ctx``; ``base`` is the run
-    folder, where a confusion or augment step finds its parent's ``model.keras``. Returns its metrics."""
-    from mnistlab import evaluate, train
-
-    if exp.step == "train":
-        return train.train_step(exp, ctx)
-    if exp.step == "activations":
-        return train.activations_step(exp, ctx)
-    model_path = Path(base) / exp.from_step / runfolder.MODEL
-    if not model_path.is_file():
-        raise MnistlabError(f"{exp.name} needs the model of {exp.from_step}, which is missing", model_path)
-    step = evaluate.confusion_step if exp.step == "confusion" else train.augment_step
-    return step(exp, ctx, model_path)
-
-
 def collect(folder: Path) -> dict[str, tuple[str, bytes]]:
-    """Every final file under ``folder``: relative path -> (sha256, bytes); no checkpoints, no temp files."""
+    """Every final file under ``folder``: relative path -> (sha256, bytes); no checkpoints, no temp files
+    (a task that stops is re-run whole)."""
+    from mnistlab.callbacks import CHECKPOINT, CHECKPOINT_STATE
+
     out = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and ".tmp" not in path.name and path.name not in _NOT_RESULTS:
+        if path.is_file() and ".tmp" not in path.name and path.name not in (CHECKPOINT, CHECKPOINT_STATE):
             data = path.read_bytes()
             out[path.relative_to(folder).as_posix()] = (hashlib.sha256(data).hexdigest(), data)
     return out
 
 
-# --- the trainer: one spawned child per worker, where training runs ---------------------------------------
-# A Dask worker's own threads (heartbeats, its event loop) draw from Python's global `random` while a task
-# runs; Keras draws its default seeds from it after `set_random_seed`, so training in the worker process
-# itself gives other numbers from run to run (measured: test loss 1.699 then 1.712 for one task, 1.853 in
-# this process). Training therefore runs in a child process that does nothing else, started once (spawn).
+# --- the trainer: one plain child process per worker, where training runs (see trainer.py for why) ---------
 _TRAINER: Any = None
 
 
-def _watch_parent(parent: int) -> None:
-    """In the trainer: exit as soon as the worker that started it is gone (a ``kill -9``)."""
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 def trainer():
-    """The worker's trainer process (created on first use)."""
+    """The worker's trainer process (started on first use, again after it died)."""
     global _TRAINER
-    if _TRAINER is None:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+    from mnistlab.distributed.trainer import Trainer
 
-        if mp.current_process().daemon:
-            raise MnistlabError(f"worker {worker_address()} runs as a daemonic process (under a nanny) and cannot "
-                                "start its trainer; start workers with `dask worker --no-nanny ADDRESS` or with "
-                                "DASK_DISTRIBUTED__WORKER__DAEMON=False")
-        _TRAINER = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_watch_parent,
-                                       initargs=(os.getpid(),))
+    if _TRAINER is None or not _TRAINER.alive():
+        _TRAINER = Trainer()
     return _TRAINER
 
 
@@ -241,15 +205,13 @@ def _in_trainer(fn, *args):
     address = worker_address()
     if address == "in-process":
         return fn(*args)
-    from concurrent.futures.process import BrokenProcessPool
+    from mnistlab.distributed.trainer import TrainerDied
 
-    global _TRAINER
+    extra = (address,) if fn is train_task else ()
     try:
-        extra = (address,) if fn is train_task else ()
-        return trainer().submit(fn, *args, *extra).result()
-    except BrokenProcessPool:
-        _TRAINER = None
-        raise MnistlabError(f"worker {address}: its trainer process died (out of memory?)") from None
+        return trainer().call(fn, *args, *extra)
+    except TrainerDied as e:
+        raise MnistlabError(f"worker {address}: {e}") from None
 
 
 def trainer_versions() -> dict[str, str]:
@@ -281,13 +243,14 @@ def train_task(task: Task, env: Env, address: str = "in-process") -> dict[str, A
 def _run_steps(task: Task, env: Env, base: Path) -> list[dict[str, Any]]:
     from mnistlab import config, train
     from mnistlab.fileio import write_json
+    from mnistlab.steps import run_step
 
     if task.parent_model:
         name, sha, data = task.parent_model
         if hashlib.sha256(data).hexdigest() != sha:
             raise MnistlabError(f"{task.key}: the model of {name} was damaged on its way (sha256 differs)")
         (base / name).mkdir(parents=True)
-        (base / name / "model.keras").write_bytes(data)
+        (base / name / runfolder.MODEL).write_bytes(data)
     results: list[dict[str, Any]] = []
     failed = ""
     for spec in task.steps:

@@ -16,9 +16,10 @@ TO_WRITE = "*Réponse : à rédiger après l'exécution du notebook.*"
 
 
 def _escape(text: str) -> str:
-    """A user's string (name, group) as plain text in Markdown: no HTML, no Markdown markup."""
+    """A user's string (name, group) as plain text in Markdown: no HTML, no Markdown markup, no mathematics
+    (Jupyter renders ``$...$`` with MathJax; ``\\$`` is a dollar sign)."""
     text = html.escape(" ".join(str(text).split()), quote=True)
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", text)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>$])", r"\\\1", text)
 
 
 def notebook(cells: list[lab.Cell], author: str | None, group: str | None, date: str):

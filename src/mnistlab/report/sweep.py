@@ -1,7 +1,7 @@
 """The report's section on a sweep (``mnistlab sweep``): one row per setting, mean ± SD over seeds, which
 differences exceed the noise, the setting chosen on validation and its test accuracy, read once.
 
-:func:`summarise` turns a sweep folder into plain data (also stored in ``sweep.json``'s ``summary``);
+:func:`summarise` turns a sweep folder into plain data;
 :func:`section` lays it out as a :class:`SweepSection` (title, paragraphs, tables) that renders to Markdown
 on its own or as blocks of the report. The choice uses only validation accuracy; the test set is shown for
 the chosen setting alone, so it never takes part in choosing.
@@ -18,28 +18,27 @@ from typing import Any
 
 from mnistlab.report.facts import Spread, welch_p
 from mnistlab.report.fmt import num, points, tr
+from mnistlab.runfolder import RunFolderError, read_json
+from mnistlab.sweepfile import read_plan
 
-SWEEP = "sweep.json"  # written by mnistlab.distributed.sweep
 ALPHA = 0.05  # two-sided; with one seed per setting: |difference| > 1.96 binomial standard errors
 Z_CRIT = 1.959964
 
 
-def read_plan(folder: str | os.PathLike) -> dict[str, Any] | None:
-    """The sweep's plan (``sweep.json``), or None when the folder is not a sweep or the file is unreadable."""
-    path = Path(folder) / SWEEP
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return plan if isinstance(plan, dict) and isinstance(plan.get("settings"), list) else None
-
-
 def _metrics(path: Path) -> dict[str, Any] | None:
+    """A seed's metrics.json when it holds the numbers the comparison reads, else None (as if missing)."""
     try:
-        m = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        m = read_json(path)
+    except RunFolderError:
         return None
-    return m if isinstance(m, dict) and isinstance(m.get("final_val_accuracy"), (int, float)) else None
+
+    def number(key: str, kind=(int, float)) -> bool:
+        return isinstance(m.get(key), kind) and not isinstance(m.get(key), bool)
+
+    ok = m is not None and number("final_val_accuracy") and all(
+        key not in m or number(key, int) for key in ("n_validation", "n_test")) and (
+        "test_accuracy" not in m or number("test_accuracy"))
+    return m if ok else None
 
 
 def binomial_se(p: float, n: int) -> float:

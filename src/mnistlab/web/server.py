@@ -17,7 +17,7 @@ Safe by default: listens on 127.0.0.1 and then answers only to Host 127.0.0.1 or
 foreign Origin (:mod:`.guard`); headers must arrive within 10 s and the body within 20 s; the upload size
 is checked from Content-Length before the body is read and again while it streams in; the image's pixel
 count and decoding memory are checked from its header, and decoding is bounded in CPU, stopped when the
-client leaves, and limited to two at a time (:mod:`mnistlab.data.user_images`); uploads live in memory
+client leaves, and limited to two at a time (:mod:`mnistlab.data.preprocess`); uploads live in memory
 only (never spooled to disk) and no client-supplied name is ever used.
 """
 
@@ -27,6 +27,7 @@ import asyncio
 import base64
 import contextlib
 import io
+import math
 import socket
 import sys
 import threading
@@ -47,6 +48,8 @@ MAX_UPLOADS = 16  # uploads being read or decoded at once; more wait (at most 16
 QUEUE_TIMEOUT_S = 10.0  # an upload waits this long for one of those slots, then gets 503
 DECODE_CONCURRENCY = 2  # images decoded at once: one per core; each decode takes up to about 200 MiB
 BODY_TIMEOUT_S = 20.0  # an upload's body must arrive within this; 408 otherwise
+MIN_UPLOAD_RATE = 32 * 1024  # bytes/s an upload must keep up after RATE_GRACE_S, or 408 (frees its slot)
+RATE_GRACE_S = 0.5  # seconds before the minimum rate applies
 MODEL_IDS = {"mnist": "mnist", "digits": "mnist", "fashion": "fashion_mnist", "fashion_mnist": "fashion_mnist"}
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -104,7 +107,8 @@ def _png_data_url(image) -> str:
 def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = MAX_UPLOAD_BYTES,
                max_pixels: int = user_images.MAX_PIXELS, loopback: bool = True,
                body_timeout_s: float = BODY_TIMEOUT_S, decode_concurrency: int = DECODE_CONCURRENCY,
-               max_uploads: int = MAX_UPLOADS, cpu_limit_s: float = user_images.DECODE_CPU_S):
+               max_uploads: int = MAX_UPLOADS, cpu_limit_s: float = user_images.DECODE_CPU_S,
+               host: str = "127.0.0.1", min_rate: int = MIN_UPLOAD_RATE, rate_grace_s: float = RATE_GRACE_S):
     """The ASGI application: Starlette's routes inside :func:`mnistlab.web.guard.host_guard`.
 
     Args:
@@ -118,6 +122,9 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
         max_uploads: uploads read or decoded at once; more wait up to ``QUEUE_TIMEOUT_S``, then get 503
             (bounds the memory bodies take).
         cpu_limit_s: CPU seconds one image's decoding may take (400 past it).
+        host: the address the server listens on; with ``loopback``, ``Host`` may name it (``127.0.0.2``).
+        min_rate: bytes per second an upload must keep up after ``rate_grace_s`` seconds (408 otherwise), so
+            slow clients cannot hold every upload slot.
     """
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -163,17 +170,33 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
             if int(declared) > limit:  # refused before a byte of the body is read
                 return None, _error(413, f"upload too large: {int(declared):,} bytes, the limit is {max_bytes:,}")
         body = bytearray()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        too_slow = ""
         try:
-            async with asyncio.timeout(body_timeout_s):
-                async for chunk in request.stream():
+            async with asyncio.timeout(body_timeout_s) as whole:
+                chunks = aiter(request.stream())
+                while True:
+                    # the next byte is due before the client falls under min_rate after the grace period
+                    due = min(t0 + rate_grace_s + (len(body) + 1) / min_rate, whole.when() or math.inf)
+                    try:
+                        async with asyncio.timeout_at(due):
+                            chunk = await anext(chunks)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        if whole.expired():
+                            raise
+                        too_slow = f"slower than {min_rate:,} bytes/s"
+                        raise
                     body += chunk
                     if len(body) > limit:  # no or false Content-Length (chunked upload): stop reading here
                         return None, _error(413, f"upload too large: over the limit of {max_bytes:,} bytes")
         except TimeoutError:
-            return None, _error(408, f"the upload did not arrive within {body_timeout_s:g} s "
-                                     f"({len(body):,} bytes received)")
+            what = too_slow or f"did not arrive within {body_timeout_s:g} s"
+            return None, _error(408, f"the upload {what} ({len(body):,} bytes received)")
         except ClientDisconnect:
-            return None, None
+            return None, _error(400, "the client left during its upload")  # sent to no one, logged nowhere
         return bytes(body), None
 
     async def api_predict(request):
@@ -204,19 +227,16 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
         body, refused = await read_body(request)
         if body is None:
             return refused
-        try:
-            image_bytes = upload.file_bytes(body, content_type, max_bytes)
-        except upload.UploadError as e:
-            return _error(e.status, e.message)
-        del body
-        if not image_bytes:
-            return _error(400, "empty upload: send an image file as the request body or a form's file field")
         t0 = time.perf_counter()
         cancel = threading.Event()
 
         def work():
             from mnistlab.predict import Result
 
+            image_bytes = upload.file_bytes(body, content_type, max_bytes)  # a form is parsed here, off the loop
+            if not image_bytes:
+                raise upload.UploadError("empty upload: send an image file as the request body or a form's file "
+                                         "field")
             image = user_images.load(image_bytes, dataset, max_pixels, cancel=cancel, cpu_limit_s=cpu_limit_s)
             model = models.get(dataset)  # loaded once, off the event loop
             return model, Result("upload", image=image, probabilities=model.probabilities(image[None])[0])
@@ -232,6 +252,8 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
                 if cancel.is_set():
                     return _error(400, "the client left")
                 model, result = await run_in_threadpool(work)
+        except upload.UploadError as e:
+            return _error(e.status, e.message)
         except ImageError as e:
             hint = ""
             if content_type.lower().startswith("application/x-www-form-urlencoded"):
@@ -250,7 +272,7 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
     routes = [Route(path, page, methods=["GET", "HEAD"]) for path in STATIC]
     routes += [Route("/api/models", api_models, methods=["GET"]),
                Route("/api/predict", api_predict, methods=["POST"])]
-    return guard.host_guard(Starlette(routes=routes), loopback)
+    return guard.host_guard(Starlette(routes=routes), loopback, host)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -315,7 +337,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, lang: str = "fr", stream: T
     quiet()
     models = Models()
     models.warm_up()
-    app = create_app(models, lang=lang, loopback=loopback)
+    app = create_app(models, lang=lang, loopback=loopback, host=host)
     shown = f"[{host}]" if ":" in host else host
     print(f"mnistlab: serving http://{shown}:{sock.getsockname()[1]}/  (Ctrl-C stops)", file=stream, flush=True)
     try:

@@ -36,15 +36,16 @@ def q_epoch(run: Run, lang: str) -> Answer:
     p = []
     s, m = run.step("ex1"), maybe(run, "ex1")
     c = facts.curve(s.history)
-    if s.config and m:
-        steps = facts.steps_per_epoch(m["n_train"], s.config["batch_size"])
+    exp = s.exp  # config.json checked as `mnistlab run` checks it; None (and a problem noted) if it is not
+    if exp is not None and m:
+        steps = facts.steps_per_epoch(m["n_train"], exp.batch_size)
         extra = ""
         if c and c.seconds_per_epoch:
             extra = tr(lang, f", environ {seconds(c.seconds_per_epoch, lang)} par époque sur cette machine",
                        f", about {seconds(c.seconds_per_epoch, lang)} per epoch on this machine")
-        p.append(tr(lang, f"Ici : {integer(m['n_train'], lang)} images / lots de {s.config['batch_size']} = "
+        p.append(tr(lang, f"Ici : {integer(m['n_train'], lang)} images / lots de {exp.batch_size} = "
                           f"{integer(steps, lang)} lots par époque{extra}.",
-                    f"Here: {integer(m['n_train'], lang)} images / batches of {s.config['batch_size']} = "
+                    f"Here: {integer(m['n_train'], lang)} images / batches of {exp.batch_size} = "
                     f"{integer(steps, lang)} batches per epoch{extra}."))
         return Answer(p, [where("ex1/metrics.json", "n_train"), where("ex1/config.json", "batch_size"),
                           "ex1/history.csv (seconds)"])

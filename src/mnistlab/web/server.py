@@ -17,7 +17,7 @@ Safe by default: listens on 127.0.0.1 and then answers only to Host 127.0.0.1 or
 foreign Origin (:mod:`.guard`); headers must arrive within 10 s and the body within 20 s; the upload size
 is checked from Content-Length before the body is read and again while it streams in; the image's pixel
 count and decoding memory are checked from its header, and decoding is bounded in CPU, stopped when the
-client leaves, and limited to two at a time (:mod:`mnistlab.data.preprocess`); uploads live in memory
+client leaves, and limited to two at a time (:mod:`mnistlab.data.user_images`); uploads live in memory
 only (never spooled to disk) and no client-supplied name is ever used.
 """
 

@@ -150,5 +150,5 @@ def test_every_kind_of_step_has_one_entry_in_the_step_registry():
     from mnistlab import config, steps
 
     kinds = steps.registry()
-    assert set(kinds) == set(config.STEPS)
+    assert set(kinds) == set(config.KINDS)
     assert [k for k, v in kinds.items() if v.uses_model] == ["confusion", "augment"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from mnistlab.errors import ConfigError
 
-STEPS = ("train", "activations", "confusion", "augment")
+KINDS = ("train", "activations", "confusion", "augment")  # what `step = ...` runs (mnistlab.steps)
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 SIDE = 28  # the data sets' image side, pixels
 MAX_SET_CHARS = 10_000  # a longer --set is refused before parsing
@@ -117,7 +117,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Experiment)}
 _DEFAULTS = Experiment()
 # Keys with a closed set of values.
 _CHOICES = {
-    "step": STEPS,
+    "step": KINDS,
     "dataset": ("mnist", "fashion_mnist"),
     "model": ("dense", "cnn", "cnn_bn"),
     "activation": ACTIVATIONS,

@@ -24,7 +24,7 @@ class StepKind:
 
 
 def registry() -> dict[str, StepKind]:
-    """``config.STEPS`` name -> :class:`StepKind` (imports Keras on first use)."""
+    """``config.KINDS`` name -> :class:`StepKind` (imports Keras on first use)."""
     from mnistlab import evaluate, train
 
     return {"train": StepKind(train.train_step),

@@ -24,6 +24,9 @@ from mnistlab.fileio import write_text
 from mnistlab.notebook import kernel
 
 NOTEBOOK = "TP2.ipynb"
+# Notebook metadata recording, openly, which answer cells this tool wrote: {"version", "generated_answers":
+# {cell id: sha256 of the text written, first 16 hex digits}}; `mnistlab grade` reads it.
+GENERATED_KEY = "mnistlab"
 HTML = "TP2.html"
 # The cell whose duration is a step's training time.
 FIT_BLOCKS = {"ex1.fit": "ex1", "ex2.ann.fit": "ex2.ann", "ex2.activations": "ex2.activations",
@@ -164,5 +167,12 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> Non
         seconds = {step: outcome.seconds[b] for b, step in FIT_BLOCKS.items() if b in outcome.seconds}
         run_dir = capture.write_run(capture_dir, Path(tmp) / "run", exps, seconds, lang)
         written.answered = build.fill_answers(nb, answers.answers(run_dir, lang), answers.analysis(run_dir, lang))
+        import hashlib
+
+        from mnistlab import __version__
+        nb.metadata[GENERATED_KEY] = {"version": __version__, "generated_answers": {
+            c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells
+            if (c.metadata.get("mnistlab", {}).get("answer") or c.metadata.get("mnistlab", {}).get("analysis"))
+            and build.TO_WRITE not in c.source}}
     nbformat.validate(nb)
     _save(nb, written.notebook)

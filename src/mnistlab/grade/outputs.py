@@ -12,6 +12,7 @@ _EPOCH = re.compile(r"^Epoch (\d+)/(\d+)")
 _PARAMS = re.compile(r"Total params:\s*([\d,\u202f\u00a0 ]+)")
 _PRINTED = re.compile(r"(?i)(?:test[_ ]?acc\w*|accuracy|précision)[^:\n\-]{0,60}:\s*(\d*\.\d+)")
 _TF = re.compile(r"(?i)tensorflow[^:\n]{0,20}:\s*(\d+\.\d+(?:\.\d+)?\S*)")
+_TRAIN = re.compile(r"(?i)x_train[^\n(]{0,30}\((\d+),")
 MAX_TEXT = 2_000_000  # characters of one cell's text outputs looked at
 
 
@@ -102,6 +103,12 @@ def tf_version(txt: str) -> str | None:
     """The TensorFlow version printed (``TensorFlow version: 2.16.1``)."""
     m = _TF.search(txt)
     return m.group(1) if m else None
+
+
+def n_train(txt: str) -> int | None:
+    """The first dimension of a printed training array's shape (``x_train shape: (60000, 28, 28)``)."""
+    m = _TRAIN.search(txt)
+    return int(m.group(1)) if m else None
 
 
 def printed_dict(txt: str) -> dict[str, float] | None:

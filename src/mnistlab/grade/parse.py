@@ -72,6 +72,7 @@ class Notebook:
     exec_counts: list[int | None]  # per code cell
     errors: list[str]  # "cell N: ename: evalue"
     tf_version: str | None
+    n_train: int | None  # the training images' count printed (``x_train shape: (60000, 28, 28)``)
     datasets: dict[str, str]  # exercise ("ex1", "ex2") -> data set its load cell reads
     markdown: list[tuple[int, str, dict]]  # (cell index, source, cell metadata)
     metadata: dict
@@ -91,7 +92,7 @@ def read(nb: dict) -> Notebook:
     cells = nb.get("cells", [])
     state = _State()
     code, counts, errs, md, ids = [], [], [], [], []
-    tf_version = None
+    tf_version = n_train = None
     for i, cell in enumerate(cells):
         ids.append(cell.get("id") if isinstance(cell.get("id"), str) else None)
         meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
@@ -108,12 +109,13 @@ def read(nb: dict) -> Notebook:
         errs += [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
         txt = outputs.text(outs)
         tf_version = tf_version or outputs.tf_version(txt)
+        n_train = n_train or outputs.n_train(txt)
         step = state.cell(i, len(code), src)
         if step is not None:
             _outputs(state.steps.setdefault(step, Step(step)), i, outs, txt)
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
-    return Notebook(state.steps, code, counts, errs, tf_version, state.datasets, md,
+    return Notebook(state.steps, code, counts, errs, tf_version, n_train, state.datasets, md,
                     nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids)
 
 

@@ -1,0 +1,105 @@
+"""The student's answer to each of the lab's questions, and their personal analysis.
+
+A notebook written by ``mnistlab notebook`` tags its cells (``metadata.mnistlab.answer``); a notebook written
+by hand is read by finding each question's words in the Markdown cells: the answer is the text after it, up to
+the next question or heading. Answers that ``mnistlab notebook`` wrote (its metadata names the cells, with a
+digest of the text it wrote) are marked ``generated`` unless the student rewrote them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from mnistlab.grade import lab
+from mnistlab.grade.parse import Notebook
+
+PLACEHOLDERS = ("…", "...", "réponse : à rédiger", "à compléter", "todo", "votre réponse", "non mesuré")
+
+
+@dataclass
+class Answer:
+    """A student's answer: its text, the cell it starts in (notebook index), whether the tool wrote it."""
+
+    text: str
+    cell: int | None = None
+    generated: bool = False
+
+    @property
+    def words(self) -> int:
+        return len(re.findall(r"\w+", self.text))
+
+
+def norm(text: str) -> str:
+    """Lower case, no accents, no Markdown or punctuation, single spaces."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+def read(nbk: Notebook) -> tuple[dict[str, Answer], Answer]:
+    """({question key: answer}, the personal analysis)."""
+    generated = _generated(nbk)
+    tagged = {}
+    analysis = Answer("")
+    for index, src, meta in nbk.markdown:
+        m = meta.get("mnistlab") if isinstance(meta.get("mnistlab"), dict) else {}
+        if isinstance(m.get("answer"), str):
+            tagged[m["answer"]] = Answer(_clean(src), index, index in generated)
+        elif m.get("analysis"):
+            analysis = Answer(_clean(re.sub(r"^#+.*\n", "", src)), index, index in generated)
+    if tagged:
+        return tagged, analysis
+    return _by_text(nbk), _analysis_by_heading(nbk)
+
+
+def _generated(nbk: Notebook) -> set[int]:
+    """Indices of the cells ``mnistlab notebook`` wrote and the student left as written."""
+    meta = nbk.metadata.get(lab.generated_marker())
+    written = meta.get("generated_answers") if isinstance(meta, dict) else None
+    if not isinstance(written, dict):
+        return set()
+    out = set()
+    for index, src, _ in nbk.markdown:
+        cid = nbk.cell_ids[index] if index < len(nbk.cell_ids) else None
+        if cid in written and hashlib.sha256(src.encode()).hexdigest()[:16] == written[cid]:
+            out.add(index)
+    return out
+
+
+def _clean(text: str) -> str:
+    text = re.sub(r"^\s*\**\s*(réponse|reponse|answer)\s*\**\s*:?\s*\**", "", text.strip(), flags=re.I)
+    text = text.strip()
+    return "" if norm(text) in {norm(p) for p in PLACEHOLDERS} or not norm(text) else text
+
+
+def _by_text(nbk: Notebook) -> dict[str, Answer]:
+    lines: list[tuple[int, str]] = [(i, ln) for i, src, _ in nbk.markdown for ln in src.split("\n")]
+    keys = {}
+    for q in lab.questions():
+        probe = norm(q.text)[:45]
+        for pos, (_, ln) in enumerate(lines):
+            if probe and probe in norm(ln) and pos not in keys.values():
+                keys[q.key] = pos
+                break
+    starts = sorted(keys.values())
+    out = {}
+    for key, pos in keys.items():
+        end = next((s for s in starts if s > pos), len(lines))
+        body = []
+        for cell, ln in lines[pos + 1:end]:
+            if ln.lstrip().startswith("#"):
+                break
+            body.append(ln)
+        out[key] = Answer(_clean("\n".join(body)), lines[pos][0])
+    return out
+
+
+def _analysis_by_heading(nbk: Notebook) -> Answer:
+    for index, src, _ in nbk.markdown:
+        first, _, rest = src.strip().partition("\n")
+        if first.lstrip().startswith("#") and re.search(r"analy", norm(first)):
+            return Answer(_clean(rest), index)
+    return Answer("")

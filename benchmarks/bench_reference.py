@@ -41,7 +41,7 @@ def run(args) -> None:
         folder = root / f"seed{s}"
         if (folder / ".done").exists():
             continue
-        cmd = [sys.executable, "-m", "mnistlab", "run", "--set", f"seed={s}", "--out", str(folder)]
+        cmd = [sys.executable, "-m", "mnistlab.cli", "run", "--set", f"seed={s}", "--out", str(folder)]
         if args.data:
             cmd += ["--data", args.data]
         if args.workers:

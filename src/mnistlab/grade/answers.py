@@ -52,7 +52,7 @@ def read(nbk: Notebook) -> tuple[dict[str, Answer], Answer]:
             analysis = Answer(_clean(re.sub(r"^#+.*\n", "", src)), index, index in generated)
     if tagged:
         return tagged, analysis
-    return _by_text(nbk), _analysis_by_heading(nbk)
+    return _by_text(nbk, generated), _analysis_by_heading(nbk)
 
 
 def _generated(nbk: Notebook) -> set[int]:
@@ -75,7 +75,7 @@ def _clean(text: str) -> str:
     return "" if norm(text) in {norm(p) for p in PLACEHOLDERS} or not norm(text) else text
 
 
-def _by_text(nbk: Notebook) -> dict[str, Answer]:
+def _by_text(nbk: Notebook, generated: set[int]) -> dict[str, Answer]:
     lines: list[tuple[int, str]] = [(i, ln) for i, src, _ in nbk.markdown for ln in src.split("\n")]
     keys = {}
     for q in lab.questions():
@@ -88,12 +88,14 @@ def _by_text(nbk: Notebook) -> dict[str, Answer]:
     out = {}
     for key, pos in keys.items():
         end = next((s for s in starts if s > pos), len(lines))
-        body = []
+        body, cells = [], set()
         for cell, ln in lines[pos + 1:end]:
             if ln.lstrip().startswith("#"):
                 break
             body.append(ln)
-        out[key] = Answer(_clean("\n".join(body)), lines[pos][0])
+            if ln.strip():
+                cells.add(cell)
+        out[key] = Answer(_clean("\n".join(body)), lines[pos][0], bool(cells) and cells <= generated)
     return out
 
 

@@ -13,12 +13,12 @@ import re
 from mnistlab.grade import tables
 from mnistlab.grade.words import num, say
 
-_MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
+_MD = re.compile(r"([\\`*_{}\[\]#|~])")
 
 
 def md_escape(text: str) -> str:
     """Plain text safe inside Markdown: no markup, no HTML, one line."""
-    return _MD.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=True))
+    return _MD.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
 
 
 def lines(mark, lang: str) -> str:

@@ -45,7 +45,9 @@ def errors(outputs: list) -> list[str]:
 
 
 def metrics(line: str) -> dict[str, float]:
-    """``{"accuracy": 0.97, "val_loss": 0.08, ...}`` from a Keras progress line."""
+    """``{"accuracy": 0.97, "val_loss": 0.08, ...}`` from a Keras progress line (``... step - accuracy: ...``)."""
+    if " - " not in line or ("step" not in line and "\u2501" not in line and "ETA" not in line):
+        return {}
     return {k: float(v) for k, v in _METRIC.findall(line)
             if k in ("accuracy", "loss", "val_accuracy", "val_loss")}
 

@@ -248,7 +248,7 @@ class _State:
             args = _args(value, _FIT_POS)
             x = args.get("x")
             if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr == "flow":
-                step = "ex2.augment"
+                step = self.models[var] = "ex2.augment"  # from here on the model is the augmented one
                 st = self.steps.setdefault(step, Step(step))
                 flow = _args(x, ("x", "y", "batch_size"))
                 if "batch_size" in flow:

@@ -70,7 +70,9 @@ def grade(nbk: Notebook, rubric: Rubric, bands: dict) -> Graded:
 def _mark(item: Item, nbk: Notebook, answers, analysis, bands, th, differ, values) -> Mark:
     st = nbk.steps.get(item.step)
     if item.kind == "code":
-        if st is None or not (st.layers or st.settings):
+        ref = checks.reference().steps.get(item.step)
+        needs_code = ref is not None and bool(ref.layers or ref.settings)
+        if st is None or (needs_code and not (st.layers or st.settings)):
             return Mark(item.id, 0.0, item.points, "code.missing")
         if item.step in differ:
             kept = item.points if item.points_if_settings_differ is None else item.points_if_settings_differ

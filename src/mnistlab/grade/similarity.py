@@ -4,6 +4,7 @@ Three measures, each a Jaccard index or a count over what the two students wrote
 
 - code: the set of their code lines (whitespace and comments dropped) minus every line of the lab's own code;
 - answers: 5-word shingles of their answers and analysis, minus what ``mnistlab notebook`` wrote;
+  (for both, what more than half of the class wrote is dropped too: the lab's text as they copied it)
 - numbers: the loss and accuracy values of their fit logs, to 4 decimals, at the same step and epoch. Two
   independent trainings never agree there; two executions of ``mnistlab notebook`` with the same seed on the
   same software can, so a pair where both notebooks were written by the tool is not counted on numbers.
@@ -81,11 +82,23 @@ def fingerprint(student: str, nbk: Notebook, answers: dict, analysis) -> Fingerp
 
 def pairs(prints: list[Fingerprint], th: dict) -> list[Pair]:
     """Every pair over a threshold, highest first."""
+    common = _common([p.lines for p in prints]), _common([p.shingles for p in prints])
+    prints = [Fingerprint(p.student, p.lines - common[0], p.shingles - common[1], p.words, p.numbers, p.answers,
+                          p.generated) for p in prints]
     out = []
     for i, a in enumerate(prints):
         for b in prints[i + 1:]:
             out += _compare(a, b, th)
     return sorted(out, key=lambda p: -p.value)
+
+
+def _common(sets: list[set]) -> set:
+    """What more than half of the class (and at least 3 submissions) wrote: the lab's text, not copying."""
+    from collections import Counter
+
+    counts = Counter(x for s in sets for x in s)
+    floor = max(3, len(sets) // 2 + 1)
+    return {x for x, n in counts.items() if n >= floor}
 
 
 def _jaccard(a: set, b: set) -> float:

@@ -5,8 +5,8 @@ Three measures, each a Jaccard index or a count over what the two students wrote
 - code: the set of their code lines (whitespace and comments dropped) minus every line of the lab's own code;
 - answers: 5-word shingles of their answers and analysis, minus what ``mnistlab notebook`` wrote;
   (for both, what more than half of the class wrote is dropped too: the lab's text as they copied it)
-- numbers: the loss and accuracy values of their fit logs, to 4 decimals, at the same step and epoch. Two
-  independent trainings never agree there; two executions of ``mnistlab notebook`` with the same seed on the
+- numbers: the loss values of their fit logs, to 4 decimals, at the same step and epoch: a pair is shown when
+  most of them are equal (a few can agree by chance; whole curves of independent trainings never do); two executions of ``mnistlab notebook`` with the same seed on the
   same software can, so a pair where both notebooks were written by the tool is not counted on numbers.
 """
 
@@ -119,8 +119,9 @@ def _compare(a: Fingerprint, b: Fingerprint, th: dict) -> list[Pair]:
             found.append(Pair(a.student, b.student, "answers", j,
                               [(k, a.answers[k][:300], b.answers[k][:300]) for k in keys[:5]]))
     if not (a.generated and b.generated):
-        same = [k for k, v in a.numbers.items() if b.numbers.get(k) == v and k[2] in ("loss", "val_loss")]
-        if len(same) >= th["similar_numbers"]:
+        both = [k for k in a.numbers if k in b.numbers and k[2] in ("loss", "val_loss")]
+        same = [k for k in both if a.numbers[k] == b.numbers[k]]
+        if len(same) >= th["similar_numbers"] and len(same) >= th["similar_numbers_fraction"] * len(both):
             ev = [(f"{s} epoch {n} {m}", a.numbers[(s, n, m)], b.numbers[(s, n, m)]) for s, n, m in same[:6]]
             found.append(Pair(a.student, b.student, "numbers", float(len(same)), ev))
     return found

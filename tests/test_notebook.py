@@ -236,3 +236,26 @@ def test_captured_values_become_a_run_folder_the_report_reads(tmp_path):
     assert "101" in got["ex1.4.1"] and "770" in got["ex1.4.1"]
     assert "**9.9.9**" in got["ex1.1.3"]
     assert (run / "ex1" / "history.csv").read_text().startswith("epoch,loss,accuracy,val_loss,val_accuracy")
+
+
+@pytest.mark.slow
+def test_written_answers_are_recorded_and_graded_as_the_tools(executed, tmp_path):
+    """The metadata names every answer cell the tool wrote; the grader says so and does not call it copying."""
+    from mnistlab.grade import Options, grade
+
+    nb = nbformat.read(executed[0].notebook, as_version=4)
+    written = nb.metadata["mnistlab"]["generated_answers"]
+    answer_ids = {c.id for c in nb.cells if "answer" in c.metadata.get("mnistlab", {})
+                  and "à rédiger" not in c.source}
+    assert written and set(written) <= answer_ids | {c.id for c in nb.cells}
+    assert nb.metadata["mnistlab"]["version"]
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for i, w in enumerate(executed):  # two executions of the same seed: equal numbers, equal words
+        (subs / f"student{i}.ipynb").write_bytes(w.notebook.read_bytes())
+    entries = grade(subs, tmp_path / "out", Options())
+    for e in entries:
+        flags = [f for f, _ in e["flags_evidence"]]
+        assert e["status"] == "OK" and "generated-answers" in flags
+        assert not any(f.startswith("similar:") for f in flags)
+        assert e["total"] > 0

@@ -1,0 +1,60 @@
+"""``mnistlab grade --execute``: each notebook in a child process with time, memory and network limits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from nbformat import v4
+
+from mnistlab.grade import execute
+
+
+def _nb(*sources: str) -> dict:
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_code_cell(s) for s in sources]
+    return json.loads(json.dumps(nb))
+
+
+NET = ("import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    print('NET')\n"
+       "except OSError as e:\n    print('NONET')")
+
+
+def test_execution_is_sandboxed_and_cached(tmp_path):
+    nb = _nb("print(6 * 7)", "import os\nprint(os.getcwd())", NET, "x = bytearray(3 * 1024 ** 3)")
+    r = execute.run(nb, "d1", tmp_path / "cache", 60, 1500)
+    assert r.status == "OK" and not r.cached, r.reason
+    out = [c["outputs"] for c in r.nb["cells"]]
+    text = ["".join(o[0].get("text", "")) for o in out]
+    assert text[0] == "42\n"
+    assert "mnistlab-grade-" in text[1]  # a fresh temporary working folder
+    prefix, said = execute.isolation()
+    if prefix:
+        assert text[2] == "NONET\n" and "no network" in said
+    else:
+        assert "NETWORK NOT ISOLATED" in said
+    assert out[3][0]["ename"] == "MemoryError"  # the memory limit holds in the kernel
+    again = execute.run(nb, "d1", tmp_path / "cache", 60, 1500)
+    assert again.cached and again.status == "OK" and again.nb == r.nb
+
+
+def test_a_notebook_past_its_time_limit_is_timeout(tmp_path):
+    r = execute.run(_nb("import time\ntime.sleep(120)"), "d2", tmp_path / "cache", 6, 1500)
+    assert r.status == "TIMEOUT" and "6 s" in r.reason and r.seconds < 30
+
+
+@pytest.mark.slow
+def test_grading_with_execute_compares_outputs(tmp_path):
+    """A notebook whose submitted outputs are fabricated: re-execution shows errors (no data set here)."""
+    import grade_cohort as gc
+    from mnistlab.grade import Options, grade
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "Alice.ipynb").write_text(json.dumps(gc.lab_notebook("Alice", seed=1)))
+    gc.bands_file(tmp_path / "bands.json")
+    entries = grade(subs, tmp_path / "out", Options(reference=str(tmp_path / "bands.json"), execute=True,
+                                                   timeout_s=120, memory_mb=4096))
+    flags = [f for f, _ in entries[0]["flags_evidence"]]
+    assert entries[0]["status"] == "OK" and "execution-errors" in flags
+    assert list((tmp_path / "out" / "cache").glob("*.ipynb"))

@@ -68,9 +68,9 @@ def main() -> None:
     p.add_argument("--data", help="local data folder for the executed notebooks")
     p.add_argument("--workers", type=int, default=1)
     args = p.parse_args()
-    from mnistlab.grade import Options
-
     import grade_cohort as gc
+
+    from mnistlab.grade import Options
 
     with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp:
         tmp = Path(tmp)

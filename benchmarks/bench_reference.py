@@ -89,7 +89,8 @@ def build(args) -> None:
     print(f"{args.out}: {data['n_runs']} runs, seeds {data['seeds']}; record {path.relative_to(ROOT)}")
     for step, h in record["headline"].items():
         for metric, v in h.items():
-            print(f"  {step:16s} {metric:14s} P5 {v['p5']:.4f}  P50 {v['p50']:.4f}  P95 {v['p95']:.4f}  sd {v['sd']:.4f}")
+            print(f"  {step:16s} {metric:14s} P5 {v['p5']:.4f}  P50 {v['p50']:.4f}  P95 {v['p95']:.4f}  "
+                  f"sd {v['sd']:.4f}")
 
 
 def main() -> None:

@@ -88,7 +88,8 @@ CODE = {
 }
 FIT = {"ex1.fit": ("ex1", 5), "ex2.ann.fit": ("ex2.ann", 10), "ex2.cnn.fit": ("ex2.cnn", 10),
        "ex2.augment": ("ex2.augment", 10)}
-EVAL = {"ex1.evaluate": "ex1", "ex2.ann.evaluate": "ex2.ann", "ex2.cnn.evaluate": "ex2.cnn", "ex2.augment": "ex2.augment"}
+EVAL = {"ex1.evaluate": "ex1", "ex2.ann.evaluate": "ex2.ann", "ex2.cnn.evaluate": "ex2.cnn",
+        "ex2.augment": "ex2.augment"}
 SUMMARY = {"ex1.model": "101,770", "ex2.ann.model": "109,386", "ex2.cnn.model": "225,034"}
 FIGS = ("ex1.samples", "ex1.curve", "ex1.predictions", "ex2.activations", "ex2.confusion")
 # Where each question's answer goes: after the code block of its section (the lab's order).

@@ -7,9 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
+import grade_cohort as gc
 import pytest
 
-import grade_cohort as gc
 from mnistlab import cli
 from mnistlab.grade import Options, grade
 

@@ -47,6 +47,7 @@ def test_a_notebook_past_its_time_limit_is_timeout(tmp_path):
 def test_grading_with_execute_compares_outputs(tmp_path):
     """A notebook whose submitted outputs are fabricated: re-execution shows errors (no data set here)."""
     import grade_cohort as gc
+
     from mnistlab.grade import Options, grade
 
     subs = tmp_path / "subs"

@@ -8,9 +8,9 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import grade_cohort as gc
 import pytest
 
-import grade_cohort as gc
 from mnistlab.errors import MnistlabError
 from mnistlab.grade import bands, checks, parse, rubric, submissions
 
@@ -140,7 +140,8 @@ def test_parser_never_fails_on_broken_code():
           "metadata": []}
     got = parse.read(nb)
     assert got.code == ["def (:\n  x = = 1", "model = Sequential([Dense(*a)])"] and got.exec_counts == [None, None]
-    assert [ly.kind for ly in got.steps["ex1"].layers] == ["Dense"] and parse.count_params(got.steps["ex1"].layers) is None
+    layers = got.steps["ex1"].layers
+    assert [ly.kind for ly in layers] == ["Dense"] and parse.count_params(layers) is None
 
 
 def test_rubric_errors_name_the_item(tmp_path):

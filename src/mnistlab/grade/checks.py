@@ -29,7 +29,7 @@ def order(nbk: Notebook) -> list[Flag]:
     counts = [c for c in nbk.exec_counts if c is not None]
     if not counts:
         return [("not-executed", "no code cell has an execution count")]
-    if counts[0] != 1 or any(b <= a for a, b in zip(counts, counts[1:])):
+    if counts[0] != 1 or any(b <= a for a, b in zip(counts, counts[1:], strict=False)):
         shown = ", ".join(map(str, counts[:12])) + (" ..." if len(counts) > 12 else "")
         return [("out-of-order", f"execution counts {shown}")]
     return []

@@ -34,7 +34,7 @@ def figure(entries: list[dict], bands: dict, lang: str) -> str:
     if not keys:
         return ""
     fig, axes = plt.subplots(len(keys), 1, figsize=(8, 1.3 * len(keys) + .6), squeeze=False)
-    for ax, key in zip(axes[:, 0], keys):
+    for ax, key in zip(axes[:, 0], keys, strict=True):
         step, metric = _split(key)
         vals = [e["values"][key] for e in entries if key in e.get("values", {})]
         b = bandmod.band(bands, step, metric)

@@ -86,5 +86,6 @@ def document(title: str, body: str, lang: str) -> str:
 def summary(entry: dict, lang: str) -> str:
     """One line for the Moodle feedback column: the total and the items that lost points."""
     lost = [m.item for m in entry.get("marks", []) if m.points < m.max]
-    head = _status_line(entry, lang) or f"{num(entry.get('total') or 0, lang, 2)} / {num(entry.get('max') or 0, lang, 2)}"
+    head = (_status_line(entry, lang)
+            or f"{num(entry.get('total') or 0, lang, 2)} / {num(entry.get('max') or 0, lang, 2)}")
     return tables.cell(head + (f" ; -{', '.join(lost[:15])}" if lost else ""))

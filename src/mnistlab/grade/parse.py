@@ -312,7 +312,7 @@ def _statements(node: ast.AST):
 
 
 def _args(call: ast.Call, positional: tuple[str, ...]) -> dict[str, ast.expr]:
-    out = {name: arg for name, arg in zip(positional, call.args) if not isinstance(arg, ast.Starred)}
+    out = {name: arg for name, arg in zip(positional, call.args, strict=False) if not isinstance(arg, ast.Starred)}
     out.update({k.arg: k.value for k in call.keywords if k.arg})
     return out
 

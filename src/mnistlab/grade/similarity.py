@@ -3,11 +3,12 @@
 Three measures, each a Jaccard index or a count over what the two students wrote themselves:
 
 - code: the set of their code lines (whitespace and comments dropped) minus every line of the lab's own code;
-- answers: 5-word shingles of their answers and analysis, minus what ``mnistlab notebook`` wrote;
-  (for both, what more than half of the class wrote is dropped too: the lab's text as they copied it)
+- answers: 5-word shingles of their answers and analysis, minus what ``mnistlab notebook`` wrote
+  (for code and answers, what more than half of the class wrote is dropped too: the lab's text, copied);
 - numbers: the loss values of their fit logs, to 4 decimals, at the same step and epoch: a pair is shown when
-  most of them are equal (a few can agree by chance; whole curves of independent trainings never do); two executions of ``mnistlab notebook`` with the same seed on the
-  same software can, so a pair where both notebooks were written by the tool is not counted on numbers.
+  most of them are equal (a few can agree by chance; whole curves of independent trainings never do). Two
+  executions of ``mnistlab notebook`` with the same seed on the same software can agree, so a pair where both
+  notebooks were written by the tool is not counted on numbers.
 """
 
 from __future__ import annotations

@@ -138,7 +138,9 @@ def lab_notebook(student: str, *, seed: int = 0, acc: dict | None = None, epochs
     nb.cells.append(v4.new_markdown_cell("### Analyse personnelle\n\n" + (
         " ".join(rng.choice(WORDS) for _ in range(60)) if answers else "")))
     if generated:
-        nb.metadata[lab.generated_marker()] = {"version": "0.1.0", "generated_answers": written}
+        code = {c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells if c.cell_type == "code"}
+        nb.metadata[lab.generated_marker()] = {"version": "0.1.0", "generated_answers": written,
+                                               "generated_code": code}
     return json.loads(json.dumps(nb))
 
 

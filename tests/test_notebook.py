@@ -249,6 +249,7 @@ def test_written_answers_are_recorded_and_graded_as_the_tools(executed, tmp_path
                   and "à rédiger" not in c.source}
     assert written and set(written) <= answer_ids | {c.id for c in nb.cells}
     assert nb.metadata["mnistlab"]["version"]
+    assert set(nb.metadata["mnistlab"]["generated_code"]) == {c.id for c in nb.cells if c.cell_type == "code"}
     subs = tmp_path / "subs"
     subs.mkdir()
     for i, w in enumerate(executed):  # two executions of the same seed: equal numbers, equal words

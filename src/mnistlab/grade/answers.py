@@ -77,11 +77,12 @@ def _clean(text: str) -> str:
 
 def _by_text(nbk: Notebook, generated: set[int]) -> dict[str, Answer]:
     lines: list[tuple[int, str]] = [(i, ln) for i, src, _ in nbk.markdown for ln in src.split("\n")]
+    normed = [norm(ln) if len(ln) < 2000 else "" for _, ln in lines]
     keys = {}
     for q in lab.questions():
         probe = norm(q.text)[:45]
-        for pos, (_, ln) in enumerate(lines):
-            if probe and probe in norm(ln) and pos not in keys.values():
+        for pos, text in enumerate(normed):
+            if probe and probe in text and pos not in keys.values():
                 keys[q.key] = pos
                 break
     starts = sorted(keys.values())

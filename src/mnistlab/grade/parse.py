@@ -69,6 +69,7 @@ class Notebook:
 
     steps: dict[str, Step]
     code: list[str]  # every code cell's source, in order
+    code_ids: list[str | None]  # their cell ids
     exec_counts: list[int | None]  # per code cell
     errors: list[str]  # "cell N: ename: evalue"
     tf_version: str | None
@@ -91,7 +92,7 @@ def read(nb: dict) -> Notebook:
     """Read notebook JSON (already checked by :mod:`~mnistlab.grade.submissions`) as the lab's steps."""
     cells = nb.get("cells", [])
     state = _State()
-    code, counts, errs, md, ids = [], [], [], [], []
+    code, code_ids, counts, errs, md, ids = [], [], [], [], [], []
     tf_version = n_train = None
     for i, cell in enumerate(cells):
         ids.append(cell.get("id") if isinstance(cell.get("id"), str) else None)
@@ -103,6 +104,7 @@ def read(nb: dict) -> Notebook:
             continue
         src = source(cell)
         code.append(src)
+        code_ids.append(ids[-1])
         count = cell.get("execution_count")
         counts.append(count if isinstance(count, int) else None)
         outs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
@@ -115,7 +117,7 @@ def read(nb: dict) -> Notebook:
             _outputs(state.steps.setdefault(step, Step(step)), i, outs, txt)
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
-    return Notebook(state.steps, code, counts, errs, tf_version, n_train, state.datasets, md,
+    return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
                     nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids)
 
 

@@ -69,7 +69,9 @@ def _lab_lines() -> frozenset[str]:
 
 
 def fingerprint(student: str, nbk: Notebook, answers: dict, analysis) -> Fingerprint:
-    own = {line_key(ln) for src in nbk.code for ln in src.split("\n")} - _lab_lines() - {""}
+    tool = _tool_written(nbk)
+    own = {line_key(ln) for i, src in enumerate(nbk.code) if i not in tool
+           for ln in src.split("\n")} - _lab_lines() - {""}
     texts = {k: a.text for k, a in answers.items() if not a.generated and a.text}
     if analysis.text and not analysis.generated:
         texts["analysis"] = analysis.text
@@ -79,6 +81,18 @@ def fingerprint(student: str, nbk: Notebook, answers: dict, analysis) -> Fingerp
                for n, epoch in enumerate(st.fit_log, 1) for k, v in epoch.items()}
     generated = any(a.generated for a in answers.values())
     return Fingerprint(student, own, shingles, len(words), numbers, texts, generated)
+
+
+def _tool_written(nbk: Notebook) -> set[int]:
+    """Code cells ``mnistlab notebook`` wrote and the student left as written (by index among code cells)."""
+    import hashlib
+
+    meta = nbk.metadata.get(lab.generated_marker())
+    written = meta.get("generated_code") if isinstance(meta, dict) else None
+    if not isinstance(written, dict):
+        return set()
+    return {i for i, (cid, src) in enumerate(zip(nbk.code_ids, nbk.code, strict=True))
+            if cid in written and hashlib.sha256(src.encode()).hexdigest()[:16] == written[cid]}
 
 
 def pairs(prints: list[Fingerprint], th: dict) -> list[Pair]:

@@ -24,8 +24,9 @@ from mnistlab.fileio import write_text
 from mnistlab.notebook import kernel
 
 NOTEBOOK = "TP2.ipynb"
-# Notebook metadata recording, openly, which answer cells this tool wrote: {"version", "generated_answers":
-# {cell id: sha256 of the text written, first 16 hex digits}}; `mnistlab grade` reads it.
+# Notebook metadata recording, openly, which cells this tool wrote: {"version", "generated_answers": {cell id:
+# sha256 of the text written, first 16 hex digits}, "generated_code": {the same for code cells}};
+# `mnistlab grade` reads it.
 GENERATED_KEY = "mnistlab"
 HTML = "TP2.html"
 # The cell whose duration is a step's training time.
@@ -173,6 +174,7 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> Non
         nb.metadata[GENERATED_KEY] = {"version": __version__, "generated_answers": {
             c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells
             if (c.metadata.get("mnistlab", {}).get("answer") or c.metadata.get("mnistlab", {}).get("analysis"))
-            and build.TO_WRITE not in c.source}}
+            and build.TO_WRITE not in c.source}, "generated_code": {
+            c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells if c.cell_type == "code"}}
     nbformat.validate(nb)
     _save(nb, written.notebook)

@@ -81,7 +81,7 @@ def test_settings_changed_are_flagged_and_cost_the_code_half(cohort):
     assert "settings-differ:ex1" in flags(r)
     assert float(r["ex1.code"]) == 0.5
     md = (cohort / "out" / "feedback" / "Bruno_Petit.md").read_text(encoding="utf-8")
-    assert "epochs = 10 (lab: 5)" in md and "Dense(256" in md
+    assert "epochs = 10 (TP : 5) \\[cell 6: epochs=10," in md and "Dense(256" in md
     assert "comparé à la bande du TP" in md
 
 
@@ -89,7 +89,7 @@ def test_an_output_edited_by_hand_is_inconsistent(cohort):
     r = rows(cohort / "out")["Chloe Durand"]
     assert "outputs-inconsistent:ex1" in flags(r)
     md = (cohort / "out" / "feedback" / "Chloe_Durand.md").read_text(encoding="utf-8")
-    assert "printed accuracy 0.9912 but evaluate() shows 0.9751" in md
+    assert "précision affichée 0,9912 mais evaluate() donne 0,9751" in md
 
 
 def test_a_copy_is_similar_with_evidence_and_independent_work_is_not(cohort):
@@ -153,6 +153,7 @@ def test_feedback_states_the_band_in_french_and_english(cohort, tmp_path):
     grade(cohort / "subs", out, Options(reference=str(cohort / "bands.json"), lang="en", only=["Alice Martin"]))
     en = (out / "feedback" / "Alice_Martin.md").read_text(encoding="utf-8")
     assert "0.9751 in the reference band \\[P5 = 0.97" in en
+    assert "no code cell" not in en and "précision" not in en
 
 
 def test_overrides_are_kept_and_only_regrades_one(cohort, tmp_path):

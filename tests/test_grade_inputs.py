@@ -131,7 +131,8 @@ def test_parser_tolerates_aliases_positional_arguments_and_magics():
     assert st.settings["optimizer"] == "adam(learning_rate=0.01)"
     assert st.settings["epochs"] == 5 and st.settings["batch_size"] == 32
     diffs = checks.settings(st, checks.reference().steps["ex1"])
-    assert len(diffs) == 1 and diffs[0].startswith("optimizer = adam(learning_rate=0.01) (lab: adam)")
+    assert len(diffs) == 1
+    assert diffs[0].startswith("optimizer = adam(learning_rate=0.01) (TP : adam) [cell 1: net.compile(")
 
 
 def test_parser_never_fails_on_broken_code():

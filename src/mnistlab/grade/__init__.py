@@ -12,6 +12,7 @@ The lab itself is reached through :mod:`mnistlab.grade.lab` only.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,25 +75,25 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
         isolation = execute.isolation()[1]
         print(f"mnistlab grade: --execute: {isolation}", file=stream)
     entries = _grade_all(subs, out, rub, bands, overrides, opts, stream)
-    _similarity(entries, rub)
-    _write(out, entries, rub, bands, opts, isolation)
+    pairs = _similarity(entries, rub)
+    _write(out, entries, pairs, rub, bands, opts, isolation)
     return entries
 
 
 def _grade_all(subs, out, rub, bands, overrides, opts, stream) -> list[dict]:
-    start, done = time.monotonic(), 0
+    start, done, lock = time.monotonic(), 0, threading.Lock()
     entries: list[dict] = [{} for _ in subs]
 
     def one(i: int) -> None:
         nonlocal done
-        entries[i] = _grade_one(subs[i], out, rub, bands, overrides, opts)
-        done += 1
-        e = entries[i]
-        elapsed = time.monotonic() - start
-        left = elapsed / done * (len(subs) - done)
-        score = f"{e['total']:g}/{e['max']:g}" if e.get("marks") else e["reason"][:60]
-        print(f"[{done}/{len(subs)}] {e['student']}: {e['status']} {score}  ({_clock(elapsed)} elapsed, "
-              f"~{_clock(left)} left)", file=stream, flush=True)
+        e = entries[i] = _grade_one(subs[i], out, rub, bands, overrides, opts)
+        with lock:
+            done += 1
+            elapsed = time.monotonic() - start
+            left = elapsed / done * (len(subs) - done)
+            score = f"{e['total']:g}/{e['max']:g}" if e.get("marks") else e["reason"][:60]
+            print(f"[{done}/{len(subs)}] {e['student']}: {e['status']} {score}  ({_clock(elapsed)} elapsed, "
+                  f"~{_clock(left)} left)", file=stream, flush=True)
 
     if opts.execute and opts.workers > 1:
         with ThreadPoolExecutor(max_workers=opts.workers) as pool:
@@ -113,12 +114,14 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
         return entry
     try:
         nbk = parse.read(sub.nb)
-        graded = score.grade(nbk, rub, bands)
+        flags = []
         if opts.execute:
-            flags = _execute(sub, nbk, out, bands, opts, entry)
+            nbk, flags = _execute(sub, nbk, out, bands, opts, entry)
             if entry["status"] != "OK":
                 return entry
-            graded.flags += flags
+        graded = score.grade(nbk, rub, bands, opts.lang)
+        graded.flags = [f for f in graded.flags if not (flags and f[0] == "not-executed")] + flags
+        fingerprint = similarity.fingerprint(sub.student, nbk, graded.answers, graded.analysis)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, MemoryError) as e:
         entry.update(status="BROKEN", reason=f"the grader could not read it ({type(e).__name__}: {str(e)[:120]})")
         return entry
@@ -129,22 +132,29 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
             m.points = pts
             m.extra.append(("override", {"points": pts, "comment": comment}))
     entry.update(marks=graded.marks, total=graded.total, flags_evidence=list(graded.flags),
-                 values=graded.values, answers=graded.answers,
-                 fingerprint=similarity.fingerprint(sub.student, nbk, graded.answers, graded.analysis))
+                 values=graded.values, answers=graded.answers, fingerprint=fingerprint)
     return entry
 
 
-def _execute(sub, nbk, out, bands, opts, entry) -> list[tuple[str, str]]:
-    """Re-execute; compare the re-executed results with the submitted ones within the band's width."""
+def _execute(sub, nbk, out, bands, opts, entry):
+    """Re-execute; compare the re-executed results with the submitted ones within the band's width.
+
+    Returns the notebook to grade (the submitted one; the re-executed one when the student handed it in
+    without outputs) and the execution's flags.
+    """
     from mnistlab.grade import bands as bandmod
     from mnistlab.grade import execute, parse, score
+    from mnistlab.grade.words import say
 
     r = execute.run(sub.nb, sub.digest, out / CACHE, opts.timeout_s, opts.memory_mb, opts.keras_home)
     if r.status != "OK":
         entry.update(status=r.status, reason=r.reason)
-        return []
+        return nbk, []
     again = parse.read(r.nb)
     flags = [("execution-errors", "; ".join(again.errors[:3]))] if again.errors else []
+    if all(c is None for c in nbk.exec_counts):
+        again.markdown, again.metadata = nbk.markdown, nbk.metadata
+        return again, flags + [("graded-on-re-execution", say("ev.re_executed", opts.lang))]
     for name, st in nbk.steps.items():
         mine, redo = score.value(st, "test_accuracy"), score.value(again.steps.get(name), "test_accuracy")
         b = bandmod.band(bands, name, "test_accuracy")
@@ -152,12 +162,12 @@ def _execute(sub, nbk, out, bands, opts, entry) -> list[tuple[str, str]]:
             continue
         width = b["max"] - b["min"] + 0.01
         if abs(mine - redo) > width:
-            flags.append((f"outputs-inconsistent:{name}", f"submitted test accuracy {mine:.4f}, re-executed "
-                          f"{redo:.4f}: further apart than the reference runs' spread ({width:.4f})"))
-    return flags
+            flags.append((f"outputs-inconsistent:{name}", say("ev.redo", opts.lang, mine=mine, redo=redo,
+                                                              width=width)))
+    return nbk, flags
 
 
-def _similarity(entries: list[dict], rub) -> None:
+def _similarity(entries: list[dict], rub) -> list:
     from mnistlab.grade import similarity
 
     prints = [e["fingerprint"] for e in entries if e.get("fingerprint")]
@@ -168,13 +178,12 @@ def _similarity(entries: list[dict], rub) -> None:
             flag = f"similar:{other}"
             if all(f != flag for f, _ in by_name[me]["flags_evidence"]):
                 by_name[me]["flags_evidence"].append((flag, f"{p.measure} {p.value:.2f}"))
-    entries.append({"_pairs": pairs})
+    return pairs
 
 
-def _write(out: Path, entries: list[dict], rub, bands, opts, isolation: str) -> None:
+def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolation: str) -> None:
     from mnistlab.grade import classpage, feedback, submissions, tables
 
-    pairs = entries.pop()["_pairs"]
     items = [i.id for i in rub.items]
     rows = []
     used: set[str] = set()

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from mnistlab.grade import lab
 from mnistlab.grade.parse import Notebook
 
-PLACEHOLDERS = ("…", "...", "réponse : à rédiger", "à compléter", "todo", "votre réponse", "non mesuré")
+# What an empty answer field holds (a notebook's "à rédiger" line, "…", TODO): an answer starting so is none.
+PLACEHOLDERS = ("à rédiger", "a rediger", "à compléter", "todo", "votre réponse", "non mesuré", "your answer")
 
 
 @dataclass
@@ -72,7 +73,8 @@ def _generated(nbk: Notebook) -> set[int]:
 def _clean(text: str) -> str:
     text = re.sub(r"^\s*\**\s*(réponse|reponse|answer)\s*\**\s*:?\s*\**", "", text.strip(), flags=re.I)
     text = text.strip()
-    return "" if norm(text) in {norm(p) for p in PLACEHOLDERS} or not norm(text) else text
+    n = norm(text)
+    return "" if not n or any(n.startswith(norm(p)) for p in PLACEHOLDERS) else text
 
 
 def _by_text(nbk: Notebook, generated: set[int]) -> dict[str, Answer]:

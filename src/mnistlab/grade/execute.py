@@ -70,7 +70,7 @@ def run(nb: dict, digest: str, cache: Path, timeout_s: float, memory_mb: int,
         src.write_text(json.dumps(nb), encoding="utf-8")
         work = Path(tmp) / "work"
         work.mkdir()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "MPLBACKEND": "Agg",
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work),
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "TF_CPP_MIN_LOG_LEVEL": "3",
                "LANG": "C.UTF-8"}
         if keras_home:

@@ -67,6 +67,9 @@ def fit_log(txt: str) -> list[dict[str, float]]:
                 current = m
     if current:
         epochs.append(current)
+    if current is None:  # Keras prints no "Epoch 1/1" for one epoch: its last line with validation metrics
+        last = [m for m in map(metrics, txt.split("\n")) if any(k.startswith("val_") for k in m)]
+        epochs = last[-1:]
     return [e for e in epochs if e]
 
 

@@ -112,28 +112,28 @@ def read(nb: dict) -> Notebook:
         txt = outputs.text(outs)
         tf_version = tf_version or outputs.tf_version(txt)
         n_train = n_train or outputs.n_train(txt)
-        step = state.cell(i, len(code), src)
+        step, own = state.cell(i, len(code), src)
         if step is not None:
-            _outputs(state.steps.setdefault(step, Step(step)), i, outs, txt)
+            _outputs(state.steps.setdefault(step, Step(step)), i, outs, txt, fill_only=not own)
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
                     nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids)
 
 
-def _outputs(st: Step, index: int, outs: list, txt: str) -> None:
+def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False) -> None:
+    """Add a cell's outputs to its step; a cell only placed after the step (``fill_only``) overrides nothing."""
     if index not in st.cells:
         st.cells.append(index)
     st.figures += outputs.figures(outs)
-    st.fit_log = outputs.fit_log(txt) or st.fit_log
-    ev = outputs.evaluate(txt) if not outputs.fit_log(txt) else {}
-    st.evaluate = ev or st.evaluate
-    p = outputs.printed_accuracy(txt)
-    st.printed_accuracy = p if p is not None else st.printed_accuracy
-    st.summary_params = outputs.summary_params(txt) or st.summary_params
-    st.activations = outputs.printed_dict(txt) or st.activations
-    s = outputs.matrix_sum(txt)
-    st.matrix_sum = s if s is not None else st.matrix_sum
+    log = outputs.fit_log(txt)
+    found = {"fit_log": log, "evaluate": {} if log else outputs.evaluate(txt),
+             "printed_accuracy": outputs.printed_accuracy(txt), "summary_params": outputs.summary_params(txt),
+             "activations": outputs.printed_dict(txt), "matrix_sum": outputs.matrix_sum(txt)}
+    for key, value in found.items():
+        if value is not None and value != {} and value != [] and not (fill_only and getattr(st, key) not in
+                                                                      (None, {}, [])):
+            setattr(st, key, value)
 
 
 def parse_code(src: str) -> ast.Module | None:
@@ -157,10 +157,11 @@ class _State:
         self.exercise = "ex1"
         self.last: str | None = None
 
-    def cell(self, index: int, number: int, src: str) -> str | None:
+    def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
+        """(the step the cell's outputs go to, whether the cell's code names that step)."""
         tree = parse_code(src)
         if tree is None:
-            return self.last
+            return self.last, False
         lines = src.split("\n")
         found: list[str] = []
         for node in ast.walk(tree):
@@ -193,7 +194,7 @@ class _State:
                 self.steps.setdefault(step, Step(step))
                 if index not in self.steps[step].cells:
                     self.steps[step].cells.append(index)
-        return self.last
+        return self.last, bool(found)
 
     def _name(self, func: ast.expr) -> str:
         tail = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
@@ -244,8 +245,8 @@ class _State:
             args = _args(value, _COMPILE_POS)
             for key in ("optimizer", "loss"):
                 if key in args and key not in st.settings:
-                    st.settings[key], st.lines[key] = _optimizer(args[key]) if key == "optimizer" else _value(
-                        args[key]), where
+                    st.settings[key] = _optimizer(args[key]) if key == "optimizer" else _value(args[key])
+                    st.lines[key] = _line(args[key], number, lines)
         elif method == "fit":
             args = _args(value, _FIT_POS)
             x = args.get("x")
@@ -257,10 +258,11 @@ class _State:
                     args["batch_size"] = flow["batch_size"]
             for key in ("epochs", "batch_size"):
                 if key in args:
-                    st.settings[key], st.lines[key] = _value(args[key]), where
+                    st.settings[key], st.lines[key] = _value(args[key]), _line(args[key], number, lines)
             val = ("split " + str(_value(args["validation_split"])) if "validation_split" in args else
                    "data " + _compact(args["validation_data"]) if "validation_data" in args else "none")
-            st.settings["validation"], st.lines["validation"] = val, where
+            node = args.get("validation_split", args.get("validation_data", value))
+            st.settings["validation"], st.lines["validation"] = val, _line(node, number, lines)
             if isinstance(target, ast.Name):
                 self.histories[target.id] = step
         elif method != "evaluate" and method not in ("summary", "predict"):
@@ -301,6 +303,12 @@ class _State:
             shape = _value(a["input_shape"])
             layer.shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
         return layer
+
+
+def _line(node: ast.AST, number: int, lines: list[str]) -> str:
+    """``cell N: the line of code`` holding ``node`` (the evidence quoted in feedback)."""
+    n = getattr(node, "lineno", 0)
+    return f"cell {number}: {lines[n - 1].strip()[:120]}" if 0 < n <= len(lines) else f"cell {number}"
 
 
 def _statements(node: ast.AST):

@@ -11,6 +11,7 @@ from mnistlab.grade import bands as bandmod
 from mnistlab.grade import checks
 from mnistlab.grade.parse import Notebook
 from mnistlab.grade.rubric import Item, Rubric
+from mnistlab.grade.words import say
 
 _MIRROR = {"min": "max", "max": "min", "p5": "p95", "p95": "p5", "p25": "p75", "p75": "p25", "p50": "p50"}
 
@@ -44,23 +45,23 @@ class Graded:
         return sum(m.points for m in self.marks)
 
 
-def grade(nbk: Notebook, rubric: Rubric, bands: dict) -> Graded:
+def grade(nbk: Notebook, rubric: Rubric, bands: dict, lang: str = "fr") -> Graded:
     """Grade one parsed notebook (no execution, no other student involved)."""
     th = rubric.thresholds
     answers, analysis = answersmod.read(nbk)
     ref = checks.reference()
-    flags = checks.order(nbk) + checks.cell_errors(nbk) + checks.consistency(nbk, th["consistency_tolerance"])
-    flags += checks.dataset(nbk, bands, th["band_margin"])
+    flags = checks.order(nbk, lang) + checks.cell_errors(nbk) + checks.consistency(nbk, th["consistency_tolerance"],
+                                                                                  lang)
+    flags += checks.dataset(nbk, bands, th["band_margin"], lang)
     differ = {}
     for name, st in nbk.steps.items():
-        diffs = checks.settings(st, ref.steps.get(name))
+        diffs = checks.settings(st, ref.steps.get(name), lang)
         if diffs:
             differ[name] = diffs
             flags.append((f"settings-differ:{name}", "; ".join(diffs)))
     generated = any(a.generated for a in answers.values()) or analysis.generated
     if generated:
-        flags.append(("generated-answers", f"{sum(a.generated for a in answers.values())} answers written by "
-                                           "mnistlab notebook (recorded in the notebook's metadata)"))
+        flags.append(("generated-answers", say("ev.generated", lang, n=sum(a.generated for a in answers.values()))))
     marks, values = [], {}
     for item in rubric.items:
         marks.append(_mark(item, nbk, answers, analysis, bands, th, differ, values))

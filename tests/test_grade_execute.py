@@ -59,3 +59,27 @@ def test_grading_with_execute_compares_outputs(tmp_path):
     flags = [f for f, _ in entries[0]["flags_evidence"]]
     assert entries[0]["status"] == "OK" and "execution-errors" in flags
     assert list((tmp_path / "out" / "cache").glob("*.ipynb"))
+
+
+def test_a_hand_in_without_outputs_is_graded_on_its_re_execution(tmp_path):
+    import grade_cohort as gc
+    from mnistlab.grade import Options, grade
+
+    nb = _nb("import time\nprint('TensorFlow version: 9.9.9')", "time.sleep(0.1)")
+    nb["cells"].insert(0, v4.new_markdown_cell("**Question** : Quelle version de TensorFlow est installée sur "
+                                               "votre machine ?\n\n**Réponse** : la version 9.9.9 ici"))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "Nina.ipynb").write_text(json.dumps(nb))
+    (subs / "Slow.ipynb").write_text(json.dumps(_nb("import time\ntime.sleep(120)")))
+    gc.bands_file(tmp_path / "bands.json")
+    entries = grade(subs, tmp_path / "out", Options(reference=str(tmp_path / "bands.json"), execute=True,
+                                                   workers=2, timeout_s=8, memory_mb=1500))
+    got = {e["student"]: e for e in entries}
+    assert got["Slow"]["status"] == "TIMEOUT" and got["Nina"]["status"] == "OK"
+    flags = [f for f, _ in got["Nina"]["flags_evidence"]]
+    assert "graded-on-re-execution" in flags and "not-executed" not in flags
+    mark = next(m for m in got["Nina"]["marks"] if m.item == "ex1.1.3")
+    assert mark.say == "fact.ok" and mark.args["expected"] == "9.9.9"  # checked against the re-executed output
+    csv = (tmp_path / "out" / "grades.csv").read_text(encoding="utf-8")
+    assert "Slow,Slow.ipynb,TIMEOUT" in csv

@@ -63,6 +63,7 @@ def test_grading_with_execute_compares_outputs(tmp_path):
 
 def test_a_hand_in_without_outputs_is_graded_on_its_re_execution(tmp_path):
     import grade_cohort as gc
+
     from mnistlab.grade import Options, grade
 
     nb = _nb("import time\nprint('TensorFlow version: 9.9.9')", "time.sleep(0.1)")

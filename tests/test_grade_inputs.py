@@ -212,3 +212,14 @@ def test_zip_input_end_to_end(tmp_path):
     moodle = (tmp_path / "out" / "moodle_grades.csv").read_text(encoding="utf-8")
     assert "Participant 12,Dupont Marie," in moodle
     assert not (tmp_path / "escape.ipynb").exists()
+
+
+def test_an_output_folder_inside_the_submissions_is_not_graded(tmp_path):
+    from mnistlab.grade import Options, grade
+
+    (tmp_path / "A.ipynb").write_bytes(_nb())
+    (tmp_path / "out" / "cache").mkdir(parents=True)
+    (tmp_path / "out" / "cache" / "0123abcd.ipynb").write_bytes(_nb())  # an executed copy from --execute
+    gc.bands_file(tmp_path / "bands.json")
+    entries = grade(tmp_path, tmp_path / "out", Options(reference=str(tmp_path / "bands.json")))
+    assert [e["file"] for e in entries] == ["A.ipynb"]

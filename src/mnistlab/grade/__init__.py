@@ -62,7 +62,7 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
     rub = rubricmod.load(opts.rubric)
     bands = bandmod.load(Path(opts.reference) if opts.reference else None)
     overrides = tables.read_overrides(out / tables.OVERRIDES)
-    subs = submissions.collect(source)
+    subs = submissions.collect(source, exclude=out)
     if opts.only:
         wanted = {w.casefold().strip() for w in opts.only}
         subs = [s for s in subs if s.student.casefold() in wanted]

@@ -46,15 +46,17 @@ class Submission:
     flags: list[str] = field(default_factory=list)
 
 
-def collect(source: str | Path) -> list[Submission]:
+def collect(source: str | Path, exclude: Path | None = None) -> list[Submission]:
     """Every submission in ``source`` (a folder, searched recursively, or a ``.zip``), sorted by student.
+
+    ``exclude``: a folder not searched (the grader's own output, when it lies inside ``source``).
 
     Raises:
         MnistlabError: ``source`` is neither a folder nor a readable zip (the only batch-level failure).
     """
     source = Path(source)
     if source.is_dir():
-        subs = _from_folder(source)
+        subs = _from_folder(source, exclude)
     elif source.is_file() and zipfile.is_zipfile(source):
         subs = _from_zip(source)
     elif source.exists():
@@ -126,11 +128,12 @@ def _clean(name: str) -> str:
     return name[:120] or "?"
 
 
-def _from_folder(root: Path) -> list[Submission]:
+def _from_folder(root: Path, exclude: Path | None) -> list[Submission]:
     subs = []
+    skip = exclude.resolve() if exclude is not None else None
     for path in sorted(root.rglob("*.ipynb")):
         rel = path.relative_to(root).as_posix()
-        if ".ipynb_checkpoints" in path.parts:
+        if ".ipynb_checkpoints" in path.parts or (skip is not None and path.resolve().is_relative_to(skip)):
             continue
         student, ident = student_name(rel)
         sub = Submission(student, rel, ident)

@@ -243,7 +243,8 @@ def _grade_parser(sub) -> None:
                                                        "(default: the shipped bands)")
     g.add_argument("--rubric", metavar="FILE", help="a rubric TOML (default: the shipped tp2 rubric)")
     g.add_argument("--execute", action="store_true", help="also re-execute each notebook, sandboxed")
-    g.add_argument("--workers", type=int, default=1, metavar="N", help="notebooks executed in parallel")
+    g.add_argument("--workers", type=int, default=1, metavar="N", help="notebooks executed at once on this machine")
+    g.add_argument("--cluster", metavar="ADDRESS", help="execute on the workers of this Dask scheduler (tcp://HOST:PORT)")
     g.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="per notebook (default 1800 s)")
     g.add_argument("--memory", type=int, default=4096, metavar="MB", help="per notebook (default 4096 MB)")
     g.add_argument("--keras-home", metavar="DIR", help="Keras cache folder holding the data sets, for --execute")
@@ -256,8 +257,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     if args.workers < 1 or args.timeout <= 0 or args.memory < 256:
         raise MnistlabError("--workers must be >= 1, --timeout > 0 and --memory >= 256")
+    if args.cluster and not args.execute:
+        raise MnistlabError("--cluster runs executions: give it with --execute")
     opts = grade.Options(reference=args.reference, rubric=args.rubric, execute=args.execute, workers=args.workers,
-                         timeout_s=args.timeout, memory_mb=args.memory, keras_home=args.keras_home,
+                         cluster=args.cluster, timeout_s=args.timeout, memory_mb=args.memory,
+                         keras_home=args.keras_home,
                          only=args.only, lang=args.lang)
     entries = grade.grade(args.submissions, args.out, opts)
     ok = sum(e["status"] == "OK" for e in entries)

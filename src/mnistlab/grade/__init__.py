@@ -34,7 +34,8 @@ class Options:
     reference: str | None = None  # a band file or a run folder; None: the shipped bands
     rubric: str | None = None  # a rubric TOML; None: the shipped tp2 rubric
     execute: bool = False  # re-execute each notebook, sandboxed
-    workers: int = 1  # executions in parallel
+    workers: int = 1  # executions in parallel on this machine
+    cluster: str | None = None  # a Dask scheduler's address: executions on its workers
     timeout_s: float = 1800.0  # per notebook, with --execute
     memory_mb: int = 4096  # per notebook, with --execute
     keras_home: str | None = None  # a Keras cache folder holding the data sets, for --execute
@@ -74,6 +75,8 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
 
         isolation = execute.isolation()[1]
         print(f"mnistlab grade: --execute: {isolation}", file=stream)
+    if opts.execute and opts.cluster:
+        _execute_on_cluster(subs, out, opts, stream)
     entries = _grade_all(subs, out, rub, bands, overrides, opts, stream)
     pairs = _similarity(entries, rub)
     _write(out, entries, pairs, rub, bands, opts, isolation)
@@ -102,6 +105,38 @@ def _grade_all(subs, out, rub, bands, overrides, opts, stream) -> list[dict]:
         for i in range(len(subs)):
             one(i)
     return entries
+
+
+def _execute_on_cluster(subs, out: Path, opts: Options, stream: TextIO) -> None:
+    """Execute every submission not in the cache on the Dask workers of ``opts.cluster``; cache the results.
+
+    Each worker runs :func:`mnistlab.grade.execute.fresh` (the same sandboxed child process as here, on the
+    worker's machine); the executed notebooks come back and are cached here, so grading then reads the cache.
+    """
+    from distributed import as_completed
+
+    from mnistlab.distributed.cluster import connect
+    from mnistlab.grade import execute
+
+    todo = {}
+    for s in subs:
+        if s.nb is not None and s.digest not in todo and execute.cached(out / CACHE, s.digest) is None:
+            todo[s.digest] = s
+    if not todo:
+        return
+    start = time.monotonic()
+    with connect(address=opts.cluster, stream=stream) as pool:
+        futures = {pool.client.submit(execute.fresh, s.nb, opts.timeout_s, opts.memory_mb, opts.keras_home,
+                                      pure=False): d for d, s in todo.items()}
+        for n, fut in enumerate(as_completed(list(futures), loop=pool.client.loop), 1):
+            try:
+                result = fut.result()
+            except Exception as e:  # noqa: BLE001 - a lost worker fails one submission, not the batch
+                result = execute.Executed("BROKEN", None, f"its Dask task failed ({type(e).__name__}: {e})"[:200])
+            execute.store(out / CACHE, futures[fut], result)
+            elapsed = time.monotonic() - start
+            print(f"executed {n}/{len(futures)} on the cluster ({_clock(elapsed)} elapsed, "
+                  f"~{_clock(elapsed / n * (len(futures) - n))} left)", file=stream, flush=True)
 
 
 def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:

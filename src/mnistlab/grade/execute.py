@@ -57,12 +57,38 @@ def isolation() -> tuple[list[str], str]:
 def run(nb: dict, digest: str, cache: Path, timeout_s: float, memory_mb: int,
         keras_home: str | None = None) -> Executed:
     """Execute ``nb`` (its cells' outputs replaced) in a sandboxed child; cached by ``digest``."""
-    cached = cache / f"{digest}.ipynb"
-    meta = cache / f"{digest}.json"
-    if cached.is_file() and meta.is_file():
+    found = cached(cache, digest)
+    if found is not None:
+        return found
+    result = fresh(nb, timeout_s, memory_mb, keras_home)
+    store(cache, digest, result)
+    return result
+
+
+def cached(cache: Path, digest: str) -> Executed | None:
+    """The cached execution of the notebook with SHA-256 ``digest``, None when there is none."""
+    nb_path, meta = cache / f"{digest}.ipynb", cache / f"{digest}.json"
+    if not meta.is_file():
+        return None
+    try:
         info = json.loads(meta.read_text(encoding="utf-8"))
-        nb_out = json.loads(cached.read_text(encoding="utf-8")) if info["status"] == "OK" else None
+        nb_out = json.loads(nb_path.read_text(encoding="utf-8")) if info["status"] == "OK" else None
         return Executed(info["status"], nb_out, info.get("reason", ""), info.get("seconds", 0.0), True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a damaged cache entry: execute again
+
+
+def store(cache: Path, digest: str, result: Executed) -> None:
+    """Cache ``result`` (the notebook first, its status file last: a status file means a whole entry)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    if result.nb is not None:
+        write_text(cache / f"{digest}.ipynb", json.dumps(result.nb))
+    write_text(cache / f"{digest}.json", json.dumps({"status": result.status, "reason": result.reason,
+                                                      "seconds": result.seconds}))
+
+
+def fresh(nb: dict, timeout_s: float, memory_mb: int, keras_home: str | None = None) -> Executed:
+    """Execute ``nb`` in a sandboxed child process now (on whatever machine calls it: a Dask worker too)."""
     prefix, _ = isolation()
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mnistlab-grade-") as tmp:
@@ -89,10 +115,6 @@ def run(nb: dict, digest: str, cache: Path, timeout_s: float, memory_mb: int,
         else:
             result = _result(proc.returncode, err.decode(errors="replace"), dst, memory_mb)
     result.seconds = round(time.monotonic() - start, 2)
-    cache.mkdir(parents=True, exist_ok=True)
-    if result.nb is not None:
-        write_text(cached, json.dumps(result.nb))
-    write_text(meta, json.dumps({"status": result.status, "reason": result.reason, "seconds": result.seconds}))
     return result
 
 

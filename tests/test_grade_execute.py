@@ -84,3 +84,30 @@ def test_a_hand_in_without_outputs_is_graded_on_its_re_execution(tmp_path):
     assert mark.say == "fact.ok" and mark.args["expected"] == "9.9.9"  # checked against the re-executed output
     csv = (tmp_path / "out" / "grades.csv").read_text(encoding="utf-8")
     assert "Slow,Slow.ipynb,TIMEOUT" in csv
+
+
+@pytest.mark.slow
+def test_execute_on_a_dask_cluster(tmp_path):
+    """--cluster: the executions run on a scheduler's worker and come back into the cache under --out."""
+    from pathlib import Path
+
+    import grade_cohort as gc
+    from distributed import LocalCluster
+
+    import mnistlab
+    from mnistlab.grade import Options, grade
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("Ana", "Ben"):
+        nb = _nb(f"print('TensorFlow version: 1.2.3', {name!r})")
+        (subs / f"{name}.ipynb").write_text(json.dumps(nb))
+    gc.bands_file(tmp_path / "bands.json")
+    src = str(Path(mnistlab.__file__).resolve().parents[1])  # this checkout's src, for the spawned worker
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                      env={"PYTHONPATH": src}) as cluster:
+        entries = grade(subs, tmp_path / "out", Options(reference=str(tmp_path / "bands.json"), execute=True,
+                                                       cluster=cluster.scheduler_address, timeout_s=60))
+    assert [e["status"] for e in entries] == ["OK", "OK"]
+    assert len(list((tmp_path / "out" / "cache").glob("*.ipynb"))) == 2
+    assert all("graded-on-re-execution" in [f for f, _ in e["flags_evidence"]] for e in entries)

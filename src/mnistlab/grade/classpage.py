@@ -30,7 +30,8 @@ def figure(entries: list[dict], bands: dict, lang: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = sorted({k for e in entries for k in e.get("values", {})})
+    order = {s: i for i, s in enumerate(lab.steps())}
+    keys = sorted({k for e in entries for k in e.get("values", {})}, key=lambda k: (order.get(_split(k)[0], 99), k))
     if not keys:
         return ""
     fig, axes = plt.subplots(len(keys), 1, figsize=(8, 1.3 * len(keys) + .6), squeeze=False)
@@ -41,7 +42,9 @@ def figure(entries: list[dict], bands: dict, lang: str) -> str:
         if b:
             ax.axvspan(b["p5"], b["p95"], color="#9ecae1", alpha=.6, label="P5–P95")
             ax.axvline(b["p50"], color="#08519c", lw=1)
-        ax.plot(vals, [0] * len(vals), "o", color="#d94801", alpha=.6, ms=5)
+        jitter = [((i * 0.618) % 1 - .5) * .6 for i in range(len(vals))]  # spread equal values apart
+        ax.plot(vals, jitter, "o", color="#d94801", alpha=.6, ms=5)
+        ax.set_ylim(-1, 1)
         ax.set_yticks([])
         ax.set_title(f"{key} ({len(vals)})", fontsize=9, loc="left")
     fig.tight_layout()
@@ -73,12 +76,6 @@ def page(entries: list[dict], items: list[str], pairs: list, bands: dict, lang: 
         body.append(f"<p>{e(bands['note'])}</p>")
     if isolation:
         body.append(f"<p>--execute : {e(isolation)}</p>")
-    body.append(f"<h2>{e(say('pass_rates', lang))}</h2><table>")
-    for item, (ok, n) in pass_rates(entries, items).items():
-        pct = 100 * ok / n if n else 0
-        body.append(f"<tr><td>{e(item)}</td><td>{ok}/{n}</td><td><div style='background:#6baed6;height:.8em;"
-                    f"width:{pct * 2:.0f}px'></div></td></tr>")
-    body.append("</table>")
     png = figure(entries, bands, lang)
     if png:
         body.append(f"<h2>{e(say('distribution', lang))}</h2><img alt='' src='data:image/png;base64,{png}'>")
@@ -93,6 +90,12 @@ def page(entries: list[dict], items: list[str], pairs: list, bands: dict, lang: 
         body.append("</table>")
     else:
         body.append(f"<p>{e(say('no_flags', lang))}</p>")
+    body.append(f"<h2>{e(say('pass_rates', lang))}</h2><table>")
+    for item, (ok, n) in pass_rates(entries, items).items():
+        pct = 100 * ok / n if n else 0
+        body.append(f"<tr><td>{e(item)}</td><td>{ok}/{n}</td><td><div style='background:#6baed6;height:.8em;"
+                    f"width:{pct * 2:.0f}px'></div></td></tr>")
+    body.append("</table>")
     body.append(f"<h2>{e(say('review', lang))}</h2>")
     refs = lab.reference_answers(lang)
     for q in lab.questions():

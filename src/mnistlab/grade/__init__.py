@@ -166,8 +166,10 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
             pts, comment = overrides[key]
             m.points = pts
             m.extra.append(("override", {"points": pts, "comment": comment}))
-    entry.update(marks=graded.marks, total=graded.total, flags_evidence=list(graded.flags),
-                 values=graded.values, answers=graded.answers, fingerprint=fingerprint)
+    # max: the points that could be earned (an item without a reference band is not graded)
+    entry.update(marks=graded.marks, total=graded.total, max=sum(m.max for m in graded.marks),
+                 flags_evidence=list(graded.flags), values=graded.values, answers=graded.answers,
+                 fingerprint=fingerprint)
     return entry
 
 

@@ -223,3 +223,18 @@ def test_an_output_folder_inside_the_submissions_is_not_graded(tmp_path):
     gc.bands_file(tmp_path / "bands.json")
     entries = grade(tmp_path, tmp_path / "out", Options(reference=str(tmp_path / "bands.json")))
     assert [e["file"] for e in entries] == ["A.ipynb"]
+
+
+def test_a_result_without_a_band_is_not_graded_and_a_band_edge_is(tmp_path):
+    from mnistlab.grade import score
+
+    gc.bands_file(tmp_path / "b.json")
+    b = bands.load(tmp_path / "b.json")
+    del b["bands"]["ex2.augment"]
+    rub = rubric.load()
+    edge = b["bands"]["ex1"]["test_accuracy"]["p5"] - rub.thresholds["band_margin"]
+    for acc, say in ((round(edge + 0.0001, 4), "results.in"), (round(edge - 0.0001, 4), "results.below")):
+        nbk = parse.read(gc.lab_notebook("x", seed=1, acc={"ex1": acc}))
+        marks = {m.item: m for m in score.grade(nbk, rub, b).marks}
+        assert marks["ex1.results"].say == say, acc
+        assert marks["ex2.augment.results"].say == "results.noband" and marks["ex2.augment.results"].max == 0

@@ -250,3 +250,27 @@ def test_author_is_plain_text_in_the_title_cell_and_the_last_line_is_escaped(tmp
     assert r"Dupont \$x^2\$" in nb.cells[0].source
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "\x1b" not in err and "\\n" in err and "\\x1b" in err, err
+
+
+@pytest.mark.slow
+def test_written_answers_are_recorded_and_graded_as_the_tools(executed, tmp_path):
+    """The metadata names every answer cell the tool wrote; the grader says so and does not call it copying."""
+    from mnistlab.grade import Options, grade
+
+    nb = nbformat.read(executed[0].notebook, as_version=4)
+    written = nb.metadata["mnistlab"]["generated_answers"]
+    answer_ids = {c.id for c in nb.cells if "answer" in c.metadata.get("mnistlab", {})
+                  and "à rédiger" not in c.source}
+    assert written and set(written) <= answer_ids | {c.id for c in nb.cells}
+    assert nb.metadata["mnistlab"]["version"]
+    assert set(nb.metadata["mnistlab"]["generated_code"]) == {c.id for c in nb.cells if c.cell_type == "code"}
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for i, w in enumerate(executed):  # two executions of the same seed: equal numbers, equal words
+        (subs / f"student{i}.ipynb").write_bytes(w.notebook.read_bytes())
+    entries = grade(subs, tmp_path / "out", Options())
+    for e in entries:
+        flags = [f for f, _ in e["flags_evidence"]]
+        assert e["status"] == "OK" and "generated-answers" in flags
+        assert not any(f.startswith("similar:") for f in flags)
+        assert e["total"] > 0

@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     _cluster_options(run)
 
     _sweep_parser(sub)
+    _grade_parser(sub)
 
     rp = sub.add_parser("report", help="write report.html and report.md for a run folder (never trains)")
     rp.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `mnistlab run`")
@@ -234,6 +235,40 @@ def _sweep_parser(sub) -> None:
     _cluster_options(sw)
 
 
+def _grade_parser(sub) -> None:
+    g = sub.add_parser("grade", help="grade a class's lab notebooks against reference bands (docs/GRADING.md)")
+    g.add_argument("submissions", metavar="SOURCE", help="a folder of .ipynb files or a Moodle 'download all' zip")
+    g.add_argument("--out", required=True, metavar="DIR", help="where grades.csv, feedback/, class.html go")
+    g.add_argument("--reference", metavar="PATH", help="a band file, or a run folder of `mnistlab run --seeds N` "
+                                                       "(default: the shipped bands)")
+    g.add_argument("--rubric", metavar="FILE", help="a rubric TOML (default: the shipped tp2 rubric)")
+    g.add_argument("--execute", action="store_true", help="also re-execute each notebook, sandboxed")
+    g.add_argument("--workers", type=int, default=1, metavar="N", help="notebooks executed at once on this machine")
+    g.add_argument("--cluster", metavar="ADDRESS", help="execute on the workers of this Dask scheduler (tcp://HOST:PORT)")
+    g.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="per notebook (default 1800 s)")
+    g.add_argument("--memory", type=int, default=4096, metavar="MB", help="per notebook (default 4096 MB)")
+    g.add_argument("--keras-home", metavar="DIR", help="Keras cache folder holding the data sets, for --execute")
+    g.add_argument("--only", action="append", metavar="STUDENT", help="re-grade this student only (repeat)")
+    g.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the feedback")
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from mnistlab import grade
+
+    if args.workers < 1 or args.timeout <= 0 or args.memory < 256:
+        raise MnistlabError("--workers must be >= 1, --timeout > 0 and --memory >= 256")
+    if args.cluster and not args.execute:
+        raise MnistlabError("--cluster runs executions: give it with --execute")
+    opts = grade.Options(reference=args.reference, rubric=args.rubric, execute=args.execute, workers=args.workers,
+                         cluster=args.cluster, timeout_s=args.timeout, memory_mb=args.memory,
+                         keras_home=args.keras_home,
+                         only=args.only, lang=args.lang)
+    entries = grade.grade(args.submissions, args.out, opts)
+    ok = sum(e["status"] == "OK" for e in entries)
+    print(printable(f"mnistlab: graded {ok}/{len(entries)} submissions: {args.out}/grades.csv"), file=sys.stderr)
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from mnistlab.distributed import sweep
 
@@ -302,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "list": cmd_list, "predict": cmd_predict, "serve": cmd_serve,
                 "report": cmd_report, "notebook": cmd_notebook,
-                "sweep": cmd_sweep}[args.command](args)
+                "sweep": cmd_sweep, "grade": cmd_grade}[args.command](args)
     except MnistlabError as e:
         print(f"mnistlab: error: {printable(str(e))}", file=sys.stderr)
         return 1

@@ -25,6 +25,10 @@ from mnistlab.lab import plan
 from mnistlab.notebook import kernel
 
 NOTEBOOK = "TP2.ipynb"
+# Notebook metadata recording, openly, which cells this tool wrote: {"version", "generated_answers": {cell id:
+# sha256 of the text written, first 16 hex digits}, "generated_code": {the same for code cells}};
+# `mnistlab grade` reads it.
+GENERATED_KEY = "mnistlab"
 HTML = "TP2.html"
 _IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -163,5 +167,13 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> Non
         seconds = {step: outcome.seconds[b] for b, step in plan.fit_cells().items() if b in outcome.seconds}
         run_dir = capture.write_run(capture_dir, Path(tmp) / "run", exps, seconds, lang)
         written.answered = build.fill_answers(nb, answers.answers(run_dir, lang), answers.analysis(run_dir, lang))
+        import hashlib
+
+        from mnistlab import __version__
+        nb.metadata[GENERATED_KEY] = {"version": __version__, "generated_answers": {
+            c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells
+            if (c.metadata.get("mnistlab", {}).get("answer") or c.metadata.get("mnistlab", {}).get("analysis"))
+            and build.TO_WRITE not in c.source}, "generated_code": {
+            c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells if c.cell_type == "code"}}
     nbformat.validate(nb)
     _save(nb, written.notebook)

@@ -1,0 +1,254 @@
+"""``mnistlab grade``: a class's lab notebooks checked against multi-seed reference bands.
+
+A pipeline of small steps over each submission, one broken notebook never stopping the batch:
+:mod:`~mnistlab.grade.submissions` (read safely) -> :mod:`~mnistlab.grade.execute` (only with ``--execute``)
+-> :mod:`~mnistlab.grade.parse` (the lab's steps, with ``ast``) -> :mod:`~mnistlab.grade.score` (the rubric,
+the bands of :mod:`~mnistlab.grade.bands`, the checks of :mod:`~mnistlab.grade.checks`) ->
+:mod:`~mnistlab.grade.similarity` (across the class) -> the writers (:mod:`~mnistlab.grade.tables`,
+:mod:`~mnistlab.grade.feedback`, :mod:`~mnistlab.grade.classpage`). Everything it writes is under ``out``.
+The lab itself is reached through :mod:`mnistlab.grade.lab` only.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from mnistlab.errors import MnistlabError
+from mnistlab.fileio import write_text
+
+FEEDBACK = "feedback"
+CLASS_PAGE = "class.html"
+CACHE = "cache"
+
+
+@dataclass
+class Options:
+    """``mnistlab grade``'s settings (see its ``--help``)."""
+
+    reference: str | None = None  # a band file or a run folder; None: the shipped bands
+    rubric: str | None = None  # a rubric TOML; None: the shipped tp2 rubric
+    execute: bool = False  # re-execute each notebook, sandboxed
+    workers: int = 1  # executions in parallel on this machine
+    cluster: str | None = None  # a Dask scheduler's address: executions on its workers
+    timeout_s: float = 1800.0  # per notebook, with --execute
+    memory_mb: int = 4096  # per notebook, with --execute
+    keras_home: str | None = None  # a Keras cache folder holding the data sets, for --execute
+    only: list[str] | None = None  # re-grade these students; the others' rows are kept
+    lang: str = "fr"
+
+
+def grade(source: str | Path, out: str | Path, opts: Options | None = None,
+          stream: TextIO | None = None) -> list[dict]:
+    """Grade every submission in ``source`` into ``out``; returns one entry per submission graded now.
+
+    Raises:
+        MnistlabError: the source, the rubric, the bands or the output folder are unusable (one line);
+        a bad submission never raises, it gets a status.
+    """
+    from mnistlab.grade import bands as bandmod
+    from mnistlab.grade import rubric as rubricmod
+    from mnistlab.grade import submissions, tables
+
+    opts = opts or Options()
+    stream = stream or sys.stderr
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise MnistlabError("not a folder", out)
+    rub = rubricmod.load(opts.rubric)
+    bands = bandmod.load(Path(opts.reference) if opts.reference else None)
+    overrides = tables.read_overrides(out / tables.OVERRIDES)
+    subs = submissions.collect(source, exclude=out)
+    if opts.only:
+        wanted = {w.casefold().strip() for w in opts.only}
+        subs = [s for s in subs if s.student.casefold() in wanted]
+        if not subs:
+            raise MnistlabError(f"no submission of {', '.join(opts.only)} (names as in grades.csv)", source)
+    isolation = ""
+    if opts.execute:
+        from mnistlab.grade import execute
+
+        isolation = execute.isolation()[1]
+        print(f"mnistlab grade: --execute: {isolation}", file=stream)
+    if opts.execute and opts.cluster:
+        _execute_on_cluster(subs, out, opts, stream)
+    entries = _grade_all(subs, out, rub, bands, overrides, opts, stream)
+    pairs = _similarity(entries, rub)
+    _write(out, entries, pairs, rub, bands, opts, isolation)
+    return entries
+
+
+def _grade_all(subs, out, rub, bands, overrides, opts, stream) -> list[dict]:
+    start, done, lock = time.monotonic(), 0, threading.Lock()
+    entries: list[dict] = [{} for _ in subs]
+
+    def one(i: int) -> None:
+        nonlocal done
+        e = entries[i] = _grade_one(subs[i], out, rub, bands, overrides, opts)
+        with lock:
+            done += 1
+            elapsed = time.monotonic() - start
+            left = elapsed / done * (len(subs) - done)
+            score = f"{e['total']:g}/{e['max']:g}" if e.get("marks") else e["reason"][:60]
+            print(f"[{done}/{len(subs)}] {e['student']}: {e['status']} {score}  ({_clock(elapsed)} elapsed, "
+                  f"~{_clock(left)} left)", file=stream, flush=True)
+
+    if opts.execute and opts.workers > 1:
+        with ThreadPoolExecutor(max_workers=opts.workers) as pool:
+            list(pool.map(one, range(len(subs))))
+    else:
+        for i in range(len(subs)):
+            one(i)
+    return entries
+
+
+def _execute_on_cluster(subs, out: Path, opts: Options, stream: TextIO) -> None:
+    """Execute every submission not in the cache on the Dask workers of ``opts.cluster``; cache the results.
+
+    Each worker runs :func:`mnistlab.grade.execute.fresh` (the same sandboxed child process as here, on the
+    worker's machine); the executed notebooks come back and are cached here, so grading then reads the cache.
+    """
+    from distributed import as_completed
+
+    from mnistlab.distributed.cluster import connect
+    from mnistlab.grade import execute
+
+    todo = {}
+    for s in subs:
+        if s.nb is not None and s.digest not in todo and execute.cached(out / CACHE, s.digest) is None:
+            todo[s.digest] = s
+    if not todo:
+        return
+    start = time.monotonic()
+    with connect(address=opts.cluster, stream=stream) as pool:
+        futures = {pool.client.submit(execute.fresh, s.nb, opts.timeout_s, opts.memory_mb, opts.keras_home,
+                                      pure=False): d for d, s in todo.items()}
+        for n, fut in enumerate(as_completed(list(futures), loop=pool.client.loop), 1):
+            try:
+                result = fut.result()
+            except Exception as e:  # noqa: BLE001 - a lost worker fails one submission, not the batch
+                result = execute.Executed("BROKEN", None, f"its Dask task failed ({type(e).__name__}: {e})"[:200])
+            execute.store(out / CACHE, futures[fut], result)
+            elapsed = time.monotonic() - start
+            print(f"executed {n}/{len(futures)} on the cluster ({_clock(elapsed)} elapsed, "
+                  f"~{_clock(elapsed / n * (len(futures) - n))} left)", file=stream, flush=True)
+
+
+def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
+    from mnistlab.grade import parse, score, similarity
+
+    entry = {"student": sub.student, "file": sub.file, "ident": sub.ident, "status": sub.status,
+             "reason": sub.reason, "max": rub.max_points, "total": None, "flags_evidence": [], "values": {},
+             "answers": {}, "marks": []}
+    if sub.nb is None:
+        return entry
+    try:
+        nbk = parse.read(sub.nb)
+        flags = []
+        if opts.execute:
+            nbk, flags = _execute(sub, nbk, out, bands, opts, entry)
+            if entry["status"] != "OK":
+                return entry
+        graded = score.grade(nbk, rub, bands, opts.lang)
+        graded.flags = [f for f in graded.flags if not (flags and f[0] == "not-executed")] + flags
+        fingerprint = similarity.fingerprint(sub.student, nbk, graded.answers, graded.analysis)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, MemoryError) as e:
+        entry.update(status="BROKEN", reason=f"the grader could not read it ({type(e).__name__}: {str(e)[:120]})")
+        return entry
+    for m in graded.marks:
+        key = (sub.student, m.item)
+        if key in overrides:
+            pts, comment = overrides[key]
+            m.points = pts
+            m.extra.append(("override", {"points": pts, "comment": comment}))
+    # max: the points that could be earned (an item without a reference band is not graded)
+    entry.update(marks=graded.marks, total=graded.total, max=sum(m.max for m in graded.marks),
+                 flags_evidence=list(graded.flags), values=graded.values, answers=graded.answers,
+                 fingerprint=fingerprint)
+    return entry
+
+
+def _execute(sub, nbk, out, bands, opts, entry):
+    """Re-execute; compare the re-executed results with the submitted ones within the band's width.
+
+    Returns the notebook to grade (the submitted one; the re-executed one when the student handed it in
+    without outputs) and the execution's flags.
+    """
+    from mnistlab.grade import bands as bandmod
+    from mnistlab.grade import execute, parse, score
+    from mnistlab.grade.words import say
+
+    r = execute.run(sub.nb, sub.digest, out / CACHE, opts.timeout_s, opts.memory_mb, opts.keras_home)
+    if r.status != "OK":
+        entry.update(status=r.status, reason=r.reason)
+        return nbk, []
+    again = parse.read(r.nb)
+    flags = [("execution-errors", "; ".join(again.errors[:3]))] if again.errors else []
+    if all(c is None for c in nbk.exec_counts):
+        again.markdown, again.metadata = nbk.markdown, nbk.metadata
+        return again, flags + [("graded-on-re-execution", say("ev.re_executed", opts.lang))]
+    for name, st in nbk.steps.items():
+        mine, redo = score.value(st, "test_accuracy"), score.value(again.steps.get(name), "test_accuracy")
+        b = bandmod.band(bands, name, "test_accuracy")
+        if mine is None or redo is None or b is None:
+            continue
+        width = b["max"] - b["min"] + 0.01
+        if abs(mine - redo) > width:
+            flags.append((f"outputs-inconsistent:{name}", say("ev.redo", opts.lang, mine=mine, redo=redo,
+                                                              width=width)))
+    return nbk, flags
+
+
+def _similarity(entries: list[dict], rub) -> list:
+    from mnistlab.grade import similarity
+
+    prints = [e["fingerprint"] for e in entries if e.get("fingerprint")]
+    pairs = similarity.pairs(prints, rub.thresholds)
+    by_name = {e["student"]: e for e in entries}
+    for p in pairs:
+        for me, other in ((p.a, p.b), (p.b, p.a)):
+            flag = f"similar:{other}"
+            if all(f != flag for f, _ in by_name[me]["flags_evidence"]):
+                by_name[me]["flags_evidence"].append((flag, f"{p.measure} {p.value:.2f}"))
+    return pairs
+
+
+def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolation: str) -> None:
+    from mnistlab.grade import classpage, feedback, submissions, tables
+
+    items = [i.id for i in rub.items]
+    rows = []
+    used: set[str] = set()
+    for e in entries:
+        e["flags"] = [f for f, _ in e["flags_evidence"]]
+        e["items"] = {m.item: m.points for m in e["marks"]}
+        e["summary"] = feedback.summary(e, opts.lang)
+        name = submissions.slug(e["student"])
+        while name in used:
+            name += "_"
+        used.add(name)
+        write_text(out / FEEDBACK / f"{name}.md", feedback.markdown(e, opts.lang))
+        write_text(out / FEEDBACK / f"{name}.html", feedback.page(e, opts.lang))
+        rows.append(e)
+    if opts.only:
+        now = {e["student"] for e in rows}
+        kept = [r for r in tables.read_grades(out / tables.GRADES) if r["student"] not in now]
+        for r in kept:
+            r["ident"] = submissions.student_name(r["file"])[1]
+        rows = kept + rows
+        rows.sort(key=lambda r: r["student"].casefold())
+    tables.write_grades(out / tables.GRADES, items, rows)
+    tables.write_moodle(out / tables.MOODLE, rows)
+    tables.ensure_overrides(out / tables.OVERRIDES)
+    if not opts.only:
+        write_text(out / CLASS_PAGE, classpage.page(entries, items, pairs, bands, opts.lang, isolation))
+
+
+def _clock(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 60}:{s % 60:02d}"

@@ -1,0 +1,397 @@
+"""A notebook read as the lab: its steps (which cells, which settings, which outputs), read with ``ast``.
+
+Tolerant of the ways students write the lab's code: aliases (``from ... import Dense as D``),
+``keras.layers.Dense`` or ``tf.keras.layers.Dense``, keyword or positional arguments, ``Sequential([...])`` or
+``.add()``. Code that does not parse (a syntax error, a magic) is skipped line by line, never run.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from mnistlab.grade import outputs
+
+LAYERS = ("Input", "InputLayer", "Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "MaxPool2D",
+          "LeakyReLU", "BatchNormalization", "Reshape")
+_POS = {"Dense": ("units", "activation"), "Conv2D": ("filters", "kernel_size", "strides", "padding", "data_format",
+        "dilation_rate", "groups", "activation"), "Dropout": ("rate",), "MaxPooling2D": ("pool_size",),
+        "MaxPool2D": ("pool_size",), "LeakyReLU": ("negative_slope",), "Input": ("shape",), "InputLayer": ("shape",)}
+_FIT_POS = ("x", "y", "batch_size", "epochs")
+_COMPILE_POS = ("optimizer", "loss")
+
+
+@dataclass
+class Layer:
+    """One layer as written: its kind and the settings the lab fixes (None where not given)."""
+
+    kind: str
+    units: int | None = None
+    activation: str | None = None
+    rate: float | None = None
+    kernel: int | None = None
+    pool: int | None = None
+    shape: tuple | None = None
+
+    def key(self) -> tuple:
+        return (self.kind, self.units, self.activation, self.rate, self.kernel, self.pool)
+
+    def describe(self) -> str:
+        args = [str(v) for v in (self.units, self.kernel, self.pool, self.rate) if v is not None]
+        if self.activation:
+            args.append(f"activation={self.activation!r}")
+        return f"{self.kind}({', '.join(args)})"
+
+
+@dataclass
+class Step:
+    """What a notebook holds of one lab step."""
+
+    name: str
+    cells: list[int] = field(default_factory=list)  # indices of its code cells in the notebook
+    layers: list[Layer] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)  # optimizer, loss, epochs, batch_size, validation
+    lines: dict[str, str] = field(default_factory=dict)  # setting -> "cell N: the line of code"
+    fit_log: list[dict[str, float]] = field(default_factory=list)
+    evaluate: dict[str, float] = field(default_factory=dict)
+    printed_accuracy: float | None = None
+    summary_params: int | None = None
+    figures: int = 0
+    activations: dict[str, float] | None = None
+    matrix_sum: int | None = None
+    dataset: str | None = None
+
+
+@dataclass
+class Notebook:
+    """A notebook read as the lab."""
+
+    steps: dict[str, Step]
+    code: list[str]  # every code cell's source, in order
+    code_ids: list[str | None]  # their cell ids
+    exec_counts: list[int | None]  # per code cell
+    errors: list[str]  # "cell N: ename: evalue"
+    tf_version: str | None
+    n_train: int | None  # the training images' count printed (``x_train shape: (60000, 28, 28)``)
+    datasets: dict[str, str]  # exercise ("ex1", "ex2") -> data set its load cell reads
+    markdown: list[tuple[int, str, dict]]  # (cell index, source, cell metadata)
+    metadata: dict
+    cell_ids: list[str | None]
+
+
+def source(cell: dict) -> str:
+    """A cell's source as one string (nbformat allows a list of lines)."""
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        src = "".join(s for s in src if isinstance(s, str))
+    return src if isinstance(src, str) else ""
+
+
+def read(nb: dict) -> Notebook:
+    """Read notebook JSON (already checked by :mod:`~mnistlab.grade.submissions`) as the lab's steps."""
+    cells = nb.get("cells", [])
+    state = _State()
+    code, code_ids, counts, errs, md, ids = [], [], [], [], [], []
+    tf_version = n_train = None
+    for i, cell in enumerate(cells):
+        ids.append(cell.get("id") if isinstance(cell.get("id"), str) else None)
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        if cell.get("cell_type") == "markdown":
+            md.append((i, source(cell), meta))
+            continue
+        if cell.get("cell_type") != "code":
+            continue
+        src = source(cell)
+        code.append(src)
+        code_ids.append(ids[-1])
+        count = cell.get("execution_count")
+        counts.append(count if isinstance(count, int) else None)
+        outs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
+        errs += [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
+        txt = outputs.text(outs)
+        tf_version = tf_version or outputs.tf_version(txt)
+        n_train = n_train or outputs.n_train(txt)
+        step, own = state.cell(i, len(code), src)
+        if step is not None:
+            _outputs(state.steps.setdefault(step, Step(step)), i, outs, txt, fill_only=not own)
+    for name, st in state.steps.items():
+        st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
+    return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
+                    nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids)
+
+
+def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False) -> None:
+    """Add a cell's outputs to its step; a cell only placed after the step (``fill_only``) overrides nothing."""
+    if index not in st.cells:
+        st.cells.append(index)
+    st.figures += outputs.figures(outs)
+    log = outputs.fit_log(txt)
+    found = {"fit_log": log, "evaluate": {} if log else outputs.evaluate(txt),
+             "printed_accuracy": outputs.printed_accuracy(txt), "summary_params": outputs.summary_params(txt),
+             "activations": outputs.printed_dict(txt), "matrix_sum": outputs.matrix_sum(txt)}
+    for key, value in found.items():
+        if value is not None and value != {} and value != [] and not (fill_only and getattr(st, key) not in
+                                                                      (None, {}, [])):
+            setattr(st, key, value)
+
+
+def parse_code(src: str) -> ast.Module | None:
+    """``src`` as an AST, with IPython magics and shell lines blanked; None when it still does not parse."""
+    lines = ["" if re.match(r"\s*[%!]", ln) else ln for ln in src.split("\n")]
+    try:
+        return ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+class _State:
+    """Walks the code cells in order, following which exercise, model and history each name belongs to."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, Step] = {}
+        self.datasets: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}  # local name -> the Keras name it stands for
+        self.models: dict[str, str] = {}  # variable -> step
+        self.histories: dict[str, str] = {}
+        self.exercise = "ex1"
+        self.last: str | None = None
+
+    def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
+        """(the step the cell's outputs go to, whether the cell's code names that step)."""
+        tree = parse_code(src)
+        if tree is None:
+            return self.last, False
+        lines = src.split("\n")
+        found: list[str] = []
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for a in node.names:
+                    self.aliases[a.asname or a.name.split(".")[0]] = a.name.rsplit(".", 1)[-1]
+        loaded = {ds for node in ast.walk(tree) if isinstance(node, ast.Call) for ds in [self._dataset(node)] if ds}
+        if loaded:  # the first load is exercise 1 unless it is Fashion-MNIST; any later load is exercise 2
+            ds = "fashion_mnist" if "fashion_mnist" in loaded else "mnist"
+            self.exercise = "ex1" if (ds == "mnist" and not self.datasets) else "ex2"
+            self.datasets.setdefault(self.exercise, ds)
+            found.append("ex1" if self.exercise == "ex1" else "ex2.ann")
+        in_loop = {id(n) for loop in ast.walk(tree) if isinstance(loop, (ast.For, ast.While))
+                   for n in ast.walk(loop)}
+        for node in _statements(tree):
+            step = self._statement(node, id(node) in in_loop, number, lines)
+            if step:
+                found.append(step)
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        if names & {"confusion_matrix", "ConfusionMatrixDisplay"} or {"confusion_matrix",
+                                                                       "ConfusionMatrixDisplay"} & set(
+                                                                           self.aliases.values()) & names:
+            found.append("ex2.confusion")
+        for var, step in self.histories.items():
+            if var in names and not found:
+                found.append(step)
+        if found:
+            self.last = found[-1]
+            for step in found:
+                self.steps.setdefault(step, Step(step))
+                if index not in self.steps[step].cells:
+                    self.steps[step].cells.append(index)
+        return self.last, bool(found)
+
+    def _name(self, func: ast.expr) -> str:
+        tail = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        return self.aliases.get(tail, tail)
+
+    def _dataset(self, call: ast.Call) -> str | None:
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "load_data":
+            return {"mnist": "mnist", "fashion_mnist": "fashion_mnist"}.get(self._name(func.value))
+        if self._name(func) == "load_idx":
+            for arg in call.args:
+                if isinstance(arg, ast.Constant) and arg.value in ("mnist", "fashion_mnist"):
+                    return arg.value
+        return None
+
+    def _statement(self, node: ast.stmt, in_loop: bool, number: int, lines: list[str]) -> str | None:
+        value = node.value if isinstance(node, (ast.Assign, ast.Expr, ast.AnnAssign)) else None
+        target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else
+                  node.target if isinstance(node, ast.AnnAssign) else None)
+        if not isinstance(value, ast.Call):
+            return None
+        kind = self._name(value.func)
+        where = f"cell {number}: {lines[value.lineno - 1].strip()[:120]}" if value.lineno <= len(lines) else ""
+        if kind == "Sequential" and isinstance(target, ast.Name):
+            layers = [self._layer(e) for e in (value.args[0].elts if value.args and isinstance(
+                value.args[0], (ast.List, ast.Tuple)) else [])]
+            layers = [ly for ly in layers if ly is not None]
+            step = self._model_step(target.id, layers, in_loop)
+            self.models[target.id] = step
+            st = self.steps.setdefault(step, Step(step))
+            if not st.layers:
+                st.layers, st.lines["layers"] = layers, where
+            return step
+        if not isinstance(value.func, ast.Attribute) or not isinstance(value.func.value, ast.Name):
+            return None
+        var, method = value.func.value.id, value.func.attr
+        step = self.models.get(var)
+        if method == "add" and step is None and value.args:  # model = Sequential() then model.add(...)
+            return None
+        if step is None:
+            return None
+        st = self.steps.setdefault(step, Step(step))
+        if method == "add" and value.args:
+            layer = self._layer(value.args[0])
+            if layer:
+                st.layers.append(layer)
+        elif method == "compile":
+            args = _args(value, _COMPILE_POS)
+            for key in ("optimizer", "loss"):
+                if key in args and key not in st.settings:
+                    st.settings[key] = _optimizer(args[key]) if key == "optimizer" else _value(args[key])
+                    st.lines[key] = _line(args[key], number, lines)
+        elif method == "fit":
+            args = _args(value, _FIT_POS)
+            x = args.get("x")
+            if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr == "flow":
+                step = self.models[var] = "ex2.augment"  # from here on the model is the augmented one
+                st = self.steps.setdefault(step, Step(step))
+                flow = _args(x, ("x", "y", "batch_size"))
+                if "batch_size" in flow:
+                    args["batch_size"] = flow["batch_size"]
+            for key in ("epochs", "batch_size"):
+                if key in args:
+                    st.settings[key], st.lines[key] = _value(args[key]), _line(args[key], number, lines)
+            val = ("split " + str(_value(args["validation_split"])) if "validation_split" in args else
+                   "data " + _compact(args["validation_data"]) if "validation_data" in args else "none")
+            node = args.get("validation_split", args.get("validation_data", value))
+            st.settings["validation"], st.lines["validation"] = val, _line(node, number, lines)
+            if isinstance(target, ast.Name):
+                self.histories[target.id] = step
+        elif method != "evaluate" and method not in ("summary", "predict"):
+            return None
+        return step
+
+    def _model_step(self, var: str, layers: list[Layer], in_loop: bool) -> str:
+        if in_loop or var in ("model_act", "model_leaky"):
+            return "ex2.activations"
+        if any(ly.kind == "Conv2D" for ly in layers):
+            return "ex2.cnn"
+        return "ex1" if self.exercise == "ex1" else "ex2.ann"
+
+    def _layer(self, node: ast.expr) -> Layer | None:
+        if not isinstance(node, ast.Call):
+            return None
+        kind = self._name(node.func)
+        kind = {"MaxPool2D": "MaxPooling2D", "InputLayer": "Input"}.get(kind, kind)
+        if kind not in LAYERS:
+            return Layer(kind or "?")
+        a = _args(node, _POS.get(kind, ()))
+        layer = Layer(kind)
+        if kind == "Dense":
+            layer.units, layer.activation = _value(a.get("units")), _act(a.get("activation"))
+        elif kind == "Conv2D":
+            layer.units, layer.activation = _value(a.get("filters")), _act(a.get("activation"))
+            layer.kernel = _first(_value(a.get("kernel_size")))
+        elif kind == "MaxPooling2D":
+            layer.pool = _first(_value(a.get("pool_size"))) or 2
+        elif kind == "Dropout":
+            layer.rate = _value(a.get("rate"))
+        elif kind == "LeakyReLU":
+            layer.rate = _value(a.get("negative_slope", a.get("alpha")))
+        elif kind == "Input":
+            shape = _value(a.get("shape", a.get("input_shape")))
+            layer.shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
+        if kind in ("Dense", "Conv2D") and "input_shape" in a:
+            shape = _value(a["input_shape"])
+            layer.shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
+        return layer
+
+
+def _line(node: ast.AST, number: int, lines: list[str]) -> str:
+    """``cell N: the line of code`` holding ``node`` (the evidence quoted in feedback)."""
+    n = getattr(node, "lineno", 0)
+    return f"cell {number}: {lines[n - 1].strip()[:120]}" if 0 < n <= len(lines) else f"cell {number}"
+
+
+def _statements(node: ast.AST):
+    """Assignments and expression statements in source order (loops and branches included)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.Assign, ast.Expr, ast.AnnAssign)):
+            yield child
+        elif isinstance(child, ast.stmt) and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                    ast.ClassDef)):
+            yield from _statements(child)
+
+
+def _args(call: ast.Call, positional: tuple[str, ...]) -> dict[str, ast.expr]:
+    out = {name: arg for name, arg in zip(positional, call.args, strict=False) if not isinstance(arg, ast.Starred)}
+    out.update({k.arg: k.value for k in call.keywords if k.arg})
+    return out
+
+
+def _value(node: ast.expr | None):
+    if node is None:
+        return None
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return _compact(node)
+
+
+def _compact(node: ast.expr) -> str:
+    return re.sub(r"\s+", "", ast.unparse(node))
+
+
+def _act(node: ast.expr | None) -> str | None:
+    v = _value(node)
+    return v.lower() if isinstance(v, str) else None
+
+
+def _optimizer(node: ast.expr):
+    """``'adam'``; ``Adam(learning_rate=0.01)`` -> ``'adam(learning_rate=0.01)'``; the default rate dropped."""
+    if isinstance(node, ast.Call):
+        name = (node.func.attr if isinstance(node.func, ast.Attribute) else
+                node.func.id if isinstance(node.func, ast.Name) else "?").lower()
+        kw = {k.arg: _value(k.value) for k in node.keywords if k.arg}
+        if node.args:
+            kw.setdefault("learning_rate", _value(node.args[0]))
+        if name == "adam" and kw.get("learning_rate") in (0.001, 1e-3):
+            kw.pop("learning_rate")
+        return name + (f"({', '.join(f'{k}={v}' for k, v in sorted(kw.items()))})" if kw else "")
+    v = _value(node)
+    return v.lower() if isinstance(v, str) else v
+
+
+def _first(v):
+    if isinstance(v, (tuple, list)) and v:
+        v = v[0]
+    return v if isinstance(v, int) else None
+
+
+def count_params(layers: list[Layer], default_shape: tuple = (28, 28)) -> int | None:
+    """Trainable + non-trainable parameters of a Sequential stack, None when a layer is not understood."""
+    shape: tuple = default_shape
+    total = 0
+    for i, ly in enumerate(layers):
+        if ly.shape and (ly.kind == "Input" or i <= 1):
+            shape = ly.shape
+        if ly.kind in ("Input", "Dropout", "LeakyReLU"):
+            continue
+        if ly.kind == "Flatten":
+            n = 1
+            for d in shape:
+                n *= d
+            shape = (n,)
+        elif ly.kind == "Dense" and isinstance(ly.units, int):
+            total += (shape[-1] + 1) * ly.units
+            shape = (*shape[:-1], ly.units)
+        elif ly.kind == "Conv2D" and isinstance(ly.units, int) and isinstance(ly.kernel, int) and len(shape) >= 2:
+            h, w = shape[0], shape[1]
+            c = shape[2] if len(shape) > 2 else 1
+            total += (ly.kernel * ly.kernel * c + 1) * ly.units
+            shape = (h - ly.kernel + 1, w - ly.kernel + 1, ly.units)
+        elif ly.kind == "MaxPooling2D" and isinstance(ly.pool, int) and len(shape) == 3:
+            shape = (shape[0] // ly.pool, shape[1] // ly.pool, shape[2])
+        elif ly.kind == "BatchNormalization":
+            total += 4 * shape[-1]
+        else:
+            return None
+    return total

@@ -1,0 +1,196 @@
+"""mnistlab grade on a hand-made class (tests/grade_cohort.py): every variant gets its computed verdict."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import grade_cohort as gc
+import pytest
+
+from mnistlab import cli
+from mnistlab.grade import Options, grade
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cohort")
+    subs = root / "subs"
+    subs.mkdir()
+
+    def put(name: str, nb) -> None:
+        (subs / f"{name}.ipynb").write_text(nb if isinstance(nb, str) else json.dumps(nb), encoding="utf-8")
+
+    alice = gc.lab_notebook("Alice Martin", seed=1)
+    put("Alice Martin", alice)
+    put("Bruno Petit", gc.lab_notebook("Bruno Petit", seed=2, epochs=10, units=256))  # settings changed
+    put("Chloe Durand", gc.lab_notebook("Chloe Durand", seed=3, printed=0.9912))  # output edited by hand
+    put("David Copie", alice)  # a copy under another name
+    put("Emma Mnist", gc.lab_notebook("Emma", seed=5, ds2="mnist", acc={"ex2.ann": 0.978, "ex2.cnn": 0.990}))
+    put("Farid Json", '{"cells": [')  # invalid JSON
+    put("Gina Erreur", gc.lab_notebook("Gina", seed=7, error_in="ex1.fit"))  # a cell error
+    put("Hugo Vide", gc.lab_notebook("Hugo", seed=8, answers=False))  # no answers
+    put("Ines Outil", gc.lab_notebook("Ines", seed=9, generated=True))  # answers written by mnistlab notebook
+    put("Jules Outil", gc.lab_notebook("Jules", seed=10, generated=True))
+    late = gc.lab_notebook("Karim", seed=11)
+    counts = iter([1, 2, 3, 7, 5])
+    for c in late["cells"]:
+        if c["cell_type"] == "code":
+            c["execution_count"] = next(counts, None)
+    put("Karim Ordre", late)  # run out of order
+    evil = gc.lab_notebook("x", seed=12, answer_text={"ex1.1.1": "<script>alert(1)</script> **gras** [lien](http://x)"})
+    put("<img src=x onerror=alert(1)>", evil)
+    gc.bands_file(root / "bands.json")
+    out = root / "out"
+    grade(subs, out, Options(reference=str(root / "bands.json")))
+    return root
+
+
+def rows(out: Path) -> dict[str, dict]:
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
+def flags(row: dict) -> set[str]:
+    return set(filter(None, row["flags"].split(";")))
+
+
+def test_grades_csv_has_a_column_per_rubric_item(cohort):
+    from mnistlab.grade import rubric
+
+    with open(cohort / "out" / "grades.csv", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    items = [i.id for i in rubric.load().items]
+    assert header == ["student", "file", "status", "total", "max", *items, "flags"]
+    assert "ex1.4.1" in header and "ex1.results" in header
+
+
+def test_the_lab_followed_gets_everything_checkable(cohort):
+    r = rows(cohort / "out")["Alice Martin"]
+    assert r["status"] == "OK"
+    for item in ("ex1.code", "ex1.outputs", "ex1.results", "ex2.cnn.results", "ex1.4.1", "ex1.2.3", "ex1.7.1",
+                 "ex1.1.3", "ex2.confusion.code", "ex2.augment.results", "ex2.activations.results"):
+        assert float(r[item]) > 0, item
+    assert flags(r) == {"similar:David Copie"}
+
+
+def test_settings_changed_are_flagged_and_cost_the_code_half(cohort):
+    r = rows(cohort / "out")["Bruno Petit"]
+    assert "settings-differ:ex1" in flags(r)
+    assert float(r["ex1.code"]) == 0.5
+    md = (cohort / "out" / "feedback" / "Bruno_Petit.md").read_text(encoding="utf-8")
+    assert "epochs = 10 (TP : 5) \\[cell 6: epochs=10," in md and "Dense(256" in md
+    assert "comparé à la bande du TP" in md
+
+
+def test_an_output_edited_by_hand_is_inconsistent(cohort):
+    r = rows(cohort / "out")["Chloe Durand"]
+    assert "outputs-inconsistent:ex1" in flags(r)
+    md = (cohort / "out" / "feedback" / "Chloe_Durand.md").read_text(encoding="utf-8")
+    assert "précision affichée 0,9912 mais evaluate() donne 0,9751" in md
+
+
+def test_a_copy_is_similar_with_evidence_and_independent_work_is_not(cohort):
+    got = rows(cohort / "out")
+    assert "similar:Alice Martin" in flags(got["David Copie"])
+    assert not any(f.startswith("similar:") for f in flags(got["Bruno Petit"]) | flags(got["Hugo Vide"]))
+    page = (cohort / "out" / "class.html").read_text(encoding="utf-8")
+    assert "numbers" in page and "ex1 epoch 1 val_loss" in page
+
+
+def test_mnist_for_exercise_two_is_the_wrong_dataset(cohort):
+    r = rows(cohort / "out")["Emma Mnist"]
+    assert "wrong-dataset:ex2" in flags(r)
+    assert float(r["ex2.cnn.results"]) == 0
+
+
+def test_invalid_json_is_broken_and_the_batch_goes_on(cohort):
+    got = rows(cohort / "out")
+    assert got["Farid Json"]["status"] == "BROKEN" and got["Farid Json"]["total"] == ""
+    assert len(got) == 12
+    md = (cohort / "out" / "feedback" / "Farid_Json.md").read_text(encoding="utf-8")
+    assert "invalid JSON" in md
+
+
+def test_cell_errors_and_missing_outputs(cohort):
+    r = rows(cohort / "out")["Gina Erreur"]
+    assert "cell-errors" in flags(r) and float(r["ex1.outputs"]) == 0
+
+
+def test_missing_answers_score_zero(cohort):
+    r = rows(cohort / "out")["Hugo Vide"]
+    assert float(r["ex1.1.1"]) == 0 and float(r["analysis"]) == 0 and float(r["ex1.code"]) == 1
+
+
+def test_tool_written_answers_are_said_and_not_copying(cohort):
+    got = rows(cohort / "out")
+    for name in ("Ines Outil", "Jules Outil"):
+        assert "generated-answers" in flags(got[name])
+        assert not any(f.startswith("similar:") for f in flags(got[name]))
+
+
+def test_out_of_order_execution(cohort):
+    assert "out-of-order" in flags(rows(cohort / "out")["Karim Ordre"])
+
+
+def test_names_and_answers_are_escaped(cohort):
+    out = cohort / "out"
+    page = (out / "class.html").read_text(encoding="utf-8")
+    assert "<script>" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
+    for f in (out / "feedback").glob("*.html"):
+        assert "<img src=x" not in f.read_text(encoding="utf-8")
+    md = next(p for p in (out / "feedback").glob("*.md") if "img" in p.name)
+    assert "<img" not in md.read_text(encoding="utf-8")
+    assert all("/" not in p.name for p in (out / "feedback").iterdir())
+
+
+def test_feedback_states_the_band_in_french_and_english(cohort, tmp_path):
+    md = (cohort / "out" / "feedback" / "Alice_Martin.md").read_text(encoding="utf-8")
+    assert "0,9751 dans la bande de référence \\[P5 = 0,97" in md and "(10 exécutions de référence)" in md
+    out = tmp_path / "en"
+    grade(cohort / "subs", out, Options(reference=str(cohort / "bands.json"), lang="en", only=["Alice Martin"]))
+    en = (out / "feedback" / "Alice_Martin.md").read_text(encoding="utf-8")
+    assert "0.9751 in the reference band \\[P5 = 0.97" in en
+    assert "no code cell" not in en and "précision" not in en
+
+
+def test_overrides_are_kept_and_only_regrades_one(cohort, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(cohort / "out", out)
+    before = rows(out)
+    (out / "overrides.csv").write_text("student,item,points,comment\nHugo Vide,ex1.1.1,0.25,réponse orale\n",
+                                       encoding="utf-8")
+    grade(cohort / "subs", out, Options(reference=str(cohort / "bands.json"), only=["Hugo Vide"]))
+    after = rows(out)
+    assert after["Hugo Vide"]["ex1.1.1"] == "0.25"
+    assert float(after["Hugo Vide"]["total"]) == float(before["Hugo Vide"]["total"]) + 0.25
+    assert after["Alice Martin"] == before["Alice Martin"] and len(after) == len(before)
+    assert "réponse orale" in (out / "overrides.csv").read_text(encoding="utf-8")
+
+
+def test_moodle_import_and_nothing_outside_out(cohort):
+    out = cohort / "out"
+    with open(out / "moodle_grades.csv", encoding="utf-8") as f:
+        moodle = list(csv.DictReader(f))
+    assert {"Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments"} <= set(moodle[0])
+    assert sorted(p.name for p in cohort.iterdir()) == ["bands.json", "out", "subs"]
+
+
+def test_class_page_has_pass_rates_plot_and_review_queue(cohort):
+    page = (cohort / "out" / "class.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page and "ex1.results" in page
+    assert "Réponse de référence" in page  # the review queue puts the report's explanation beside the answers
+
+
+def test_cli_grade_bad_source_is_one_line(tmp_path, capsys):
+    assert cli.main(["grade", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such folder or zip file" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_grade_shipped_bands_and_rubric(cohort, tmp_path, capsys):
+    assert cli.main(["grade", str(cohort / "subs"), "--out", str(tmp_path / "o"), "--only", "Alice Martin"]) == 0
+    assert "graded 1/1" in capsys.readouterr().err

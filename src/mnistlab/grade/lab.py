@@ -1,15 +1,14 @@
 """The grader's only door to the lab: its steps, its questions, its reference code and reference answers.
 
-Everything the grader knows about the lab comes through the functions here, so that the lab's source
-(today :mod:`mnistlab.lab` and the report's ``questions.toml``) can move without touching the grader.
+Everything the grader knows about the lab comes through the functions here: the lab plan
+(:mod:`mnistlab.lab.plan`), the lab's text and code (:mod:`mnistlab.lab`) and its questions
+(:mod:`mnistlab.report.questionnaire`).
 """
 
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 
 NAME = "tp2"
 
@@ -27,21 +26,23 @@ class Question:
 
 def steps() -> tuple[str, ...]:
     """The lab's steps, in order (``ex1``, ``ex2.ann``, ...)."""
-    from mnistlab import lab
+    from mnistlab.lab import plan
 
-    return tuple(lab.STEPS)
+    return plan.step_names()
 
 
 @functools.cache
 def questions() -> tuple[Question, ...]:
     """Every question and "À faire" item of the lab, in the lab's order."""
     from mnistlab import lab
+    from mnistlab.lab import plan
 
+    sections = plan.load().sections
     out = []
     for c in lab.cells(None):
         if c.question:
             text = c.source.split(" : ", 1)[-1].strip()
-            out.append(Question(c.name, c.section, text, lab.SECTION_STEP.get(c.section, "ex1"), c.todo))
+            out.append(Question(c.name, c.section, text, sections[c.section].step or steps()[0], c.todo))
     return tuple(out)
 
 
@@ -56,9 +57,9 @@ def reference_cells() -> tuple[tuple[str, str], ...]:
 @functools.cache
 def reference_answers(lang: str = "fr") -> dict[str, str]:
     """The fixed explanation the report gives for each question that has one (the review queue's model)."""
-    raw = tomllib.loads((resources.files("mnistlab.report") / "questions.toml").read_text(encoding="utf-8"))
-    key = "explain_en" if lang == "en" else "explain_fr"
-    return {q["key"]: " ".join(str(q[key]).split()) for q in raw.get("question", []) if key in q}
+    from mnistlab.report import questionnaire
+
+    return {q.key: " ".join(q.explanation(lang).split()) for q in questionnaire.load().questions if q.explain_fr}
 
 
 def settings(step: str) -> dict:

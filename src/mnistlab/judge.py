@@ -100,8 +100,8 @@ def accuracies(a: float, b: float, n_a: int, n_b: int | None = None) -> Verdict:
         fr = f"{_pts(d, 'fr')} : pas de différence mesurable, deux erreurs-types valant ± {bound_fr}"
         en = f"{_pts(d, 'en')}: no measurable difference, two standard errors being ± {bound_en}"
     else:
-        fr = f"{_pts(d, 'fr')}, au-delà de deux erreurs-types (± {bound_fr})"
-        en = f"{_pts(d, 'en')}, beyond two standard errors (± {bound_en})"
+        fr = f"{_pts(d, 'fr')}, au-delà de deux erreurs-types, qui valent ± {bound_fr}"
+        en = f"{_pts(d, 'en')}, beyond two standard errors, which are ± {bound_en}"
     return Verdict(verdict, d, se, (float(a), float(b), float(n_a), float(n_b)), fr, en)
 
 
@@ -124,13 +124,13 @@ def losses(a: float, b: float, se_epoch: float | None = None, paired: Sequence[f
     d = float(a) - float(b)
     verdict = _words(d, se, "higher", "lower", "same")
     if not math.isfinite(se):
-        fr, en = f"{_signed(d, 'fr')} (erreur-type inconnue)", f"{_signed(d, 'en')} (standard error unknown)"
+        fr, en = f"{_signed(d, 'fr')}, erreur-type inconnue", f"{_signed(d, 'en')}, standard error unknown"
     elif verdict == "same":
         fr = f"{_signed(d, 'fr')} : dans le bruit, deux erreurs-types valant ± {_num(Z * se, 'fr')}"
         en = f"{_signed(d, 'en')}: within the noise, two standard errors being ± {_num(Z * se, 'en')}"
     else:
-        fr = f"{_signed(d, 'fr')}, au-delà de deux erreurs-types (± {_num(Z * se, 'fr')})"
-        en = f"{_signed(d, 'en')}, beyond two standard errors (± {_num(Z * se, 'en')})"
+        fr = f"{_signed(d, 'fr')}, au-delà de deux erreurs-types, qui valent ± {_num(Z * se, 'fr')}"
+        en = f"{_signed(d, 'en')}, beyond two standard errors, which are ± {_num(Z * se, 'en')}"
     return Verdict(verdict, d, se, (float(a), float(b)), fr, en)
 
 

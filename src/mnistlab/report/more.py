@@ -57,7 +57,7 @@ def _experiments(run: Run, lang: str, names: list[str], heading: str, anchor_id:
         for t in (settings_table(s, lang), model_table(s, lang)) if body is _other else ():
             items.table(t)
         items.table(results_table(s, lang))
-        c = facts.curve(s.history)
+        c = facts.step_curve(s)
         if c and c.epochs > 1:
             items.p(overfit_sentence(c, lang))
         curves(items, s)

@@ -5,10 +5,13 @@ Registered by name (:func:`~mnistlab.report.measures.measure`) and chosen from `
 
 from __future__ import annotations
 
+import math
+
+from mnistlab import judge
 from mnistlab.i18n import class_names
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
-from mnistlab.report.fmt import epochs, integer, num, points, seconds, shape, tr
+from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds, shape, tr
 from mnistlab.report.measures import (
     Answer,
     acc,
@@ -101,7 +104,7 @@ def q_why_relu(run: Run, lang: str) -> Answer:
 def q_acc_vs_val(run: Run, lang: str) -> Answer:
     p = []
     m = maybe(run, "ex2.ann")
-    c = facts.curve(run.step("ex2.ann").history)
+    c = facts.step_curve(run.step("ex2.ann"))
     if m and c:
         p.append(tr(lang,
                     "Ici la validation est la dernière part du jeu d'entraînement : "
@@ -125,19 +128,21 @@ def q_best_activation(run: Run, lang: str) -> Answer:
     if len(ranked) < 2:
         return Answer([tr(lang, f"Une seule activation mesurée : {m['best']} ({acc(va[m['best']], lang)}).",
                           f"One activation measured: {m['best']} ({acc(va[m['best']], lang)}).")])
-    (first, v1), (second, v2) = ranked[0], ranked[1]
     n = m.get("n_validation") or 0
-    d = facts.accuracy_diff(v1, v2, n)
-    spread = facts.accuracy_diff(v1, ranked[-1][1], n)
-    tie = v1 == v2
+    r = judge.ranking(va, n)
+    (first, _), (second, _) = ranked[0], ranked[1]
+    spread = r.first_vs_last
     p = [tr(lang, "Classement en validation à la dernière époque : "
                   + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked) + ".",
             "Ranking in validation at the last epoch: " + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked) + "."),
-         tr(lang, f"{first} et {second} sont à égalité." if tie else
-                  f"**{first}** devance {second} de {diff_text(d, lang)} ; de la première à la dernière : "
-                  f"{diff_text(spread, lang)}.",
-            f"{first} and {second} are tied." if tie else
-            f"**{first}** leads {second} by {diff_text(d, lang)}; from first to last: {diff_text(spread, lang)}.")]
+         tr(lang, f"**{first}** devance {second} de {r.first_vs_second.fr} : c'est la meilleure de nos mesures."
+                  if r.finding else
+                  f"{_capital(r.tied(lang))} sont à égalité en tête dans le bruit ({first} devant {second} : "
+                  f"{r.first_vs_second.fr}) : nous ne pouvons pas désigner une seule meilleure activation ; de la "
+                  f"première à la dernière : {spread.fr}.",
+            f"**{first}** leads {second} by {r.first_vs_second.en}: the best of our measurements." if r.finding else
+            f"{_capital(r.tied(lang))} are tied at the top within the noise ({first} ahead of {second}: "
+            f"{r.first_vs_second.en}): we cannot name one best activation; from first to last: {spread.en}.")]
     sources = [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")]
     ta = m.get("test_accuracy") or {}
     if set(ta) == set(va):
@@ -160,8 +165,8 @@ def q_best_activation(run: Run, lang: str) -> Answer:
         best, runner_up = by_mean[0], by_mean[1]
         p.append(tr(lang, f"Sur {k} graines (moyenne ± écart-type) : ", f"Over {k} seeds (mean ± SD): ")
                  + ", ".join(f"{a} {acc(spreads[a].mean, lang)} ± {num(spreads[a].std, lang)}" for a in by_mean) + ".")
-        pv = facts.welch_p(spreads[best], spreads[runner_up])
-        sig = pv is not None and pv < 0.05
+        w = judge.seeds(list(spreads[best].values.values()), list(spreads[runner_up].values.values()))
+        pv, sig = w.p, w.finding
         gap = points(spreads[best].mean - spreads[runner_up].mean, lang)
         p.append(tr(lang, f"L'écart entre {best} et {runner_up} ({gap}) "
                           + ("dépasse le bruit des graines" if sig else "reste dans le bruit des graines : pas de "
@@ -176,6 +181,10 @@ def q_best_activation(run: Run, lang: str) -> Answer:
                     "With a single run per activation, another seed (initialisation, shuffling) may swap so tight a "
                     "ranking."))
     return Answer(p, sources)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _nth(k: int, lang: str) -> str:
@@ -268,8 +277,8 @@ def q_why_cnn_better(run: Run, lang: str) -> Answer:
     sa = facts.seed_spread(run.step("ex2.ann"), lambda mm: mm["test_accuracy"])
     sc = facts.seed_spread(run.step("ex2.cnn"), lambda mm: mm["test_accuracy"])
     if sa and sc:
-        pv = facts.welch_p(sc, sa)
-        sig = pv is not None and pv < 0.05
+        w = judge.seeds(list(sc.values.values()), list(sa.values.values()))
+        pv, sig = w.p, w.finding
         p.append(tr(lang,
                     f"Sur plusieurs graines : CNN {acc(sc.mean, lang)} ± {num(sc.std, lang)} ({sc.n} graines), ANN "
                     f"{acc(sa.mean, lang)} ± {num(sa.std, lang)} ({sa.n}) ; l'écart "
@@ -316,16 +325,25 @@ def q_most_confused(run: Run, lang: str) -> Answer:
     p = [tr(lang, "Les confusions les plus fréquentes du CNN sur le test (vrai → prédit) : ",
             "The CNN's most frequent confusions on the test set (true → predicted): ")
          + ", ".join(f"{name(x['true'])} → {name(x['predicted'])} ({integer(x['count'], lang)})" for x in pairs) + "."]
-    worst = m.get("worst_recall_class")
-    if worst and worst in m.get("per_class", {}):
-        pc = m["per_class"][worst]
-        p.append(tr(lang, f"La classe la moins bien reconnue est **{name(worst)}** (rappel "
-                          f"{num(pc['recall'], lang, 3)}, "
-                          f"précision {num(pc['precision'], lang, 3)}) : ces vêtements du haut partagent la même "
-                          "silhouette à 28 × 28 pixels.",
-                    f"The least well recognised class is **{name(worst)}** (recall {num(pc['recall'], lang, 3)}, "
-                    f"precision {num(pc['precision'], lang, 3)}): these tops share the same silhouette at 28 × 28 "
-                    "pixels."))
+    h = facts.hardest(m)
+    if h and h.leaders:
+        pcs = m["per_class"]
+        tops = {"T-shirt/top", "Pullover", "Coat", "Shirt"}
+        why_fr = (" : ces vêtements du haut partagent la même silhouette à 28 × 28 pixels"
+                  if set(h.leaders) <= tops else "")
+        why_en = (": these tops share the same silhouette at 28 × 28 pixels" if set(h.leaders) <= tops else "")
+        each = [f"{name(k)} (rappel {num(pcs[k]['recall'], lang, 3)})" if lang == "fr"
+                else f"{name(k)} (recall {num(pcs[k]['recall'], lang, 3)})" for k in h.leaders]
+        if h.finding:
+            p.append(tr(lang, f"La classe la moins bien reconnue est **{each[0]}**, au-delà du bruit devant la "
+                              f"suivante{why_fr}.",
+                        f"The least well recognised class is **{each[0]}**, beyond the noise ahead of the "
+                        f"next{why_en}."))
+        else:
+            p.append(tr(lang, f"Les classes les moins bien reconnues, à égalité dans le bruit, sont "
+                              f"{listing(each, lang)}{why_fr}.",
+                        f"The least well recognised classes, tied within the noise, are "
+                        f"{listing(each, lang)}{why_en}."))
     return Answer(p, [where("ex2.confusion/metrics.json", "most_confused", "worst_recall_class", "per_class"),
                       "ex2.confusion/confusion_matrix.csv"])
 
@@ -344,34 +362,44 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
     c, aug = need(run, "ex2.cnn", "ex2.augment")
     text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
     worse = aug["test_loss"] > c["test_loss"]
+    se = facts.loss_se(run.step("ex2.cnn"))
+    verdict = judge.augmentation(aug["test_accuracy"], c["test_accuracy"], min(aug["n_test"], c["n_test"]),
+                                 aug["test_loss"], c["test_loss"], se).verdict
+    loss = judge.losses(aug["test_loss"], c["test_loss"], se)
     more = epochs(aug.get("epochs_run"), lang)
     p = [tr(lang, f"Mesuré après {more} de plus sur images augmentées, précision de test : ",
             f"Measured after {more} more on augmented images, test accuracy: ") + lower(text)
-         + tr(lang, f" ; perte de test {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
-                    + (" (plus mauvaise)." if worse else " (meilleure)."),
-              f"; test loss {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
-              + (" (worse)." if worse else " (better)."))]
-    curve = facts.curve(run.step("ex2.augment").history)
+         + tr(lang, f" ; perte de test {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}, "
+                    + _loss_word(loss, worse, "fr") + f" ({loss.fr}).",
+              f"; test loss {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}, "
+              + _loss_word(loss, worse, "en") + f" ({loss.en}).")]
+    curve = facts.step_curve(run.step("ex2.augment"))
     if curve and curve.epochs > 1:
         p.append(overfit_sentence(curve, lang))
     p.append(tr(lang,
                 "Cette exécution ne montre donc pas à elle seule que l'augmentation aide : le gain se lit avec son "
                 "incertitude, le modèle augmenté a aussi eu plus d'époques, et l'écart entraînement − validation ne "
                 "se compare pas d'une étape à l'autre (l'étape 5 valide sur 20 % de l'entraînement, l'étape 7 sur le "
-                "test)." if not facts.accuracy_diff(aug["test_accuracy"], c["test_accuracy"], c["n_test"]).measurable
-                or worse else
+                "test)." if verdict != "helps" else
                 "Le gain dépasse le bruit du jeu de test ; il reste mêlé à celui des époques supplémentaires (voir "
                 "les notes de méthode).",
                 "This run alone thus does not show that augmentation helps: the gain is read with its uncertainty, "
                 "the augmented model also had more epochs, and the train − validation gap does not compare from one "
                 "step to the other (step 5 validates on 20% of the training set, step 7 on the test set)."
-                if not facts.accuracy_diff(aug["test_accuracy"], c["test_accuracy"], c["n_test"]).measurable
-                or worse else
+                if verdict != "helps" else
                 "The gain exceeds the test set's noise; it stays mixed with that of the extra epochs (see the method "
                 "notes)."))
     return Answer(p, sources + [where("ex2.cnn/metrics.json", "test_loss"),
                                 where("ex2.augment/metrics.json", "test_loss", "epochs_run"),
                                 "ex2.augment/history.csv"])
+
+
+def _loss_word(loss: judge.Verdict, worse: bool, lang: str) -> str:
+    """"plus mauvaise" / "meilleure" beyond the noise, "dans le bruit" inside it (the raw sign without an SE)."""
+    if math.isfinite(loss.se) and not loss.finding:
+        return tr(lang, "un écart dans le bruit", "a gap within the noise")
+    bad = loss.verdict == "higher" if loss.finding else worse
+    return tr(lang, "plus mauvaise" if bad else "meilleure", "worse" if bad else "better")
 
 
 @measure

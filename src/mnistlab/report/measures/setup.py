@@ -253,7 +253,7 @@ def q_optimizer(run: Run, lang: str) -> Answer:
 
 @measure
 def q_why_loss(run: Run, lang: str) -> Answer:
-    c = facts.curve(run.step("ex1").history)
+    c = facts.step_curve(run.step("ex1"))
     return Answer([tr(lang, f"Ici, la perte d'entraînement passe de {num(c.first_loss, lang)} (époque 1) à "
                             f"{num(c.last_loss, lang)} (époque {c.epochs}).",
                       f"Here, training loss goes from {num(c.first_loss, lang)} (epoch 1) to "

@@ -27,7 +27,8 @@ from mnistlab.report.measures import (
 
 @measure
 def todo_observe(run: Run, lang: str, step: str = "ex1") -> Answer:
-    c = facts.curve(need_history(run, step))
+    need_history(run, step)
+    c = facts.step_curve(run.step(step))
     return Answer([curve_sentence(c, lang)], [f"{step}/history.csv"])
 
 
@@ -35,7 +36,7 @@ def todo_observe(run: Run, lang: str, step: str = "ex1") -> Answer:
 def q_epoch(run: Run, lang: str) -> Answer:
     p = []
     s, m = run.step("ex1"), maybe(run, "ex1")
-    c = facts.curve(s.history)
+    c = facts.step_curve(s)
     if s.config and m:
         steps = facts.steps_per_epoch(m["n_train"], s.config["batch_size"])
         extra = ""
@@ -71,7 +72,7 @@ def q_why_validation(run: Run, lang: str) -> Answer:
 @measure
 def q_fifty(run: Run, lang: str, study: str, base: str) -> Answer:
     s = run.done(study)
-    c = facts.curve(s.history) if s else None
+    c = facts.step_curve(s) if s else None
     if not s or not c:
         return Answer([study_missing(lang, study)])
     m = s.metrics
@@ -123,23 +124,25 @@ def q_test_below_train(run: Run, lang: str) -> Answer:
 
 @measure
 def q_remedies(run: Run, lang: str, step: str, short: bool = False) -> Answer:
-    c = facts.curve(run.step(step).history)
+    c = facts.step_curve(run.step(step))
     if not (c and c.best_val_loss_epoch):
         return Answer([])
     if c.overfits:
         stop = tr(lang, f"Ici, un early stopping garderait les poids de l'époque {c.best_val_loss_epoch}.",
                   f"Here, early stopping would keep the weights of epoch {c.best_val_loss_epoch}.")
     else:
-        stop = tr(lang, "Ici, la perte de validation baisse encore à la dernière époque : le remède serait plutôt "
-                        "d'entraîner plus longtemps, en surveillant la validation.",
-                  "Here validation loss still falls at the last epoch: the remedy would rather be to train longer "
-                  "while watching validation.")
+        stop = tr(lang, f"Ici, nous ne mesurons pas de surapprentissage sur ces {c.epochs} époques : le remède "
+                        "serait plutôt d'entraîner plus longtemps, en surveillant la validation avec un early "
+                        "stopping.",
+                  f"Here we measure no overfitting over these {c.epochs} epochs: the remedy would rather be to "
+                  "train longer while watching validation with early stopping.")
     return Answer([stop] if short else [overfit_sentence(c, lang) + " " + stop], [f"{step}/history.csv"])
 
 
 @measure
 def q_two_curves(run: Run, lang: str) -> Answer:
-    c = facts.curve(need_history(run, "ex1"))
+    need_history(run, "ex1")
+    c = facts.step_curve(run.step("ex1"))
     p = [curve_sentence(c, lang)]
     if c.first_gap is not None and c.first_gap < 0:
         p.append(tr(lang,
@@ -154,7 +157,8 @@ def q_two_curves(run: Run, lang: str) -> Answer:
 
 @measure
 def q_detect_overfit(run: Run, lang: str) -> Answer:
-    c = facts.curve(need_history(run, "ex1"))
+    need_history(run, "ex1")
+    c = facts.step_curve(run.step("ex1"))
     return Answer([tr(lang, "Ici : ", "Here: ") + lower(overfit_sentence(c, lang))
                    + tr(lang, f" Écart de précision : {points(c.first_gap, lang)} à l'époque 1, "
                               f"{points(c.last_gap, lang)} à l'époque {c.epochs}.",
@@ -164,20 +168,18 @@ def q_detect_overfit(run: Run, lang: str) -> Answer:
 
 @measure
 def q_diverge(run: Run, lang: str) -> Answer:
-    c = facts.curve(need_history(run, "ex1"))
+    need_history(run, "ex1")
+    c = facts.step_curve(run.step("ex1"))
     if c.first_gap is None or not c.best_val_loss_epoch:
         return Answer([])
+    o = c.judged
     if c.overfits:
-        text = tr(lang, f"Ici, elles divergent après l'époque {c.best_val_loss_epoch} : la perte de validation remonte "
-                        f"({num(c.best_val_loss, lang)} → {num(c.last_val_loss, lang)}) et l'écart de précision finit "
-                        f"à {points(c.last_gap, lang)}.",
-                  f"Here they part after epoch {c.best_val_loss_epoch}: validation loss rises "
-                  f"({num(c.best_val_loss, lang)} → {num(c.last_val_loss, lang)}) and the accuracy gap ends at "
-                  f"{points(c.last_gap, lang)}.")
+        text = tr(lang, f"Ici, elles divergent : {o.fr} ; l'écart de précision finit à {points(c.last_gap, lang)}.",
+                  f"Here they part: {o.en}; the accuracy gap ends at {points(c.last_gap, lang)}.")
     else:
-        text = tr(lang, f"Ici, elles ne divergent pas : la perte de validation baisse jusqu'à la dernière époque ; "
-                        f"l'écart de précision passe de {points(c.first_gap, lang)} à {points(c.last_gap, lang)}.",
-                  f"Here they do not part: validation loss falls until the last epoch; the accuracy gap goes from "
+        text = tr(lang, f"Ici, elles ne divergent pas de façon mesurable : {o.fr} ; l'écart de précision passe de "
+                        f"{points(c.first_gap, lang)} à {points(c.last_gap, lang)}.",
+                  f"Here they do not part measurably: {o.en}; the accuracy gap goes from "
                   f"{points(c.first_gap, lang)} to {points(c.last_gap, lang)}.")
     return Answer([text], ["ex1/history.csv"])
 

@@ -130,7 +130,7 @@ def test_a_loss_rise_beyond_its_noise_is_overfitting(run_dir):
 def test_a_tiny_augmentation_gain_with_a_worse_test_loss_is_not_a_finding(run):
     a = answer(run, "ex2.7.1")
     assert "+0,04 point" in a and "pas de différence mesurable" in a and "plus mauvaise" in a
-    assert "ne montre donc pas" in a
+    assert "ne montrent donc pas" in a
     assert "no measurable difference" in answer(run, "ex2.7.1", "en")
     assert "nous ne pouvons pas conclure" in " ".join(interpretation.analysis(run, "fr"))
 

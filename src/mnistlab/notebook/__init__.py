@@ -117,7 +117,7 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     nb = build.notebook(cells, author, group, date)
     written = Written(folder / NOTEBOOK, folder / HTML, "not executed")
     if execute:
-        _execute(nb, exps, written, lang, stream)
+        _execute(nb, exps, written, lang, stream, folder_data)
     else:
         _save(nb, written.notebook)
     _export(written)
@@ -139,7 +139,7 @@ def _export(written: Written) -> None:
     write_text(written.html, html.export(nb, written.notebook.stem))
 
 
-def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> None:
+def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_dir: str | None = None) -> None:
     import nbformat
 
     from mnistlab.notebook import answers, build, capture, execute
@@ -150,7 +150,7 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> Non
         capture_dir = Path(tmp) / "capture"
         capture_dir.mkdir()
         outcome = execute.run(nb, folder.resolve(), capture_dir, build.weights(nb, exps),
-                              lambda n, o: _save(execute.cut(n, o), written.notebook), stream)
+                              lambda n, o: _save(execute.cut(n, o), written.notebook), stream, data_dir)
         written.status, written.error, written.seconds = outcome.status, outcome.error, outcome.elapsed
         if outcome.status != "complete":
             if outcome.status == "failed" and outcome.cell is not None:

@@ -126,10 +126,10 @@ def unavailable_text(run: Run, reason: str, lang: str) -> str:
 
 
 def study_missing(lang: str, *names: str) -> str:
-    """A "what if" study the run does not hold (the CLI command that adds it is in the appendix)."""
-    studies = listing([label(n, lang) for n in names], lang)
-    return tr(lang, f"Pas mesuré : {studies} ne fait pas partie de cette exécution (voir l'annexe pour l'ajouter).",
-              f"Not measured: {studies} is not part of this run (the appendix says how to add it).")
+    """A "what if" study the run does not hold: the answer rests on the course's reasoning (the appendix says
+    how to measure it)."""
+    return tr(lang, "Nous ne l'avons pas essayé dans ce TP : c'est l'effet que le cours nous fait attendre.",
+              "We did not try it in this lab: this is the effect the course leads us to expect.")
 
 
 def tidy(reason: str) -> str:

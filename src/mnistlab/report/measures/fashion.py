@@ -37,7 +37,8 @@ def q_fashion_nature(run: Run, lang: str) -> Answer:
         return Answer(p + [missing(run, lang, "ex2.ann")])
     x, xt = f["x_train"], f["x_test"]
     p.append(tr(lang,
-                f"Mesuré : train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
+                "Nous mesurons : "
+                f"train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
                 "de "
                 f"{x['min']} à {x['max']} : des images de {x['shape'][1]} × {x['shape'][2]} pixels, comme MNIST.",
                 f"Measured: train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
@@ -83,7 +84,7 @@ def q_why_relu(run: Run, lang: str) -> Answer:
     ranked = facts.ranking(va)
     place = [a for a, _ in ranked].index("relu") + 1
     best, best_v = ranked[0]
-    p = [tr(lang, f"Mesuré à l'étape 4 (une exécution par activation) : ReLU est {_nth(place, lang)} sur "
+    p = [tr(lang, f"À l'étape 4 (un entraînement par activation), ReLU est {_nth(place, lang)} sur "
                   f"{len(ranked)} en validation ({acc(va['relu'], lang)} ; "
                   + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu") + ").",
             f"Measured at step 4 (one run per activation): ReLU is {_nth(place, lang)} of {len(ranked)} in "
@@ -201,7 +202,7 @@ def q_sigmoid_tanh(run: Run, lang: str) -> Answer:
     p = []
     hs, hr = s.subs.get("sigmoid"), s.subs.get("relu")
     if hs and hr and hs.history and hr.history and hs.history.get("val_accuracy") and hr.history.get("val_accuracy"):
-        p.append(tr(lang, f"Mesuré (réseau peu profond, 2 couches cachées) : après la 1re époque, précision de "
+        p.append(tr(lang, f"Sur notre réseau peu profond (2 couches cachées), après la 1re époque, précision de "
                           f"validation {acc(hs.history['val_accuracy'][0], lang)} avec sigmoid contre "
                           f"{acc(hr.history['val_accuracy'][0], lang)} avec ReLU : la sigmoïde démarre plus lentement.",
                     f"Measured (a shallow network, 2 hidden layers): after epoch 1, validation accuracy "
@@ -233,7 +234,8 @@ def q_leaky(run: Run, lang: str) -> Answer:
     if m and "leaky_relu" in m["val_accuracy"] and "relu" in m["val_accuracy"]:
         va = m["val_accuracy"]
         d = facts.accuracy_diff(va["leaky_relu"], va["relu"], m.get("n_validation") or 0)
-        p.append(tr(lang, f"Mesuré : LeakyReLU {acc(va['leaky_relu'], lang)} contre ReLU {acc(va['relu'], lang)} "
+        p.append(tr(lang, "Nous mesurons : "
+                          f"LeakyReLU {acc(va['leaky_relu'], lang)} contre ReLU {acc(va['relu'], lang)} "
                           f"({diff_text(d, lang)}) ; sur un réseau aussi court, les neurones morts que LeakyReLU "
                           "évite sont rares.",
                     f"Measured: LeakyReLU {acc(va['leaky_relu'], lang)} against ReLU {acc(va['relu'], lang)} "
@@ -250,11 +252,12 @@ def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
         convs = [(l_, f) for l_, f in facts.layer_formula(c["layers"]) if l_["type"] == "Conv2D"]
         dense = [l_ for l_ in c["layers"] if l_["type"] == "Dense"]
         p.append(tr(lang,
-                    f"Mesuré : ANN {integer(a['params'], lang)} paramètres, CNN {integer(c['params'], lang)}. Les "
+                    "Nous mesurons : "
+                    f"ANN {integer(a['params'], lang)} paramètres, CNN {integer(c['params'], lang)}. Les "
                     "convolutions en ont peu (" + ", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs)
                     + ") ; l'essentiel est dans la première couche dense après `Flatten` "
                       f"({integer(dense[0]['params'], lang)})."
-                    if convs and dense else f"Mesuré : ANN {integer(a['params'], lang)} paramètres, CNN "
+                    if convs and dense else f"Nous mesurons : ANN {integer(a['params'], lang)} paramètres, CNN "
                                             f"{integer(c['params'], lang)}.",
                     f"Measured: ANN {integer(a['params'], lang)} parameters, CNN {integer(c['params'], lang)}. The "
                     "convolutions hold few (" + ", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs)
@@ -269,7 +272,7 @@ def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
 def q_why_cnn_better(run: Run, lang: str) -> Answer:
     a, c = need(run, "ex2.ann", "ex2.cnn")
     text, sources = compare(run, lang, "ex2.cnn", "ex2.ann")
-    p = [tr(lang, "Mesuré, précision de test : ", "Measured, test accuracy: ") + lower(text)
+    p = [tr(lang, "Nous obtenons en précision de test : ", "Measured, test accuracy: ") + lower(text)
          + tr(lang, f", pour un entraînement de {seconds(c.get('fit_seconds'), lang)} contre "
                     f"{seconds(a.get('fit_seconds'), lang)}.",
               f", for {seconds(c.get('fit_seconds'), lang)} of training against "
@@ -304,7 +307,7 @@ def q_pooling(run: Run, lang: str) -> Answer:
                 steps.append(f"{shape(prev, lang)} → {shape(l_['output_shape'], lang)}")
             prev = l_.get("output_shape")
         if steps:
-            p.append(tr(lang, "Mesuré sur le CNN de cette exécution : "
+            p.append(tr(lang, "Dans notre CNN : "
                               "", "Measured on this run's CNN: "
                                                                 "") + "; ".join(steps) + ".")
             return Answer(p, [where("ex2.cnn/metrics.json", "layers")])
@@ -353,7 +356,7 @@ def q_reduce_errors(run: Run, lang: str) -> Answer:
     if not (run.done("ex2.cnn") and run.done("ex2.augment")):
         return Answer([])
     text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
-    return Answer([tr(lang, "Mesuré, précision de test : ", "Measured, test accuracy: ") + lower(text) + "."],
+    return Answer([tr(lang, "Nous obtenons en précision de test : ", "Measured, test accuracy: ") + lower(text) + "."],
                   sources)
 
 
@@ -367,7 +370,7 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
                                  aug["test_loss"], c["test_loss"], se).verdict
     loss = judge.losses(aug["test_loss"], c["test_loss"], se)
     more = epochs(aug.get("epochs_run"), lang)
-    p = [tr(lang, f"Mesuré après {more} de plus sur images augmentées, précision de test : ",
+    p = [tr(lang, f"Après {more} de plus sur images augmentées, nous obtenons en précision de test : ",
             f"Measured after {more} more on augmented images, test accuracy: ") + lower(text)
          + tr(lang, f" ; perte de test {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}, "
                     + _loss_word(loss, worse, "fr") + f" ({loss.fr}).",
@@ -377,12 +380,11 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
     if curve and curve.epochs > 1:
         p.append(overfit_sentence(curve, lang))
     p.append(tr(lang,
-                "Cette exécution ne montre donc pas à elle seule que l'augmentation aide : le gain se lit avec son "
+                "Nos mesures ne montrent donc pas à elles seules que l'augmentation aide : le gain se lit avec son "
                 "incertitude, le modèle augmenté a aussi eu plus d'époques, et l'écart entraînement − validation ne "
                 "se compare pas d'une étape à l'autre (l'étape 5 valide sur 20 % de l'entraînement, l'étape 7 sur le "
                 "test)." if verdict != "helps" else
-                "Le gain dépasse le bruit du jeu de test ; il reste mêlé à celui des époques supplémentaires (voir "
-                "les notes de méthode).",
+                "Le gain dépasse le bruit du jeu de test ; il reste mêlé à celui des époques supplémentaires.",
                 "This run alone thus does not show that augmentation helps: the gain is read with its uncertainty, "
                 "the augmented model also had more epochs, and the train − validation gap does not compare from one "
                 "step to the other (step 5 validates on 20% of the training set, step 7 on the test set)."
@@ -407,6 +409,6 @@ def q_which_transform(run: Run, lang: str) -> Answer:
     if not (run.done("ex2.augment") and run.done("ext.augment_no_flip")):
         return Answer([study_missing(lang, "ext.augment_no_flip")])
     text, sources = compare(run, lang, "ex2.augment", "ext.augment_no_flip")
-    return Answer([tr(lang, "Mesuré, précision de test avec miroir contre sans : ",
+    return Answer([tr(lang, "Nous obtenons en précision de test, avec miroir contre sans : ",
                       "Measured, test accuracy with the flip against without: ") + lower(text)
                    + tr(lang, " ; une seule exécution chacun.", "; one run each.")], sources)

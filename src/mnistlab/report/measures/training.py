@@ -61,7 +61,7 @@ def q_why_validation(run: Run, lang: str) -> Answer:
                     "Attention : le code du TP passe `validation_data=(x_test, y_test)`, donc ici la validation "
                     "**est** "
                     "le jeu de test. Toute décision prise en regardant ces "
-                    "courbes réutilise le test : voir les notes de méthode.",
+                    "courbes réutilise le test.",
                     "Note: the lab's code passes `validation_data=(x_test, y_test)`, so here validation **is** the "
                     "test set. Any decision taken from these curves reuses the "
                     "test set: see the method notes."))
@@ -77,7 +77,7 @@ def q_fifty(run: Run, lang: str, study: str, base: str) -> Answer:
         return Answer([study_missing(lang, study)])
     m = s.metrics
     p = [tr(lang,
-            f"Mesuré ({label(study, lang)}, {c.epochs} époques, {seconds(s.seconds, lang)}) : précision "
+            f"Nous l'avons mesuré ({label(study, lang)}, {c.epochs} époques, {seconds(s.seconds, lang)}) : précision "
             f"d'entraînement {acc(c.first_acc, lang)} → {acc(c.last_acc, lang)}, précision de validation finale "
             f"{acc(c.last_val_acc, lang)} (meilleure : {acc(m.get('best_val_accuracy'), lang)} à l'époque "
             f"{m.get('best_val_accuracy_epoch')}), écart final {points(c.last_gap, lang)}.",
@@ -114,7 +114,7 @@ def q_test_below_train(run: Run, lang: str) -> Answer:
     if m and m.get("final_accuracy") is not None:
         gap = m["final_accuracy"] - m["test_accuracy"]
         p.append(tr(lang,
-                    f"Mesuré : entraînement {acc(m['final_accuracy'], lang)} à la dernière époque, test "
+                    f"Nous mesurons : entraînement {acc(m['final_accuracy'], lang)} à la dernière époque, test "
                     f"{acc(m['test_accuracy'], lang)}, écart {points(gap, lang)}.",
                     f"Measured: training {acc(m['final_accuracy'], lang)} at the last epoch, test "
                     f"{acc(m['test_accuracy'], lang)}, gap {points(gap, lang)}."))
@@ -219,7 +219,8 @@ def q_explain_error(run: Run, lang: str) -> Answer:
     if not (e and e.mean_conf_wrong is not None):
         return Answer([])
     return Answer([tr(lang,
-                      f"Mesuré : probabilité moyenne de la classe choisie {num(e.mean_conf_wrong, lang)} sur les "
+                      "Nous mesurons : "
+                      f"probabilité moyenne de la classe choisie {num(e.mean_conf_wrong, lang)} sur les "
                       f"erreurs contre {num(e.mean_conf_right, lang)} sur les bonnes réponses ; {e.confident_wrong} "
                       "erreurs sont faites avec une probabilité de plus de 0,9 : le modèle est alors sûr de lui à "
                       "tort (surconfiance), pas seulement hésitant.",
@@ -236,7 +237,7 @@ def q_improve_cnn(run: Run, lang: str) -> Answer:
     return Answer([tr(lang,
                       f"Ce qu'il reste à gagner sur MNIST : le réseau dense fait {integer(m['test_errors'], lang)} "
                       f"erreurs sur {integer(m['n_test'], lang)} (précision {acc(m['test_accuracy'], lang)} "
-                      f"± {points(se, lang, sign=False)}, une erreur-type). Cette exécution n'entraîne pas de CNN "
+                      f"± {points(se, lang, sign=False)}, une erreur-type). Nous n'entraînons pas de CNN "
                       "sur MNIST (le TP le fait sur Fashion-MNIST, étape 5) : son gain n'est pas mesuré ici sur les "
                       "chiffres.",
                       f"What is left to gain on MNIST: the dense network makes {integer(m['test_errors'], lang)} "

@@ -25,6 +25,7 @@ from mnistlab.notebook import kernel
 
 NOTEBOOK = "TP2.ipynb"
 HTML = "TP2.html"
+RUN = "run"  # the run folder the execution captured, with its report (report.html), beside the notebook
 # The cell whose duration is a step's training time.
 FIT_BLOCKS = {"ex1.fit": "ex1", "ex2.ann.fit": "ex2.ann", "ex2.activations": "ex2.activations",
               "ex2.cnn.fit": "ex2.cnn", "ex2.augment": "ex2.augment"}
@@ -40,6 +41,7 @@ class Written:
     html: Path
     status: str
     answered: int = 0  # questions answered from the execution's values
+    report: Path | None = None  # the report written from the execution's run folder (``run/report.html``)
     seconds: float = 0.0  # execution wall time
     error: str = ""
 
@@ -109,15 +111,15 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     if execute:
         kernel.require(kernel.TOOLS + kernel.LAB_LIBRARIES)
     folder = Path(out) if out is not None else Path("notebooks") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    if (folder / NOTEBOOK).exists():
-        raise MnistlabError(f"already holds {NOTEBOOK}; choose another --out", folder)
+    if (folder / NOTEBOOK).exists() or (folder / RUN).exists():
+        raise MnistlabError(f"already holds {NOTEBOOK} or {RUN}/; choose another --out", folder)
     if folder.exists() and not folder.is_dir():
         raise MnistlabError("not a folder", folder)
     date = datetime.now().astimezone().strftime("%d/%m/%Y")
     nb = build.notebook(cells, author, group, date)
     written = Written(folder / NOTEBOOK, folder / HTML, "not executed")
     if execute:
-        _execute(nb, exps, written, lang, stream, folder_data)
+        _execute(nb, exps, written, lang, stream, folder_data, author, group)
     else:
         _save(nb, written.notebook)
     _export(written)
@@ -139,7 +141,8 @@ def _export(written: Written) -> None:
     write_text(written.html, html.export(nb, written.notebook.stem))
 
 
-def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_dir: str | None = None) -> None:
+def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_dir: str | None = None,
+             author: str | None = None, group: str | None = None) -> None:
     import nbformat
 
     from mnistlab.notebook import answers, build, capture, execute
@@ -162,7 +165,9 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_d
 
         quiet()  # write_run reads Keras' histories helpers: no TensorFlow start-up lines on the terminal
         seconds = {step: outcome.seconds[b] for b, step in FIT_BLOCKS.items() if b in outcome.seconds}
-        run_dir = capture.write_run(capture_dir, Path(tmp) / "run", exps, seconds, lang)
+        run_dir = folder / RUN
+        capture.write_run(capture_dir, run_dir, exps, seconds, lang)
         written.answered = build.fill_answers(nb, answers.answers(run_dir, lang), answers.analysis(run_dir, lang))
     nbformat.validate(nb)
     _save(nb, written.notebook)
+    written.report = answers.write_report(run_dir, lang, author, group).html

@@ -38,3 +38,12 @@ def _field(text: str) -> str:
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     kept = [p for p in paragraphs if not p.startswith(_UNMEASURED)]
     return "\n\n".join(dict.fromkeys(kept or paragraphs))
+
+
+def write_report(run_dir: str | os.PathLike, lang: str = "fr", author: str | None = None,
+                 group: str | None = None):
+    """Write the report (``report.html``, ``report.md``) of the run folder the notebook's execution captured,
+    so that the notebook and the report state the same numbers and verdicts; returns the report's paths."""
+    from mnistlab import report
+
+    return report.build(run_dir, lang, author=author or "", group=group or "")

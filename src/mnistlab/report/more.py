@@ -124,7 +124,7 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
                      f"finished {m.get('finished', '—')}, took "
                      f"{seconds(m.get('seconds') if finite(m.get('seconds')) else None, lang)}."))
     command = m.get("command") if isinstance(m.get("command"), list) else []
-    items.p(tr(lang, "Commande : ", "Command: ") + "`mnistlab " + " ".join(map(str, command)) + "` ; "
+    items.p(tr(lang, "Commande : ", "Command: ") + "`mnistlab " + tidy(" ".join(map(str, command))) + "` ; "
             + tr(lang, "machine : ", "machine: ") + f"{hw.get('cpu', '?')}, {hw.get('logical_cores', '?')} "
             + tr(lang, "cœurs logiques.", "logical cores."))
     items.p(tr(lang, f"Régénérer ce rapport : `mnistlab report {run.folder.name}"
@@ -165,6 +165,15 @@ def overview_items(run: Run, lang: str) -> list:
                          "qui manque.",
                    f"This run did not finish ({why.replace(' : ', ': ')}): this report shows what exists and says what "
                    "is missing."), "warn")
+    data = run.manifest.get("data") if isinstance(run.manifest.get("data"), dict) else {}
+    from_notebook = any(isinstance(d, dict) and d.get("source") == "notebook" for d in data.values())
+    if data and not from_notebook:
+        items.p(tr(lang, "Les chiffres de ce rapport viennent de notre chemin d'exécution rapide, qui fait les mêmes "
+                         "calculs que le code du TP (mêmes modèles, pertes, optimiseurs et réglages ; les données "
+                         "passent par lots préparés d'avance) ; le code donné en annexe est celui du TP.",
+                   "The numbers of this report come from our fast execution path, which does the same maths as the "
+                   "lab's code (same models, losses, optimisers and settings; the data go through batches prepared "
+                   "ahead); the code given in the appendix is the lab's."))
     lab = config.names()
     missing = [run.step(n) for n in lab if not run.step(n).complete]
     if missing:

@@ -164,8 +164,8 @@ def _toc_html(doc: Document) -> str:
 
 
 def _prov(origin: str, lang: str) -> str:
-    return f'<p class="prov">{html.escape(tr(lang, "d’après ", "from "))}<code>{html.escape(origin)}</code></p>' \
-        if origin else ""
+    """Nothing in the body: where each table, figure and answer comes from is listed in the appendix."""
+    return ""
 
 
 def _block_html(b, lang: str) -> str:

@@ -21,7 +21,8 @@ QUICK = {"epochs": 1, "train_limit": 300, "test_limit": 100}
 IMPORTS_MNISTLAB = re.compile(r"^\s*(import|from)\s+mnistlab", re.M)
 # Cells whose lab code prints, plots or shows a summary: they must have outputs.
 # Answers whose numbers follow from an array the notebook computed without printing it whole.
-FROM_ARRAYS = {"ex1.4.2": "mean top probability of `predictions`"}
+FROM_ARRAYS = {"ex1.4.2": "mean top probability of `predictions`",
+               "ex1.9.2": "mean top probability of `predictions` on the errors and on the right answers"}
 SILENT = {"setup", "ex1.load", "ex1.compile", "ex1.keep", "ex2.load", "ex2.preprocess"}
 
 

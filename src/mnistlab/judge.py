@@ -150,8 +150,10 @@ class Overfit:
     drop: Verdict | None  # best - last validation accuracy
     by_loss: bool
     by_acc: bool
-    fr: str
+    fr: str  # "pas de surapprentissage mesurable sur ces 5 époques : <evidence>"
     en: str
+    evidence_fr: str = ""  # the evidence alone: what the loss and the accuracy did, with their noise
+    evidence_en: str = ""
 
     @property
     def finding(self) -> bool:
@@ -215,7 +217,8 @@ def overfitting(val_loss: Sequence[float], val_acc: Sequence[float] | None = Non
         ev_en.append("the loss rise is not judged, its standard error being unknown")
     return Overfit(verdict, n_ep, best + 1, vl[best], vl[-1], rise, best_acc_epoch,
                    va[best_acc_epoch - 1] if va else None, va[-1] if va else None, drop, by_loss, by_acc,
-                   f"{head_fr} : " + " ; ".join(ev_fr), f"{head_en}: " + "; ".join(ev_en))
+                   f"{head_fr} : " + " ; ".join(ev_fr), f"{head_en}: " + "; ".join(ev_en),
+                   " ; ".join(ev_fr), "; ".join(ev_en))
 
 
 def trend(values: Sequence[float], n: int | None = None, se_epoch: float | None = None) -> Verdict:

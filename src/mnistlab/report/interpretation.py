@@ -61,10 +61,15 @@ def analysis(run: Run, lang: str) -> list[str]:
                    + " ".join(tr(lang, f"Pour {label(n, lang)}, {c.judged.fr}.",
                                  f"For {label(n, lang)}, {c.judged.en}.") for n, c in rose))
     elif flat:
-        out.append(tr(lang, f"Aucune des {len(flat)} étapes entraînées ne montre de surapprentissage mesurable : "
-                            "là où la perte de validation remonte un peu, la remontée reste dans deux erreurs-types.",
-                      f"None of the {len(flat)} trained steps shows measurable overfitting: where validation loss "
-                      "rises a little, the rise stays within two standard errors."))
+        rose_a_little = [n for n in flat if (c := facts.step_curve(run.step(n))) and c.val_loss_rises_after_best]
+        out.append(tr(lang, f"Aucune des {len(flat)} étapes entraînées ne montre de surapprentissage mesurable"
+                      + (" : là où la perte de validation remonte un peu après son minimum, la remontée reste dans "
+                         "deux erreurs-types." if rose_a_little else
+                         " : la perte de validation de chacune est encore à son plus bas à la dernière époque."),
+                      f"None of the {len(flat)} trained steps shows measurable overfitting"
+                      + (": where validation loss rises a little after its minimum, the rise stays within two "
+                         "standard errors." if rose_a_little else
+                         ": each one's validation loss is still at its lowest at the last epoch.")))
     if aug and cnn:
         a, c = aug.metrics, cnn.metrics
         d = facts.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]))
@@ -85,10 +90,10 @@ def analysis(run: Run, lang: str) -> list[str]:
                       f"Data augmentation gives {diff_text(d, lang)} in test accuracy, and {loss_en}{end_en}"))
     if act:
         va = act.metrics["val_accuracy"]
-        r = judge.ranking(va, act.metrics.get("n_validation") or 0)
+        r = judge.ranking({_act(k): v for k, v in va.items()}, act.metrics.get("n_validation") or 0)
         if len(r.order) > 1:
             ta = act.metrics.get("test_accuracy") or {}
-            swapped = set(ta) == set(va) and [k for k, _ in facts.ranking(ta)] != [k for k, _ in r.order]
+            swapped = set(ta) == set(va) and [_act(k) for k, _ in facts.ranking(ta)] != [k for k, _ in r.order]
             first, last = r.order[0][0], r.order[-1][0]
             if r.finding:
                 head_fr = f"Entre les activations, {first} est en tête au-delà du bruit ({r.first_vs_second.fr})"
@@ -168,6 +173,11 @@ def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
     return out
 
 
+def _act(name: str) -> str:
+    """An activation as the lab writes it (``LeakyReLU``), not its settings key."""
+    return "LeakyReLU" if name == "leaky_relu" else name
+
+
 def _cls(name: str, lang: str) -> str:
     en, loc = class_names("fashion_mnist", "en"), class_names("fashion_mnist", lang)
     return loc[en.index(name)] if name in en else name
@@ -234,9 +244,9 @@ def method_notes(run: Run, lang: str) -> list[str]:
                         "lost it)."))
     overrides = run.manifest.get("overrides")
     if isinstance(overrides, dict) and overrides:
-        notes.append(tr(lang, "**Réglages modifiés.** Cette exécution ne suit pas le TP à la lettre : "
+        notes.append(tr(lang, "**Réglages modifiés.** Nos réglages s'écartent du TP : "
                         + ", ".join(f"`{k}={v}`" for k, v in overrides.items())
-                        + " ; ses chiffres ne se comparent pas aux valeurs attendues du TP.",
+                        + " ; nos chiffres ne se comparent donc pas exactement aux valeurs attendues du TP.",
                         "**Changed settings.** This run does not follow the lab to the letter: "
                         + ", ".join(f"`{k}={v}`" for k, v in overrides.items())
                         + "; its numbers do not compare with the lab's expected values."))

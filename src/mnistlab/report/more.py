@@ -136,14 +136,15 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
     rows = []
     for b in body:
         if isinstance(b, QA) and b.answer.sources:
-            rows.append([b.key, ", ".join(f"`{s}`" for s in b.answer.sources)])
+            rows.append(f"**{b.key}** " + ", ".join(f"`{s}`" for s in b.answer.sources))
         elif isinstance(b, Table) and b.origin:
-            rows.append([b.caption, f"`{b.origin}`"])
+            rows.append(f"**{b.caption}** `{b.origin}`")
         elif isinstance(b, Fig):
-            rows.append([b.figure.alt, f"`{b.figure.origin}`"])
-    items.table(Table([tr(lang, "élément", "item"), tr(lang, "fichiers de l'exécution", "run files")], rows,
-                      caption=tr(lang, "Provenance de chaque réponse (par numéro de question), tableau et figure",
-                                 "Provenance of each answer (by question number), table and figure")))
+            rows.append(f"**{b.figure.alt}** `{b.figure.origin}`")
+    if rows:  # one compact paragraph: the body stays free of file names, the appendix stays short
+        items.p(tr(lang, "Provenance de chaque réponse (par numéro de question), tableau et figure : ",
+                   "Provenance of each answer (by question number), table and figure: ") + " · ".join(rows) + ".",
+                "small")
     problems = run.problems
     if problems:
         items.p(tr(lang, "Fichiers illisibles ou refusés : ", "Unreadable or refused files: ") + "; ".join(problems),

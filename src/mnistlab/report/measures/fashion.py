@@ -138,12 +138,12 @@ def q_best_activation(run: Run, lang: str) -> Answer:
             "Ranking in validation at the last epoch: " + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked) + "."),
          tr(lang, f"**{first}** devance {second} de {r.first_vs_second.fr} : c'est la meilleure de nos mesures."
                   if r.finding else
-                  f"{_capital(r.tied(lang))} sont à égalité en tête dans le bruit ({first} devant {second} : "
-                  f"{r.first_vs_second.fr}) : nous ne pouvons pas désigner une seule meilleure activation ; de la "
+                  f"À égalité en tête dans le bruit : {r.tied(lang)} ({first} devant {second} : "
+                  f"{r.first_vs_second.fr}) ; nous ne pouvons pas désigner une seule meilleure activation. De la "
                   f"première à la dernière : {spread.fr}.",
             f"**{first}** leads {second} by {r.first_vs_second.en}: the best of our measurements." if r.finding else
-            f"{_capital(r.tied(lang))} are tied at the top within the noise ({first} ahead of {second}: "
-            f"{r.first_vs_second.en}): we cannot name one best activation; from first to last: {spread.en}.")]
+            f"Tied at the top within the noise: {r.tied(lang)} ({first} ahead of {second}: "
+            f"{r.first_vs_second.en}); we cannot name one best activation. From first to last: {spread.en}.")]
     sources = [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")]
     ta = m.get("test_accuracy") or {}
     if set(ta) == set(va):
@@ -182,10 +182,6 @@ def q_best_activation(run: Run, lang: str) -> Answer:
                     "With a single run per activation, another seed (initialisation, shuffling) may swap so tight a "
                     "ranking."))
     return Answer(p, sources)
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def _nth(k: int, lang: str) -> str:

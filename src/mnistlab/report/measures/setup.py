@@ -67,7 +67,7 @@ def q_tf_version(run: Run, lang: str) -> Answer:
     return Answer([tr(lang,
                       f"TensorFlow **{v['tensorflow']}** (avec Keras {v.get('keras', '?')}, Python "
                       f"{v.get('python', '?')}, NumPy {v.get('numpy', '?')}), tel que `tf.__version__` l'affiche "
-                      "sur la machine qui a fait cette exécution.",
+                      "sur notre machine.",
                       f"TensorFlow **{v['tensorflow']}** (with Keras {v.get('keras', '?')}, Python "
                       f"{v.get('python', '?')}, NumPy {v.get('numpy', '?')}), as `tf.__version__` prints it on the "
                       "machine that made this run.")], [where("manifest.json", "versions")])

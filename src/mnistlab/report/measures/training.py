@@ -159,7 +159,7 @@ def q_two_curves(run: Run, lang: str) -> Answer:
 def q_detect_overfit(run: Run, lang: str) -> Answer:
     need_history(run, "ex1")
     c = facts.step_curve(run.step("ex1"))
-    return Answer([tr(lang, "Ici : ", "Here: ") + lower(overfit_sentence(c, lang))
+    return Answer([tr(lang, "Chez nous, ", "In our run, ") + lower(overfit_sentence(c, lang))
                    + tr(lang, f" Écart de précision : {points(c.first_gap, lang)} à l'époque 1, "
                               f"{points(c.last_gap, lang)} à l'époque {c.epochs}.",
                         f" Accuracy gap: {points(c.first_gap, lang)} at epoch 1, {points(c.last_gap, lang)} at epoch "
@@ -177,10 +177,11 @@ def q_diverge(run: Run, lang: str) -> Answer:
         text = tr(lang, f"Ici, elles divergent : {o.fr} ; l'écart de précision finit à {points(c.last_gap, lang)}.",
                   f"Here they part: {o.en}; the accuracy gap ends at {points(c.last_gap, lang)}.")
     else:
-        text = tr(lang, f"Ici, elles ne divergent pas de façon mesurable : {o.fr} ; l'écart de précision passe de "
-                        f"{points(c.first_gap, lang)} à {points(c.last_gap, lang)}.",
-                  f"Here they do not part measurably: {o.en}; the accuracy gap goes from "
-                  f"{points(c.first_gap, lang)} to {points(c.last_gap, lang)}.")
+        text = tr(lang, f"Ici, elles ne divergent pas de façon mesurable sur ces {o.epochs} époques : "
+                        f"{o.evidence_fr} ; l'écart de précision passe de {points(c.first_gap, lang)} à "
+                        f"{points(c.last_gap, lang)}.",
+                  f"Here they do not part measurably over these {o.epochs} epochs: {o.evidence_en}; the accuracy "
+                  f"gap goes from {points(c.first_gap, lang)} to {points(c.last_gap, lang)}.")
     return Answer([text], ["ex1/history.csv"])
 
 

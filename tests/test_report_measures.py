@@ -217,3 +217,39 @@ def test_a_doctored_metrics_file_gives_unavailable_with_the_reason(run_dir):
     (run_dir / "ex1" / "metrics.json").write_text(json.dumps({**m, "test_accuracy": 3.0}))
     a = answer(read_run(run_dir), "ex1.7.1")
     assert "Non mesuré" in a and "'test_accuracy' holds a value no run writes" in a and str(run_dir) not in a
+
+
+def test_the_faulty_notebooks_exercise_1_curve_reads_as_noise():
+    """Validation loss 0.0817 -> 0.0827 (SE 0.0044) while accuracy dips 0.9744 -> 0.9742 (2 images of 10,000)."""
+    h = {"loss": [0.26, 0.11, 0.08, 0.06], "accuracy": [0.92, 0.966, 0.976, 0.982],
+         "val_accuracy": [0.9625, 0.9744, 0.9742, 0.9772], "val_loss": [0.12, 0.09, 0.0817, 0.0827]}
+    c = facts.curve(h, n_val=10_000, se_epoch=0.0044, n_train=60_000)
+    text = measures.curve_sentence(c, "fr")
+    assert "baisse" not in text.replace("sans baisse mesurable", "") and c.val_acc_drops == []
+    assert not c.overfits
+    assert "pas de surapprentissage mesurable sur ces 4 époques" in measures.overfit_sentence(c, "fr").lower()
+    # the same dip of 300 images is a measurable fall, and said so
+    h["val_accuracy"] = [0.9625, 0.9744, 0.9444, 0.9772]
+    c = facts.curve(h, n_val=10_000, se_epoch=0.0044, n_train=60_000)
+    assert c.val_acc_drops == [3] and "à l'époque 3" in measures.curve_sentence(c, "fr")
+    assert c.overfits is False  # the last epoch recovered: no overfitting at the end
+
+
+def test_the_same_run_folder_gives_the_same_verdicts_to_the_report_and_the_notebook(run_dir):
+    """The notebook's answers and analysis are the report's, read from the same run folder."""
+    from mnistlab.notebook import answers as nb_answers
+
+    with_loss_sd(run_dir, "ex2.augment", 0.30)
+    got = nb_answers.answers(run_dir, "fr")
+    assert got == {k: nb_answers._field(v) for k, v in report.answers(run_dir, "fr").items()}
+    analysis = nb_answers.analysis(run_dir, "fr")
+    assert analysis == report.analysis(run_dir, "fr")
+    assert "surapprentissage mesurable à partir de l'époque 7" in analysis
+    report.build(run_dir, "fr")
+    md = " ".join((run_dir / "report.md").read_text(encoding="utf-8").split())
+    verdict = re.compile(r"(?:pas de )?surapprentissage mesurable[^.;:(]*|pas de différence mesurable|"
+                         r"à égalité en tête dans le bruit|au-delà de deux erreurs-types", re.I)
+    said = {v.lower() for text in [*got.values(), analysis] for v in verdict.findall(text)}
+    assert len(said) >= 4
+    for v in said:
+        assert v in md.lower(), v

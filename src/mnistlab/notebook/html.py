@@ -10,7 +10,7 @@ _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 _EXTERNAL = re.compile(r"<link\b[^>]*href=[\"']https?://[^>]*>", re.I)
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
 PRINT_CSS = """
-@page { size: A4; margin: 14mm 12mm; }
+@page { size: A4; margin: 12mm 12mm; }
 /* code and outputs wrap instead of being cut at the margin or hidden behind a scroll bar */
 pre, .jp-InputArea pre, .jp-OutputArea-output pre, .highlight pre {
   white-space: pre-wrap !important; word-break: break-word; overflow: visible !important;
@@ -19,11 +19,22 @@ pre, .jp-InputArea pre, .jp-OutputArea-output pre, .highlight pre {
   overflow: visible !important; max-height: none !important;
 }
 @media print {
-  body { font-size: 9.5pt; }
-  pre, .jp-InputArea pre, .jp-OutputArea-output pre { font-size: 7.5pt; line-height: 1.25; }
-  .jp-InputPrompt, .jp-OutputPrompt { display: none; }
-  .jp-Cell { padding: 0; margin: 0 0 2mm 0; }
-  .jp-OutputArea-output img { break-inside: avoid; max-height: 120mm; width: auto; }
+  :root { --jp-content-font-size1: 9.5pt; --jp-code-font-size: 7.5pt; --jp-ui-font-size1: 9pt;
+          --jp-content-line-height: 1.35; --jp-code-line-height: 1.25; --jp-cell-padding: 1px;
+          --jp-notebook-padding: 0px; --jp-cell-prompt-width: 0px; }
+  body, .jp-Notebook, main { margin: 0 !important; padding: 0 !important; max-width: none !important; }
+  .jp-InputPrompt, .jp-OutputPrompt, .jp-InputArea-prompt, .jp-OutputArea-prompt, .jp-Collapser {
+    display: none !important; }
+  .jp-RenderedHTMLCommon { font-size: 9.5pt !important; line-height: 1.35; padding-right: 0 !important; }
+  .jp-RenderedHTMLCommon p, .jp-RenderedHTMLCommon ul { margin: .25em 0 !important; }
+  .jp-RenderedHTMLCommon h1 { font-size: 15pt !important; margin: .4em 0 !important; }
+  .jp-RenderedHTMLCommon h2 { font-size: 13pt !important; margin: .6em 0 .3em !important; }
+  .jp-RenderedHTMLCommon h3 { font-size: 11pt !important; margin: .5em 0 .2em !important; }
+  pre, .jp-InputArea pre, .jp-OutputArea-output pre, .jp-OutputArea-output { font-size: 7.5pt !important;
+    line-height: 1.25 !important; }
+  .jp-Cell { padding: 0 !important; margin: 0 0 1.5mm 0 !important; }
+  .jp-InputArea-editor { padding: 1mm !important; }
+  .jp-OutputArea-output img { break-inside: avoid; max-height: 110mm; width: auto; }
   h1, h2, h3 { break-after: avoid; }
 }
 img { max-width: 100%; height: auto; }

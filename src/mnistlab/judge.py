@@ -210,8 +210,10 @@ def overfitting(val_loss: Sequence[float], val_acc: Sequence[float] | None = Non
         head_fr = f"surapprentissage mesurable à partir de l'époque {start}"
         head_en = f"measurable overfitting from epoch {start} on"
     else:
-        head_fr = f"pas de surapprentissage mesurable sur ces {n_ep} époques"
-        head_en = f"no measurable overfitting over these {n_ep} epochs"
+        head_fr = (f"pas de surapprentissage mesurable sur ces {n_ep} époques" if n_ep > 1 else
+                   "pas de surapprentissage mesurable sur cette unique époque")
+        head_en = (f"no measurable overfitting over these {n_ep} epochs" if n_ep > 1 else
+                   "no measurable overfitting over this single epoch")
     if se_epoch is None and best < n_ep - 1:
         ev_fr.append("la remontée de la perte n'est pas jugée faute d'erreur-type")
         ev_en.append("the loss rise is not judged, its standard error being unknown")

@@ -197,6 +197,11 @@ def _trend_words(v, lang: str, fr: tuple[str, str, str], en: tuple[str, str, str
 
 def curve_sentence(c: facts.Curve, lang: str) -> str:
     """How training and validation accuracy move, each judged against its noise (never a dip in the noise)."""
+    if c.epochs < 2:
+        return tr(lang, f"Sur une seule époque, la précision d'entraînement vaut {acc(c.last_acc, lang)} et celle de "
+                        f"validation {acc(c.last_val_acc, lang)} : il n'y a pas encore de courbe à lire.",
+                  f"Over a single epoch, training accuracy is {acc(c.last_acc, lang)} and validation accuracy "
+                  f"{acc(c.last_val_acc, lang)}: there is no curve to read yet.")
     if c.acc_trend is not None:
         rise = _trend_words(c.acc_trend, lang, ("augmente", "baisse", "ne bouge pas au-delà du bruit"),
                             ("rises", "falls", "does not move beyond the noise"))

@@ -8,6 +8,7 @@ into a run folder in ``mnistlab run``'s format, which the report's measurement f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -162,6 +163,8 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
             manifest["data"][ds] = {**facts["facts"], "first_train_labels": facts["first_train_labels"],
                                     "source": "notebook", **data_check(ds, facts.get("digests"))}
     for name, exp in exps.items():
+        # the notebook ran the lab's own code (NumPy arrays into fit, ImageDataGenerator): its faithful path
+        exp = dataclasses.replace(exp, faithful=True)
         got = _read(capture_dir, name)
         if got is None:
             manifest["experiments"][name] = {"status": "not run", "config": exp.to_dict()}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mnistlab import judge
 from mnistlab.i18n import class_names
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
@@ -320,7 +321,12 @@ def q_loss_vs_metrics(run: Run, lang: str) -> Answer:
     h = run.step("ex1").history
     if h and h.get("val_loss") and h.get("val_accuracy"):
         vl, va = h["val_loss"], h["val_accuracy"]
-        both = [i + 2 for i in range(len(vl) - 1) if vl[i + 1] > vl[i] and va[i + 1] > va[i]]
+        step = run.step("ex1")
+        n_val, se = facts.validation_size(step), facts.loss_se(step)
+        # an epoch where the loss rises AND the accuracy rises, each beyond two standard errors (the judge)
+        both = [i + 2 for i in range(min(len(vl), len(va)) - 1)
+                if judge.losses(vl[i + 1], vl[i], se).finding and vl[i + 1] > vl[i]
+                and judge.accuracies(va[i + 1], va[i], n_val).verdict == "higher"]
         if both:
             e = both[0]
             p.append(tr(lang,
@@ -333,8 +339,10 @@ def q_loss_vs_metrics(run: Run, lang: str) -> Answer:
         else:
             p.append(tr(lang,
                         f"Nous mesurons : à la dernière époque, perte de validation {num(vl[-1], lang)} et "
-                        f"précision de validation {acc(va[-1], lang)} ; les deux ont évolué dans le même sens.",
+                        f"précision de validation {acc(va[-1], lang)} ; d'une époque à l'autre, nous ne voyons pas "
+                        "la perte et la précision monter ensemble au-delà du bruit.",
                         f"Measured: at the last epoch, validation loss {num(vl[-1], lang)} and validation "
-                        f"accuracy {acc(va[-1], lang)}; both moved the same way."))
+                        f"accuracy {acc(va[-1], lang)}; from one epoch to the next we do not see loss and accuracy "
+                        "rise together beyond the noise."))
         return Answer(p, ["ex1/history.csv"])
     return Answer(p)

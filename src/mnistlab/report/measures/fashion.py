@@ -192,22 +192,30 @@ def q_sigmoid_tanh(run: Run, lang: str) -> Answer:
     p = []
     hs, hr = s.subs.get("sigmoid"), s.subs.get("relu")
     if hs and hr and hs.history and hr.history and hs.history.get("val_accuracy") and hr.history.get("val_accuracy"):
+        s1, r1 = hs.history["val_accuracy"][0], hr.history["val_accuracy"][0]
+        start = judge.accuracies(r1, s1, n)
+        slower_fr = ("la sigmoïde démarre plus lentement" if start.verdict == "higher" else
+                     "la sigmoïde démarre plus vite" if start.verdict == "lower" else
+                     "pas de différence mesurable dès le départ")
+        slower_en = ("sigmoid starts more slowly" if start.verdict == "higher" else
+                     "sigmoid starts faster" if start.verdict == "lower" else "no measurable difference at the start")
         p.append(tr(lang, f"Sur notre réseau peu profond (2 couches cachées), après la 1re époque, précision de "
-                          f"validation {acc(hs.history['val_accuracy'][0], lang)} avec sigmoid contre "
-                          f"{acc(hr.history['val_accuracy'][0], lang)} avec ReLU : la sigmoïde démarre plus lentement.",
-                    f"Measured (a shallow network, 2 hidden layers): after epoch 1, validation accuracy "
-                    f"{acc(hs.history['val_accuracy'][0], lang)} with sigmoid against "
-                    f"{acc(hr.history['val_accuracy'][0], lang)} with ReLU: sigmoid starts more slowly."))
-    d_sig = facts.accuracy_diff(va["relu"], va["sigmoid"], n)
-    d_tanh = facts.accuracy_diff(va["tanh"], va["relu"], n)
-    p.append(tr(lang, f"À la dernière époque, ReLU devance sigmoid de {diff_text(d_sig, lang)} ; tanh, elle, est "
-                      f"{'au niveau de' if not d_tanh.measurable else ('au-dessus de' if d_tanh.d > 0 else 'sous')} "
-                      f"ReLU ({diff_text(d_tanh, lang)}) : sur deux couches cachées, la saturation de tanh ne coûte "
-                      "encore rien ; elle pèse dans les réseaux profonds.",
-                f"At the last epoch ReLU leads sigmoid by {diff_text(d_sig, lang)}; tanh is "
-                f"{'level with' if not d_tanh.measurable else ('above' if d_tanh.d > 0 else 'below')} ReLU "
-                f"({diff_text(d_tanh, lang)}): over two hidden layers tanh's saturation costs nothing yet; it weighs "
-                "in deep networks."))
+                          f"validation {acc(s1, lang)} avec sigmoid contre {acc(r1, lang)} avec ReLU : {slower_fr}.",
+                    f"On our shallow network (2 hidden layers), after epoch 1, validation accuracy "
+                    f"{acc(s1, lang)} with sigmoid against {acc(r1, lang)} with ReLU: {slower_en}."))
+    d_sig = judge.accuracies(va["relu"], va["sigmoid"], n)
+    d_tanh = judge.accuracies(va["tanh"], va["relu"], n)
+    sig_fr = {"higher": "ReLU devance sigmoid", "lower": "sigmoid devance ReLU",
+              "same": "ReLU et sigmoid sont au même niveau"}[d_sig.verdict]
+    sig_en = {"higher": "ReLU leads sigmoid", "lower": "sigmoid leads ReLU",
+              "same": "ReLU and sigmoid are level"}[d_sig.verdict]
+    tanh_fr = {"same": "au niveau de", "higher": "au-dessus de", "lower": "sous"}[d_tanh.verdict]
+    tanh_en = {"same": "level with", "higher": "above", "lower": "below"}[d_tanh.verdict]
+    p.append(tr(lang, f"À la dernière époque, {sig_fr} ({d_sig.fr}) ; tanh, elle, est {tanh_fr} ReLU "
+                      f"({d_tanh.fr}) : sur deux couches cachées, la saturation ne coûte pas encore grand-chose ; "
+                      "elle pèse dans les réseaux profonds.",
+                f"At the last epoch {sig_en} ({d_sig.en}); tanh is {tanh_en} ReLU ({d_tanh.en}): over two hidden "
+                "layers saturation costs little yet; it weighs in deep networks."))
     return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation"),
                       "ex2.activations/sigmoid/history.csv", "ex2.activations/relu/history.csv"])
 

@@ -49,10 +49,15 @@ def analysis(run: Run, lang: str) -> list[str]:
     if ann and cnn:
         a, c = ann.metrics, cnn.metrics
         d = facts.accuracy_diff(c["test_accuracy"], a["test_accuracy"], min(a["n_test"], c["n_test"]))
+        harder = bool(e1) and judge.accuracies(a["test_accuracy"], e1.metrics["test_accuracy"], a["n_test"],
+                                               e1.metrics["n_test"]).verdict == "lower"
         out.append(tr(lang,
-                      f"Fashion-MNIST est plus difficile : le CNN obtient {num(c['test_accuracy'], lang)} contre "
+                      ("Fashion-MNIST est plus difficile que MNIST pour un réseau dense ; " if harder else
+                       "Sur Fashion-MNIST, ")
+                      + f"le CNN obtient {num(c['test_accuracy'], lang)} contre "
                       f"{num(a['test_accuracy'], lang)} pour l'ANN ({diff_text(d, lang)}).",
-                      f"Fashion-MNIST is harder: the CNN gets {num(c['test_accuracy'], lang)} against "
+                      ("Fashion-MNIST is harder than MNIST for a dense network; " if harder else "On Fashion-MNIST, ")
+                      + f"the CNN gets {num(c['test_accuracy'], lang)} against "
                       f"{num(a['test_accuracy'], lang)} for the ANN ({diff_text(d, lang)})."))
     rose, flat = overfitting(run)
     if rose:

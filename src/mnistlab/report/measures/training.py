@@ -159,11 +159,16 @@ def q_two_curves(run: Run, lang: str) -> Answer:
 def q_detect_overfit(run: Run, lang: str) -> Answer:
     need_history(run, "ex1")
     c = facts.step_curve(run.step("ex1"))
-    return Answer([tr(lang, "Chez nous, ", "In our run, ") + lower(overfit_sentence(c, lang))
-                   + tr(lang, f" Écart de précision : {points(c.first_gap, lang)} à l'époque 1, "
-                              f"{points(c.last_gap, lang)} à l'époque {c.epochs}.",
-                        f" Accuracy gap: {points(c.first_gap, lang)} at epoch 1, {points(c.last_gap, lang)} at epoch "
-                        f"{c.epochs}.")], ["ex1/history.csv"])
+    o = c.judged
+    if c.overfits:
+        head = tr(lang, f"Chez nous, c'est le cas : {o.fr}.", f"In our run it is: {o.en}.")
+    else:
+        head = tr(lang, f"Chez nous, rien de tel au-delà du bruit sur ces {c.epochs} époques (question 1).",
+                  f"In our run, nothing of the kind beyond the noise over these {c.epochs} epochs (question 1).")
+    return Answer([head + tr(lang, f" Écart de précision : {points(c.first_gap, lang)} à l'époque 1, "
+                                   f"{points(c.last_gap, lang)} à l'époque {c.epochs}.",
+                             f" Accuracy gap: {points(c.first_gap, lang)} at epoch 1, {points(c.last_gap, lang)} at "
+                             f"epoch {c.epochs}.")], ["ex1/history.csv"])
 
 
 @measure

@@ -84,7 +84,16 @@ def q_why_relu(run: Run, lang: str) -> Answer:
             f"Measured at step 4 (one run per activation): ReLU is {_nth(place, lang)} of {len(ranked)} in "
             f"validation ({acc(va['relu'], lang)}; "
             + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu") + ").")]
-    if best != "relu":
+    r = judge.ranking(va, m.get("n_validation") or 0)
+    if best == "relu":
+        others = [a for a in r.leaders if a != "relu"]
+        p.append(tr(lang, "ReLU est en tête au-delà du bruit." if r.finding else
+                    f"Mais elle est à égalité dans le bruit avec {listing(others, lang)} ({r.first_vs_second.fr}) : "
+                    "ce réseau peu profond ne la montre pas meilleure.",
+                    "ReLU leads beyond the noise." if r.finding else
+                    f"But it is tied within the noise with {listing(others, lang)} ({r.first_vs_second.en}): this "
+                    "shallow network does not show it ahead."))
+    else:
         d = facts.accuracy_diff(best_v, va["relu"], m.get("n_validation") or 0)
         p.append(tr(lang, f"Écart avec {best} : {diff_text(d, lang)}. Ce réseau peu profond ne montre donc pas "
                           "ReLU meilleure : ses atouts (pas de saturation, calcul simple) comptent surtout pour les "
@@ -370,9 +379,9 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
     more = epochs(aug.get("epochs_run"), lang)
     p = [tr(lang, f"Après {more} de plus sur images augmentées, nous obtenons en précision de test : ",
             f"Measured after {more} more on augmented images, test accuracy: ") + lower(text)
-         + tr(lang, f" ; perte de test {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}, "
+         + tr(lang, f" ; perte de test {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
                     + _loss_word(loss, worse, "fr") + f" ({loss.fr}).",
-              f"; test loss {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}, "
+              f"; test loss {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
               + _loss_word(loss, worse, "en") + f" ({loss.en}).")]
     curve = facts.step_curve(run.step("ex2.augment"))
     if curve and curve.epochs > 1:
@@ -397,9 +406,9 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
 def _loss_word(loss: judge.Verdict, worse: bool, lang: str) -> str:
     """"plus mauvaise" / "meilleure" beyond the noise, "dans le bruit" inside it (the raw sign without an SE)."""
     if math.isfinite(loss.se) and not loss.finding:
-        return tr(lang, "un écart dans le bruit", "a gap within the noise")
+        return ""  # the judge's fragment says "dans le bruit"
     bad = loss.verdict == "higher" if loss.finding else worse
-    return tr(lang, "plus mauvaise" if bad else "meilleure", "worse" if bad else "better")
+    return tr(lang, ", plus mauvaise" if bad else ", meilleure", ", worse" if bad else ", better")
 
 
 @measure

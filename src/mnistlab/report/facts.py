@@ -110,14 +110,19 @@ def validation_size(step: Step) -> int:
         return 0
 
 
-def loss_se(step: Step) -> float | None:
+def loss_se(step: Step, on_test: bool = False) -> float | None:
     """SE of one epoch's mean validation loss: SD of the final model's per-example cross-entropies on the
     test set (``test_probabilities.npy`` with ``arrays/test_labels.npy``) / sqrt(validation images).
 
     The SD comes from the test set, which is the validation set when the step validates on it and a sample of
-    the same distribution otherwise; it is the last epoch's, used for every epoch. None when unknown.
+    the same distribution otherwise; it is the last epoch's, used for every epoch. ``on_test``: the SE of the
+    test loss itself (sqrt of the test images). None when unknown.
     """
-    n_val = validation_size(step)
+    if on_test:
+        labels = step.array("test_labels", ndim=1)
+        n_val = len(labels) if labels is not None else 0
+    else:
+        n_val = validation_size(step)
     probs = probabilities(step) if n_val else None
     y = step.array("test_labels", ndim=1) if probs is not None else None
     if y is None or len(y) != len(probs) or len(y) < 2 or y.max() > 9 or y.min() < 0:

@@ -79,8 +79,8 @@ def analysis(run: Run, lang: str) -> list[str]:
         a, c = aug.metrics, cnn.metrics
         d = facts.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]))
         v = judge.augmentation(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]),
-                               a["test_loss"], c["test_loss"], facts.loss_se(cnn))
-        loss = judge.losses(a["test_loss"], c["test_loss"], facts.loss_se(cnn))
+                               a["test_loss"], c["test_loss"], facts.loss_se(cnn, on_test=True))
+        loss = judge.losses(a["test_loss"], c["test_loss"], facts.loss_se(cnn, on_test=True))
         loss_fr = f"la perte de test passe de {num(c['test_loss'], lang)} à {num(a['test_loss'], lang)} ({loss.fr})"
         loss_en = f"the test loss goes from {num(c['test_loss'], lang)} to {num(a['test_loss'], lang)} ({loss.en})"
         end_fr, end_en = {

@@ -372,7 +372,7 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
     c, aug = need(run, "ex2.cnn", "ex2.augment")
     text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
     worse = aug["test_loss"] > c["test_loss"]
-    se = facts.loss_se(run.step("ex2.cnn"))
+    se = facts.loss_se(run.step("ex2.cnn"), on_test=True)
     verdict = judge.augmentation(aug["test_accuracy"], c["test_accuracy"], min(aug["n_test"], c["n_test"]),
                                  aug["test_loss"], c["test_loss"], se).verdict
     loss = judge.losses(aug["test_loss"], c["test_loss"], se)

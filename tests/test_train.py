@@ -144,3 +144,18 @@ def test_test_time_flip_run_keeps_the_single_view_numbers(tmp_path, shared_datas
     # the saved probabilities are the averaged ones the headline accuracy and errors come from
     assert m["test_accuracy"] == pytest.approx((probs.argmax(axis=1) == labels).mean())
     assert m["test_errors"] == int((probs.argmax(axis=1) != labels).sum())
+
+
+def test_most_confused_keeps_every_pair_tied_with_the_fifth():
+    import numpy as np
+
+    from mnistlab.evaluate import most_confused
+
+    m = np.zeros((10, 10), dtype=np.int64)
+    cells = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 7)]
+    for count, (t, p) in zip([5, 4, 3, 2, 1, 1, 1], cells, strict=True):
+        m[t, p] = count
+    got = most_confused(m, [str(i) for i in range(10)])
+    assert [c["count"] for c in got] == [5, 4, 3, 2, 1, 1, 1]
+    m[5, 6] = m[6, 7] = 0
+    assert len(most_confused(m, [str(i) for i in range(10)])) == 5

@@ -49,6 +49,15 @@ def q_fashion_nature(run: Run, lang: str) -> Answer:
         p.append(tr(lang, f"Les classes sont équilibrées : {integer(counts[0], lang)} images d'entraînement chacune.",
                     f"The classes are balanced: {integer(counts[0], lang)} training images each."))
         src.append("fashion_mnist y_train")
+    check = run.data_facts("fashion_mnist").get("verified")
+    if check is True:
+        p.append(tr(lang, "Leurs empreintes SHA-256 sont celles du jeu publié : ce sont les données d'origine.",
+                    "Their SHA-256 digests are the published data set's: these are the original data."))
+    elif check is False:
+        p.append(tr(lang, "Attention : leurs empreintes SHA-256 diffèrent de celles du jeu publié : ce ne sont pas "
+                          "les données d'origine.",
+                    "Warning: their SHA-256 digests differ from the published data set's: these are not the "
+                    "original data."))
     # no accuracy here: the ANN has not run yet at this point of the lab (no forward reference)
     return Answer(p, src)
 

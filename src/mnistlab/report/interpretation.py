@@ -140,8 +140,7 @@ def improvements(run: Run, lang: str) -> list[str]:
 def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
     """The difficulties met while doing the lab that the run can show."""
     out = []
-    c_epoch = facts.curve(cnn.history).seconds_per_epoch if cnn and cnn.history else None
-    a_epoch = facts.curve(ann.history).seconds_per_epoch if ann and ann.history else None
+    c_epoch, a_epoch = _per_epoch(cnn), _per_epoch(ann)
     if c_epoch and a_epoch:
         out.append(tr(lang, f"Première difficulté, le temps : une époque du CNN nous a pris {seconds(c_epoch, lang)} "
                             f"contre {seconds(a_epoch, lang)} pour l'ANN sur le même processeur.",
@@ -176,6 +175,18 @@ def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
                       f"curves are test curves, and the final accuracy of {'these steps' if many else 'this step'} is "
                       "slightly optimistic."))
     return out
+
+
+def _per_epoch(step) -> float | None:
+    """Seconds per epoch: the history's own timings, else the fit's wall time over its epochs (the notebook)."""
+    if not step:
+        return None
+    c = facts.curve(step.history) if step.history else None
+    if c and c.seconds_per_epoch:
+        return c.seconds_per_epoch
+    fit, n = step.metrics.get("fit_seconds"), step.metrics.get("epochs_run")
+    ok = isinstance(fit, (int, float)) and isinstance(n, int) and n > 0 and fit > 0
+    return float(fit) / n if ok else None
 
 
 def _act(name: str) -> str:

@@ -44,7 +44,7 @@ def test_the_whole_lab_is_one_program_in_the_labs_order():
         assert line in src, line
     assert "epochs=5," in src and "batch_size=32," in src and "validation_data=(x_test, y_test)" in src
     assert "rotation_range=10.0," in src and "zoom_range=0.1," in src and "horizontal_flip=True" in src
-    assert src.count("DATA_DIR = ") == 1 and "DATA_DIR = None" in src
+    assert "DATA_DIR" not in src and "load_idx" not in src  # data load exactly as the lab does
 
 
 def test_sections_and_questions_match_the_report():
@@ -93,11 +93,10 @@ def test_strings_that_reach_the_code_are_literals():
     crafted = "/tmp/x'\n__import__('os').system('echo pwned')\n'"
     src = lab.program({"ex1": {"title": "T\nimport os", "seed": 7}}, data_dir=crafted)
     tree = ast.parse(src)
-    assigns = [n for n in ast.walk(tree) if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "DATA_DIR"]
-    assert len(assigns) == 1 and isinstance(assigns[0].value, ast.Constant) and assigns[0].value.value == crafted
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "system"]
-    assert not calls and "import os\n" not in src.split("DATA_DIR = ")[1] and "T\nimport os" not in src
+    assert not calls and "T\nimport os" not in src and "/tmp/x" not in src  # no data folder ever enters the code
     assert "keras.utils.set_random_seed(7)" in src
+    assert "mnist.load_data()" in src and "fashion_mnist.load_data()" in src
 
 
 def test_only_french():

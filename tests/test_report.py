@@ -423,8 +423,11 @@ def test_number_formats_follow_the_language():
 ])
 def test_settings_table_shows_what_the_step_changed(tmp_path, name, shown, hidden):
     step = artifacts.Step(name, tmp_path, config=config.load(name).to_dict())
-    keys = [row[0].strip("`") for row in tables.settings_table(step, "en").rows]
-    assert set(shown) <= set(keys) and not set(hidden) & set(keys)
+    rows = tables.settings_table(step, "en").rows
+    words = [row[0] for row in rows]
+    assert {tables._setting_word(k, "en") for k in shown} <= set(words)
+    assert not {tables._setting_word(k, "en") for k in hidden} & set(words)
+    assert not any("`" in w or "_" in w for w in words)  # plain words, never a settings key
 
 
 def test_a_label_smoothed_step_says_what_its_loss_curves_measure(tmp_path):

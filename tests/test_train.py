@@ -152,3 +152,18 @@ def test_every_kind_of_step_has_one_entry_in_the_step_registry():
     kinds = steps.registry()
     assert set(kinds) == set(config.KINDS)
     assert [k for k, v in kinds.items() if v.uses_model] == ["confusion", "augment"]
+
+
+def test_most_confused_keeps_every_pair_tied_with_the_fifth():
+    import numpy as np
+
+    from mnistlab.evaluate import most_confused
+
+    m = np.zeros((10, 10), dtype=np.int64)
+    cells = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 7)]
+    for count, (t, p) in zip([5, 4, 3, 2, 1, 1, 1], cells, strict=True):
+        m[t, p] = count
+    got = most_confused(m, [str(i) for i in range(10)])
+    assert [c["count"] for c in got] == [5, 4, 3, 2, 1, 1, 1]
+    m[5, 6] = m[6, 7] = 0
+    assert len(most_confused(m, [str(i) for i in range(10)])) == 5

@@ -316,6 +316,8 @@ def cmd_notebook(args: argparse.Namespace) -> int:
         return 130
     done = f"executed in {w.seconds:.0f}s, {w.answered} answers" if w.status == "complete" else "not executed"
     print(printable(f"mnistlab: notebook {done}: {w.notebook} and {w.html.name}"), file=sys.stderr)
+    if w.report is not None:
+        print(printable(f"mnistlab: report of the same execution: {w.report}"), file=sys.stderr)
     return 0
 
 

@@ -19,18 +19,16 @@ from mnistlab.train import Context, load_model
 
 
 def most_confused(matrix: np.ndarray, names: list[str], top: int = 5) -> list[dict[str, object]]:
-    """The largest off-diagonal cells: (true class, predicted class, count), largest first."""
+    """The largest off-diagonal cells: (true class, predicted class, count), largest first; the ``top`` largest
+    and every cell tied with the last of them (a tie is never dropped)."""
     off = matrix.copy()
     np.fill_diagonal(off, 0)
-    order = np.argsort(off, axis=None)[::-1][:top]
-    out = []
-    for flat in order:
-        t, p = np.unravel_index(flat, off.shape)
-        if off[t, p] == 0:
-            break
-        out.append({"true": names[t], "predicted": names[p], "true_index": int(t), "predicted_index": int(p),
-                    "count": int(off[t, p])})
-    return out
+    cells = sorted(((int(off[t, p]), t, p) for t in range(off.shape[0]) for p in range(off.shape[1]) if off[t, p]),
+                   key=lambda c: (-c[0], c[1], c[2]))
+    if len(cells) > top:
+        cells = [c for c in cells if c[0] >= cells[top - 1][0]]
+    return [{"true": names[t], "predicted": names[p], "true_index": int(t), "predicted_index": int(p), "count": n}
+            for n, t, p in cells]
 
 
 def confusion_and_report(y: np.ndarray, pred: np.ndarray, names_en: list[str], csv_path: Path

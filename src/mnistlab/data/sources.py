@@ -165,6 +165,13 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *, trust: bool = 
     )
 
 
+def differing(name: str, digests: dict[str, str]) -> list[str]:
+    """The fields (``x_train``, ...) whose SHA-256 (:func:`mnistlab.data.idx.digest`) is not the published one;
+    a field missing from ``digests`` counts as differing."""
+    _check_name(name)
+    return [f for f, d in _DIGESTS[name].items() if digests.get(f) != d]
+
+
 def find_dataset_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
     """The folder `load` would read ``name`` from, without reading, verifying or downloading.
 

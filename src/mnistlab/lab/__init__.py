@@ -92,7 +92,8 @@ def cells(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: li
         configs: {experiment name: config dict as in ``config.json``}; missing steps use the lab's defaults.
         lang: ``"fr"``, the lab's language (the only one for now).
         steps: the lab steps to include (default: all); the steps their code needs are added.
-        data_dir: the local data folder written into ``DATA_DIR`` (None: ``keras.datasets`` downloads).
+        data_dir: ignored: the code loads data as the lab does (``mnist.load_data()``); an offline folder is
+            served by the kernel's start-up (:mod:`mnistlab.notebook.loader`), never written into the code.
 
     Returns:
         Markdown and code cells, each tagged with its section id.
@@ -204,7 +205,7 @@ def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.Path
     ex1, ann = exps.get("ex1"), exps.get("ex2.ann")
     v: dict[str, str] = {}
     if name == "setup":
-        v = {"data_dir": repr(None if data_dir is None else os.fspath(data_dir)), "seed": repr(first.seed)}
+        v = {"seed": repr(first.seed)}  # no data folder in the code: the hand-in runs anywhere
     elif name == "ex1.load":
         v = {"limits": fill.limits(ex1, "x")}
     elif name == "ex1.normalise":

@@ -75,6 +75,7 @@ class Plan:
     steps: dict[str, Step]
     studies: dict[str, Study]
     sections: dict[str, Section]
+    others: dict[str, dict[str, str]] = field(default_factory=dict)  # experiment beyond the lab -> label
     folder: Path | None = None  # where the plan came from, when not the package
 
 
@@ -125,6 +126,7 @@ def parse(text: str, source: str = DATA) -> Plan:
             if base not in steps:
                 raise PlanError(f"study {name!r}: {base!r} is not a step of the lab", source)
             studies[name] = Study(name, base, _labels(s["label"], name, source), str(s["title_en"]))
+        others = {s["name"]: _labels(s["label"], s["name"], source) for s in raw.get("other", [])}
         for sid, s in raw["section"].items():
             if s["step"] and s["step"] not in steps:
                 raise PlanError(f"section {sid!r} shows {s['step']!r}, which is not a step of the lab", source)
@@ -132,7 +134,7 @@ def parse(text: str, source: str = DATA) -> Plan:
                                     tuple(_block(b, f"section {sid!r}", source) for b in s["blocks"]))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise PlanError(f"malformed entry (missing or wrong field {e})", source) from None
-    return Plan(steps, studies, sections)
+    return Plan(steps, studies, sections, others)
 
 
 _CURRENT: list[Plan] = []
@@ -152,7 +154,7 @@ def use(folder: str | Path) -> Iterator[Plan]:
     load()
     path = Path(folder) / DATA
     got = parse(path.read_text(encoding="utf-8"), str(path))
-    _CURRENT.append(Plan(got.steps, got.studies, got.sections, Path(folder)))
+    _CURRENT.append(Plan(got.steps, got.studies, got.sections, got.others, Path(folder)))
     try:
         yield _CURRENT[-1]
     finally:
@@ -192,10 +194,12 @@ def fit_cells() -> dict[str, str]:
 
 
 def label(name: str, lang: str) -> str | None:
-    """How prose names a step or a study in ``lang`` ("le CNN de l'étape 5"); None for other experiments."""
+    """How prose names a step, a study or another experiment the plan names ("le CNN de l'étape 5"); None
+    for the rest."""
     p = load()
     entry = p.steps.get(name) or p.studies.get(name)
-    return None if entry is None else entry.label.get(lang, entry.label["en"])
+    labels = entry.label if entry is not None else p.others.get(name)
+    return None if labels is None else labels.get(lang, labels["en"])
 
 
 def title_en(name: str) -> str | None:

@@ -30,6 +30,7 @@ NOTEBOOK = "TP2.ipynb"
 # `mnistlab grade` reads it.
 GENERATED_KEY = "mnistlab"
 HTML = "TP2.html"
+RUN = "run"  # the run folder the execution captured, with its report (report.html), beside the notebook
 _IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -42,6 +43,7 @@ class Written:
     html: Path
     status: str
     answered: int = 0  # questions answered from the execution's values
+    report: Path | None = None  # the report written from the execution's run folder (``run/report.html``)
     seconds: float = 0.0  # execution wall time
     error: str = ""
 
@@ -112,15 +114,15 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     if execute:
         kernel.require(kernel.TOOLS + kernel.LAB_LIBRARIES)
     folder = Path(out) if out is not None else Path("notebooks") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    if (folder / NOTEBOOK).exists():
-        raise MnistlabError(f"already holds {NOTEBOOK}; choose another --out", folder)
+    if (folder / NOTEBOOK).exists() or (folder / RUN).exists():
+        raise MnistlabError(f"already holds {NOTEBOOK} or {RUN}/; choose another --out", folder)
     if folder.exists() and not folder.is_dir():
         raise MnistlabError("not a folder", folder)
     date = datetime.now().astimezone().strftime("%d/%m/%Y")
     nb = build.notebook(cells, author, group, date)
     written = Written(folder / NOTEBOOK, folder / HTML, "not executed")
     if execute:
-        _execute(nb, exps, written, lang, stream)
+        _execute(nb, exps, written, lang, stream, folder_data, author, group)
     else:
         _save(nb, written.notebook)
     _export(written)
@@ -142,7 +144,8 @@ def _export(written: Written) -> None:
     write_text(written.html, html.export(nb, written.notebook.stem))
 
 
-def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> None:
+def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_dir: str | None = None,
+             author: str | None = None, group: str | None = None) -> None:
     import nbformat
 
     from mnistlab.notebook import answers, build, capture, execute
@@ -153,7 +156,7 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> Non
         capture_dir = Path(tmp) / "capture"
         capture_dir.mkdir()
         outcome = execute.run(nb, folder.resolve(), capture_dir, build.weights(nb, exps),
-                              lambda n, o: _save(execute.cut(n, o), written.notebook), stream)
+                              lambda n, o: _save(execute.cut(n, o), written.notebook), stream, data_dir)
         written.status, written.error, written.seconds = outcome.status, outcome.error, outcome.elapsed
         if outcome.status != "complete":
             if outcome.status == "failed" and outcome.cell is not None:
@@ -165,7 +168,8 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> Non
 
         quiet()  # write_run reads Keras' histories helpers: no TensorFlow start-up lines on the terminal
         seconds = {step: outcome.seconds[b] for b, step in plan.fit_cells().items() if b in outcome.seconds}
-        run_dir = capture.write_run(capture_dir, Path(tmp) / "run", exps, seconds, lang)
+        run_dir = folder / RUN
+        capture.write_run(capture_dir, run_dir, exps, seconds, lang)
         written.answered = build.fill_answers(nb, answers.answers(run_dir, lang), answers.analysis(run_dir, lang))
         import hashlib
 
@@ -177,3 +181,4 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO) -> Non
             c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells if c.cell_type == "code"}}
     nbformat.validate(nb)
     _save(nb, written.notebook)
+    written.report = answers.write_report(run_dir, lang, author, group).html

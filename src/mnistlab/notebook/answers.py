@@ -1,17 +1,16 @@
 """The notebook's only door to the report: the lab's questions, and answers measured on a run folder.
 
 Three functions over the report's measurement API (:func:`mnistlab.report.questions`,
-:func:`mnistlab.report.answers`, :func:`mnistlab.report.analysis`). The one thing added here: where the
-report says a measurement is not in the run ("Pas mesuré : ... (voir l'annexe ...)"), the notebook, which has
-no annex, leaves a field for the student instead.
+:func:`mnistlab.report.answers`, :func:`mnistlab.report.analysis`). The one thing changed here: where the
+report says a step has no results ("Non mesuré dans cette exécution : ..."), the notebook keeps the course's
+reasoning alone, never a blank to fill.
 """
 
 from __future__ import annotations
 
 import os
 
-_UNMEASURED = ("Pas mesuré", "Non mesuré", "Not measured")
-NOT_MEASURED = "*Non mesuré dans ce notebook. Votre réponse :* …"
+_UNMEASURED = ("Non mesuré dans cette exécution", "Not measured in this run")
 
 
 def questions(lang: str = "fr") -> dict[str, list[dict[str, object]]]:
@@ -36,5 +35,15 @@ def analysis(run_dir: str | os.PathLike, lang: str = "fr") -> str:
 
 
 def _field(text: str) -> str:
-    paragraphs = [NOT_MEASURED if p.startswith(_UNMEASURED) else p for p in text.split("\n\n")]
-    return "\n\n".join(dict.fromkeys(paragraphs))
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    kept = [p for p in paragraphs if not p.startswith(_UNMEASURED)]
+    return "\n\n".join(dict.fromkeys(kept or paragraphs))
+
+
+def write_report(run_dir: str | os.PathLike, lang: str = "fr", author: str | None = None,
+                 group: str | None = None):
+    """Write the report (``report.html``, ``report.md``) of the run folder the notebook's execution captured,
+    so that the notebook and the report state the same numbers and verdicts; returns the report's paths."""
+    from mnistlab import report
+
+    return report.build(run_dir, lang, author=author or "", group=group or "")

@@ -8,6 +8,7 @@ into a run folder in ``mnistlab run``'s format, which the report's measurement f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -17,7 +18,16 @@ import numpy as np
 
 from mnistlab.config import Experiment
 from mnistlab.fileio import write_json
-from mnistlab.runfolder import CONFIG, CONFUSION, HISTORY, METRICS, PROBABILITIES, write_history, write_manifest
+from mnistlab.runfolder import (
+    CONFIG,
+    CONFUSION,
+    HISTORY,
+    METRICS,
+    PROBABILITIES,
+    save_array,
+    write_history,
+    write_manifest,
+)
 
 # Defines the dump helper in the kernel; {dir!r} is the capture folder (a path this process made).
 PRELUDE = '''
@@ -39,6 +49,17 @@ def _mnistlab_layers(_model):
     return [{{"name": _l.name, "type": type(_l).__name__, "output_shape": [int(d) for d in _l.output.shape[1:]],
               "params": int(_l.count_params())}} for _l in _model.layers]
 
+def _mnistlab_loaded(_name):
+    # the SHA-256 of the arrays the lab's load_data() call returned in this kernel (None if not recorded)
+    import sys as _sys
+    _loader = _sys.modules.get("mnistlab.notebook.loader")
+    return None if _loader is None else _loader.LOADED.get(_name)
+
+def _mnistlab_labels(_y):
+    import numpy as _np
+    _y = _np.asarray(_y)
+    return (_y.argmax(axis=1) if _y.ndim == 2 else _y).astype(_np.uint8)
+
 def _mnistlab_facts(*_arrays):
     return {{_k: {{"shape": list(_a.shape), "dtype": str(_a.dtype), "min": int(_a.min()), "max": int(_a.max())}}
             for _k, _a in zip(("x_train", "y_train", "x_test", "y_test"), _arrays)}}
@@ -50,22 +71,25 @@ _VERSIONS = ('_mnistlab_dump("versions", tensorflow=tf.__version__, keras=tf.ker
 
 
 def _train(step: str, model: str, hist: str, n_train: str, n_test: str) -> str:
+    # the test probabilities give the SD of the per-example losses, hence the noise of a mean validation loss
     return (f'_mnistlab_dump({step!r}, params=int({model}.count_params()), layers=_mnistlab_layers({model}), '
             f'history={{_k: [float(_v) for _v in _vs] for _k, _vs in {hist}.items()}}, '
             f'test_loss=float(test_loss), test_accuracy=float(test_acc), n_train=len({n_train}), '
-            f'n_test=len({n_test}))')
+            f'n_test=len({n_test}), probabilities=__import__("numpy").asarray({model}.predict({n_test}, '
+            f'verbose=0), "float32"), test_labels=_mnistlab_labels(y_test))')
 
 
 # Code block of the lab -> the snippet run after it.
 AFTER = {
     "ex1.imports": _VERSIONS,
     "ex1.load": '_mnistlab_dump("data.mnist", facts=_mnistlab_facts(x_train, y_train, x_test, y_test), '
-                'first_train_labels=[int(_v) for _v in y_train[:16]])',
+                'first_train_labels=[int(_v) for _v in y_train[:16]], digests=_mnistlab_loaded("mnist"))',
     "ex1.evaluate": _train("ex1", "model", "history.history", "x_train", "x_test"),
     "ex1.predictions": '_mnistlab_dump("ex1.predictions", probabilities=__import__("numpy").asarray(predictions, '
                        '"float32"), y_test=__import__("numpy").asarray(y_test))',
     "ex2.load": _VERSIONS + "\n" + '_mnistlab_dump("data.fashion_mnist", facts=_mnistlab_facts(X_train, y_train, '
-                'X_test, y_test), first_train_labels=[int(_v) for _v in y_train[:16]])',
+                'X_test, y_test), first_train_labels=[int(_v) for _v in y_train[:16]], '
+                'digests=_mnistlab_loaded("fashion_mnist"))',
     "ex2.ann.evaluate": _train("ex2.ann", "model", "history.history", "X_train", "X_test"),
     "ex2.activations": '_mnistlab_dump("ex2.activations", results={("leaky_relu" if _k == "LeakyReLU" else _k): '
                        'float(_v) for _k, _v in results.items()}, params={_k: int(_m.count_params()) for _k, _m in '
@@ -76,6 +100,18 @@ AFTER = {
                      'y_test=__import__("numpy").asarray(y_test))',
     "ex2.augment.evaluate": _train("ex2.augment", "cnn", "cnn.history.history", "X_train_cnn", "X_test_cnn"),
 }
+
+
+def data_check(dataset: str, digests: Any) -> dict[str, Any]:
+    """The manifest's verdict on the arrays the kernel loaded: ``verified`` is True only when the SHA-256 of
+    each of the four arrays equals the published one; ``differing`` names the others. Nothing recorded (a
+    loader that did not run): no ``verified`` key, so nothing is claimed."""
+    from mnistlab.data import sources
+
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        return {}
+    diff = sources.differing(dataset, digests)
+    return {"verified": not diff, "differing": diff}
 
 
 def _read(folder: Path, name: str) -> dict[str, Any] | None:
@@ -125,8 +161,10 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
         facts = _read(capture_dir, f"data.{ds}")
         if facts:
             manifest["data"][ds] = {**facts["facts"], "first_train_labels": facts["first_train_labels"],
-                                    "source": "notebook", "verified": True}
+                                    "source": "notebook", **data_check(ds, facts.get("digests"))}
     for name, exp in exps.items():
+        # the notebook ran the lab's own code (NumPy arrays into fit, ImageDataGenerator): its faithful path
+        exp = dataclasses.replace(exp, faithful=True)
         got = _read(capture_dir, name)
         if got is None:
             manifest["experiments"][name] = {"status": "not run", "config": exp.to_dict()}
@@ -158,9 +196,12 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
             write_history(folder / HISTORY, _rows(got["history"]))
             pred = _read(capture_dir, "ex1.predictions") if name == "ex1" else None
             if pred is not None:
-                probs = pred["probabilities"]
-                metrics["test_errors"] = int((probs.argmax(axis=1) != pred["y_test"]).sum())
+                got = {**got, "probabilities": pred["probabilities"], "test_labels": pred["y_test"]}
+            probs, labels = got.get("probabilities"), got.get("test_labels")
+            if probs is not None and labels is not None and len(probs) == len(labels):
+                metrics["test_errors"] = int((probs.argmax(axis=1) != labels).sum())
                 np.save(folder / PROBABILITIES, probs)
+                save_array(folder, "test_labels", np.asarray(labels, dtype=np.uint8))
             if name == "ex2.augment":
                 metrics["continued_from"] = "ex2.cnn"
         write_json(folder / METRICS, metrics)

@@ -42,7 +42,7 @@ def _clock(s: float) -> str:
 
 
 def run(nb, workdir: Path, capture_dir: Path, weights: list[float], save: Callable[[object, Outcome | None], None],
-        stream: TextIO) -> Outcome:
+        stream: TextIO, data_dir: str | None = None) -> Outcome:
     """Execute ``nb``'s code cells in order in one kernel started in ``workdir``.
 
     Args:
@@ -51,6 +51,7 @@ def run(nb, workdir: Path, capture_dir: Path, weights: list[float], save: Callab
         weights: expected relative cost of each code cell (for the time left).
         save: called with the notebook and the outcome so far after every cell (and at the cut).
         stream: progress lines go here (stderr).
+        data_dir: a local data folder the kernel's ``load_data()`` calls serve (:mod:`~mnistlab.notebook.loader`).
 
     Returns:
         The outcome. Never raises for a failing cell or Ctrl-C; raises MnistlabError when no kernel starts.
@@ -64,7 +65,7 @@ def run(nb, workdir: Path, capture_dir: Path, weights: list[float], save: Callab
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     total_w = sum(weights) or 1.0
     t0 = time.perf_counter()
-    with kernel.manager() as km:
+    with kernel.manager(data_dir) as km:
         client = NotebookClient(nb, km=km, timeout=None, record_timing=True, coalesce_streams=True,
                                 allow_errors=False, resources={"metadata": {"path": str(workdir)}})
         try:

@@ -10,24 +10,48 @@ _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 _EXTERNAL = re.compile(r"<link\b[^>]*href=[\"']https?://[^>]*>", re.I)
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
 PRINT_CSS = """
-@page { size: A4; margin: 16mm 14mm; }
+@page { size: A4; margin: 10mm 11mm; }
+/* code and outputs wrap instead of being cut at the margin or hidden behind a scroll bar */
+pre, .jp-InputArea pre, .jp-OutputArea-output pre, .highlight pre {
+  white-space: pre-wrap !important; word-break: break-word; overflow: visible !important;
+}
+.jp-OutputArea-output, .jp-InputArea-editor, .jp-Cell-inputWrapper, .jp-Cell-outputWrapper {
+  overflow: visible !important; max-height: none !important;
+}
 @media print {
-  body { font-size: 10pt; }
-  .jp-Cell, .jp-OutputArea-output, img { break-inside: avoid; }
+  :root { --jp-content-font-size1: 9pt; --jp-code-font-size: 7.5pt; --jp-ui-font-size1: 9pt;
+          --jp-content-line-height: 1.35; --jp-code-line-height: 1.25; --jp-cell-padding: 1px;
+          --jp-notebook-padding: 0px; --jp-cell-prompt-width: 0px; }
+  body, .jp-Notebook, main { margin: 0 !important; padding: 0 !important; max-width: none !important; }
+  .jp-InputPrompt, .jp-OutputPrompt, .jp-InputArea-prompt, .jp-OutputArea-prompt, .jp-Collapser {
+    display: none !important; }
+  .jp-RenderedHTMLCommon { font-size: 9pt !important; line-height: 1.3; padding-right: 0 !important; }
+  .jp-RenderedHTMLCommon p, .jp-RenderedHTMLCommon ul { margin: .25em 0 !important; }
+  .jp-RenderedHTMLCommon h1 { font-size: 15pt !important; margin: .4em 0 !important; }
+  .jp-RenderedHTMLCommon h2 { font-size: 13pt !important; margin: .6em 0 .3em !important; }
+  .jp-RenderedHTMLCommon h3 { font-size: 11pt !important; margin: .5em 0 .2em !important; }
+  pre, .jp-InputArea pre, .jp-OutputArea-output pre, .jp-OutputArea-output { font-size: 7.5pt !important;
+    line-height: 1.25 !important; }
+  .jp-Cell { padding: 0 !important; margin: 0 0 1.5mm 0 !important; }
+  .jp-InputArea-editor { padding: 1mm !important; }
+  .jp-OutputArea-output img { break-inside: avoid; max-height: 90mm; width: auto; }
   h1, h2, h3 { break-after: avoid; }
-  .jp-OutputArea-output pre { white-space: pre-wrap; word-break: break-word; }
 }
 img { max-width: 100%; height: auto; }
 """
 
 
-def export(nb, title: str) -> str:
-    """``nb`` as HTML (nbconvert's lab template), without scripts or external links, with A4 print CSS."""
+def export(nb, title: str, lang: str = "fr") -> str:
+    """``nb`` as HTML (nbconvert's lab template), without scripts or external links, with A4 print CSS that
+    wraps code and outputs, in ``lang`` (``<html lang="fr">``)."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _SCRIPT.sub("", body)
     body = _EXTERNAL.sub("", body)
-    head = (f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n<style>{PRINT_CSS}</style>\n')
-    return body.replace("<head>", "<head>\n" + head, 1) if "<head>" in body else head + body
+    csp, style = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n', f"<style>{PRINT_CSS}</style>\n"
+    body = re.sub(r"<html\b[^>]*>", f'<html lang="{lang}">', body, count=1)
+    if "<head>" in body and "</head>" in body:  # the policy first; the print rules last, over the template's
+        return body.replace("<head>", "<head>\n" + csp, 1).replace("</head>", style + "</head>", 1)
+    return csp + style + body

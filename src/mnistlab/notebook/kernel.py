@@ -39,8 +39,12 @@ def require(modules: tuple[str, ...]) -> None:
 
 
 @contextlib.contextmanager
-def manager() -> Iterator[object]:
-    """A jupyter_client KernelManager whose kernel is ``sys.executable -m ipykernel_launcher``."""
+def manager(data_dir: str | None = None) -> Iterator[object]:
+    """A jupyter_client KernelManager whose kernel is ``sys.executable -m ipykernel_launcher``.
+
+    The kernel runs a start-up file before any cell (:mod:`mnistlab.notebook.loader`): the lab's
+    ``load_data()`` calls then serve ``data_dir`` offline (when given) and record what they returned.
+    """
     require(TOOLS)
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
@@ -48,7 +52,12 @@ def manager() -> Iterator[object]:
     with tempfile.TemporaryDirectory(prefix="mnistlab-kernel-") as tmp:
         folder = Path(tmp) / KERNEL_NAME
         folder.mkdir()
+        from mnistlab.notebook import loader
+
+        startup = Path(tmp) / "mnistlab_startup.py"
+        startup.write_text(loader.startup_source(data_dir), encoding="utf-8")
         spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                         f"--IPKernelApp.exec_files={json.dumps([str(startup)])}",
                          # C-level lines (TensorFlow start-up) go to the kernel's stderr, not the cells
                          "--IPKernelApp.capture_fd_output=False"],
                 "display_name": KERNELSPEC["display_name"], "language": "python",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnistlab import runfolder
+from mnistlab import judge, runfolder
 from mnistlab.i18n import class_names
 from mnistlab.report.artifacts import Run, Step
 
@@ -35,14 +35,18 @@ class Curve:
     first_gap: float | None  # train - validation accuracy, first epoch
     last_gap: float | None
     seconds_per_epoch: float | None
-    val_loss_rises_after_best: bool  # validation loss at the last epoch is above its minimum
+    val_loss_rises_after_best: bool  # validation loss at the last epoch is above its minimum (maybe noise)
     loss_at_best: float | None = None  # training loss at the epoch of lowest validation loss
+    n_val: int = 0  # validation images behind each val_accuracy (0: unknown)
+    se_epoch: float | None = None  # SE of one epoch's mean validation loss (None: unknown)
+    judged: judge.Overfit | None = None  # the judge's overfitting verdict with its evidence
+    val_trend: judge.Verdict | None = None  # validation accuracy, first -> last epoch
+    acc_trend: judge.Verdict | None = None  # training accuracy, first -> last epoch
 
     @property
     def overfits(self) -> bool:
-        """Validation loss bottomed out before the last epoch and ended higher."""
-        return bool(self.best_val_loss_epoch and self.best_val_loss_epoch < self.epochs
-                    and self.val_loss_rises_after_best)
+        """The judge finds measurable overfitting (:func:`mnistlab.judge.overfitting`), beyond 2 SE."""
+        return bool(self.judged and self.judged.finding)
 
     @property
     def rise(self) -> float:
@@ -52,8 +56,13 @@ class Curve:
         return (self.last_val_loss - self.best_val_loss) / self.best_val_loss
 
 
-def curve(history: dict[str, list[float]] | None) -> Curve | None:
-    """Read the facts of a training run off its history; None without one."""
+def curve(history: dict[str, list[float]] | None, n_val: int = 0, se_epoch: float | None = None,
+          n_train: int = 0) -> Curve | None:
+    """Read the facts of a training run off its history; None without one.
+
+    ``n_val`` (validation images) and ``se_epoch`` (SE of one epoch's mean validation loss) let the judge
+    tell a change from noise; without them an accuracy move or a loss rise is never a finding.
+    """
     if not history or not history.get("loss"):
         return None
     acc, val_acc = history.get("accuracy", []), history.get("val_accuracy", [])
@@ -66,12 +75,16 @@ def curve(history: dict[str, list[float]] | None) -> Curve | None:
         return float(v[-1]) if v else None
 
     best = int(np.argmin(val_loss)) + 1 if val_loss else None
+    n = n_val if n_val and n_val > 0 else 0
+    judged = judge.overfitting(val_loss, val_acc if len(val_acc) == len(val_loss) else None, n, se_epoch) \
+        if val_loss else None
+    drops = judge.dips(val_acc, n) if n and val_acc else []
     return Curve(
         epochs=len(loss),
         first_acc=first(acc), last_acc=last(acc), first_val_acc=first(val_acc), last_val_acc=last(val_acc),
         acc_rises=all(b >= a for a, b in zip(acc, acc[1:], strict=False)),
-        val_acc_rises=all(b >= a for a, b in zip(val_acc, val_acc[1:], strict=False)),
-        val_acc_drops=[i + 2 for i, (a, b) in enumerate(zip(val_acc, val_acc[1:], strict=False)) if b < a],
+        val_acc_rises=not drops,
+        val_acc_drops=drops,  # measurable dips only (beyond 2 SE from the epoch before)
         best_val_loss_epoch=best,
         best_val_loss=float(min(val_loss)) if val_loss else None,
         last_val_loss=last(val_loss),
@@ -81,7 +94,50 @@ def curve(history: dict[str, list[float]] | None) -> Curve | None:
         seconds_per_epoch=float(np.mean(history["seconds"])) if history.get("seconds") else None,
         val_loss_rises_after_best=bool(val_loss and val_loss[-1] > min(val_loss)),
         loss_at_best=float(loss[best - 1]) if best and best <= len(loss) else None,
+        n_val=n, se_epoch=se_epoch, judged=judged,
+        val_trend=judge.trend(val_acc, n=n) if n and len(val_acc) > 1 else None,
+        acc_trend=judge.trend(acc, n=n_train) if len(acc) > 1 and n_train and n_train > 0 else None,
     )
+
+
+def validation_size(step: Step) -> int:
+    """Images behind each validation accuracy of a step: the test set when it validates on it."""
+    m = step.metrics or {}
+    try:
+        n = m.get("n_test") if m.get("validation_is_test") else m.get("n_validation")
+        return int(n) if n and int(n) > 0 else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def loss_se(step: Step, on_test: bool = False) -> float | None:
+    """SE of one epoch's mean validation loss: SD of the final model's per-example cross-entropies on the
+    test set (``test_probabilities.npy`` with ``arrays/test_labels.npy``) / sqrt(validation images).
+
+    The SD comes from the test set, which is the validation set when the step validates on it and a sample of
+    the same distribution otherwise; it is the last epoch's, used for every epoch. ``on_test``: the SE of the
+    test loss itself (sqrt of the test images). None when unknown.
+    """
+    if on_test:
+        labels = step.array("test_labels", ndim=1)
+        n_val = len(labels) if labels is not None else 0
+    else:
+        n_val = validation_size(step)
+    probs = probabilities(step) if n_val else None
+    y = step.array("test_labels", ndim=1) if probs is not None else None
+    if y is None or len(y) != len(probs) or len(y) < 2 or y.max() > 9 or y.min() < 0:
+        return None
+    per = -np.log(np.clip(probs[np.arange(len(y)), y.astype(np.int64)], 1e-7, 1.0))
+    return float(np.std(per, ddof=1) / math.sqrt(n_val))
+
+
+def step_curve(step: Step) -> Curve | None:
+    """A step's :class:`Curve`, judged with its validation size and its loss SE."""
+    history = step.history
+    if not history:
+        return None
+    n_train = (step.metrics or {}).get("n_train")
+    return curve(history, validation_size(step), loss_se(step), n_train if isinstance(n_train, int) else 0)
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:
@@ -181,6 +237,18 @@ def top_pairs(matrix: np.ndarray, names: list[str], top: int = 3) -> list[tuple[
     return [(names[t], names[p], n) for n, t, p in cells]
 
 
+def hardest(confusion_metrics: dict) -> judge.Ranking | None:
+    """The hardest class(es) of a confusion step's ``per_class`` recalls, ties inside the noise kept together."""
+    pc = confusion_metrics.get("per_class") if isinstance(confusion_metrics, dict) else None
+    if not isinstance(pc, dict) or not pc:
+        return None
+    try:
+        return judge.hardest_class({k: float(v["recall"]) for k, v in pc.items()},
+                                   {k: int(v["support"]) for k, v in pc.items()})
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def class_counts(run: Run, step_name: str) -> list[int] | None:
     """Training images per class, as the run saved them (``arrays/train_class_counts.npy``)."""
     counts = run.step(step_name).array("train_class_counts", ndim=1)
@@ -190,7 +258,7 @@ def class_counts(run: Run, step_name: str) -> list[int] | None:
 
 
 def ranking(values: dict[str, float]) -> list[tuple[str, float]]:
-    """``values`` from the largest down (ties keep their order)."""
+    """``values`` from the largest down (ties keep their order); :func:`mnistlab.judge.ranking` judges it."""
     return sorted(values.items(), key=lambda kv: -kv[1])
 
 
@@ -198,8 +266,8 @@ def ranking(values: dict[str, float]) -> list[tuple[str, float]]:
 
 
 def binomial_se(p: float, n: int) -> float:
-    """Standard error of an accuracy ``p`` measured on ``n`` images: sqrt(p (1 - p) / n)."""
-    return math.sqrt(p * (1 - p) / n) if n > 0 else float("inf")
+    """Standard error of an accuracy ``p`` measured on ``n`` images (:func:`mnistlab.judge.binomial_se`)."""
+    return judge.binomial_se(p, n)
 
 
 @dataclass
@@ -215,14 +283,19 @@ class Diff:
         return self.a - self.b
 
     @property
+    def verdict(self) -> judge.Verdict:
+        """The judge's verdict (:func:`mnistlab.judge.accuracies`)."""
+        return judge.accuracies(self.a, self.b, self.n)
+
+    @property
     def se(self) -> float:
         """sqrt(SE_a^2 + SE_b^2): ignores the pairing of the two models on the same images, so it errs wide."""
-        return math.sqrt(binomial_se(self.a, self.n) ** 2 + binomial_se(self.b, self.n) ** 2)
+        return self.verdict.se
 
     @property
     def measurable(self) -> bool:
         """Outside two standard errors: a finding; inside: "no measurable difference"."""
-        return abs(self.d) > 2 * self.se
+        return self.verdict.finding
 
 
 def accuracy_diff(a: float, b: float, n: int) -> Diff:
@@ -274,10 +347,5 @@ def welch_p(a: Spread, b: Spread) -> float | None:
     """Two-sided Welch t-test p-value of the difference of means; None when it cannot be computed."""
     if a.n < 2 or b.n < 2:
         return None
-    from scipy import stats
-
-    x, y = list(a.values.values()), list(b.values.values())
-    if np.std(x) == 0 and np.std(y) == 0:
-        return 0.0 if np.mean(x) != np.mean(y) else 1.0
-    p = stats.ttest_ind(x, y, equal_var=False).pvalue
+    p = judge.seeds(list(a.values.values()), list(b.values.values())).p
     return None if p is None or math.isnan(p) else float(p)

@@ -7,6 +7,7 @@ the validation loss of every step with a history; a ranking is checked on the te
 
 from __future__ import annotations
 
+from mnistlab import judge
 from mnistlab.i18n import class_names
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
@@ -21,7 +22,7 @@ def overfitting(run: Run) -> tuple[list[tuple[str, facts.Curve]], list[str]]:
     """(steps whose validation loss rose after its minimum, with their curve; steps read without a rise)."""
     rose, flat = [], []
     for name, step in run.steps.items():
-        c = facts.curve(step.history) if (step.complete or step.history) else None
+        c = facts.step_curve(step) if (step.complete or step.history) else None
         if c is None or c.best_val_loss_epoch is None or c.epochs < 2:
             continue
         (rose.append((name, c)) if c.overfits else flat.append(name))
@@ -48,69 +49,98 @@ def analysis(run: Run, lang: str) -> list[str]:
     if ann and cnn:
         a, c = ann.metrics, cnn.metrics
         d = facts.accuracy_diff(c["test_accuracy"], a["test_accuracy"], min(a["n_test"], c["n_test"]))
+        harder = bool(e1) and judge.accuracies(a["test_accuracy"], e1.metrics["test_accuracy"], a["n_test"],
+                                               e1.metrics["n_test"]).verdict == "lower"
         out.append(tr(lang,
-                      f"Fashion-MNIST est plus difficile : le CNN obtient {num(c['test_accuracy'], lang)} contre "
+                      ("Fashion-MNIST est plus difficile que MNIST pour un réseau dense ; " if harder else
+                       "Sur Fashion-MNIST, ")
+                      + f"le CNN obtient {num(c['test_accuracy'], lang)} contre "
                       f"{num(a['test_accuracy'], lang)} pour l'ANN ({diff_text(d, lang)}).",
-                      f"Fashion-MNIST is harder: the CNN gets {num(c['test_accuracy'], lang)} against "
+                      ("Fashion-MNIST is harder than MNIST for a dense network; " if harder else "On Fashion-MNIST, ")
+                      + f"the CNN gets {num(c['test_accuracy'], lang)} against "
                       f"{num(a['test_accuracy'], lang)} for the ANN ({diff_text(d, lang)})."))
     rose, flat = overfitting(run)
     if rose:
-        out.append(tr(lang, "Nous voyons du surapprentissage là où la perte de validation remonte après son minimum : ",
-                      "We see overfitting where validation loss rises after its minimum: ")
-                   + listing([tr(lang, f"{label(n, lang)}, dont la perte est minimale à l'époque "
-                                       f"{c.best_val_loss_epoch} sur {c.epochs} puis remonte de "
-                                       f"{num(100 * c.rise, lang, 1)} %",
-                                 f"{label(n, lang)}, whose loss is lowest at epoch {c.best_val_loss_epoch} of "
-                                 f"{c.epochs} and then rises by {num(100 * c.rise, lang, 1)}%")
-                              for n, c in rose], lang) + ".")
+        out.append(tr(lang, "Nous mesurons du surapprentissage au-delà de deux erreurs-types. ",
+                      "We measure overfitting beyond two standard errors. ")
+                   + " ".join(tr(lang, f"Pour {label(n, lang)}, {c.judged.fr}.",
+                                 f"For {label(n, lang)}, {c.judged.en}.") for n, c in rose))
     elif flat:
-        out.append(tr(lang, f"Aucune des {len(flat)} étapes entraînées ne montre de remontée de la perte de "
-                            "validation sur ses époques.",
-                      f"None of the {len(flat)} trained steps shows validation loss rising over its epochs."))
+        rose_a_little = [n for n in flat if (c := facts.step_curve(run.step(n))) and c.val_loss_rises_after_best]
+        out.append(tr(lang, f"Aucune des {len(flat)} étapes entraînées ne montre de surapprentissage mesurable"
+                      + (" : là où la perte de validation remonte un peu après son minimum, la remontée reste dans "
+                         "deux erreurs-types." if rose_a_little else
+                         " : la perte de validation de chacune est encore à son plus bas à la dernière époque."),
+                      f"None of the {len(flat)} trained steps shows measurable overfitting"
+                      + (": where validation loss rises a little after its minimum, the rise stays within two "
+                         "standard errors." if rose_a_little else
+                         ": each one's validation loss is still at its lowest at the last epoch.")))
     if aug and cnn:
         a, c = aug.metrics, cnn.metrics
         d = facts.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]))
-        worse = a["test_loss"] > c["test_loss"]
-        loss_fr = (f"la perte de test {'monte' if worse else 'baisse'} de {num(c['test_loss'], lang)} à "
-                   f"{num(a['test_loss'], lang)}")
-        loss_en = (f"the test loss {'rises' if worse else 'falls'} from {num(c['test_loss'], lang)} to "
-                   f"{num(a['test_loss'], lang)}")
-        if worse:
-            end_fr = " : nous ne pouvons pas conclure qu'elle aide ici."
-            end_en = ": we cannot conclude that it helps here."
-        elif not d.measurable:
-            end_fr = " : un indice favorable, mais l'écart de précision ne permet pas de conclure."
-            end_en = ": a favourable sign, but the accuracy difference does not allow a conclusion."
-        else:
-            end_fr = " ; ce gain reste mêlé à celui des époques supplémentaires."
-            end_en = "; this gain stays mixed with that of the extra epochs."
-        out.append(tr(lang, f"L'augmentation de données donne {diff_text(d, lang)} de précision de test, "
-                            f"{'mais' if worse and d.measurable else 'et'} {loss_fr}{end_fr}",
-                      f"Data augmentation gives {diff_text(d, lang)} in test accuracy, "
-                      f"{'but' if worse and d.measurable else 'and'} {loss_en}{end_en}"))
+        v = judge.augmentation(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]),
+                               a["test_loss"], c["test_loss"], facts.loss_se(cnn, on_test=True))
+        loss = judge.losses(a["test_loss"], c["test_loss"], facts.loss_se(cnn, on_test=True))
+        loss_fr = f"la perte de test passe de {num(c['test_loss'], lang)} à {num(a['test_loss'], lang)} ({loss.fr})"
+        loss_en = f"the test loss goes from {num(c['test_loss'], lang)} to {num(a['test_loss'], lang)} ({loss.en})"
+        end_fr, end_en = {
+            "helps": (" : elle aide, mais ce gain reste mêlé à celui des époques supplémentaires.",
+                      ": it helps, but this gain stays mixed with that of the extra epochs."),
+            "hurts": (" : ici elle nuit, au moins sur ces quelques époques.",
+                      ": here it hurts, at least over these few epochs."),
+            "same": (" : nous ne pouvons pas conclure qu'elle aide ici.", ": we cannot conclude that it helps here."),
+        }[v.verdict]
+        out.append(tr(lang, f"L'augmentation de données donne {diff_text(d, lang)} de précision de test, et "
+                            f"{loss_fr}{end_fr}",
+                      f"Data augmentation gives {diff_text(d, lang)} in test accuracy, and {loss_en}{end_en}"))
     if act:
         va = act.metrics["val_accuracy"]
-        ranked = facts.ranking(va)
-        if len(ranked) > 1:
-            d = facts.accuracy_diff(ranked[0][1], ranked[-1][1], act.metrics.get("n_validation") or 0)
+        r = judge.ranking({_act(k): v for k, v in va.items()}, act.metrics.get("n_validation") or 0)
+        if len(r.order) > 1:
             ta = act.metrics.get("test_accuracy") or {}
-            swapped = set(ta) == set(va) and [k for k, _ in facts.ranking(ta)] != [k for k, _ in ranked]
-            out.append(tr(lang,
-                          f"Entre les activations, la première ({ranked[0][0]}) et la dernière ({ranked[-1][0]}) "
-                          f"sont à {diff_text(d, lang)} en validation"
-                          + (", et le classement change sur le test" if swapped else "") + ".",
-                          f"Between the activations, the first ({ranked[0][0]}) and the last ({ranked[-1][0]}) are "
-                          f"{diff_text(d, lang)} apart in validation"
-                          + (", and the ranking changes on the test set" if swapped else "") + "."))
+            swapped = set(ta) == set(va) and [_act(k) for k, _ in facts.ranking(ta)] != [k for k, _ in r.order]
+            first, last = r.order[0][0], r.order[-1][0]
+            if r.finding:
+                head_fr = f"Entre les activations, {first} est en tête au-delà du bruit ({r.first_vs_second.fr})"
+                head_en = f"Between the activations, {first} leads beyond the noise ({r.first_vs_second.en})"
+            else:
+                head_fr = (f"Entre les activations, {r.tied('fr')} sont à égalité en tête dans le bruit ; de la "
+                           f"première ({first}) à la dernière ({last}) : {r.first_vs_last.fr}")
+                head_en = (f"Between the activations, {r.tied('en')} are tied at the top within the noise; from the "
+                           f"first ({first}) to the last ({last}): {r.first_vs_last.en}")
+            out.append(tr(lang, head_fr + (", et le classement change sur le test" if swapped else "") + ".",
+                          head_en + (", and the ranking changes on the test set" if swapped else "") + "."))
     out += difficulties(run, lang, cnn, ann, conf)
-    return out[:10]
+    return out[:8] + improvements(run, lang)
+
+
+def improvements(run: Run, lang: str) -> list[str]:
+    """Two proposals for improvement, with the run's measurement where it holds one (the improved models)."""
+    measured = []
+    for name, base in (("improved.mnist", "ex1"), ("improved.fashion_mnist", "ex2.cnn")):
+        s, b = run.done(name), run.done(base)
+        if s and b:
+            d = facts.accuracy_diff(s.metrics["test_accuracy"], b.metrics["test_accuracy"],
+                                    min(s.metrics["n_test"], b.metrics["n_test"]))
+            measured.append(tr(lang, f"{label(name, lang)} atteint {num(s.metrics['test_accuracy'], lang)} contre "
+                                     f"{num(b.metrics['test_accuracy'], lang)} ({diff_text(d, lang)})",
+                               f"{label(name, lang)} reaches {num(s.metrics['test_accuracy'], lang)} against "
+                               f"{num(b.metrics['test_accuracy'], lang)} ({diff_text(d, lang)})"))
+    out = [tr(lang, "Pour améliorer, nous proposons un CNN plus profond avec normalisation de lot et un taux "
+                    "d'apprentissage décroissant, un early stopping réglé sur une vraie part de validation (et non sur "
+                    "le test), et plusieurs graines par réglage pour que les comparaisons sortent du bruit.",
+                    "To improve, we propose a deeper CNN with batch normalisation and a decaying learning rate, early "
+                    "stopping tuned on a real validation split (not on the test set), and several seeds per setting "
+                    "so that comparisons rise above the noise.")]
+    if measured:
+        out.append(tr(lang, "Nous l'avons essayé : ", "We tried it: ") + "; ".join(measured) + ".")
+    return out
 
 
 def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
     """The difficulties met while doing the lab that the run can show."""
     out = []
-    c_epoch = facts.curve(cnn.history).seconds_per_epoch if cnn and cnn.history else None
-    a_epoch = facts.curve(ann.history).seconds_per_epoch if ann and ann.history else None
+    c_epoch, a_epoch = _per_epoch(cnn), _per_epoch(ann)
     if c_epoch and a_epoch:
         out.append(tr(lang, f"Première difficulté, le temps : une époque du CNN nous a pris {seconds(c_epoch, lang)} "
                             f"contre {seconds(a_epoch, lang)} pour l'ANN sur le même processeur.",
@@ -119,28 +149,49 @@ def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
     if conf:
         m = conf.metrics
         en, loc = class_names("fashion_mnist", "en"), class_names("fashion_mnist", lang)
-        worst = m["worst_recall_class"]
-        name = loc[en.index(worst)] if worst in en else worst
+        h = facts.hardest(m)
         top = m["most_confused"][0] if m["most_confused"] else None
         pair = (tr(lang, f" ; la confusion la plus fréquente est {_cls(top['true'], lang)} → "
                          f"{_cls(top['predicted'], lang)} ({integer(top['count'], lang)} images)",
                    f"; the most frequent confusion is {_cls(top['true'], lang)} → {_cls(top['predicted'], lang)} "
                    f"({integer(top['count'], lang)} images)") if top else "")
-        out.append(tr(lang, f"La classe {name} nous a résisté (rappel {num(m['per_class'][worst]['recall'], lang, 3)})"
-                            f"{pair}.",
-                      f"The {name} class resisted us (recall {num(m['per_class'][worst]['recall'], lang, 3)}){pair}."))
+        if h and h.leaders:
+            names = listing([f"{loc[en.index(k)] if k in en else k} ({tr(lang, 'rappel', 'recall')} "
+                             f"{num(m['per_class'][k]['recall'], lang, 3)})" for k in h.leaders], lang)
+            many = len(h.leaders) > 1
+            out.append(tr(lang, f"{'Les classes' if many else 'La classe'} {names} nous "
+                                f"{'ont résisté, à égalité dans le bruit' if many else 'a résisté'}{pair}.",
+                          f"The {names} {'classes resisted us, tied within the noise' if many else 'class resisted us'}"
+                          f"{pair}."))
     reuse = [n for n in ("ex1", "ex2.augment") if run.done(n) and run.done(n).metrics.get("validation_is_test")]
     if reuse:
         many = len(reuse) > 1
-        out.append(tr(lang, f"Enfin, {listing([label(n, lang) for n in reuse], lang)} "
+        out.append(tr(lang, f"Autre difficulté : {listing([label(n, lang) for n in reuse], lang)} "
                             f"{'valident' if many else 'valide'} sur le jeu de test, comme le TP le demande : ces "
                             "courbes de validation sont des courbes de test, et la précision finale de "
                             f"{'ces étapes' if many else 'cette étape'} est un peu optimiste.",
-                      f"Last, {listing([label(n, lang) for n in reuse], lang)} "
+                      f"Another difficulty: {listing([label(n, lang) for n in reuse], lang)} "
                       f"{'validate' if many else 'validates'} on the test set, as the lab asks: those validation "
                       f"curves are test curves, and the final accuracy of {'these steps' if many else 'this step'} is "
                       "slightly optimistic."))
     return out
+
+
+def _per_epoch(step) -> float | None:
+    """Seconds per epoch: the history's own timings, else the fit's wall time over its epochs (the notebook)."""
+    if not step:
+        return None
+    c = facts.curve(step.history) if step.history else None
+    if c and c.seconds_per_epoch:
+        return c.seconds_per_epoch
+    fit, n = step.metrics.get("fit_seconds"), step.metrics.get("epochs_run")
+    ok = isinstance(fit, (int, float)) and isinstance(n, int) and n > 0 and fit > 0
+    return float(fit) / n if ok else None
+
+
+def _act(name: str) -> str:
+    """An activation as the lab writes it (``LeakyReLU``), not its settings key."""
+    return "LeakyReLU" if name == "leaky_relu" else name
 
 
 def _cls(name: str, lang: str) -> str:
@@ -209,9 +260,9 @@ def method_notes(run: Run, lang: str) -> list[str]:
                         "lost it)."))
     overrides = run.manifest.get("overrides")
     if isinstance(overrides, dict) and overrides:
-        notes.append(tr(lang, "**Réglages modifiés.** Cette exécution ne suit pas le TP à la lettre : "
+        notes.append(tr(lang, "**Réglages modifiés.** Nos réglages s'écartent du TP : "
                         + ", ".join(f"`{k}={v}`" for k, v in overrides.items())
-                        + " ; ses chiffres ne se comparent pas aux valeurs attendues du TP.",
+                        + " ; nos chiffres ne se comparent donc pas exactement aux valeurs attendues du TP.",
                         "**Changed settings.** This run does not follow the lab to the letter: "
                         + ", ".join(f"`{k}={v}`" for k, v in overrides.items())
                         + "; its numbers do not compare with the lab's expected values."))

@@ -55,7 +55,7 @@ def _experiments(run: Run, lang: str, names: list[str], heading: str, anchor_id:
         for t in (settings_table(s, lang), model_table(s, lang)) if body is _other else ():
             items.table(t)
         items.table(results_table(s, lang))
-        c = facts.curve(s.history)
+        c = facts.step_curve(s)
         if c and c.epochs > 1:
             items.p(overfit_sentence(c, lang))
         curves(items, s)
@@ -122,7 +122,7 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
                      f"finished {m.get('finished', '—')}, took "
                      f"{seconds(m.get('seconds') if finite(m.get('seconds')) else None, lang)}."))
     command = m.get("command") if isinstance(m.get("command"), list) else []
-    items.p(tr(lang, "Commande : ", "Command: ") + "`mnistlab " + " ".join(map(str, command)) + "` ; "
+    items.p(tr(lang, "Commande : ", "Command: ") + "`mnistlab " + tidy(" ".join(map(str, command))) + "` ; "
             + tr(lang, "machine : ", "machine: ") + f"{hw.get('cpu', '?')}, {hw.get('logical_cores', '?')} "
             + tr(lang, "cœurs logiques.", "logical cores."))
     items.p(tr(lang, f"Régénérer ce rapport : `mnistlab report {run.folder.name}"
@@ -134,14 +134,15 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
     rows = []
     for b in body:
         if isinstance(b, QA) and b.answer.sources:
-            rows.append([b.key, ", ".join(f"`{s}`" for s in b.answer.sources)])
+            rows.append(f"**{b.key}** " + ", ".join(f"`{s}`" for s in b.answer.sources))
         elif isinstance(b, Table) and b.origin:
-            rows.append([b.caption, f"`{b.origin}`"])
+            rows.append(f"**{b.caption}** `{b.origin}`")
         elif isinstance(b, Fig):
-            rows.append([b.figure.alt, f"`{b.figure.origin}`"])
-    items.table(Table([tr(lang, "élément", "item"), tr(lang, "fichiers de l'exécution", "run files")], rows,
-                      caption=tr(lang, "Provenance de chaque réponse (par numéro de question), tableau et figure",
-                                 "Provenance of each answer (by question number), table and figure")))
+            rows.append(f"**{b.figure.alt}** `{b.figure.origin}`")
+    if rows:  # one compact paragraph: the body stays free of file names, the appendix stays short
+        items.p(tr(lang, "Provenance de chaque réponse (par numéro de question), tableau et figure : ",
+                   "Provenance of each answer (by question number), table and figure: ") + " · ".join(rows) + ".",
+                "small")
     problems = run.problems
     if problems:
         items.p(tr(lang, "Fichiers illisibles ou refusés : ", "Unreadable or refused files: ") + "; ".join(problems),
@@ -163,6 +164,15 @@ def overview_items(run: Run, lang: str) -> list:
                          "qui manque.",
                    f"This run did not finish ({why.replace(' : ', ': ')}): this report shows what exists and says what "
                    "is missing."), "warn")
+    data = run.manifest.get("data") if isinstance(run.manifest.get("data"), dict) else {}
+    from_notebook = any(isinstance(d, dict) and d.get("source") == "notebook" for d in data.values())
+    if data and not from_notebook:
+        items.p(tr(lang, "Les chiffres de ce rapport viennent de notre chemin d'exécution rapide, qui fait les mêmes "
+                         "calculs que le code du TP (mêmes modèles, pertes, optimiseurs et réglages ; les données "
+                         "passent par lots préparés d'avance) ; le code donné en annexe est celui du TP.",
+                   "The numbers of this report come from our fast execution path, which does the same maths as the "
+                   "lab's code (same models, losses, optimisers and settings; the data go through batches prepared "
+                   "ahead); the code given in the appendix is the lab's."))
     lab = config.names()
     missing = [run.step(n) for n in lab if not run.step(n).complete]
     if missing:

@@ -114,17 +114,21 @@ p.analysis { text-align: justify; }
 @media (max-width: 40rem) { body { font-size: 15px; } main { padding: .6rem .6rem 2rem; } h1 { font-size: 1.4rem; }
   table { font-size: .82rem; min-width: 0; } th, td { padding: .25rem .4rem; } }
 @media print {
-  @page { size: A4; margin: 1.5cm 1.4cm; }
-  body { font-size: 10.5pt; } main { max-width: none; padding: 0; }
+  @page { size: A4; margin: 1.2cm 1.2cm; }
+  body { font-size: 9.5pt; line-height: 1.4; } main { max-width: none; padding: 0; }
+  h1 { font-size: 15pt; } h2 { font-size: 13pt; } h3 { font-size: 11pt; margin: 1rem 0 .3rem; }
+  .qa { margin: .5rem 0; } .qa .a p { margin: .2rem 0; } p { margin: .4rem 0; }
+  .scroll { margin: .4rem 0; } figure { margin: .4rem 0; }
   a { color: inherit; text-decoration: none; }
   h2 { border-top: none; margin-top: 1.6rem; }
   h2, h3, h4, caption, .qa .q { break-after: avoid; page-break-after: avoid; }
   figure, tr, .qa .q, .qa .orig { break-inside: avoid; }
   nav.toc { break-inside: auto; background: none; }
   pre { white-space: pre-wrap; overflow: visible; break-inside: auto; font-size: 7.5pt; line-height: 1.3; }
-  table { font-size: 8.5pt; }
+  table { font-size: 8pt; } th, td { padding: .12rem .4rem; }
+  p.small { font-size: 7.5pt; }
   .scroll { overflow: visible; }
-  figure img { max-height: 8cm; width: auto; }
+  figure img { max-height: 6.5cm; width: auto; }
   figure.half { display: inline-block; width: 49%; margin: .3rem 1% .3rem 0; vertical-align: top; }
 }
 """
@@ -164,8 +168,8 @@ def _toc_html(doc: Document) -> str:
 
 
 def _prov(origin: str, lang: str) -> str:
-    return f'<p class="prov">{html.escape(tr(lang, "d’après ", "from "))}<code>{html.escape(origin)}</code></p>' \
-        if origin else ""
+    """Nothing in the body: where each table, figure and answer comes from is listed in the appendix."""
+    return ""
 
 
 def _block_html(b, lang: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from mnistlab import config
 from mnistlab.errors import MnistlabError
@@ -11,8 +10,8 @@ from mnistlab.lab import plan
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run, Step
 from mnistlab.report.blocks import Table
-from mnistlab.report.fmt import integer, num, seconds, shape, tr
-from mnistlab.report.measures import data_facts, status_word
+from mnistlab.report.fmt import general, integer, num, seconds, shape, tr
+from mnistlab.report.measures import data_facts, label, status_word
 
 
 def step_title(step: Step, lang: str) -> str:
@@ -26,10 +25,6 @@ def step_title(step: Step, lang: str) -> str:
         return config.load(step.name).title or step.name
     except MnistlabError:
         return step.name
-
-
-def _lit(v) -> str:
-    return "`" + json.dumps(v, ensure_ascii=False) + "`"
 
 
 _DEFAULTS = config.Experiment()
@@ -66,9 +61,63 @@ def settings_table(step: Step, lang: str) -> Table | None:
         if cfg.get("test_time_flip"):
             keys.append("test_time_flip")
     keys += [k for k in ("train_limit", "test_limit") if cfg.get(k)]
-    rows = [[f"`{k}`", _lit(cfg[k])] for k in keys if k in cfg]
+    rows = [[_setting_word(k, lang), _setting_value(k, cfg[k], lang)] for k in keys if k in cfg]
     return Table([tr(lang, "réglage", "setting"), tr(lang, "valeur", "value")], rows,
                  caption=tr(lang, "Réglages", "Settings"), origin=f"{step.name}/config.json")
+
+
+# A setting in plain words (fr, en); a key not listed here is shown as it is.
+_SETTING_WORDS = {
+    "dataset": ("jeu de données", "data set"), "model": ("modèle", "model"),
+    "conv_filters": ("filtres des convolutions", "convolution filters"),
+    "kernel_size": ("taille du noyau", "kernel size"), "pool_size": ("taille du pooling", "pooling size"),
+    "hidden_units": ("neurones des couches cachées", "hidden units"),
+    "dropout": ("dropout après chaque couche cachée", "dropout after each hidden layer"),
+    "activation": ("activation des couches cachées", "hidden activation"),
+    "activations": ("activations comparées", "activations compared"),
+    "leaky_relu_slope": ("pente négative de LeakyReLU", "LeakyReLU negative slope"),
+    "optimizer": ("optimiseur", "optimizer"), "learning_rate": ("taux d'apprentissage", "learning rate"),
+    "loss": ("fonction de perte", "loss"), "epochs": ("époques", "epochs"),
+    "batch_size": ("taille de lot", "batch size"),
+    "validation": ("validation", "validation"), "validation_split": ("part de validation", "validation fraction"),
+    "seed": ("graine", "seed"), "from_step": ("part du modèle de", "starts from"),
+    "rotation_degrees": ("rotation (degrés)", "rotation (degrees)"), "zoom": ("zoom", "zoom"),
+    "horizontal_flip": ("miroir horizontal", "horizontal flip"), "translation": ("translation", "translation"),
+    "augment": ("augmentation de données", "data augmentation"), "precision": ("précision de calcul", "precision"),
+    "lr_schedule": ("évolution du taux", "learning-rate schedule"),
+    "warmup_fraction": ("part de montée du taux", "warm-up fraction"),
+    "label_smoothing": ("lissage des labels", "label smoothing"), "convs_per_block": ("convolutions par bloc",
+                                                                                     "convolutions per block"),
+    "block_dropout": ("dropout par bloc", "dropout per block"), "cutout": ("cutout", "cutout"),
+    "test_time_flip": ("miroir au test", "test-time flip"),
+    "train_limit": ("images d'entraînement utilisées", "training images used"),
+    "test_limit": ("images de test utilisées", "test images used"),
+}
+
+
+def _setting_word(key: str, lang: str) -> str:
+    fr, en = _SETTING_WORDS.get(key, (key, key))
+    return tr(lang, fr, en)
+
+
+def _setting_value(key: str, value, lang: str) -> str:
+    """A setting's value as a reader says it: ``oui``, ``128, 64``, ``le jeu de test``, ``0,2``."""
+    if key == "validation":
+        return tr(lang, {"test": "le jeu de test", "split": "une part de l'entraînement"}.get(value, str(value)),
+                  {"test": "the test set", "split": "part of the training set"}.get(value, str(value)))
+    if key == "from_step":
+        return label(value, lang) if isinstance(value, str) else str(value)
+    if key == "dataset":
+        return {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(value, str(value))
+    if isinstance(value, bool):
+        return tr(lang, "oui" if value else "non", "yes" if value else "no")
+    if isinstance(value, list):
+        return ", ".join(_setting_value(key, v, lang) for v in value) if value else tr(lang, "aucun", "none")
+    if isinstance(value, float):
+        return general(value, lang)
+    if value is None:
+        return tr(lang, "aucun", "none")
+    return str(value)
 
 
 def model_table(step: Step, lang: str, metrics: dict | None = None) -> Table | None:

@@ -122,10 +122,10 @@ def unavailable_text(run: Run, reason: str, lang: str) -> str:
 
 
 def study_missing(lang: str, *names: str) -> str:
-    """A "what if" study the run does not hold (the CLI command that adds it is in the appendix)."""
-    studies = listing([label(n, lang) for n in names], lang)
-    return tr(lang, f"Pas mesuré : {studies} ne fait pas partie de cette exécution (voir l'annexe pour l'ajouter).",
-              f"Not measured: {studies} is not part of this run (the appendix says how to add it).")
+    """A "what if" study the run does not hold: the answer rests on the course's reasoning (the appendix says
+    how to measure it)."""
+    return tr(lang, "Nous ne l'avons pas essayé dans ce TP : c'est l'effet que le cours nous fait attendre.",
+              "We did not try it in this lab: this is the effect the course leads us to expect.")
 
 
 def tidy(reason: str) -> str:
@@ -149,13 +149,9 @@ def lower(s: str) -> str:
 
 
 def diff_text(d: facts.Diff, lang: str) -> str:
-    """``+0,04 point : pas de différence mesurable, deux erreurs-types valant ± 0,85 point``."""
-    bound = points(2 * d.se, lang, sign=False)
-    if d.measurable:
-        return tr(lang, f"{points(d.d, lang)}, au-delà de deux erreurs-types, ± {bound}",
-                  f"{points(d.d, lang)}, beyond two standard errors, ± {bound}")
-    return tr(lang, f"{points(d.d, lang)} : pas de différence mesurable, deux erreurs-types valant ± {bound}",
-              f"{points(d.d, lang)}: no measurable difference, two standard errors being ± {bound}")
+    """The judge's words on a difference of two accuracies (:func:`mnistlab.judge.accuracies`):
+    ``+0,04 point : pas de différence mesurable, deux erreurs-types valant ± 0,85 point``."""
+    return d.verdict.text(lang)
 
 
 def compare(run: Run, lang: str, study: str, base: str, key: str = "test_accuracy") -> tuple[str, list[str]]:
@@ -177,38 +173,49 @@ def compare(run: Run, lang: str, study: str, base: str, key: str = "test_accurac
 
 
 def overfit_sentence(c: facts.Curve, lang: str) -> str:
-    if c.best_val_loss_epoch is None:
+    """The judge's overfitting verdict on a curve, with its evidence, as one sentence."""
+    o = c.judged
+    if o is None:
         return ""
-    if c.overfits:
-        falls = c.loss_at_best is not None and c.last_loss is not None and c.last_loss < c.loss_at_best
-        train = (tr(lang, f", alors que la perte d'entraînement continue de baisser ({num(c.loss_at_best, lang)} → "
-                          f"{num(c.last_loss, lang)})", f", while training loss keeps falling "
-                          f"({num(c.loss_at_best, lang)} → {num(c.last_loss, lang)})") if falls else "")
-        return tr(lang,
-                  f"La perte de validation est minimale à l'époque {c.best_val_loss_epoch} "
-                  f"({num(c.best_val_loss, lang)}) puis remonte jusqu'à {num(c.last_val_loss, lang)} à l'époque "
-                  f"{c.epochs} (+{num(c.last_val_loss - c.best_val_loss, lang)}, soit "
-                  f"{num(100 * c.rise, lang, 1)} %){train} : signe de surapprentissage à partir de l'époque "
-                  f"{c.best_val_loss_epoch}.",
-                  f"Validation loss is lowest at epoch {c.best_val_loss_epoch} ({num(c.best_val_loss, lang)}) and "
-                  f"rises to {num(c.last_val_loss, lang)} by epoch {c.epochs} "
-                  f"(+{num(c.last_val_loss - c.best_val_loss, lang)}, {num(100 * c.rise, lang, 1)}%){train}: a sign "
-                  f"of overfitting from epoch {c.best_val_loss_epoch} on.")
-    return tr(lang,
-              f"La perte de validation est encore à son minimum à la dernière époque ({c.epochs}, "
-              f"{num(c.best_val_loss, lang)}) : pas de surapprentissage visible sur ces {c.epochs} époques.",
-              f"Validation loss is still at its lowest at the last epoch ({c.epochs}, {num(c.best_val_loss, lang)}): "
-              f"no visible overfitting over these {c.epochs} epochs.")
+    train = ""
+    if o.finding and c.loss_at_best is not None and c.last_loss is not None and c.last_loss < c.loss_at_best:
+        train = tr(lang, f", alors que la perte d'entraînement continue de baisser ({num(c.loss_at_best, lang)} → "
+                         f"{num(c.last_loss, lang)})", f", while training loss keeps falling "
+                         f"({num(c.loss_at_best, lang)} → {num(c.last_loss, lang)})")
+    text = o.text(lang)
+    return text[:1].upper() + text[1:] + train + "."
+
+
+def _trend_words(v, lang: str, fr: tuple[str, str, str], en: tuple[str, str, str]) -> str:
+    i = {"rises": 0, "falls": 1, "flat": 2}[v.verdict]
+    return tr(lang, fr[i], en[i])
 
 
 def curve_sentence(c: facts.Curve, lang: str) -> str:
-    rise = tr(lang, "augmente à chaque époque" if c.acc_rises else "augmente globalement",
-              "rises every epoch" if c.acc_rises else "rises overall")
-    if c.val_acc_rises:
-        val = tr(lang, "suit la même tendance, sans baisse", "follows the same trend, never falling")
+    """How training and validation accuracy move, each judged against its noise (never a dip in the noise)."""
+    if c.epochs < 2:
+        return tr(lang, f"Sur une seule époque, la précision d'entraînement vaut {acc(c.last_acc, lang)} et celle de "
+                        f"validation {acc(c.last_val_acc, lang)} : il n'y a pas encore de courbe à lire.",
+                  f"Over a single epoch, training accuracy is {acc(c.last_acc, lang)} and validation accuracy "
+                  f"{acc(c.last_val_acc, lang)}: there is no curve to read yet.")
+    if c.acc_trend is not None:
+        rise = _trend_words(c.acc_trend, lang, ("augmente", "baisse", "ne bouge pas au-delà du bruit"),
+                            ("rises", "falls", "does not move beyond the noise"))
     else:
-        val = tr(lang, f"suit la tendance mais baisse aux époques {listing([str(e) for e in c.val_acc_drops], lang)}",
-                 f"follows the trend but falls at epochs {listing([str(e) for e in c.val_acc_drops], lang)}")
+        rise = tr(lang, "augmente à chaque époque" if c.acc_rises else "passe", "rises every epoch"
+                  if c.acc_rises else "goes")
+    if c.val_trend is None:
+        val = tr(lang, "passe", "goes")
+    elif c.val_trend.verdict == "rises" and not c.val_acc_drops:
+        val = tr(lang, "suit la même tendance, sans baisse mesurable",
+                 "follows the same trend, with no measurable fall")
+    elif c.val_trend.verdict == "rises":
+        at = listing([str(e) for e in c.val_acc_drops], lang)
+        val = tr(lang, f"suit la tendance, avec une baisse au-delà du bruit à l'époque {at}",
+                 f"follows the trend, with a fall beyond the noise at epoch {at}")
+    else:
+        val = _trend_words(c.val_trend, lang, ("augmente", "baisse", "ne bouge pas au-delà du bruit"),
+                           ("rises", "falls", "does not move beyond the noise"))
     return tr(lang,
               f"La précision d'entraînement {rise} ({acc(c.first_acc, lang)} → {acc(c.last_acc, lang)}) ; "
               f"la précision de validation {val} ({acc(c.first_val_acc, lang)} → {acc(c.last_val_acc, lang)}). "

@@ -5,10 +5,13 @@ Registered by name (:func:`~mnistlab.report.measures.measure`) and chosen from `
 
 from __future__ import annotations
 
+import math
+
+from mnistlab import judge
 from mnistlab.i18n import class_names
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
-from mnistlab.report.fmt import epochs, integer, num, points, seconds, shape, tr
+from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds, shape, tr
 from mnistlab.report.measures import (
     Answer,
     acc,
@@ -34,7 +37,8 @@ def q_fashion_nature(run: Run, lang: str) -> Answer:
         return Answer(p + [missing(run, lang, "ex2.ann")])
     x, xt = f["x_train"], f["x_test"]
     p.append(tr(lang,
-                f"Mesuré : train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
+                "Nous mesurons : "
+                f"train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
                 "de "
                 f"{x['min']} à {x['max']} : des images de {x['shape'][1]} × {x['shape'][2]} pixels, comme MNIST.",
                 f"Measured: train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
@@ -45,13 +49,16 @@ def q_fashion_nature(run: Run, lang: str) -> Answer:
         p.append(tr(lang, f"Les classes sont équilibrées : {integer(counts[0], lang)} images d'entraînement chacune.",
                     f"The classes are balanced: {integer(counts[0], lang)} training images each."))
         src.append("fashion_mnist y_train")
-    a, e1 = maybe(run, "ex2.ann"), maybe(run, "ex1")
-    if a and e1:
-        p.append(tr(lang, f"Plus difficiles : le réseau dense atteint {acc(a['test_accuracy'], lang)} ici contre "
-                          f"{acc(e1['test_accuracy'], lang)} sur MNIST.",
-                    f"Harder: the dense network reaches {acc(a['test_accuracy'], lang)} here against "
-                    f"{acc(e1['test_accuracy'], lang)} on MNIST."))
-        src += [where("ex2.ann/metrics.json", "test_accuracy"), where("ex1/metrics.json", "test_accuracy")]
+    check = run.data_facts("fashion_mnist").get("verified")
+    if check is True:
+        p.append(tr(lang, "Leurs empreintes SHA-256 sont celles du jeu publié : ce sont les données d'origine.",
+                    "Their SHA-256 digests are the published data set's: these are the original data."))
+    elif check is False:
+        p.append(tr(lang, "Attention : leurs empreintes SHA-256 diffèrent de celles du jeu publié : ce ne sont pas "
+                          "les données d'origine.",
+                    "Warning: their SHA-256 digests differ from the published data set's: these are not the "
+                    "original data."))
+    # no accuracy here: the ANN has not run yet at this point of the lab (no forward reference)
     return Answer(p, src)
 
 
@@ -80,13 +87,22 @@ def q_why_relu(run: Run, lang: str) -> Answer:
     ranked = facts.ranking(va)
     place = [a for a, _ in ranked].index("relu") + 1
     best, best_v = ranked[0]
-    p = [tr(lang, f"Mesuré à l'étape 4 (une exécution par activation) : ReLU est {_nth(place, lang)} sur "
+    p = [tr(lang, f"À l'étape 4 (un entraînement par activation), ReLU est {_nth(place, lang)} sur "
                   f"{len(ranked)} en validation ({acc(va['relu'], lang)} ; "
                   + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu") + ").",
             f"Measured at step 4 (one run per activation): ReLU is {_nth(place, lang)} of {len(ranked)} in "
             f"validation ({acc(va['relu'], lang)}; "
             + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu") + ").")]
-    if best != "relu":
+    r = judge.ranking(va, m.get("n_validation") or 0)
+    if best == "relu":
+        others = [a for a in r.leaders if a != "relu"]
+        p.append(tr(lang, "ReLU est en tête au-delà du bruit." if r.finding else
+                    f"Mais elle est à égalité dans le bruit avec {listing(others, lang)} ({r.first_vs_second.fr}) : "
+                    "ce réseau peu profond ne la montre pas meilleure.",
+                    "ReLU leads beyond the noise." if r.finding else
+                    f"But it is tied within the noise with {listing(others, lang)} ({r.first_vs_second.en}): this "
+                    "shallow network does not show it ahead."))
+    else:
         d = facts.accuracy_diff(best_v, va["relu"], m.get("n_validation") or 0)
         p.append(tr(lang, f"Écart avec {best} : {diff_text(d, lang)}. Ce réseau peu profond ne montre donc pas "
                           "ReLU meilleure : ses atouts (pas de saturation, calcul simple) comptent surtout pour les "
@@ -101,7 +117,7 @@ def q_why_relu(run: Run, lang: str) -> Answer:
 def q_acc_vs_val(run: Run, lang: str) -> Answer:
     p = []
     m = maybe(run, "ex2.ann")
-    c = facts.curve(run.step("ex2.ann").history)
+    c = facts.step_curve(run.step("ex2.ann"))
     if m and c:
         p.append(tr(lang,
                     "Ici la validation est la dernière part du jeu d'entraînement : "
@@ -125,19 +141,21 @@ def q_best_activation(run: Run, lang: str) -> Answer:
     if len(ranked) < 2:
         return Answer([tr(lang, f"Une seule activation mesurée : {m['best']} ({acc(va[m['best']], lang)}).",
                           f"One activation measured: {m['best']} ({acc(va[m['best']], lang)}).")])
-    (first, v1), (second, v2) = ranked[0], ranked[1]
     n = m.get("n_validation") or 0
-    d = facts.accuracy_diff(v1, v2, n)
-    spread = facts.accuracy_diff(v1, ranked[-1][1], n)
-    tie = v1 == v2
+    r = judge.ranking(va, n)
+    (first, _), (second, _) = ranked[0], ranked[1]
+    spread = r.first_vs_last
     p = [tr(lang, "Classement en validation à la dernière époque : "
                   + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked) + ".",
             "Ranking in validation at the last epoch: " + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked) + "."),
-         tr(lang, f"{first} et {second} sont à égalité." if tie else
-                  f"**{first}** devance {second} de {diff_text(d, lang)} ; de la première à la dernière : "
-                  f"{diff_text(spread, lang)}.",
-            f"{first} and {second} are tied." if tie else
-            f"**{first}** leads {second} by {diff_text(d, lang)}; from first to last: {diff_text(spread, lang)}.")]
+         tr(lang, f"**{first}** devance {second} de {r.first_vs_second.fr} : c'est la meilleure de nos mesures."
+                  if r.finding else
+                  f"À égalité en tête dans le bruit : {r.tied(lang)} ({first} devant {second} : "
+                  f"{r.first_vs_second.fr}) ; nous ne pouvons pas désigner une seule meilleure activation. De la "
+                  f"première à la dernière : {spread.fr}.",
+            f"**{first}** leads {second} by {r.first_vs_second.en}: the best of our measurements." if r.finding else
+            f"Tied at the top within the noise: {r.tied(lang)} ({first} ahead of {second}: "
+            f"{r.first_vs_second.en}); we cannot name one best activation. From first to last: {spread.en}.")]
     sources = [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")]
     ta = m.get("test_accuracy") or {}
     if set(ta) == set(va):
@@ -160,8 +178,8 @@ def q_best_activation(run: Run, lang: str) -> Answer:
         best, runner_up = by_mean[0], by_mean[1]
         p.append(tr(lang, f"Sur {k} graines (moyenne ± écart-type) : ", f"Over {k} seeds (mean ± SD): ")
                  + ", ".join(f"{a} {acc(spreads[a].mean, lang)} ± {num(spreads[a].std, lang)}" for a in by_mean) + ".")
-        pv = facts.welch_p(spreads[best], spreads[runner_up])
-        sig = pv is not None and pv < 0.05
+        w = judge.seeds(list(spreads[best].values.values()), list(spreads[runner_up].values.values()))
+        pv, sig = w.p, w.finding
         gap = points(spreads[best].mean - spreads[runner_up].mean, lang)
         p.append(tr(lang, f"L'écart entre {best} et {runner_up} ({gap}) "
                           + ("dépasse le bruit des graines" if sig else "reste dans le bruit des graines : pas de "
@@ -192,22 +210,30 @@ def q_sigmoid_tanh(run: Run, lang: str) -> Answer:
     p = []
     hs, hr = s.subs.get("sigmoid"), s.subs.get("relu")
     if hs and hr and hs.history and hr.history and hs.history.get("val_accuracy") and hr.history.get("val_accuracy"):
-        p.append(tr(lang, f"Mesuré (réseau peu profond, 2 couches cachées) : après la 1re époque, précision de "
-                          f"validation {acc(hs.history['val_accuracy'][0], lang)} avec sigmoid contre "
-                          f"{acc(hr.history['val_accuracy'][0], lang)} avec ReLU : la sigmoïde démarre plus lentement.",
-                    f"Measured (a shallow network, 2 hidden layers): after epoch 1, validation accuracy "
-                    f"{acc(hs.history['val_accuracy'][0], lang)} with sigmoid against "
-                    f"{acc(hr.history['val_accuracy'][0], lang)} with ReLU: sigmoid starts more slowly."))
-    d_sig = facts.accuracy_diff(va["relu"], va["sigmoid"], n)
-    d_tanh = facts.accuracy_diff(va["tanh"], va["relu"], n)
-    p.append(tr(lang, f"À la dernière époque, ReLU devance sigmoid de {diff_text(d_sig, lang)} ; tanh, elle, est "
-                      f"{'au niveau de' if not d_tanh.measurable else ('au-dessus de' if d_tanh.d > 0 else 'sous')} "
-                      f"ReLU ({diff_text(d_tanh, lang)}) : sur deux couches cachées, la saturation de tanh ne coûte "
-                      "encore rien ; elle pèse dans les réseaux profonds.",
-                f"At the last epoch ReLU leads sigmoid by {diff_text(d_sig, lang)}; tanh is "
-                f"{'level with' if not d_tanh.measurable else ('above' if d_tanh.d > 0 else 'below')} ReLU "
-                f"({diff_text(d_tanh, lang)}): over two hidden layers tanh's saturation costs nothing yet; it weighs "
-                "in deep networks."))
+        s1, r1 = hs.history["val_accuracy"][0], hr.history["val_accuracy"][0]
+        start = judge.accuracies(r1, s1, n)
+        slower_fr = ("la sigmoïde démarre plus lentement" if start.verdict == "higher" else
+                     "la sigmoïde démarre plus vite" if start.verdict == "lower" else
+                     "pas de différence mesurable dès le départ")
+        slower_en = ("sigmoid starts more slowly" if start.verdict == "higher" else
+                     "sigmoid starts faster" if start.verdict == "lower" else "no measurable difference at the start")
+        p.append(tr(lang, f"Sur notre réseau peu profond (2 couches cachées), après la 1re époque, précision de "
+                          f"validation {acc(s1, lang)} avec sigmoid contre {acc(r1, lang)} avec ReLU : {slower_fr}.",
+                    f"On our shallow network (2 hidden layers), after epoch 1, validation accuracy "
+                    f"{acc(s1, lang)} with sigmoid against {acc(r1, lang)} with ReLU: {slower_en}."))
+    d_sig = judge.accuracies(va["relu"], va["sigmoid"], n)
+    d_tanh = judge.accuracies(va["tanh"], va["relu"], n)
+    sig_fr = {"higher": "ReLU devance sigmoid", "lower": "sigmoid devance ReLU",
+              "same": "ReLU et sigmoid sont au même niveau"}[d_sig.verdict]
+    sig_en = {"higher": "ReLU leads sigmoid", "lower": "sigmoid leads ReLU",
+              "same": "ReLU and sigmoid are level"}[d_sig.verdict]
+    tanh_fr = {"same": "au niveau de", "higher": "au-dessus de", "lower": "sous"}[d_tanh.verdict]
+    tanh_en = {"same": "level with", "higher": "above", "lower": "below"}[d_tanh.verdict]
+    p.append(tr(lang, f"À la dernière époque, {sig_fr} ({d_sig.fr}) ; tanh, elle, est {tanh_fr} ReLU "
+                      f"({d_tanh.fr}) : sur deux couches cachées, la saturation ne coûte pas encore grand-chose ; "
+                      "elle pèse dans les réseaux profonds.",
+                f"At the last epoch {sig_en} ({d_sig.en}); tanh is {tanh_en} ReLU ({d_tanh.en}): over two hidden "
+                "layers saturation costs little yet; it weighs in deep networks."))
     return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation"),
                       "ex2.activations/sigmoid/history.csv", "ex2.activations/relu/history.csv"])
 
@@ -224,7 +250,8 @@ def q_leaky(run: Run, lang: str) -> Answer:
     if m and "leaky_relu" in m["val_accuracy"] and "relu" in m["val_accuracy"]:
         va = m["val_accuracy"]
         d = facts.accuracy_diff(va["leaky_relu"], va["relu"], m.get("n_validation") or 0)
-        p.append(tr(lang, f"Mesuré : LeakyReLU {acc(va['leaky_relu'], lang)} contre ReLU {acc(va['relu'], lang)} "
+        p.append(tr(lang, "Nous mesurons : "
+                          f"LeakyReLU {acc(va['leaky_relu'], lang)} contre ReLU {acc(va['relu'], lang)} "
                           f"({diff_text(d, lang)}) ; sur un réseau aussi court, les neurones morts que LeakyReLU "
                           "évite sont rares.",
                     f"Measured: LeakyReLU {acc(va['leaky_relu'], lang)} against ReLU {acc(va['relu'], lang)} "
@@ -241,11 +268,12 @@ def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
         convs = [(l_, f) for l_, f in facts.layer_formula(c["layers"]) if l_["type"] == "Conv2D"]
         dense = [l_ for l_ in c["layers"] if l_["type"] == "Dense"]
         p.append(tr(lang,
-                    f"Mesuré : ANN {integer(a['params'], lang)} paramètres, CNN {integer(c['params'], lang)}. Les "
+                    "Nous mesurons : "
+                    f"ANN {integer(a['params'], lang)} paramètres, CNN {integer(c['params'], lang)}. Les "
                     "convolutions en ont peu (" + ", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs)
                     + ") ; l'essentiel est dans la première couche dense après `Flatten` "
                       f"({integer(dense[0]['params'], lang)})."
-                    if convs and dense else f"Mesuré : ANN {integer(a['params'], lang)} paramètres, CNN "
+                    if convs and dense else f"Nous mesurons : ANN {integer(a['params'], lang)} paramètres, CNN "
                                             f"{integer(c['params'], lang)}.",
                     f"Measured: ANN {integer(a['params'], lang)} parameters, CNN {integer(c['params'], lang)}. The "
                     "convolutions hold few (" + ", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs)
@@ -260,7 +288,7 @@ def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
 def q_why_cnn_better(run: Run, lang: str) -> Answer:
     a, c = need(run, "ex2.ann", "ex2.cnn")
     text, sources = compare(run, lang, "ex2.cnn", "ex2.ann")
-    p = [tr(lang, "Mesuré, précision de test : ", "Measured, test accuracy: ") + lower(text)
+    p = [tr(lang, "Nous obtenons en précision de test : ", "Measured, test accuracy: ") + lower(text)
          + tr(lang, f", pour un entraînement de {seconds(c.get('fit_seconds'), lang)} contre "
                     f"{seconds(a.get('fit_seconds'), lang)}.",
               f", for {seconds(c.get('fit_seconds'), lang)} of training against "
@@ -268,8 +296,8 @@ def q_why_cnn_better(run: Run, lang: str) -> Answer:
     sa = facts.seed_spread(run.step("ex2.ann"), lambda mm: mm["test_accuracy"])
     sc = facts.seed_spread(run.step("ex2.cnn"), lambda mm: mm["test_accuracy"])
     if sa and sc:
-        pv = facts.welch_p(sc, sa)
-        sig = pv is not None and pv < 0.05
+        w = judge.seeds(list(sc.values.values()), list(sa.values.values()))
+        pv, sig = w.p, w.finding
         p.append(tr(lang,
                     f"Sur plusieurs graines : CNN {acc(sc.mean, lang)} ± {num(sc.std, lang)} ({sc.n} graines), ANN "
                     f"{acc(sa.mean, lang)} ± {num(sa.std, lang)} ({sa.n}) ; l'écart "
@@ -295,7 +323,7 @@ def q_pooling(run: Run, lang: str) -> Answer:
                 steps.append(f"{shape(prev, lang)} → {shape(l_['output_shape'], lang)}")
             prev = l_.get("output_shape")
         if steps:
-            p.append(tr(lang, "Mesuré sur le CNN de cette exécution : "
+            p.append(tr(lang, "Dans notre CNN : "
                               "", "Measured on this run's CNN: "
                                                                 "") + "; ".join(steps) + ".")
             return Answer(p, [where("ex2.cnn/metrics.json", "layers")])
@@ -316,16 +344,25 @@ def q_most_confused(run: Run, lang: str) -> Answer:
     p = [tr(lang, "Les confusions les plus fréquentes du CNN sur le test (vrai → prédit) : ",
             "The CNN's most frequent confusions on the test set (true → predicted): ")
          + ", ".join(f"{name(x['true'])} → {name(x['predicted'])} ({integer(x['count'], lang)})" for x in pairs) + "."]
-    worst = m.get("worst_recall_class")
-    if worst and worst in m.get("per_class", {}):
-        pc = m["per_class"][worst]
-        p.append(tr(lang, f"La classe la moins bien reconnue est **{name(worst)}** (rappel "
-                          f"{num(pc['recall'], lang, 3)}, "
-                          f"précision {num(pc['precision'], lang, 3)}) : ces vêtements du haut partagent la même "
-                          "silhouette à 28 × 28 pixels.",
-                    f"The least well recognised class is **{name(worst)}** (recall {num(pc['recall'], lang, 3)}, "
-                    f"precision {num(pc['precision'], lang, 3)}): these tops share the same silhouette at 28 × 28 "
-                    "pixels."))
+    h = facts.hardest(m)
+    if h and h.leaders:
+        pcs = m["per_class"]
+        tops = {"T-shirt/top", "Pullover", "Coat", "Shirt"}
+        why_fr = (" : ces vêtements du haut partagent la même silhouette à 28 × 28 pixels"
+                  if set(h.leaders) <= tops else "")
+        why_en = (": these tops share the same silhouette at 28 × 28 pixels" if set(h.leaders) <= tops else "")
+        each = [f"{name(k)} (rappel {num(pcs[k]['recall'], lang, 3)})" if lang == "fr"
+                else f"{name(k)} (recall {num(pcs[k]['recall'], lang, 3)})" for k in h.leaders]
+        if h.finding:
+            p.append(tr(lang, f"La classe la moins bien reconnue est **{each[0]}**, au-delà du bruit devant la "
+                              f"suivante{why_fr}.",
+                        f"The least well recognised class is **{each[0]}**, beyond the noise ahead of the "
+                        f"next{why_en}."))
+        else:
+            p.append(tr(lang, f"Les classes les moins bien reconnues, à égalité dans le bruit, sont "
+                              f"{listing(each, lang)}{why_fr}.",
+                        f"The least well recognised classes, tied within the noise, are "
+                        f"{listing(each, lang)}{why_en}."))
     return Answer(p, [where("ex2.confusion/metrics.json", "most_confused", "worst_recall_class", "per_class"),
                       "ex2.confusion/confusion_matrix.csv"])
 
@@ -335,7 +372,7 @@ def q_reduce_errors(run: Run, lang: str) -> Answer:
     if not (run.done("ex2.cnn") and run.done("ex2.augment")):
         return Answer([])
     text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
-    return Answer([tr(lang, "Mesuré, précision de test : ", "Measured, test accuracy: ") + lower(text) + "."],
+    return Answer([tr(lang, "Nous obtenons en précision de test : ", "Measured, test accuracy: ") + lower(text) + "."],
                   sources)
 
 
@@ -344,29 +381,30 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
     c, aug = need(run, "ex2.cnn", "ex2.augment")
     text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
     worse = aug["test_loss"] > c["test_loss"]
+    se = facts.loss_se(run.step("ex2.cnn"), on_test=True)
+    verdict = judge.augmentation(aug["test_accuracy"], c["test_accuracy"], min(aug["n_test"], c["n_test"]),
+                                 aug["test_loss"], c["test_loss"], se).verdict
+    loss = judge.losses(aug["test_loss"], c["test_loss"], se)
     more = epochs(aug.get("epochs_run"), lang)
-    p = [tr(lang, f"Mesuré après {more} de plus sur images augmentées, précision de test : ",
+    p = [tr(lang, f"Après {more} de plus sur images augmentées, nous obtenons en précision de test : ",
             f"Measured after {more} more on augmented images, test accuracy: ") + lower(text)
          + tr(lang, f" ; perte de test {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
-                    + (" (plus mauvaise)." if worse else " (meilleure)."),
+                    + _loss_word(loss, worse, "fr") + f" ({loss.fr}).",
               f"; test loss {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
-              + (" (worse)." if worse else " (better)."))]
-    curve = facts.curve(run.step("ex2.augment").history)
+              + _loss_word(loss, worse, "en") + f" ({loss.en}).")]
+    curve = facts.step_curve(run.step("ex2.augment"))
     if curve and curve.epochs > 1:
         p.append(overfit_sentence(curve, lang))
     p.append(tr(lang,
-                "Cette exécution ne montre donc pas à elle seule que l'augmentation aide : le gain se lit avec son "
+                "Nos mesures ne montrent donc pas à elles seules que l'augmentation aide : le gain se lit avec son "
                 "incertitude, le modèle augmenté a aussi eu plus d'époques, et l'écart entraînement − validation ne "
                 "se compare pas d'une étape à l'autre (l'étape 5 valide sur 20 % de l'entraînement, l'étape 7 sur le "
-                "test)." if not facts.accuracy_diff(aug["test_accuracy"], c["test_accuracy"], c["n_test"]).measurable
-                or worse else
-                "Le gain dépasse le bruit du jeu de test ; il reste mêlé à celui des époques supplémentaires (voir "
-                "les notes de méthode).",
+                "test)." if verdict != "helps" else
+                "Le gain dépasse le bruit du jeu de test ; il reste mêlé à celui des époques supplémentaires.",
                 "This run alone thus does not show that augmentation helps: the gain is read with its uncertainty, "
                 "the augmented model also had more epochs, and the train − validation gap does not compare from one "
                 "step to the other (step 5 validates on 20% of the training set, step 7 on the test set)."
-                if not facts.accuracy_diff(aug["test_accuracy"], c["test_accuracy"], c["n_test"]).measurable
-                or worse else
+                if verdict != "helps" else
                 "The gain exceeds the test set's noise; it stays mixed with that of the extra epochs (see the method "
                 "notes)."))
     return Answer(p, sources + [where("ex2.cnn/metrics.json", "test_loss"),
@@ -374,11 +412,19 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
                                 "ex2.augment/history.csv"])
 
 
+def _loss_word(loss: judge.Verdict, worse: bool, lang: str) -> str:
+    """"plus mauvaise" / "meilleure" beyond the noise, "dans le bruit" inside it (the raw sign without an SE)."""
+    if math.isfinite(loss.se) and not loss.finding:
+        return ""  # the judge's fragment says "dans le bruit"
+    bad = loss.verdict == "higher" if loss.finding else worse
+    return tr(lang, ", plus mauvaise" if bad else ", meilleure", ", worse" if bad else ", better")
+
+
 @measure
 def q_which_transform(run: Run, lang: str) -> Answer:
     if not (run.done("ex2.augment") and run.done("ext.augment_no_flip")):
         return Answer([study_missing(lang, "ext.augment_no_flip")])
     text, sources = compare(run, lang, "ex2.augment", "ext.augment_no_flip")
-    return Answer([tr(lang, "Mesuré, précision de test avec miroir contre sans : ",
+    return Answer([tr(lang, "Nous obtenons en précision de test, avec miroir contre sans : ",
                       "Measured, test accuracy with the flip against without: ") + lower(text)
                    + tr(lang, " ; une seule exécution chacun.", "; one run each.")], sources)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mnistlab import judge
 from mnistlab.i18n import class_names
 from mnistlab.report import facts
 from mnistlab.report.artifacts import Run
@@ -48,7 +49,7 @@ def q_flatten(run: Run, lang: str) -> Answer:
     layer = next((l_ for l_ in (m or {}).get("layers", []) if l_.get("type") == "Flatten"), None)
     if layer is None:
         return Answer(p + [missing(run, lang, "ex1")])
-    p.append(tr(lang, f"Mesuré : la couche `{layer['name']}` sort un vecteur de "
+    p.append(tr(lang, f"Nous mesurons : la couche `{layer['name']}` sort un vecteur de "
                       f"{integer(layer['output_shape'][-1], lang)}"
                       f" valeurs et a {integer(layer['params'], lang)} paramètre.",
                 f"Measured: layer `{layer['name']}` outputs a vector of {integer(layer['output_shape'][-1], lang)} "
@@ -67,7 +68,7 @@ def q_tf_version(run: Run, lang: str) -> Answer:
     return Answer([tr(lang,
                       f"TensorFlow **{v['tensorflow']}** (avec Keras {v.get('keras', '?')}, Python "
                       f"{v.get('python', '?')}, NumPy {v.get('numpy', '?')}), tel que `tf.__version__` l'affiche "
-                      "sur la machine qui a fait cette exécution.",
+                      "sur notre machine.",
                       f"TensorFlow **{v['tensorflow']}** (with Keras {v.get('keras', '?')}, Python "
                       f"{v.get('python', '?')}, NumPy {v.get('numpy', '?')}), as `tf.__version__` prints it on the "
                       "machine that made this run.")], [where("manifest.json", "versions")])
@@ -82,7 +83,7 @@ def q_sequential_dense(run: Run, lang: str) -> Answer:
         if dense:
             items = [f"`{l_['name']}` : {integer(l_['params'], lang)} = {f}" if lang == "fr"
                      else f"`{l_['name']}`: {integer(l_['params'], lang)} = {f}" for l_, f in dense]
-            p.append(tr(lang, "Mesuré (entrées × neurones + biais) : ", "Measured (inputs × units + biases): ")
+            p.append(tr(lang, "Nous comptons (entrées × neurones + biais) : ", "Measured (inputs × units + biases): ")
                      + "; ".join(items) + ".")
             return Answer(p, [where("ex1/metrics.json", "layers")])
     return Answer(p)
@@ -94,7 +95,8 @@ def q_normalize(run: Run, lang: str, dataset: str = "mnist") -> Answer:
     f = data_facts(run, dataset)
     if "x_train" in f:
         x = f["x_train"]
-        p.append(tr(lang, f"Mesuré : les pixels de `x_train` sont des `{x['dtype']}` de {x['min']} à {x['max']}.",
+        p.append(tr(lang, "Nous mesurons : "
+                          f"les pixels de `x_train` sont des `{x['dtype']}` de {x['min']} à {x['max']}.",
                     f"Measured: the pixels of `x_train` are `{x['dtype']}` from {x['min']} to {x['max']}."))
         return Answer(p, [where("manifest.json", f"data.{dataset}")])
     return Answer(p)
@@ -110,7 +112,8 @@ def q_image_size(run: Run, lang: str) -> Answer:
     x = f["x_train"]
     h, w = x["shape"][1:3]
     return Answer([tr(lang,
-                      f"Mesuré : `x_train.shape` vaut `{shape(x['shape'], lang)}` : chaque image fait **{h} × {w}** "
+                      "Nous mesurons : "
+                      f"`x_train.shape` vaut `{shape(x['shape'], lang)}` : chaque image fait **{h} × {w}** "
                       f"pixels ({integer(h * w, lang)} valeurs), type `{x['dtype']}` (entiers de {x['min']} à "
                       f"{x['max']}). Après `x_train / 255.0` du TP, ce sont des flottants entre 0 et 1 (float64 avec "
                       "NumPy ; `astype('float32')` donne le type de calcul de Keras).",
@@ -126,7 +129,7 @@ def q_n_train(run: Run, lang: str) -> Answer:
     if "x_train" not in f:
         return Answer([missing(run, lang, "ex1")])
     p = [tr(lang,
-            f"Mesuré : **{integer(f['x_train']['shape'][0], lang)}** images d'entraînement "
+            f"Nous mesurons : **{integer(f['x_train']['shape'][0], lang)}** images d'entraînement "
             f"(`y_train.shape` = `{shape(f['y_train']['shape'], lang)}`) et {integer(f['x_test']['shape'][0], lang)} "
             "images de test.",
             f"Measured: **{integer(f['x_train']['shape'][0], lang)}** training images (`y_train.shape` = "
@@ -134,7 +137,7 @@ def q_n_train(run: Run, lang: str) -> Answer:
     src = [where("manifest.json", "data.mnist")]
     m = maybe(run, "ex1")
     if m and m.get("n_train") != f["x_train"]["shape"][0]:
-        p.append(tr(lang, f"Cette exécution n'en a utilisé que {integer(m['n_train'], lang)} (réglage `train_limit`).",
+        p.append(tr(lang, f"Nous n'en avons utilisé que {integer(m['n_train'], lang)} (réglage `train_limit`).",
                     f"This run used only {integer(m['n_train'], lang)} of them (`train_limit` setting)."))
         src.append(where("ex1/metrics.json", "n_train"))
     return Answer(p, src)
@@ -174,23 +177,25 @@ def todo_identify(run: Run, lang: str, dataset: str = "mnist", step: str = "ex1"
 def todo_check(run: Run, lang: str) -> Answer:
     f = run.data_facts("mnist")
     p = [tr(lang,
-            "Sur la figure, chaque titre est `y_train[i]` et chaque image `x_train[i]`, lus au même indice : "
-            "le lecteur peut comparer chiffre dessiné et label.",
-            "In the figure each title is `y_train[i]` and each image `x_train[i]`, read at the same index: the reader "
-            "can compare the drawn digit with its label.")]
+            "Sur la figure, chaque titre est `y_train[i]` et chaque image `x_train[i]`, lus au même indice : nous "
+            "avons comparé chaque chiffre dessiné à son label.",
+            "In the figure each title is `y_train[i]` and each image `x_train[i]`, read at the same index: we "
+            "compared each drawn digit with its label.")]
     if f.get("verified") is True:
         p.append(tr(lang,
-                    "Contrôle automatique : le contenu des fichiers d'images et de labels a été vérifié contre les "
-                    "empreintes SHA-256 du jeu publié avant l'entraînement (`verified: true`) : ce sont les fichiers "
-                    "d'origine, donc alignés.",
-                    "Automatic check: the content of the image and label files was checked against the published "
-                    "data set's SHA-256 digests before training (`verified: true`): they are the original files, "
-                    "hence aligned."))
+                    "Nous avons aussi comparé l'empreinte SHA-256 de chacun des quatre tableaux chargés à celle du jeu "
+                    "publié : elles sont identiques, ce sont donc les images et les labels d'origine, alignés.",
+                    "We also compared the SHA-256 digest of each of the four loaded arrays with the published data "
+                    "set's: they are identical, so these are the original images and labels, aligned."))
         return Answer(p, [where("manifest.json", "data.mnist.verified")])
     if f.get("verified") is False:
-        p.append(tr(lang, "Attention : cette exécution a utilisé des données qui diffèrent du jeu publié "
-                          "(`verified: false`).",
-                    "Warning: this run used data that differs from the published data set (`verified: false`)."))
+        diff = [d for d in f.get("differing") or [] if isinstance(d, str)]
+        which = (tr(lang, f" (pour {listing([f'`{d}`' for d in diff], lang)})",
+                    f" (for {listing([f'`{d}`' for d in diff], lang)})") if diff else "")
+        p.append(tr(lang, f"Attention : l'empreinte SHA-256 des données chargées diffère de celle du jeu publié{which} "
+                          ": ce ne sont pas les données d'origine, et un label peut ne pas correspondre à son image.",
+                    f"Warning: the SHA-256 digest of the loaded data differs from the published data set's{which}: "
+                    "these are not the original data, and a label may not match its image."))
         return Answer(p, [where("manifest.json", "data.mnist.verified")])
     return Answer(p)
 
@@ -223,7 +228,7 @@ def q_softmax_output(run: Run, lang: str) -> Answer:
     if probs is not None:
         sums = probs.sum(axis=1)
         p.append(tr(lang,
-                    f"Mesuré sur les {integer(len(probs), lang)} prédictions de test : chaque ligne somme à "
+                    f"Nous le vérifions sur les {integer(len(probs), lang)} prédictions de test : chaque ligne somme à "
                     f"{num(float(sums.mean()), lang)} (écart maximal {num(float(np.abs(sums - 1).max()), lang, 7)}) ; "
                     "la probabilité de la classe choisie vaut en moyenne "
                     f"{num(float(probs.max(axis=1).mean()), lang)}.",
@@ -253,7 +258,7 @@ def q_optimizer(run: Run, lang: str) -> Answer:
 
 @measure
 def q_why_loss(run: Run, lang: str) -> Answer:
-    c = facts.curve(run.step("ex1").history)
+    c = facts.step_curve(run.step("ex1"))
     return Answer([tr(lang, f"Ici, la perte d'entraînement passe de {num(c.first_loss, lang)} (époque 1) à "
                             f"{num(c.last_loss, lang)} (époque {c.epochs}).",
                       f"Here, training loss goes from {num(c.first_loss, lang)} (epoch 1) to "
@@ -268,7 +273,7 @@ def q_change_loss(run: Run, lang: str) -> Answer:
             continue
         if run.done("ex1"):
             text, more = compare(run, lang, name, "ex1")
-            p.append(tr(lang, "Mesuré, précision de test : ", "Measured, test accuracy: ") + lower(text) + ".")
+            p.append(tr(lang, "Nous obtenons en précision de test : ", "Measured, test accuracy: ") + lower(text) + ".")
             sources += more
         else:
             m = need(run, name)
@@ -294,13 +299,14 @@ def q_bad_optimizer(run: Run, lang: str) -> Answer:
         how = tr(lang, f"`{exp.optimizer}` au taux {general(exp.learning_rate, lang)}",
                  f"`{exp.optimizer}` at rate {general(exp.learning_rate, lang)}") if exp else label(name, lang)
         if s.metrics.get("diverged"):
-            p.append(tr(lang, f"Mesuré avec {how} : l'entraînement a divergé et a été arrêté "
+            p.append(tr(lang, f"Avec {how}, l'entraînement a divergé et a été arrêté "
                               f"({s.metrics.get('reason', '')}).",
                         f"Measured with {how}: training diverged and was stopped ({s.metrics.get('reason', '')})."))
             sources.append(where(f"{name}/metrics.json", "diverged", "reason"))
         elif run.done("ex1"):
             text, more = compare(run, lang, name, "ex1")
-            p.append(tr(lang, f"Mesuré avec {how}, précision de test : ", f"Measured with {how}, test accuracy: ")
+            p.append(tr(lang, f"Avec {how}, nous obtenons en précision de test : ",
+                              f"Measured with {how}, test accuracy: ")
                      + lower(text) + tr(lang, " ; perte finale d'entraînement ", "; final training loss ")
                      + num(s.metrics.get("final_loss"), lang) + ".")
             sources += more
@@ -315,11 +321,16 @@ def q_loss_vs_metrics(run: Run, lang: str) -> Answer:
     h = run.step("ex1").history
     if h and h.get("val_loss") and h.get("val_accuracy"):
         vl, va = h["val_loss"], h["val_accuracy"]
-        both = [i + 2 for i in range(len(vl) - 1) if vl[i + 1] > vl[i] and va[i + 1] > va[i]]
+        step = run.step("ex1")
+        n_val, se = facts.validation_size(step), facts.loss_se(step)
+        # an epoch where the loss rises AND the accuracy rises, each beyond two standard errors (the judge)
+        both = [i + 2 for i in range(min(len(vl), len(va)) - 1)
+                if judge.losses(vl[i + 1], vl[i], se).finding and vl[i + 1] > vl[i]
+                and judge.accuracies(va[i + 1], va[i], n_val).verdict == "higher"]
         if both:
             e = both[0]
             p.append(tr(lang,
-                        f"Mesuré : à l'époque {e}, la perte de validation monte ({num(vl[e - 2], lang)} → "
+                        f"Nous mesurons : à l'époque {e}, la perte de validation monte ({num(vl[e - 2], lang)} → "
                         f"{num(vl[e - 1], lang)}) alors que la précision de validation monte aussi "
                         f"({acc(va[e - 2], lang)} → {acc(va[e - 1], lang)}).",
                         f"Measured: at epoch {e}, validation loss rises ({num(vl[e - 2], lang)} → "
@@ -327,9 +338,11 @@ def q_loss_vs_metrics(run: Run, lang: str) -> Answer:
                         f"while validation accuracy rises too ({acc(va[e - 2], lang)} → {acc(va[e - 1], lang)})."))
         else:
             p.append(tr(lang,
-                        f"Mesuré : à la dernière époque, perte de validation {num(vl[-1], lang)} et "
-                        f"précision de validation {acc(va[-1], lang)} ; les deux ont évolué dans le même sens.",
+                        f"Nous mesurons : à la dernière époque, perte de validation {num(vl[-1], lang)} et "
+                        f"précision de validation {acc(va[-1], lang)} ; d'une époque à l'autre, nous ne voyons pas "
+                        "la perte et la précision monter ensemble au-delà du bruit.",
                         f"Measured: at the last epoch, validation loss {num(vl[-1], lang)} and validation "
-                        f"accuracy {acc(va[-1], lang)}; both moved the same way."))
+                        f"accuracy {acc(va[-1], lang)}; from one epoch to the next we do not see loss and accuracy "
+                        "rise together beyond the noise."))
         return Answer(p, ["ex1/history.csv"])
     return Answer(p)

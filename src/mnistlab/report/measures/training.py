@@ -27,7 +27,8 @@ from mnistlab.report.measures import (
 
 @measure
 def todo_observe(run: Run, lang: str, step: str = "ex1") -> Answer:
-    c = facts.curve(need_history(run, step))
+    need_history(run, step)
+    c = facts.step_curve(run.step(step))
     return Answer([curve_sentence(c, lang)], [f"{step}/history.csv"])
 
 
@@ -35,7 +36,7 @@ def todo_observe(run: Run, lang: str, step: str = "ex1") -> Answer:
 def q_epoch(run: Run, lang: str) -> Answer:
     p = []
     s, m = run.step("ex1"), maybe(run, "ex1")
-    c = facts.curve(s.history)
+    c = facts.step_curve(s)
     exp = s.exp  # config.json checked as `mnistlab run` checks it; None (and a problem noted) if it is not
     if exp is not None and m:
         steps = facts.steps_per_epoch(m["n_train"], exp.batch_size)
@@ -61,7 +62,7 @@ def q_why_validation(run: Run, lang: str) -> Answer:
                     "Attention : le code du TP passe `validation_data=(x_test, y_test)`, donc ici la validation "
                     "**est** "
                     "le jeu de test. Toute décision prise en regardant ces "
-                    "courbes réutilise le test : voir les notes de méthode.",
+                    "courbes réutilise le test.",
                     "Note: the lab's code passes `validation_data=(x_test, y_test)`, so here validation **is** the "
                     "test set. Any decision taken from these curves reuses the "
                     "test set: see the method notes."))
@@ -72,12 +73,12 @@ def q_why_validation(run: Run, lang: str) -> Answer:
 @measure
 def q_fifty(run: Run, lang: str, study: str, base: str) -> Answer:
     s = run.done(study)
-    c = facts.curve(s.history) if s else None
+    c = facts.step_curve(s) if s else None
     if not s or not c:
         return Answer([study_missing(lang, study)])
     m = s.metrics
     p = [tr(lang,
-            f"Mesuré ({label(study, lang)}, {c.epochs} époques, {seconds(s.seconds, lang)}) : précision "
+            f"Nous l'avons mesuré ({label(study, lang)}, {c.epochs} époques, {seconds(s.seconds, lang)}) : précision "
             f"d'entraînement {acc(c.first_acc, lang)} → {acc(c.last_acc, lang)}, précision de validation finale "
             f"{acc(c.last_val_acc, lang)} (meilleure : {acc(m.get('best_val_accuracy'), lang)} à l'époque "
             f"{m.get('best_val_accuracy_epoch')}), écart final {points(c.last_gap, lang)}.",
@@ -114,7 +115,7 @@ def q_test_below_train(run: Run, lang: str) -> Answer:
     if m and m.get("final_accuracy") is not None:
         gap = m["final_accuracy"] - m["test_accuracy"]
         p.append(tr(lang,
-                    f"Mesuré : entraînement {acc(m['final_accuracy'], lang)} à la dernière époque, test "
+                    f"Nous mesurons : entraînement {acc(m['final_accuracy'], lang)} à la dernière époque, test "
                     f"{acc(m['test_accuracy'], lang)}, écart {points(gap, lang)}.",
                     f"Measured: training {acc(m['final_accuracy'], lang)} at the last epoch, test "
                     f"{acc(m['test_accuracy'], lang)}, gap {points(gap, lang)}."))
@@ -124,23 +125,25 @@ def q_test_below_train(run: Run, lang: str) -> Answer:
 
 @measure
 def q_remedies(run: Run, lang: str, step: str, short: bool = False) -> Answer:
-    c = facts.curve(run.step(step).history)
+    c = facts.step_curve(run.step(step))
     if not (c and c.best_val_loss_epoch):
         return Answer([])
     if c.overfits:
         stop = tr(lang, f"Ici, un early stopping garderait les poids de l'époque {c.best_val_loss_epoch}.",
                   f"Here, early stopping would keep the weights of epoch {c.best_val_loss_epoch}.")
     else:
-        stop = tr(lang, "Ici, la perte de validation baisse encore à la dernière époque : le remède serait plutôt "
-                        "d'entraîner plus longtemps, en surveillant la validation.",
-                  "Here validation loss still falls at the last epoch: the remedy would rather be to train longer "
-                  "while watching validation.")
+        stop = tr(lang, f"Ici, nous ne mesurons pas de surapprentissage sur ces {c.epochs} époques : le remède "
+                        "serait plutôt d'entraîner plus longtemps, en surveillant la validation avec un early "
+                        "stopping.",
+                  f"Here we measure no overfitting over these {c.epochs} epochs: the remedy would rather be to "
+                  "train longer while watching validation with early stopping.")
     return Answer([stop] if short else [overfit_sentence(c, lang) + " " + stop], [f"{step}/history.csv"])
 
 
 @measure
 def q_two_curves(run: Run, lang: str) -> Answer:
-    c = facts.curve(need_history(run, "ex1"))
+    need_history(run, "ex1")
+    c = facts.step_curve(run.step("ex1"))
     p = [curve_sentence(c, lang)]
     if c.first_gap is not None and c.first_gap < 0:
         p.append(tr(lang,
@@ -155,31 +158,36 @@ def q_two_curves(run: Run, lang: str) -> Answer:
 
 @measure
 def q_detect_overfit(run: Run, lang: str) -> Answer:
-    c = facts.curve(need_history(run, "ex1"))
-    return Answer([tr(lang, "Ici : ", "Here: ") + lower(overfit_sentence(c, lang))
-                   + tr(lang, f" Écart de précision : {points(c.first_gap, lang)} à l'époque 1, "
-                              f"{points(c.last_gap, lang)} à l'époque {c.epochs}.",
-                        f" Accuracy gap: {points(c.first_gap, lang)} at epoch 1, {points(c.last_gap, lang)} at epoch "
-                        f"{c.epochs}.")], ["ex1/history.csv"])
+    need_history(run, "ex1")
+    c = facts.step_curve(run.step("ex1"))
+    o = c.judged
+    if c.overfits:
+        head = tr(lang, f"Chez nous, c'est le cas : {o.fr}.", f"In our run it is: {o.en}.")
+    else:
+        head = tr(lang, f"Chez nous, rien de tel au-delà du bruit sur ces {c.epochs} époques (question 1).",
+                  f"In our run, nothing of the kind beyond the noise over these {c.epochs} epochs (question 1).")
+    return Answer([head + tr(lang, f" Écart de précision : {points(c.first_gap, lang)} à l'époque 1, "
+                                   f"{points(c.last_gap, lang)} à l'époque {c.epochs}.",
+                             f" Accuracy gap: {points(c.first_gap, lang)} at epoch 1, {points(c.last_gap, lang)} at "
+                             f"epoch {c.epochs}.")], ["ex1/history.csv"])
 
 
 @measure
 def q_diverge(run: Run, lang: str) -> Answer:
-    c = facts.curve(need_history(run, "ex1"))
+    need_history(run, "ex1")
+    c = facts.step_curve(run.step("ex1"))
     if c.first_gap is None or not c.best_val_loss_epoch:
         return Answer([])
+    o = c.judged
     if c.overfits:
-        text = tr(lang, f"Ici, elles divergent après l'époque {c.best_val_loss_epoch} : la perte de validation remonte "
-                        f"({num(c.best_val_loss, lang)} → {num(c.last_val_loss, lang)}) et l'écart de précision finit "
-                        f"à {points(c.last_gap, lang)}.",
-                  f"Here they part after epoch {c.best_val_loss_epoch}: validation loss rises "
-                  f"({num(c.best_val_loss, lang)} → {num(c.last_val_loss, lang)}) and the accuracy gap ends at "
-                  f"{points(c.last_gap, lang)}.")
+        text = tr(lang, f"Ici, elles divergent : {o.fr} ; l'écart de précision finit à {points(c.last_gap, lang)}.",
+                  f"Here they part: {o.en}; the accuracy gap ends at {points(c.last_gap, lang)}.")
     else:
-        text = tr(lang, f"Ici, elles ne divergent pas : la perte de validation baisse jusqu'à la dernière époque ; "
-                        f"l'écart de précision passe de {points(c.first_gap, lang)} à {points(c.last_gap, lang)}.",
-                  f"Here they do not part: validation loss falls until the last epoch; the accuracy gap goes from "
-                  f"{points(c.first_gap, lang)} to {points(c.last_gap, lang)}.")
+        text = tr(lang, f"Ici, elles ne divergent pas de façon mesurable sur ces {o.epochs} époques : "
+                        f"{o.evidence_fr} ; l'écart de précision passe de {points(c.first_gap, lang)} à "
+                        f"{points(c.last_gap, lang)}.",
+                  f"Here they do not part measurably over these {o.epochs} epochs: {o.evidence_en}; the accuracy "
+                  f"gap goes from {points(c.first_gap, lang)} to {points(c.last_gap, lang)}.")
     return Answer([text], ["ex1/history.csv"])
 
 
@@ -218,7 +226,8 @@ def q_explain_error(run: Run, lang: str) -> Answer:
     if not (e and e.mean_conf_wrong is not None):
         return Answer([])
     return Answer([tr(lang,
-                      f"Mesuré : probabilité moyenne de la classe choisie {num(e.mean_conf_wrong, lang)} sur les "
+                      "Nous mesurons : "
+                      f"probabilité moyenne de la classe choisie {num(e.mean_conf_wrong, lang)} sur les "
                       f"erreurs contre {num(e.mean_conf_right, lang)} sur les bonnes réponses ; {e.confident_wrong} "
                       "erreurs sont faites avec une probabilité de plus de 0,9 : le modèle est alors sûr de lui à "
                       "tort (surconfiance), pas seulement hésitant.",
@@ -235,7 +244,7 @@ def q_improve_cnn(run: Run, lang: str) -> Answer:
     return Answer([tr(lang,
                       f"Ce qu'il reste à gagner sur MNIST : le réseau dense fait {integer(m['test_errors'], lang)} "
                       f"erreurs sur {integer(m['n_test'], lang)} (précision {acc(m['test_accuracy'], lang)} "
-                      f"± {points(se, lang, sign=False)}, une erreur-type). Cette exécution n'entraîne pas de CNN "
+                      f"± {points(se, lang, sign=False)}, une erreur-type). Nous n'entraînons pas de CNN "
                       "sur MNIST (le TP le fait sur Fashion-MNIST, étape 5) : son gain n'est pas mesuré ici sur les "
                       "chiffres.",
                       f"What is left to gain on MNIST: the dense network makes {integer(m['test_errors'], lang)} "

@@ -14,9 +14,6 @@ from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds, tr
 from mnistlab.report.measures import diff_text, label
 
-TRAINED = ("ex1", "ex2.ann", "ex2.cnn", "ex2.augment", "ext.ex1_50_epochs", "ext.ann_50_epochs",
-           "ext.ex1_categorical_loss", "ext.ex1_mse_loss", "ext.ex1_sgd", "ext.augment_no_flip")
-
 
 def overfitting(run: Run) -> tuple[list[tuple[str, facts.Curve]], list[str]]:
     """(steps whose validation loss rose after its minimum, with their curve; steps read without a rise)."""

@@ -39,7 +39,8 @@ def test_what_the_code_derives_from_the_plan():
     assert plan.seed_study() == ("ex2.ann", "ex2.activations", "ex2.cnn")
     assert plan.fit_cells()["ex2.cnn.fit"] == "ex2.cnn"
     assert plan.base("ext.ex1_sgd") == "ex1" and plan.base("ex2.cnn") == "ex2.cnn" and plan.base("x") is None
-    assert plan.label("ex2.cnn", "fr") == "le CNN de l'étape 5" and plan.label("improved.mnist", "fr") is None
+    assert plan.label("ex2.cnn", "fr") == "le CNN de l'étape 5" and plan.label("improved.mnist", "fr") == "notre réseau amélioré pour MNIST"
+    assert plan.label("no.such", "fr") is None
     assert lab.steps_for(["ex2.augment"]) == ["ex2.ann", "ex2.cnn", "ex2.augment"]
 
 

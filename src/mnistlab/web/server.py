@@ -14,7 +14,9 @@ Routes:
   too large) or 503 (too many uploads waiting over 10 s).
 
 Safe by default: listens on 127.0.0.1 and then answers only to Host 127.0.0.1 or localhost, never to a
-foreign Origin (:mod:`.guard`); headers must arrive within 10 s and the body within 20 s; the upload size
+foreign Origin (:mod:`.guard`); headers must arrive within 10 s and the body within 20 s, at 32 KiB/s or
+more after its first half second (a slow upload cannot hold an upload slot); idle connections give way to
+real requests (:class:`.guard.GuardedH11`); a form is parsed off the event loop; the upload size
 is checked from Content-Length before the body is read and again while it streams in; the image's pixel
 count and decoding memory are checked from its header, and decoding is bounded in CPU, stopped when the
 client leaves, and limited to two at a time (:mod:`mnistlab.data.user_images`); uploads live in memory
@@ -160,7 +162,8 @@ def create_app(models: Models | None = None, lang: str = "fr", max_bytes: int = 
     limits: dict = {}  # the upload and decode semaphores
 
     async def read_body(request):
-        """The request body, or an error response: 413 past ``limit``, 408 past ``body_timeout_s``."""
+        """The request body, or an error response: 413 past ``limit``, 408 past ``body_timeout_s`` or under
+        ``min_rate`` after ``rate_grace_s``, 400 when the client left."""
         limit = max_bytes + upload.FORM_OVERHEAD if upload.is_form(request.headers.get("content-type", "")) \
             else max_bytes
         declared = request.headers.get("content-length")

@@ -207,7 +207,7 @@ def test_report_code_shows_the_precision_auto_chose(tmp_path, ran, lab_code):
 
     from mnistlab.report.artifacts import Step
     from mnistlab.report.blocks import Code, Items
-    from mnistlab.report.lab import complete_code
+    from mnistlab.report.exercises import complete_code
 
     step = Step("ex2.cnn", tmp_path, config=config.load("ex2.cnn", {"precision": "auto"}).to_dict(),
                 metrics={"precision": ran})

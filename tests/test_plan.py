@@ -10,9 +10,9 @@ import pytest
 
 from mnistlab import config, lab
 from mnistlab.lab import plan
-from mnistlab.report import document, questionnaire
+from mnistlab.report import layout, questionnaire
 from mnistlab.report.artifacts import read_run
-from mnistlab.report.lab import BLOCKS
+from mnistlab.report.exercises import BLOCKS
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,7 +39,8 @@ def test_what_the_code_derives_from_the_plan():
     assert plan.seed_study() == ("ex2.ann", "ex2.activations", "ex2.cnn")
     assert plan.fit_cells()["ex2.cnn.fit"] == "ex2.cnn"
     assert plan.base("ext.ex1_sgd") == "ex1" and plan.base("ex2.cnn") == "ex2.cnn" and plan.base("x") is None
-    assert plan.label("ex2.cnn", "fr") == "le CNN de l'étape 5" and plan.label("improved.mnist", "fr") == "notre réseau amélioré pour MNIST"
+    assert plan.label("ex2.cnn", "fr") == "le CNN de l'étape 5"
+    assert plan.label("improved.mnist", "fr") == "notre réseau amélioré pour MNIST"
     assert plan.label("no.such", "fr") is None
     assert lab.steps_for(["ex2.augment"]) == ["ex2.ann", "ex2.cnn", "ex2.augment"]
 
@@ -158,7 +159,7 @@ def test_a_step_added_as_data_is_in_the_report(toy_lab, tmp_path):
     cfg.update(config.load("ex2.wide").to_dict())
     (run_dir / "ex2.wide" / "config.json").write_text(json.dumps(cfg))
     assert "ex2.8" in questionnaire.sections()
-    doc = document.build(read_run(run_dir), "fr")
+    doc = layout.build(read_run(run_dir), "fr")
     headings = [text for _, _, text in doc.toc] if hasattr(doc, "toc") else []
     body = json.dumps([getattr(b, "__dict__", str(b)) for b in doc.blocks], default=str, ensure_ascii=False)
     assert "Étape 8 – Un CNN plus large" in body and "Le CNN large fait-il mieux" in body

@@ -19,7 +19,7 @@ import pytest
 from mnistlab import cli, config
 from mnistlab.errors import MnistlabError
 from mnistlab.lab import plan
-from mnistlab.report import artifacts, code, document, fmt, questionnaire, tables
+from mnistlab.report import artifacts, code, fmt, layout, questionnaire, tables
 from mnistlab.report import build as build_report
 
 QUICK = ["--set", "epochs=1", "--set", "train_limit=600", "--set", "test_limit=200"]
@@ -125,7 +125,7 @@ def test_seeds_are_run_recorded_and_reported(lab):
     assert "Sur 2 graines" in text and "moyenne ± écart-type" in text and "p (Welch)" in text
     assert "au-delà du bruit ?" in text
     run = artifacts.read_run(lab)
-    doc = document.build(run, "fr")
+    doc = layout.build(run, "fr")
     assert any(f.key == "ex2.activations_bars_seeds" for f in doc.figures)
 
 
@@ -351,7 +351,7 @@ def test_english_report_has_english_text_and_figure_labels(lab, tmp_path, monkey
     # Every figure with labels was drawn in English: curves, bars, confusion from the artifacts, and the
     # image figures (samples, predictions, mistakes, augmented) redrawn from the data set.
     assert langs and set(langs) == {"en"}, langs
-    doc = document.build(artifacts.read_run(run), "en")
+    doc = layout.build(artifacts.read_run(run), "en")
     assert not [f.key for f in doc.figures if f.note], "a figure kept the run's French labels"
     assert len(doc.figures) == written.figures
 
@@ -393,11 +393,11 @@ def test_report_renders_offline_in_chromium_on_desktop_phone_and_paper(lab, brow
         page.on("request", lambda r, requests=requests: requests.append(r.url))
         page.goto((lab / "report.html").as_uri())
         page.wait_for_load_state("load")
-        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        images = page.evaluate("Array.from(layout.images).map(i => [i.complete, i.naturalWidth])")
         assert len(images) >= 25 and all(ok and w > 0 for ok, w in images), images
         assert all(u.startswith(("data:", "file:")) for u in requests), [u[:80] for u in requests]
         # Readable on a phone: nothing wider than the screen (wide tables and code scroll in their box).
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.evaluate("layout.documentElement.scrollWidth") <= width
         if width == 1200:
             assert page.pdf(format="A4")[:4] == b"%PDF"  # printable
         page.close()
@@ -431,17 +431,17 @@ def test_settings_table_shows_what_the_step_changed(tmp_path, name, shown, hidde
 
 
 def test_a_label_smoothed_step_says_what_its_loss_curves_measure(tmp_path):
-    from mnistlab.report import more
+    from mnistlab.report import studies
     from mnistlab.report.blocks import Items
 
     for lang, words in (("fr", "lissage des étiquettes de 0,1"), ("en", "label smoothing 0.1")):
         items = Items(lang)
         cfg = config.load("improved.fashion_mnist", {"label_smoothing": 0.1}).to_dict()
-        more._other(items, None, artifacts.Step("improved.fashion_mnist", tmp_path, config=cfg))
+        studies._other(items, None, artifacts.Step("improved.fashion_mnist", tmp_path, config=cfg))
         (para,) = items.blocks
         assert words in para.text
         items = Items(lang)
-        more._other(items, None, artifacts.Step("improved.fashion_mnist", tmp_path,
+        studies._other(items, None, artifacts.Step("improved.fashion_mnist", tmp_path,
                                                 config=config.load("improved.fashion_mnist",
                                                                    {"label_smoothing": 0.0}).to_dict()))
         assert items.blocks == []

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mnistlab import report
-from mnistlab.report import facts, interpretation, measures, questionnaire
+from mnistlab.report import interpretation, measures, quantities, questionnaire
 from mnistlab.report.artifacts import read_run
 
 RUN = Path(__file__).parent / "report_run"
@@ -81,9 +81,9 @@ def test_every_measurement_answers_on_the_hand_made_run(run, lang):
 
 
 def test_binomial_standard_error_and_the_two_se_rule():
-    assert facts.binomial_se(0.9, 10000) == pytest.approx(0.003)
-    assert not facts.accuracy_diff(0.9020, 0.9016, 10000).measurable  # 4 images
-    assert facts.accuracy_diff(0.9016, 0.8810, 10000).measurable  # the CNN against the ANN
+    assert quantities.binomial_se(0.9, 10000) == pytest.approx(0.003)
+    assert not quantities.accuracy_diff(0.9020, 0.9016, 10000).measurable  # 4 images
+    assert quantities.accuracy_diff(0.9016, 0.8810, 10000).measurable  # the CNN against the ANN
 
 
 def with_loss_sd(run_dir, step, sd, n=10_000):
@@ -103,13 +103,13 @@ def with_loss_sd(run_dir, step, sd, n=10_000):
 def test_without_a_loss_se_a_loss_rise_is_not_judged(run):
     rose, flat = interpretation.overfitting(run)
     assert rose == [] and "ex2.augment" in flat
-    c = facts.step_curve(run.step("ex2.augment"))
+    c = quantities.step_curve(run.step("ex2.augment"))
     assert c.best_val_loss_epoch == 7 and not c.overfits and "faute d'erreur-type" in c.judged.fr
 
 
 def test_a_loss_rise_inside_its_noise_is_not_overfitting(run_dir):
     run = with_loss_sd(run_dir, "ex2.augment", 0.88)  # one epoch's SE 0.0088: 2 SE of a difference 0.0249
-    c = facts.step_curve(run.step("ex2.augment"))
+    c = quantities.step_curve(run.step("ex2.augment"))
     assert c.se_epoch == pytest.approx(0.0088, rel=1e-3) and not c.overfits
     text = " ".join(interpretation.analysis(run, "fr"))
     assert "ne montre de surapprentissage mesurable" in text
@@ -173,7 +173,7 @@ def test_ties_among_the_most_confused_pairs_are_all_named():
 
     m = np.zeros((10, 10), dtype=int)
     m[0, 1], m[1, 2], m[2, 3], m[3, 4], m[4, 5] = 9, 7, 5, 5, 1
-    pairs = facts.top_pairs(m, [str(i) for i in range(10)], top=3)
+    pairs = quantities.top_pairs(m, [str(i) for i in range(10)], top=3)
     assert [n for *_, n in pairs] == [9, 7, 5, 5]
 
 
@@ -223,14 +223,14 @@ def test_the_faulty_notebooks_exercise_1_curve_reads_as_noise():
     """Validation loss 0.0817 -> 0.0827 (SE 0.0044) while accuracy dips 0.9744 -> 0.9742 (2 images of 10,000)."""
     h = {"loss": [0.26, 0.11, 0.08, 0.06], "accuracy": [0.92, 0.966, 0.976, 0.982],
          "val_accuracy": [0.9625, 0.9744, 0.9742, 0.9772], "val_loss": [0.12, 0.09, 0.0817, 0.0827]}
-    c = facts.curve(h, n_val=10_000, se_epoch=0.0044, n_train=60_000)
+    c = quantities.curve(h, n_val=10_000, se_epoch=0.0044, n_train=60_000)
     text = measures.curve_sentence(c, "fr")
     assert "baisse" not in text.replace("sans baisse mesurable", "") and c.val_acc_drops == []
     assert not c.overfits
     assert "pas de surapprentissage mesurable sur ces 4 époques" in measures.overfit_sentence(c, "fr").lower()
     # the same dip of 300 images is a measurable fall, and said so
     h["val_accuracy"] = [0.9625, 0.9744, 0.9444, 0.9772]
-    c = facts.curve(h, n_val=10_000, se_epoch=0.0044, n_train=60_000)
+    c = quantities.curve(h, n_val=10_000, se_epoch=0.0044, n_train=60_000)
     assert c.val_acc_drops == [3] and "à l'époque 3" in measures.curve_sentence(c, "fr")
     assert c.overfits is False  # the last epoch recovered: no overfitting at the end
 

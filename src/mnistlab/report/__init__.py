@@ -1,7 +1,7 @@
 """The hand-in report: a run folder in, ``report.html`` and ``report.md`` out. Reads artifacts, never trains.
 
 ``build(run_dir, lang)`` reads the run (:mod:`~mnistlab.report.artifacts`, through :mod:`mnistlab.runfolder`),
-lays it out (:mod:`~mnistlab.report.document`: a title block, then the section functions of ``SECTIONS`` in
+lays it out (:mod:`~mnistlab.report.layout`: a title block, then the section functions of ``SECTIONS`` in
 the lab's order, each question answered from ``questions.toml`` by a named measurement of
 :mod:`~mnistlab.report.measures`) and writes it (:mod:`~mnistlab.report.render`). French goes to
 ``report.html`` / ``report.md`` (figures in ``report_figures/``), English to ``report.en.*`` beside them.
@@ -70,9 +70,9 @@ def build(run_dir: str | os.PathLike, lang: str = "fr", author: str = "", group:
         raise MnistlabError(f"refusing to write the report: {e.message}", e.path) from None
     if folder.exists() and not folder.is_dir():
         raise MnistlabError("is not a folder; refusing to write the report's figures there", folder)
-    from mnistlab.report import document, render
+    from mnistlab.report import layout, render
 
-    doc = document.build(run, lang, author=author, group=group)
+    doc = layout.build(run, lang, author=author, group=group)
     keep = set()
     for fig in doc.figures:
         name = render.figure_file(fig.key)

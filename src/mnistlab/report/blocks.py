@@ -1,6 +1,6 @@
 """The report's building blocks (headings, paragraphs, tables, figures, code, questions) and the document.
 
-A section of the report is a function that returns a list of blocks (see :mod:`mnistlab.report.document`);
+A section of the report is a function that returns a list of blocks (see :mod:`mnistlab.report.layout`);
 :class:`Items` is the small collector those functions fill. :mod:`mnistlab.report.render` turns blocks into
 HTML or Markdown. Inline text may hold `code` spans, **bold**, *italic* and [links](#anchor); every number
 comes from the run's artifacts through :mod:`mnistlab.report.fmt`. ``origin`` fields hold provenance (which

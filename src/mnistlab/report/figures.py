@@ -160,11 +160,11 @@ def samples(run: Run, step: Step, lang: str) -> Figure | None:
 
 def predictions(run: Run, step: Step, lang: str) -> Figure | None:
     """The first test images with true and predicted class (``test_probabilities.npy``), in ``lang``."""
-    from mnistlab.report import facts
+    from mnistlab.report import quantities
 
     exp = step.exp
     alt = text("true_pred", lang).replace("\n", " ").format("…", "…")
-    probs = facts.probabilities(step)
+    probs = quantities.probabilities(step)
     if exp is not None and probs is not None:
         n = min(exp.predictions_shown, len(probs))
         images, labels = _images(step, "predictions_images", n), _labels(step, "predictions_labels", n)

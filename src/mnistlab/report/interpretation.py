@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from mnistlab import judge
 from mnistlab.i18n import class_names
-from mnistlab.report import facts
+from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds, tr
 from mnistlab.report.measures import diff_text, label
 
 
-def overfitting(run: Run) -> tuple[list[tuple[str, facts.Curve]], list[str]]:
+def overfitting(run: Run) -> tuple[list[tuple[str, quantities.Curve]], list[str]]:
     """(steps whose validation loss rose after its minimum, with their curve; steps read without a rise)."""
     rose, flat = [], []
     for name, step in run.steps.items():
-        c = facts.step_curve(step) if (step.complete or step.history) else None
+        c = quantities.step_curve(step) if (step.complete or step.history) else None
         if c is None or c.best_val_loss_epoch is None or c.epochs < 2:
             continue
         (rose.append((name, c)) if c.overfits else flat.append(name))
@@ -33,7 +33,7 @@ def analysis(run: Run, lang: str) -> list[str]:
     act, conf, aug = run.done("ex2.activations"), run.done("ex2.confusion"), run.done("ex2.augment")
     if e1:
         m = e1.metrics
-        se = facts.binomial_se(m["test_accuracy"], m["n_test"])
+        se = quantities.binomial_se(m["test_accuracy"], m["n_test"])
         out.append(tr(lang,
                       f"Sur MNIST, notre réseau dense de {integer(m['params'], lang)} paramètres atteint une précision "
                       f"de test de {num(m['test_accuracy'], lang)} (± {points(se, lang, sign=False)}, une erreur-type) "
@@ -45,7 +45,7 @@ def analysis(run: Run, lang: str) -> list[str]:
                       f"{integer(m['n_test'], lang)} images."))
     if ann and cnn:
         a, c = ann.metrics, cnn.metrics
-        d = facts.accuracy_diff(c["test_accuracy"], a["test_accuracy"], min(a["n_test"], c["n_test"]))
+        d = quantities.accuracy_diff(c["test_accuracy"], a["test_accuracy"], min(a["n_test"], c["n_test"]))
         harder = bool(e1) and judge.accuracies(a["test_accuracy"], e1.metrics["test_accuracy"], a["n_test"],
                                                e1.metrics["n_test"]).verdict == "lower"
         out.append(tr(lang,
@@ -63,7 +63,7 @@ def analysis(run: Run, lang: str) -> list[str]:
                    + " ".join(tr(lang, f"Pour {label(n, lang)}, {c.judged.fr}.",
                                  f"For {label(n, lang)}, {c.judged.en}.") for n, c in rose))
     elif flat:
-        rose_a_little = [n for n in flat if (c := facts.step_curve(run.step(n))) and c.val_loss_rises_after_best]
+        rose_a_little = [n for n in flat if (c := quantities.step_curve(run.step(n))) and c.val_loss_rises_after_best]
         out.append(tr(lang, f"Aucune des {len(flat)} étapes entraînées ne montre de surapprentissage mesurable"
                       + (" : là où la perte de validation remonte un peu après son minimum, la remontée reste dans "
                          "deux erreurs-types." if rose_a_little else
@@ -74,10 +74,10 @@ def analysis(run: Run, lang: str) -> list[str]:
                          ": each one's validation loss is still at its lowest at the last epoch.")))
     if aug and cnn:
         a, c = aug.metrics, cnn.metrics
-        d = facts.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]))
+        d = quantities.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]))
         v = judge.augmentation(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]),
-                               a["test_loss"], c["test_loss"], facts.loss_se(cnn, on_test=True))
-        loss = judge.losses(a["test_loss"], c["test_loss"], facts.loss_se(cnn, on_test=True))
+                               a["test_loss"], c["test_loss"], quantities.loss_se(cnn, on_test=True))
+        loss = judge.losses(a["test_loss"], c["test_loss"], quantities.loss_se(cnn, on_test=True))
         loss_fr = f"la perte de test passe de {num(c['test_loss'], lang)} à {num(a['test_loss'], lang)} ({loss.fr})"
         loss_en = f"the test loss goes from {num(c['test_loss'], lang)} to {num(a['test_loss'], lang)} ({loss.en})"
         end_fr, end_en = {
@@ -95,7 +95,7 @@ def analysis(run: Run, lang: str) -> list[str]:
         r = judge.ranking({_act(k): v for k, v in va.items()}, act.metrics.get("n_validation") or 0)
         if len(r.order) > 1:
             ta = act.metrics.get("test_accuracy") or {}
-            swapped = set(ta) == set(va) and [_act(k) for k, _ in facts.ranking(ta)] != [k for k, _ in r.order]
+            swapped = set(ta) == set(va) and [_act(k) for k, _ in quantities.ranking(ta)] != [k for k, _ in r.order]
             first, last = r.order[0][0], r.order[-1][0]
             if r.finding:
                 head_fr = f"Entre les activations, {first} est en tête au-delà du bruit ({r.first_vs_second.fr})"
@@ -117,7 +117,7 @@ def improvements(run: Run, lang: str) -> list[str]:
     for name, base in (("improved.mnist", "ex1"), ("improved.fashion_mnist", "ex2.cnn")):
         s, b = run.done(name), run.done(base)
         if s and b:
-            d = facts.accuracy_diff(s.metrics["test_accuracy"], b.metrics["test_accuracy"],
+            d = quantities.accuracy_diff(s.metrics["test_accuracy"], b.metrics["test_accuracy"],
                                     min(s.metrics["n_test"], b.metrics["n_test"]))
             measured.append(tr(lang, f"{label(name, lang)} atteint {num(s.metrics['test_accuracy'], lang)} contre "
                                      f"{num(b.metrics['test_accuracy'], lang)} ({diff_text(d, lang)})",
@@ -146,7 +146,7 @@ def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
     if conf:
         m = conf.metrics
         en, loc = class_names("fashion_mnist", "en"), class_names("fashion_mnist", lang)
-        h = facts.hardest(m)
+        h = quantities.hardest(m)
         top = m["most_confused"][0] if m["most_confused"] else None
         pair = (tr(lang, f" ; la confusion la plus fréquente est {_cls(top['true'], lang)} → "
                          f"{_cls(top['predicted'], lang)} ({integer(top['count'], lang)} images)",
@@ -178,7 +178,7 @@ def _per_epoch(step) -> float | None:
     """Seconds per epoch: the history's own timings, else the fit's wall time over its epochs (the notebook)."""
     if not step:
         return None
-    c = facts.curve(step.history) if step.history else None
+    c = quantities.curve(step.history) if step.history else None
     if c and c.seconds_per_epoch:
         return c.seconds_per_epoch
     fit, n = step.metrics.get("fit_seconds"), step.metrics.get("epochs_run")

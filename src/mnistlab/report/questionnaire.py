@@ -20,7 +20,7 @@ from mnistlab.lab import plan
 from mnistlab.report import measures
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import tr
-from mnistlab.report.measures import Answer, Unavailable, fashion, setup, training  # noqa: F401 - they register their measurements
+from mnistlab.report.measures import Answer, Unavailable, building, fashion, training  # noqa: F401 - they register their measurements
 
 DATA = "questions.toml"
 

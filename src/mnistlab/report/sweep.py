@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mnistlab.report.facts import Spread, welch_p
 from mnistlab.report.fmt import num, points, tr
+from mnistlab.report.quantities import Spread, welch_p
 from mnistlab.runfolder import RunFolderError, read_json
 from mnistlab.sweepfile import read_plan
 

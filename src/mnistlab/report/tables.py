@@ -7,7 +7,7 @@ import dataclasses
 from mnistlab import config
 from mnistlab.errors import MnistlabError
 from mnistlab.lab import plan
-from mnistlab.report import facts
+from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run, Step
 from mnistlab.report.blocks import Table
 from mnistlab.report.fmt import general, integer, num, seconds, shape, tr
@@ -125,7 +125,7 @@ def model_table(step: Step, lang: str, metrics: dict | None = None) -> Table | N
     if not m or not m.get("layers"):
         return None
     rows = []
-    for layer, formula in facts.layer_formula(m["layers"]):
+    for layer, formula in quantities.layer_formula(m["layers"]):
         out_shape = shape(layer["output_shape"], lang) if layer.get("output_shape") is not None else "—"
         rows.append([f"`{layer['name']}`", layer["type"], out_shape, integer(layer["params"], lang), formula or ""])
     rows.append([tr(lang, "**total**", "**total**"), "", "", f"**{integer(m['params'], lang)}**", ""])

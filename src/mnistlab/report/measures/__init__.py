@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mnistlab.lab import plan
-from mnistlab.report import facts
+from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import listing, num, points, tr
 
@@ -148,7 +148,7 @@ def lower(s: str) -> str:
 # --- comparisons with their uncertainty ---------------------------------------------------------------------
 
 
-def diff_text(d: facts.Diff, lang: str) -> str:
+def diff_text(d: quantities.Diff, lang: str) -> str:
     """The judge's words on a difference of two accuracies (:func:`mnistlab.judge.accuracies`):
     ``+0,04 point : pas de différence mesurable, deux erreurs-types valant ± 0,85 point``."""
     return d.verdict.text(lang)
@@ -161,7 +161,7 @@ def compare(run: Run, lang: str, study: str, base: str, key: str = "test_accurac
     if either step is missing.
     """
     s, b = need(run, study, base)
-    d = facts.accuracy_diff(s[key], b[key], min(s["n_test"], b["n_test"]))
+    d = quantities.accuracy_diff(s[key], b[key], min(s["n_test"], b["n_test"]))
     text = tr(lang, f"{acc(s[key], lang)} pour {label(study, lang)}, contre {acc(b[key], lang)} pour "
                     f"{label(base, lang)} ({diff_text(d, lang)})",
               f"{acc(s[key], lang)} for {label(study, lang)}, against {acc(b[key], lang)} for {label(base, lang)} "
@@ -172,7 +172,7 @@ def compare(run: Run, lang: str, study: str, base: str, key: str = "test_accurac
 # --- sentences about a training curve -----------------------------------------------------------------------
 
 
-def overfit_sentence(c: facts.Curve, lang: str) -> str:
+def overfit_sentence(c: quantities.Curve, lang: str) -> str:
     """The judge's overfitting verdict on a curve, with its evidence, as one sentence."""
     o = c.judged
     if o is None:
@@ -191,7 +191,7 @@ def _trend_words(v, lang: str, fr: tuple[str, str, str], en: tuple[str, str, str
     return tr(lang, fr[i], en[i])
 
 
-def curve_sentence(c: facts.Curve, lang: str) -> str:
+def curve_sentence(c: quantities.Curve, lang: str) -> str:
     """How training and validation accuracy move, each judged against its noise (never a dip in the noise)."""
     if c.epochs < 2:
         return tr(lang, f"Sur une seule époque, la précision d'entraînement vaut {acc(c.last_acc, lang)} et celle de "

@@ -9,7 +9,7 @@ import math
 
 from mnistlab import judge
 from mnistlab.i18n import class_names
-from mnistlab.report import facts
+from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds, shape, tr
 from mnistlab.report.measures import (
@@ -44,7 +44,7 @@ def q_fashion_nature(run: Run, lang: str) -> Answer:
                 f"Measured: train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
                 f"from {x['min']} to {x['max']}: images of {x['shape'][1]} × {x['shape'][2]} pixels, like MNIST."))
     src = [where("manifest.json", "data.fashion_mnist")]
-    counts = facts.class_counts(run, "ex2.ann")
+    counts = quantities.class_counts(run, "ex2.ann")
     if counts and len(set(counts)) == 1:
         p.append(tr(lang, f"Les classes sont équilibrées : {integer(counts[0], lang)} images d'entraînement chacune.",
                     f"The classes are balanced: {integer(counts[0], lang)} training images each."))
@@ -84,7 +84,7 @@ def q_why_relu(run: Run, lang: str) -> Answer:
     if not m or "relu" not in m["val_accuracy"]:
         return Answer([])
     va = m["val_accuracy"]
-    ranked = facts.ranking(va)
+    ranked = quantities.ranking(va)
     place = [a for a, _ in ranked].index("relu") + 1
     best, best_v = ranked[0]
     p = [tr(lang, f"À l'étape 4 (un entraînement par activation), ReLU est {_nth(place, lang)} sur "
@@ -103,7 +103,7 @@ def q_why_relu(run: Run, lang: str) -> Answer:
                     f"But it is tied within the noise with {listing(others, lang)} ({r.first_vs_second.en}): this "
                     "shallow network does not show it ahead."))
     else:
-        d = facts.accuracy_diff(best_v, va["relu"], m.get("n_validation") or 0)
+        d = quantities.accuracy_diff(best_v, va["relu"], m.get("n_validation") or 0)
         p.append(tr(lang, f"Écart avec {best} : {diff_text(d, lang)}. Ce réseau peu profond ne montre donc pas "
                           "ReLU meilleure : ses atouts (pas de saturation, calcul simple) comptent surtout pour les "
                           "réseaux profonds, pas sur deux couches cachées et cinq époques.",
@@ -117,7 +117,7 @@ def q_why_relu(run: Run, lang: str) -> Answer:
 def q_acc_vs_val(run: Run, lang: str) -> Answer:
     p = []
     m = maybe(run, "ex2.ann")
-    c = facts.step_curve(run.step("ex2.ann"))
+    c = quantities.step_curve(run.step("ex2.ann"))
     if m and c:
         p.append(tr(lang,
                     "Ici la validation est la dernière part du jeu d'entraînement : "
@@ -137,7 +137,7 @@ def q_acc_vs_val(run: Run, lang: str) -> Answer:
 def q_best_activation(run: Run, lang: str) -> Answer:
     m = need(run, "ex2.activations")
     va = m["val_accuracy"]
-    ranked = facts.ranking(va)
+    ranked = quantities.ranking(va)
     if len(ranked) < 2:
         return Answer([tr(lang, f"Une seule activation mesurée : {m['best']} ({acc(va[m['best']], lang)}).",
                           f"One activation measured: {m['best']} ({acc(va[m['best']], lang)}).")])
@@ -159,7 +159,7 @@ def q_best_activation(run: Run, lang: str) -> Answer:
     sources = [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")]
     ta = m.get("test_accuracy") or {}
     if set(ta) == set(va):
-        test_ranked = facts.ranking(ta)
+        test_ranked = quantities.ranking(ta)
         if [a for a, _ in test_ranked] != [a for a, _ in ranked]:
             p.append(tr(lang, "Sur le jeu de test, le classement n'est pas le même : "
                               + ", ".join(f"{a} {acc(v, lang)}" for a, v in test_ranked)
@@ -171,7 +171,7 @@ def q_best_activation(run: Run, lang: str) -> Answer:
             p.append(tr(lang, "Le jeu de test donne le même classement.", "The test set gives the same ranking."))
         sources.append(where("ex2.activations/metrics.json", "test_accuracy"))
     step = run.step("ex2.activations")
-    spreads = {a: facts.seed_spread(step, lambda mm, a=a: mm["val_accuracy"][a]) for a in va}
+    spreads = {a: quantities.seed_spread(step, lambda mm, a=a: mm["val_accuracy"][a]) for a in va}
     if all(spreads.values()):
         k = next(iter(spreads.values())).n
         by_mean = sorted(spreads, key=lambda a: spreads[a].mean, reverse=True)
@@ -249,7 +249,7 @@ def q_leaky(run: Run, lang: str) -> Answer:
     m = maybe(run, "ex2.activations")
     if m and "leaky_relu" in m["val_accuracy"] and "relu" in m["val_accuracy"]:
         va = m["val_accuracy"]
-        d = facts.accuracy_diff(va["leaky_relu"], va["relu"], m.get("n_validation") or 0)
+        d = quantities.accuracy_diff(va["leaky_relu"], va["relu"], m.get("n_validation") or 0)
         p.append(tr(lang, "Nous mesurons : "
                           f"LeakyReLU {acc(va['leaky_relu'], lang)} contre ReLU {acc(va['relu'], lang)} "
                           f"({diff_text(d, lang)}) ; sur un réseau aussi court, les neurones morts que LeakyReLU "
@@ -265,7 +265,7 @@ def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
     p = []
     a, c = maybe(run, "ex2.ann"), maybe(run, "ex2.cnn")
     if a and c:
-        convs = [(l_, f) for l_, f in facts.layer_formula(c["layers"]) if l_["type"] == "Conv2D"]
+        convs = [(l_, f) for l_, f in quantities.layer_formula(c["layers"]) if l_["type"] == "Conv2D"]
         dense = [l_ for l_ in c["layers"] if l_["type"] == "Dense"]
         p.append(tr(lang,
                     "Nous mesurons : "
@@ -293,8 +293,8 @@ def q_why_cnn_better(run: Run, lang: str) -> Answer:
                     f"{seconds(a.get('fit_seconds'), lang)}.",
               f", for {seconds(c.get('fit_seconds'), lang)} of training against "
               f"{seconds(a.get('fit_seconds'), lang)}.")]
-    sa = facts.seed_spread(run.step("ex2.ann"), lambda mm: mm["test_accuracy"])
-    sc = facts.seed_spread(run.step("ex2.cnn"), lambda mm: mm["test_accuracy"])
+    sa = quantities.seed_spread(run.step("ex2.ann"), lambda mm: mm["test_accuracy"])
+    sc = quantities.seed_spread(run.step("ex2.cnn"), lambda mm: mm["test_accuracy"])
     if sa and sc:
         w = judge.seeds(list(sc.values.values()), list(sa.values.values()))
         pv, sig = w.p, w.finding
@@ -344,7 +344,7 @@ def q_most_confused(run: Run, lang: str) -> Answer:
     p = [tr(lang, "Les confusions les plus fréquentes du CNN sur le test (vrai → prédit) : ",
             "The CNN's most frequent confusions on the test set (true → predicted): ")
          + ", ".join(f"{name(x['true'])} → {name(x['predicted'])} ({integer(x['count'], lang)})" for x in pairs) + "."]
-    h = facts.hardest(m)
+    h = quantities.hardest(m)
     if h and h.leaders:
         pcs = m["per_class"]
         tops = {"T-shirt/top", "Pullover", "Coat", "Shirt"}
@@ -381,7 +381,7 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
     c, aug = need(run, "ex2.cnn", "ex2.augment")
     text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
     worse = aug["test_loss"] > c["test_loss"]
-    se = facts.loss_se(run.step("ex2.cnn"), on_test=True)
+    se = quantities.loss_se(run.step("ex2.cnn"), on_test=True)
     verdict = judge.augmentation(aug["test_accuracy"], c["test_accuracy"], min(aug["n_test"], c["n_test"]),
                                  aug["test_loss"], c["test_loss"], se).verdict
     loss = judge.losses(aug["test_loss"], c["test_loss"], se)
@@ -392,7 +392,7 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
                     + _loss_word(loss, worse, "fr") + f" ({loss.fr}).",
               f"; test loss {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
               + _loss_word(loss, worse, "en") + f" ({loss.en}).")]
-    curve = facts.step_curve(run.step("ex2.augment"))
+    curve = quantities.step_curve(run.step("ex2.augment"))
     if curve and curve.epochs > 1:
         p.append(overfit_sentence(curve, lang))
     p.append(tr(lang,

@@ -5,7 +5,7 @@ Registered by name (:func:`~mnistlab.report.measures.measure`) and chosen from `
 
 from __future__ import annotations
 
-from mnistlab.report import facts
+from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import integer, num, pct, points, seconds, tr
 from mnistlab.report.measures import (
@@ -28,7 +28,7 @@ from mnistlab.report.measures import (
 @measure
 def todo_observe(run: Run, lang: str, step: str = "ex1") -> Answer:
     need_history(run, step)
-    c = facts.step_curve(run.step(step))
+    c = quantities.step_curve(run.step(step))
     return Answer([curve_sentence(c, lang)], [f"{step}/history.csv"])
 
 
@@ -36,10 +36,10 @@ def todo_observe(run: Run, lang: str, step: str = "ex1") -> Answer:
 def q_epoch(run: Run, lang: str) -> Answer:
     p = []
     s, m = run.step("ex1"), maybe(run, "ex1")
-    c = facts.step_curve(s)
+    c = quantities.step_curve(s)
     exp = s.exp  # config.json checked as `mnistlab run` checks it; None (and a problem noted) if it is not
     if exp is not None and m:
-        steps = facts.steps_per_epoch(m["n_train"], exp.batch_size)
+        steps = quantities.steps_per_epoch(m["n_train"], exp.batch_size)
         extra = ""
         if c and c.seconds_per_epoch:
             extra = tr(lang, f", environ {seconds(c.seconds_per_epoch, lang)} par époque sur cette machine",
@@ -73,7 +73,7 @@ def q_why_validation(run: Run, lang: str) -> Answer:
 @measure
 def q_fifty(run: Run, lang: str, study: str, base: str) -> Answer:
     s = run.done(study)
-    c = facts.step_curve(s) if s else None
+    c = quantities.step_curve(s) if s else None
     if not s or not c:
         return Answer([study_missing(lang, study)])
     m = s.metrics
@@ -125,7 +125,7 @@ def q_test_below_train(run: Run, lang: str) -> Answer:
 
 @measure
 def q_remedies(run: Run, lang: str, step: str, short: bool = False) -> Answer:
-    c = facts.step_curve(run.step(step))
+    c = quantities.step_curve(run.step(step))
     if not (c and c.best_val_loss_epoch):
         return Answer([])
     if c.overfits:
@@ -143,7 +143,7 @@ def q_remedies(run: Run, lang: str, step: str, short: bool = False) -> Answer:
 @measure
 def q_two_curves(run: Run, lang: str) -> Answer:
     need_history(run, "ex1")
-    c = facts.step_curve(run.step("ex1"))
+    c = quantities.step_curve(run.step("ex1"))
     p = [curve_sentence(c, lang)]
     if c.first_gap is not None and c.first_gap < 0:
         p.append(tr(lang,
@@ -159,7 +159,7 @@ def q_two_curves(run: Run, lang: str) -> Answer:
 @measure
 def q_detect_overfit(run: Run, lang: str) -> Answer:
     need_history(run, "ex1")
-    c = facts.step_curve(run.step("ex1"))
+    c = quantities.step_curve(run.step("ex1"))
     o = c.judged
     if c.overfits:
         head = tr(lang, f"Chez nous, c'est le cas : {o.fr}.", f"In our run it is: {o.en}.")
@@ -175,7 +175,7 @@ def q_detect_overfit(run: Run, lang: str) -> Answer:
 @measure
 def q_diverge(run: Run, lang: str) -> Answer:
     need_history(run, "ex1")
-    c = facts.step_curve(run.step("ex1"))
+    c = quantities.step_curve(run.step("ex1"))
     if c.first_gap is None or not c.best_val_loss_epoch:
         return Answer([])
     o = c.judged
@@ -199,7 +199,7 @@ def q_errors_where(run: Run, lang: str) -> Answer:
             f"Yes: {integer(m['test_errors'], lang)} errors out of {integer(m['n_test'], lang)} test images "
             f"({pct(m['test_errors'] / max(1, m['n_test']), lang)}).")]
     sources = [where("ex1/metrics.json", "test_errors", "n_test")]
-    e = facts.errors(run, run.step("ex1"), lang)
+    e = quantities.errors(run, run.step("ex1"), lang)
     if e:
         shown = min(run.step("ex1").exp.predictions_shown, e.n)
         if e.first_shown:
@@ -222,7 +222,7 @@ def q_errors_where(run: Run, lang: str) -> Answer:
 
 @measure
 def q_explain_error(run: Run, lang: str) -> Answer:
-    e = facts.errors(run, run.step("ex1"), lang)
+    e = quantities.errors(run, run.step("ex1"), lang)
     if not (e and e.mean_conf_wrong is not None):
         return Answer([])
     return Answer([tr(lang,
@@ -240,7 +240,7 @@ def q_explain_error(run: Run, lang: str) -> Answer:
 @measure
 def q_improve_cnn(run: Run, lang: str) -> Answer:
     m = need(run, "ex1")
-    se = facts.binomial_se(m["test_accuracy"], m["n_test"])
+    se = quantities.binomial_se(m["test_accuracy"], m["n_test"])
     return Answer([tr(lang,
                       f"Ce qu'il reste à gagner sur MNIST : le réseau dense fait {integer(m['test_errors'], lang)} "
                       f"erreurs sur {integer(m['n_test'], lang)} (précision {acc(m['test_accuracy'], lang)} "

@@ -11,16 +11,10 @@ from mnistlab import runfolder
 from mnistlab.report import sweep
 from mnistlab.report.artifacts import Run
 from mnistlab.report.blocks import Document, Items, Table, TitleBlock
+from mnistlab.report.exercises import handin_items, lab_items
 from mnistlab.report.fmt import tr
-from mnistlab.report.lab import handin_items, lab_items
-from mnistlab.report.more import (
-    analysis_items,
-    appendix_items,
-    extended_items,
-    notes_items,
-    others_items,
-    overview_items,
-)
+from mnistlab.report.frame import analysis_items, appendix_items, notes_items, overview_items
+from mnistlab.report.studies import extended_items, others_items
 
 # The report's sections in order; each returns its blocks, [] when the run has nothing for it.
 SECTIONS = [overview_items, lab_items, extended_items, others_items, analysis_items,

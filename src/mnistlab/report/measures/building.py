@@ -9,7 +9,7 @@ import numpy as np
 
 from mnistlab import judge
 from mnistlab.i18n import class_names
-from mnistlab.report import facts
+from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import general, integer, listing, num, shape, tr
 from mnistlab.report.measures import (
@@ -79,7 +79,7 @@ def q_sequential_dense(run: Run, lang: str) -> Answer:
     p = []
     m = maybe(run, "ex1")
     if m and m.get("layers"):
-        dense = [(l_, f) for l_, f in facts.layer_formula(m["layers"]) if l_.get("type") == "Dense" and f]
+        dense = [(l_, f) for l_, f in quantities.layer_formula(m["layers"]) if l_.get("type") == "Dense" and f]
         if dense:
             items = [f"`{l_['name']}` : {integer(l_['params'], lang)} = {f}" if lang == "fr"
                      else f"`{l_['name']}`: {integer(l_['params'], lang)} = {f}" for l_, f in dense]
@@ -206,7 +206,7 @@ def q_params(run: Run, lang: str) -> Answer:
     if not m or "params" not in m:
         return Answer([missing(run, lang, "ex1")])
     rows = []
-    for layer, formula in facts.layer_formula(m.get("layers", [])):
+    for layer, formula in quantities.layer_formula(m.get("layers", [])):
         rows.append(f"`{layer['name']}` ({layer['type']}) : {integer(layer['params'], lang)}"
                     + (f" = {formula}" if formula else "") if lang == "fr" else
                     f"`{layer['name']}` ({layer['type']}): {integer(layer['params'], lang)}"
@@ -224,7 +224,7 @@ def q_params(run: Run, lang: str) -> Answer:
 def q_softmax_output(run: Run, lang: str) -> Answer:
     p = []
     s = run.step("ex1")
-    probs = facts.probabilities(s)
+    probs = quantities.probabilities(s)
     if probs is not None:
         sums = probs.sum(axis=1)
         p.append(tr(lang,
@@ -245,7 +245,7 @@ def q_optimizer(run: Run, lang: str) -> Answer:
     exp, m = run.step("ex1").exp, maybe(run, "ex1")
     if exp is None or m is None:
         return Answer([])
-    steps = facts.steps_per_epoch(m["n_train"], exp.batch_size)
+    steps = quantities.steps_per_epoch(m["n_train"], exp.batch_size)
     return Answer([tr(lang, f"Ici : `{exp.optimizer}`, taux d'apprentissage {general(exp.learning_rate, lang)}, soit "
                             f"{integer(steps, lang)} mises à jour par époque ({integer(m['n_train'], lang)} images / "
                             f"lots de {exp.batch_size}).",
@@ -258,7 +258,7 @@ def q_optimizer(run: Run, lang: str) -> Answer:
 
 @measure
 def q_why_loss(run: Run, lang: str) -> Answer:
-    c = facts.step_curve(run.step("ex1"))
+    c = quantities.step_curve(run.step("ex1"))
     return Answer([tr(lang, f"Ici, la perte d'entraînement passe de {num(c.first_loss, lang)} (époque 1) à "
                             f"{num(c.last_loss, lang)} (époque {c.epochs}).",
                       f"Here, training loss goes from {num(c.first_loss, lang)} (epoch 1) to "
@@ -322,7 +322,7 @@ def q_loss_vs_metrics(run: Run, lang: str) -> Answer:
     if h and h.get("val_loss") and h.get("val_accuracy"):
         vl, va = h["val_loss"], h["val_accuracy"]
         step = run.step("ex1")
-        n_val, se = facts.validation_size(step), facts.loss_se(step)
+        n_val, se = quantities.validation_size(step), quantities.loss_se(step)
         # an epoch where the loss rises AND the accuracy rises, each beyond two standard errors (the judge)
         both = [i + 2 for i in range(min(len(vl), len(va)) - 1)
                 if judge.losses(vl[i + 1], vl[i], se).finding and vl[i + 1] > vl[i]

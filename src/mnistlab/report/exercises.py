@@ -2,7 +2,7 @@
 
 :func:`lab_items` walks the lab plan's sections and appends, for each, the blocks the plan names (small
 functions registered in :data:`BLOCKS`), then the section's questions; :func:`handin_items` is the
-"Travail demandé" checklist with the complete code. :func:`mnistlab.report.document.build` appends them.
+"Travail demandé" checklist with the complete code. :func:`mnistlab.report.layout.build` appends them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from mnistlab import lab
 from mnistlab.errors import MnistlabError
 from mnistlab.i18n import class_names, text
 from mnistlab.lab import plan as lab_plan
-from mnistlab.report import code, facts, figures, questionnaire
+from mnistlab.report import code, figures, quantities, questionnaire
 from mnistlab.report.artifacts import Run, Step
 from mnistlab.report.blocks import QA, Bullets, Code, Items, Table, slug
 from mnistlab.report.fmt import integer, num, points, seconds, signed, signed_int, tr
@@ -254,10 +254,10 @@ def block_compare(items: Items, run: Run, step: Step, value: str = "") -> None:
                      signed_int(n["params"] - o["params"], lang)])
     rows.append([tr(lang, "entraînement", "training"), seconds(o.get("fit_seconds"), lang),
                  seconds(n.get("fit_seconds"), lang), ""])
-    so = facts.seed_spread(old, lambda mm: mm["test_accuracy"])
-    sn = facts.seed_spread(new, lambda mm: mm["test_accuracy"])
+    so = quantities.seed_spread(old, lambda mm: mm["test_accuracy"])
+    sn = quantities.seed_spread(new, lambda mm: mm["test_accuracy"])
     if so and sn:
-        pv = facts.welch_p(sn, so)
+        pv = quantities.welch_p(sn, so)
         rows.append([tr(lang, f"précision test, moyenne ± écart-type ({so.n} / {sn.n} graines)",
                         f"test accuracy, mean ± SD ({so.n} / {sn.n} seeds)"),
                      f"{num(so.mean, lang)} ± {num(so.std, lang)}", f"{num(sn.mean, lang)} ± {num(sn.std, lang)}",
@@ -269,13 +269,13 @@ def block_compare(items: Items, run: Run, step: Step, value: str = "") -> None:
                       origin=f"{value}/metrics.json, {step.name}/metrics.json"))
 
 
-def pair(run: Run, new: str, old: str) -> tuple[dict, dict, facts.Diff] | None:
+def pair(run: Run, new: str, old: str) -> tuple[dict, dict, quantities.Diff] | None:
     """The metrics of two finished steps and the difference of their test accuracies; None if one is missing."""
     a, b = run.done(new), run.done(old)
     if not (a and b):
         return None
     m, n = a.metrics, b.metrics
-    return m, n, facts.accuracy_diff(m["test_accuracy"], n["test_accuracy"], min(m["n_test"], n["n_test"]))
+    return m, n, quantities.accuracy_diff(m["test_accuracy"], n["test_accuracy"], min(m["n_test"], n["n_test"]))
 
 
 def activations(items: Items, run: Run, act: Step) -> None:
@@ -304,7 +304,8 @@ def activations(items: Items, run: Run, act: Step) -> None:
 
 def seeds_tables(items: Items, run: Run, act: Step) -> None:
     lang = items.lang
-    spreads = {a: facts.seed_spread(act, lambda mm, a=a: mm["val_accuracy"][a]) for a in act.metrics["val_accuracy"]}
+    spreads = {a: quantities.seed_spread(act, lambda mm, a=a: mm["val_accuracy"][a])
+               for a in act.metrics["val_accuracy"]}
     if not all(spreads.values()):
         if act.seeds:
             items.p(tr(lang, "Les graines supplémentaires de cette étude manquent ou n'ont pas fini.",
@@ -325,7 +326,7 @@ def seeds_tables(items: Items, run: Run, act: Step) -> None:
     names, pairs = list(spreads), []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            pv = facts.welch_p(spreads[a], spreads[b])
+            pv = quantities.welch_p(spreads[a], spreads[b])
             sig = pv is not None and pv < 0.05
             pairs.append([f"{a} − {b}", points(spreads[a].mean - spreads[b].mean, lang), num(pv, lang, 3),
                           tr(lang, "**oui**" if sig else "non", "**yes**" if sig else "no")])

@@ -1,6 +1,6 @@
 """``--execute``: run a student's notebook in a child process, sandboxed as far as this OS allows.
 
-Each notebook runs in ``python -m mnistlab.grade.child`` (an nbclient kernel), started in a new session in a
+Each notebook runs in ``python -m mnistlab.grade.child`` (an nbclient kernel), started as its own process group in a
 fresh temporary working folder, with a wall-clock limit (the whole process group is killed past it), a
 memory limit (``RLIMIT_AS`` on the child, inherited by its kernel), a file-size limit, and no network when a
 network namespace can be made (``unshare -rn``). What could not be applied is said in :func:`isolation`.

@@ -99,7 +99,6 @@ TOY_QUESTION = '''
 [[question]]
 key = "ex2.8.1"
 label = "1"
-fr = "Le CNN large fait-il mieux ?"
 en = "Does the wide CNN do better?"
 explain_fr = "Deux fois plus de filtres."
 explain_en = "Twice the filters."

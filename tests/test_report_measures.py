@@ -49,7 +49,7 @@ def test_questions_file_holds_every_section_and_question_of_the_lab():
 
 
 TOML = '[[question]]\nkey = "ex1.1.1"\nlabel = "1"\n' \
-       'fr = "q"\nen = "q"\nmeasure = "{measure}"\n{args}'
+       'en = "q"\nmeasure = "{measure}"\n{args}'
 
 
 @pytest.mark.parametrize("measure, args, message", [("no_such_measure", "", "unknown measurement"),

@@ -136,6 +136,11 @@ def program(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: 
     return "\n\n".join(c.source for c in cells(configs, lang, steps, data_dir) if c.kind == "code") + "\n"
 
 
+def question_texts() -> dict[str, str]:
+    """{question key: the lab's French words}, for every question and "À faire" item, in the lab's order."""
+    return {name: body for _, _, items in _sections() for kind, name, body in items if kind in ("question", "todo")}
+
+
 def section_titles() -> dict[str, str]:
     """{section id: the lab's French title}, in the lab's order."""
     return {sid: title for sid, title, _ in _sections()}

@@ -77,13 +77,17 @@ def parse(text: str, source: str = DATA) -> Lab:
     except tomllib.TOMLDecodeError as e:
         raise QuestionsError(f"not valid TOML: {e}", source) from None
     registry = measures.registry()
-    titles = lab.section_titles()
+    titles, words = lab.section_titles(), lab.question_texts()
     every = {sid: Section(sid, titles.get(sid, sid), s.en, s.step) for sid, s in plan.load().sections.items()}
     try:
         qs = []
         for q in raw["question"]:
             key = q["key"]
-            qs.append(Question(key, key.rsplit(".", 1)[0], q["label"], q["fr"], q["en"], q.get("explain_fr", ""),
+            if "fr" in q:
+                raise QuestionsError(f"question {key!r}: the lab's words are in tp2.fr.md, not here", source)
+            if key not in words:
+                raise QuestionsError(f"question {key!r} is not in the lab's text (tp2.fr.md)", source)
+            qs.append(Question(key, key.rsplit(".", 1)[0], q["label"], words[key], q["en"], q.get("explain_fr", ""),
                                q.get("explain_en", ""), q["measure"], dict(q.get("args", {})), bool(q.get("todo"))))
     except (KeyError, TypeError, AttributeError) as e:
         raise QuestionsError(f"malformed entry (missing or wrong field {e})", source) from None

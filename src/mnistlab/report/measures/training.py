@@ -131,12 +131,16 @@ def q_remedies(run: Run, lang: str, step: str, short: bool = False) -> Answer:
     if c.overfits:
         stop = tr(lang, f"Ici, un early stopping garderait les poids de l'époque {c.best_val_loss_epoch}.",
                   f"Here, early stopping would keep the weights of epoch {c.best_val_loss_epoch}.")
-    else:
+    elif short:
         stop = tr(lang, f"Ici, nous ne mesurons pas de surapprentissage sur ces {c.epochs} époques : le remède "
                         "serait plutôt d'entraîner plus longtemps, en surveillant la validation avec un early "
                         "stopping.",
                   f"Here we measure no overfitting over these {c.epochs} epochs: the remedy would rather be to "
                   "train longer while watching validation with early stopping.")
+    else:  # the sentence before already says that no overfitting was measured
+        stop = tr(lang, "Le remède serait donc plutôt d'entraîner plus longtemps, en surveillant la validation avec "
+                        "un early stopping.",
+                  "The remedy would rather be to train longer while watching validation with early stopping.")
     return Answer([stop] if short else [overfit_sentence(c, lang) + " " + stop], [f"{step}/history.csv"])
 
 

@@ -12,6 +12,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 from mnistlab import plots
 from mnistlab.config import Experiment
 from mnistlab.data.pipeline import model_input
+from mnistlab.derived import confused_pairs
 from mnistlab.fileio import write_text
 from mnistlab.i18n import class_names
 from mnistlab.runfolder import CONFUSION, FIGURES, save_array
@@ -21,14 +22,8 @@ from mnistlab.train import Context, load_model
 def most_confused(matrix: np.ndarray, names: list[str], top: int = 5) -> list[dict[str, object]]:
     """The largest off-diagonal cells: (true class, predicted class, count), largest first; the ``top`` largest
     and every cell tied with the last of them (a tie is never dropped)."""
-    off = matrix.copy()
-    np.fill_diagonal(off, 0)
-    cells = sorted(((int(off[t, p]), t, p) for t in range(off.shape[0]) for p in range(off.shape[1]) if off[t, p]),
-                   key=lambda c: (-c[0], c[1], c[2]))
-    if len(cells) > top:
-        cells = [c for c in cells if c[0] >= cells[top - 1][0]]
     return [{"true": names[t], "predicted": names[p], "true_index": int(t), "predicted_index": int(p), "count": n}
-            for n, t, p in cells]
+            for n, t, p in confused_pairs(matrix, top)]
 
 
 def confusion_and_report(y: np.ndarray, pred: np.ndarray, names_en: list[str], csv_path: Path

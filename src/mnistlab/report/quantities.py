@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnistlab import judge, runfolder
+from mnistlab.derived import confused_pairs
 from mnistlab.i18n import class_names
 from mnistlab.report.artifacts import Run, Step
 
@@ -228,13 +229,7 @@ def errors(run: Run, step: Step, lang: str, top: int = 3) -> Errors | None:
 
 def top_pairs(matrix: np.ndarray, names: list[str], top: int = 3) -> list[tuple[str, str, int]]:
     """The ``top`` largest off-diagonal cells (true, predicted, count), and every cell tied with the last one."""
-    off = matrix.copy()
-    np.fill_diagonal(off, 0)
-    cells = sorted(((int(off[t, p]), t, p) for t in range(off.shape[0]) for p in range(off.shape[1]) if off[t, p]),
-                   key=lambda c: (-c[0], c[1], c[2]))
-    if len(cells) > top:
-        cells = [c for c in cells if c[0] >= cells[top - 1][0]]
-    return [(names[t], names[p], n) for n, t, p in cells]
+    return [(names[t], names[p], n) for n, t, p in confused_pairs(matrix, top)]
 
 
 def hardest(confusion_metrics: dict) -> judge.Ranking | None:

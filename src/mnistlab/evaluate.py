@@ -12,18 +12,11 @@ from sklearn.metrics import classification_report, confusion_matrix
 from mnistlab import plots
 from mnistlab.config import Experiment
 from mnistlab.data.pipeline import model_input
-from mnistlab.derived import confused_pairs
+from mnistlab.derived import confusion_summary, most_confused  # noqa: F401 - most_confused: its public name here
 from mnistlab.fileio import write_text
 from mnistlab.i18n import class_names
 from mnistlab.runfolder import CONFUSION, FIGURES, save_array
 from mnistlab.train import Context, load_model
-
-
-def most_confused(matrix: np.ndarray, names: list[str], top: int = 5) -> list[dict[str, object]]:
-    """The largest off-diagonal cells: (true class, predicted class, count), largest first; the ``top`` largest
-    and every cell tied with the last of them (a tie is never dropped)."""
-    return [{"true": names[t], "predicted": names[p], "true_index": int(t), "predicted_index": int(p), "count": n}
-            for n, t, p in confused_pairs(matrix, top)]
 
 
 def confusion_and_report(y: np.ndarray, pred: np.ndarray, names_en: list[str], csv_path: Path
@@ -59,17 +52,7 @@ def confusion_step(exp: Experiment, ctx: Context, model_path: Path) -> dict[str,
     plots.save(plots.mistakes(x_raw[worst], y[worst], pred[worst], probs[worst, pred[worst]], names, "CNN",
                               ctx.lang), ctx.workdir / FIGURES / "mistakes.png")
     save_array(ctx.workdir, "mistakes_images", x_raw[worst])  # the report redraws them in its language
-    per_class = {names_en[i]: {k: float(report[names_en[i]][k]) for k in ("precision", "recall", "f1-score")}
-                 | {"support": int(report[names_en[i]]["support"])} for i in range(10)}
-    return {
-        "model": str(model_path.parent.name),
-        "test_accuracy": float((pred == y).mean()),
-        "n_test": int(len(y)),
-        "per_class": per_class,
-        "macro_f1": float(report["macro avg"]["f1-score"]),
-        "most_confused": most_confused(matrix, names_en),
-        "worst_recall_class": min(per_class, key=lambda k: per_class[k]["recall"]),
-        "most_confident_mistakes": [{"index": int(i), "true": names_en[y[i]], "predicted": names_en[pred[i]],
-                                     "probability": float(probs[i, pred[i]])} for i in worst],
-        "confusion_matrix": matrix.tolist(),
-    }
+    return {"model": str(model_path.parent.name),
+            **confusion_summary(matrix, report, names_en, float((pred == y).mean()), len(y)),
+            "most_confident_mistakes": [{"index": int(i), "true": names_en[y[i]], "predicted": names_en[pred[i]],
+                                         "probability": float(probs[i, pred[i]])} for i in worst]}

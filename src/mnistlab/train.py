@@ -33,6 +33,7 @@ from mnistlab.callbacks import (
 )
 from mnistlab.config import Experiment
 from mnistlab.data.pipeline import Prepared, augmented_grid, batches, epoch_counter, legacy_augmented_flow, prepare
+from mnistlab.derived import activation_ranking
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import atomic_path, save_model, sha256_file, write_json, write_text
 from mnistlab.i18n import class_names, text
@@ -382,14 +383,11 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
                ctx.workdir / FIGURES / "activations.png")
     plots.save(plots.overlay({a: h["val_accuracy"] for a, h in histories.items()}, text("activations_title", ctx.lang),
                              text("val_acc", ctx.lang), ctx.lang), ctx.workdir / FIGURES / "val_accuracy.png")
-    best = max(val, key=val.get)
-    ranked = sorted(val, key=val.get, reverse=True)
     return {
         "val_accuracy": val,
         "test_accuracy": {a: float(m["test_accuracy"]) for a, m in results.items()},
         "fit_seconds": {a: float(m["fit_seconds"]) for a, m in results.items()},
-        "best": best,
-        "margin_over_second": float(val[ranked[0]] - val[ranked[1]]) if len(ranked) > 1 else None,
+        **activation_ranking(val),
         "params": {a: int(m["params"]) for a, m in results.items()},
         "n_train": int(len(data.x_train)),
         "n_validation": int(len(data.x_val)),

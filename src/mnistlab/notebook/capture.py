@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mnistlab.config import Experiment
+from mnistlab.derived import activation_ranking, confusion_summary
 from mnistlab.fileio import write_json
 from mnistlab.runfolder import (
     CONFIG,
@@ -174,11 +175,9 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
         metrics: dict[str, Any]
         if name == "ex2.activations":
             val = got["results"]
-            ranked = sorted(val, key=val.get, reverse=True)
             n_train, n_val = _n_fit(exp, got["n_train"])
             params = got["params"]
-            metrics = {"val_accuracy": val, "best": ranked[0] if ranked else None,
-                       "margin_over_second": float(val[ranked[0]] - val[ranked[1]]) if len(ranked) > 1 else None,
+            metrics = {"val_accuracy": val, **activation_ranking(val),
                        "params": {a: params.get("model_leaky" if a == "leaky_relu" else "model_act") for a in val},
                        "n_train": n_train, "n_validation": n_val}
         elif name == "ex2.confusion":
@@ -213,13 +212,7 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
 
 def _confusion(y: np.ndarray, pred: np.ndarray, names: list[str], folder: Path) -> dict[str, Any]:
     """``ex2.confusion``'s metrics from the labels and the CNN's predictions (as ``mnistlab run`` writes them)."""
-    from mnistlab.evaluate import confusion_and_report, most_confused
+    from mnistlab.evaluate import confusion_and_report
 
     matrix, report = confusion_and_report(y, pred, names, folder / CONFUSION)
-    per_class = {n: {k: float(report[n][k]) for k in ("precision", "recall", "f1-score")}
-                 | {"support": int(report[n]["support"])} for n in names}
-    return {"model": "ex2.cnn", "test_accuracy": float((pred == y).mean()), "n_test": int(len(y)),
-            "per_class": per_class, "macro_f1": float(report["macro avg"]["f1-score"]),
-            "most_confused": most_confused(matrix, names),
-            "worst_recall_class": min(per_class, key=lambda k: per_class[k]["recall"]),
-            "confusion_matrix": matrix.tolist()}
+    return {"model": "ex2.cnn", **confusion_summary(matrix, report, names, float((pred == y).mean()), len(y))}

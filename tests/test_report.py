@@ -393,11 +393,11 @@ def test_report_renders_offline_in_chromium_on_desktop_phone_and_paper(lab, brow
         page.on("request", lambda r, requests=requests: requests.append(r.url))
         page.goto((lab / "report.html").as_uri())
         page.wait_for_load_state("load")
-        images = page.evaluate("Array.from(layout.images).map(i => [i.complete, i.naturalWidth])")
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
         assert len(images) >= 25 and all(ok and w > 0 for ok, w in images), images
         assert all(u.startswith(("data:", "file:")) for u in requests), [u[:80] for u in requests]
         # Readable on a phone: nothing wider than the screen (wide tables and code scroll in their box).
-        assert page.evaluate("layout.documentElement.scrollWidth") <= width
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
         if width == 1200:
             assert page.pdf(format="A4")[:4] == b"%PDF"  # printable
         page.close()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import socket
 import sys
 import threading
@@ -32,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from web_latency import canvas_png, start_server, stop_server  # noqa: E402
-from web_load import load, proc_mib, summary  # noqa: E402
+from web_load import load, machine_line, proc_mib, summary  # noqa: E402
 
 
 def probe(port: int, body: bytes, n: int) -> tuple[list[float], list[int]]:
@@ -177,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{proc_mib(pid, 'VmRSS:'):.0f} MiB after", flush=True)
     finally:
         stop_server(proc)
-    print(f"({os.cpu_count()} cores; {Path('/proc/loadavg').read_text().split()[0]} load average at the end)")
+    print(machine_line())
     return 0
 
 

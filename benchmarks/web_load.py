@@ -124,6 +124,11 @@ def big_uploads(pid: int, port: int, parallel: int = 4) -> str:
             f"{idle:.0f} MiB idle")
 
 
+def machine_line() -> str:
+    """The line that closes a server benchmark's output: cores and the load average at the end."""
+    return f"({os.cpu_count()} cores; {Path('/proc/loadavg').read_text().split()[0]} load average at the end)"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=30.0, help="length of each load phase (default 30)")
@@ -147,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(big_uploads(pid, port), flush=True)
     finally:
         stop_server(proc)
-    print(f"({os.cpu_count()} cores; {Path('/proc/loadavg').read_text().split()[0]} load average at the end)")
+    print(machine_line())
     return 0
 
 

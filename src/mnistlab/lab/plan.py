@@ -13,6 +13,7 @@ and beside it any of the lab's other data files (``tp2.fr.md``, ``code.toml``, `
 from __future__ import annotations
 
 import contextlib
+import functools
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -143,7 +144,7 @@ _CURRENT: list[Plan] = []
 def load() -> Plan:
     """The plan in use: the package's ``plan.toml`` (read once), or the one :func:`use` put in place."""
     if not _CURRENT:
-        _CURRENT.append(parse(resources.files("mnistlab.lab").joinpath(DATA).read_text(encoding="utf-8")))
+        _CURRENT.append(parse(_package_text("mnistlab.lab", DATA)))
     return _CURRENT[-1]
 
 
@@ -167,6 +168,12 @@ def resource(name: str, package: str = "mnistlab.lab") -> str:
     folder = load().folder
     if folder is not None and (folder / name).is_file():
         return (folder / name).read_text(encoding="utf-8")
+    return _package_text(package, name)
+
+
+@functools.cache
+def _package_text(package: str, name: str) -> str:
+    """A data file of the installed package, read once (the report asks for its questions many times)."""
     return resources.files(package).joinpath(name).read_text(encoding="utf-8")
 
 

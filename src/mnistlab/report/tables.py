@@ -16,8 +16,8 @@ from mnistlab.report.measures import data_facts, label, status_word
 
 def step_title(step: Step, lang: str) -> str:
     """The step's title in ``lang``: the experiment file's (French) title, or its English translation."""
-    if lang == "en" and plan.title_en(step.name):
-        return plan.title_en(step.name)
+    if lang == "en" and (title_en := plan.title_en(step.name)):
+        return title_en
     title = (step.config or {}).get("title")
     if isinstance(title, str) and title.strip():
         return " ".join(title.split())[:200]  # one line: a title from a run folder never ends a comment

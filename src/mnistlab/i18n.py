@@ -1,40 +1,86 @@
-"""Words shown to people (figure labels, class names), in French (the lab's language) and English.
+"""Every word shown to people, in French (the lab's language) and English: one lookup over data files.
 
-The words are data: ``words.toml`` holds each entry in both languages side by side; :func:`text` and
-:func:`class_names` look them up. An entry missing a language fails when the file loads.
+The words are data in ``words/*.toml``, one file per subject (``figures``, ``classes``, ``grade``, the
+report's modules...). Each entry holds its two languages side by side::
+
+    [missing_step]
+    fr = "**Manquant** : {step} n'a pas de résultats."
+    en = "**Missing**: {step} has no results."
+
+:func:`say` ("file.entry", lang, values) gives the sentence with its ``{fields}`` filled by ``str.format``
+(so a literal brace is written ``{{``); :func:`class_names` gives a data set's ten class names. Every file is
+checked when it is first read: an entry without both languages, with other keys, or whose two languages do
+not have the same fields fails there, naming the file and the entry.
 """
 
 from __future__ import annotations
 
 import functools
+import string
 import tomllib
 from importlib import resources
 
 from mnistlab.errors import MnistlabError
 
 LANGS = ("fr", "en")
+FOLDER = "words"
+
+
+def fields(template: str) -> list[str]:
+    """The ``{fields}`` of ``template``, sorted (``{}`` counts as ``""``)."""
+    return sorted(f for _, f, _, _ in string.Formatter().parse(template) if f is not None)
+
+
+def _check(name: str, table: dict) -> dict[str, dict[str, object]]:
+    """``table`` (one words file) if every entry is {fr, en} of the same kind and fields; else MnistlabError."""
+    for key, entry in table.items():
+        where = f"{FOLDER}/{name}.toml"
+        if not isinstance(entry, dict) or set(entry) != set(LANGS):
+            have = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+            raise MnistlabError(f"entry {key!r} must hold exactly {' and '.join(LANGS)} (has {have})", where)
+        fr, en = (entry[lang] for lang in LANGS)
+        if isinstance(fr, str) and isinstance(en, str):
+            try:
+                same = fields(fr) == fields(en)
+            except ValueError as e:
+                raise MnistlabError(f"entry {key!r}: {e} (write a literal brace as {{{{)", where) from None
+            if not same:
+                raise MnistlabError(f"entry {key!r}: the languages have different fields "
+                                    f"({fields(fr)} / {fields(en)})", where)
+        elif not (isinstance(fr, list) and isinstance(en, list) and len(fr) == len(en)):
+            raise MnistlabError(f"entry {key!r}: both languages must be text, or lists of one length", where)
+    return table
 
 
 @functools.cache
 def words() -> dict[str, dict[str, dict[str, object]]]:
-    """``words.toml`` as {"text" | "class_names": {key: {lang: value}}}, every entry checked for both languages.
+    """Every words file as {file: {entry: {lang: text}}}, each checked (see the module's docstring).
 
     Raises:
-        MnistlabError: an entry lacks a language.
+        MnistlabError: a file is not TOML or an entry is not complete.
     """
-    raw = tomllib.loads(resources.files("mnistlab").joinpath("words.toml").read_text(encoding="utf-8"))
-    for table in ("text", "class_names"):
-        for key, entry in raw[table].items():
-            if missing := [lang for lang in LANGS if lang not in entry]:
-                raise MnistlabError(f"{table}.{key} has no {missing[0]!r} entry", "words.toml")
-    return raw
+    out = {}
+    for f in sorted(resources.files("mnistlab").joinpath(FOLDER).iterdir(), key=lambda f: f.name):
+        if f.name.endswith(".toml"):
+            name = f.name.removesuffix(".toml")
+            try:
+                out[name] = _check(name, tomllib.loads(f.read_text(encoding="utf-8")))
+            except tomllib.TOMLDecodeError as e:
+                raise MnistlabError(f"not valid TOML: {e}", f"{FOLDER}/{f.name}") from None
+    return out
+
+
+def say(key: str, lang: str = "fr", *args: object, **values: object) -> str:
+    """The words ``key`` ("file.entry") in ``lang``, their fields filled from ``args`` / ``values``.
+
+    Raises:
+        KeyError: no such entry or language (a mistake in the code; a test checks every key the code uses).
+    """
+    name, _, entry = key.partition(".")
+    template = words()[name][entry][lang]
+    return template.format(*args, **values)
 
 
 def class_names(dataset: str, lang: str = "fr") -> list[str]:
     """The ten class names of ``dataset`` in ``lang``."""
-    return list(words()["class_names"][dataset][lang])
-
-
-def text(key: str, lang: str = "fr") -> str:
-    """A figure string in ``lang``; ``str.format`` it where it has ``{}``."""
-    return words()["text"][key][lang]
+    return list(words()["classes"][dataset][lang])

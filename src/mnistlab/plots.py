@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mnistlab.fileio import atomic_path  # noqa: E402
-from mnistlab.i18n import text  # noqa: E402
+from mnistlab.i18n import say  # noqa: E402
 
 
 def save(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
@@ -36,7 +36,7 @@ def samples(images: np.ndarray, labels: np.ndarray, class_names: list[str], rows
         ax.imshow(images[i], cmap="gray")
         y = int(labels[i])
         name = class_names[y]
-        ax.set_title(text("label", lang).format(y if name == str(y) else f"{y} ({name})"), fontsize=9)
+        ax.set_title(say("figures.label", lang, y if name == str(y) else f"{y} ({name})"), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -55,11 +55,11 @@ def curves(history: dict[str, list[float]], metric: str, title: str, lang: str =
     if len(val):
         ax.plot(np.arange(1, len(val) + 1), val, marker="o", label=text(f"val_{short}", lang))
     ax.set_title(text(f"{short}_title", lang).format(title))
-    ax.set_xlabel(text("epochs", lang))
+    ax.set_xlabel(say("figures.epochs", lang))
     ax.set_ylabel(text(metric, lang))
     ax.set_xticks(epochs if len(epochs) <= 20 else ax.get_xticks())
     if mark_epoch:
-        ax.axvline(mark_epoch, color="grey", linestyle="--", label=text("best_val_loss_at", lang).format(mark_epoch))
+        ax.axvline(mark_epoch, color="grey", linestyle="--", label=say("figures.best_val_loss_at", lang, mark_epoch))
     ax.legend()
     ax.grid(True)
     fig.tight_layout()
@@ -76,7 +76,7 @@ def overlay(series: dict[str, list[float]], title: str, ylabel: str, lang: str =
     if 0 < longest <= 20:
         ax.set_xticks(np.arange(1, longest + 1))
     ax.set_title(title)
-    ax.set_xlabel(text("epochs", lang))
+    ax.set_xlabel(say("figures.epochs", lang))
     ax.set_ylabel(ylabel)
     ax.legend()
     ax.grid(True)
@@ -91,7 +91,7 @@ def predictions(images: np.ndarray, true: np.ndarray, predicted: np.ndarray, cla
     fig, axes = plt.subplots(1, n, figsize=(2 * n, 2.6), squeeze=False)
     for ax, img, t, p in zip(axes.flat, images, true, predicted, strict=True):
         ax.imshow(img, cmap="gray")
-        ax.set_title(text("true_pred", lang).format(class_names[int(t)], class_names[int(p)]),
+        ax.set_title(say("figures.true_pred", lang, class_names[int(t)], class_names[int(p)]),
                      fontsize=9, color="black" if t == p else "red")
         ax.axis("off")
     fig.tight_layout()
@@ -128,9 +128,9 @@ def confusion(matrix: np.ndarray, class_names: list[str], title: str, lang: str 
     fig, ax = plt.subplots(figsize=(9, 8))
     ConfusionMatrixDisplay(matrix, display_labels=class_names).plot(
         ax=ax, cmap="Blues", xticks_rotation=45, colorbar=True, values_format="d")
-    ax.set_title(text("confusion_title", lang).format(title))
-    ax.set_xlabel(text("pred_label", lang))
-    ax.set_ylabel(text("true_label", lang))
+    ax.set_title(say("figures.confusion_title", lang, title))
+    ax.set_xlabel(say("figures.pred_label", lang))
+    ax.set_ylabel(say("figures.true_label", lang))
     fig.tight_layout()
     return fig
 
@@ -141,12 +141,12 @@ def augmented(originals: np.ndarray, variants: np.ndarray, lang: str = "fr") -> 
     fig, axes = plt.subplots(rows, per_row + 1, figsize=(1.5 * (per_row + 1), 1.5 * rows), squeeze=False)
     for r in range(rows):
         axes[r, 0].imshow(originals[r], cmap="gray", vmin=0, vmax=1)
-        axes[r, 0].set_title(text("original", lang), fontsize=8)
+        axes[r, 0].set_title(say("figures.original", lang), fontsize=8)
         for c in range(per_row):
             axes[r, c + 1].imshow(variants[r, c], cmap="gray", vmin=0, vmax=1)
     for ax in axes.flat:
         ax.axis("off")
-    fig.suptitle(text("augmented_title", lang))
+    fig.suptitle(say("figures.augmented_title", lang))
     fig.tight_layout()
     return fig
 
@@ -161,8 +161,8 @@ def mistakes(images: np.ndarray, true: np.ndarray, predicted: np.ndarray, confid
         ax.axis("off")
         if i < n:
             ax.imshow(images[i], cmap="gray")
-            ax.set_title(text("mistake", lang).format(class_names[int(true[i])], class_names[int(predicted[i])],
+            ax.set_title(say("figures.mistake", lang, class_names[int(true[i])], class_names[int(predicted[i])],
                                                       float(confidence[i])), fontsize=8, color="red")
-    fig.suptitle(text("mistakes_title", lang).format(title))
+    fig.suptitle(say("figures.mistakes_title", lang, title))
     fig.tight_layout()
     return fig

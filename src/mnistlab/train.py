@@ -36,7 +36,7 @@ from mnistlab.data.pipeline import Prepared, augmented_grid, batches, epoch_coun
 from mnistlab.derived import activation_ranking
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import atomic_path, save_model, sha256_file, write_json, write_text
-from mnistlab.i18n import class_names, text
+from mnistlab.i18n import class_names, say
 from mnistlab.runfolder import (
     FIGURES,
     HISTORY,
@@ -379,10 +379,10 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
         results[act] = metrics
         histories[act] = history
     val = {a: float(m["final_val_accuracy"]) for a, m in results.items()}
-    plots.save(plots.bars(val, text("activations_title", ctx.lang), text("val_accuracy", ctx.lang), lang=ctx.lang),
+    plots.save(plots.bars(val, say("figures.activations_title", ctx.lang), say("figures.val_accuracy", ctx.lang), lang=ctx.lang),
                ctx.workdir / FIGURES / "activations.png")
-    plots.save(plots.overlay({a: h["val_accuracy"] for a, h in histories.items()}, text("activations_title", ctx.lang),
-                             text("val_acc", ctx.lang), ctx.lang), ctx.workdir / FIGURES / "val_accuracy.png")
+    plots.save(plots.overlay({a: h["val_accuracy"] for a, h in histories.items()}, say("figures.activations_title", ctx.lang),
+                             say("figures.val_acc", ctx.lang), ctx.lang), ctx.workdir / FIGURES / "val_accuracy.png")
     return {
         "val_accuracy": val,
         "test_accuracy": {a: float(m["test_accuracy"]) for a, m in results.items()},

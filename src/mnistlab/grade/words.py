@@ -1,17 +1,9 @@
-"""The grader's sentences (``words.toml``) and numbers written the language's way (0,842 in French)."""
+"""The grader's sentences (``mnistlab/words/grade.toml``, through :func:`mnistlab.i18n.say`) and numbers written
+the language's way (0,842 in French)."""
 
 from __future__ import annotations
 
-import functools
-import tomllib
-from importlib import resources
-
-LANGS = ("fr", "en")
-
-
-@functools.cache
-def _table() -> dict[str, dict[str, str]]:
-    return tomllib.loads((resources.files("mnistlab.grade") / "words.toml").read_text(encoding="utf-8"))
+from mnistlab import i18n
 
 
 def num(value, lang: str, digits: int = 4) -> str:
@@ -26,5 +18,5 @@ def num(value, lang: str, digits: int = 4) -> str:
 
 def say(key: str, lang: str, **args) -> str:
     """The sentence ``key`` in ``lang`` with ``args`` filled (numbers written the language's way)."""
-    template = _table()[lang if lang in LANGS else "fr"][key]
-    return template.format(**{k: num(v, lang) for k, v in args.items()})
+    lang = lang if lang in i18n.LANGS else "fr"
+    return i18n.say(f"grade.{key}", lang, **{k: num(v, lang) for k, v in args.items()})

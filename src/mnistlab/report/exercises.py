@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from mnistlab import lab
 from mnistlab.errors import MnistlabError
-from mnistlab.i18n import class_names, text
+from mnistlab.i18n import class_names, say
 from mnistlab.lab import plan as lab_plan
 from mnistlab.report import code, figures, quantities, questionnaire
 from mnistlab.report.artifacts import Run, Step
@@ -230,7 +230,7 @@ def block_confusion(items: Items, run: Run, step: Step) -> None:
 
 @block
 def block_augmented(items: Items, run: Run, step: Step) -> None:
-    items.fig(figures.augmented(run, step, items.lang), text("augmented_title", items.lang))
+    items.fig(figures.augmented(run, step, items.lang), say("figures.augmented_title", items.lang))
 
 
 @block
@@ -291,13 +291,13 @@ def activations(items: Items, run: Run, act: Step) -> None:
                            tr(lang, "entraînement", "training")], rows, numeric=(1, 2, 3, 4),
                           caption=tr(lang, "Une exécution par activation", "One run per activation"),
                           origin="ex2.activations/metrics.json"))
-        items.fig(figures.bars("ex2.activations_bars", va, None, text("activations_title", lang),
-                               text("val_accuracy", lang), "ex2.activations/metrics.json", lang))
+        items.fig(figures.bars("ex2.activations_bars", va, None, say("figures.activations_title", lang),
+                               say("figures.val_accuracy", lang), "ex2.activations/metrics.json", lang))
     series = {a: s.history["val_accuracy"] for a, s in act.subs.items() if s.history and s.history.get("val_accuracy")}
     if series:
         items.fig(figures.overlay("ex2.activations_val_curves", series,
-                                  text("val_acc_per_epoch", lang).format(step_title(act, lang)),
-                                  text("accuracy", lang), lang, "ex2.activations/*/history.csv"))
+                                  say("figures.val_acc_per_epoch", lang, step_title(act, lang)),
+                                  say("figures.accuracy", lang), lang, "ex2.activations/*/history.csv"))
     if m:
         seeds_tables(items, run, act)
 
@@ -321,8 +321,7 @@ def seeds_tables(items: Items, run: Run, act: Step) -> None:
                                                      "Final validation accuracy"),
                       origin="ex2.activations/metrics.json, ex2.activations/seeds/*/metrics.json"))
     items.fig(figures.bars("ex2.activations_bars_seeds", {a: sp.mean for a, sp in spreads.items()},
-                           {a: sp.std for a, sp in spreads.items()}, text("activations_seeds_title", lang).format(
-                               first.n), text("val_accuracy", lang), "ex2.activations/seeds/*/metrics.json", lang))
+                           {a: sp.std for a, sp in spreads.items()}, say("figures.activations_seeds_title", lang, first.n), say("figures.val_accuracy", lang), "ex2.activations/seeds/*/metrics.json", lang))
     names, pairs = list(spreads), []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -361,7 +360,7 @@ def confusion(items: Items, run: Run, conf: Step) -> None:
                           ""]], numeric=(1, 2, 3, 4), caption=tr(lang, "Rapport par classe", "Per-class report"),
                       origin="ex2.confusion/metrics.json (per_class)"))
     items.h(4, tr(lang, "Les erreurs les plus confiantes du CNN", "The CNN's most confident mistakes"), "mistakes")
-    items.fig(figures.mistakes(run, conf, lang), text("mistakes_title", lang).format("CNN"))
+    items.fig(figures.mistakes(run, conf, lang), say("figures.mistakes_title", lang, "CNN"))
     worst = m.get("most_confident_mistakes") or []
     if worst:
         items.table(Table([tr(lang, "image de test n°", "test image #"), tr(lang, "vraie classe", "true class"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnistlab import plots, runfolder
-from mnistlab.i18n import class_names, text
+from mnistlab.i18n import class_names, say
 from mnistlab.report.artifacts import Run, Step, counts_matrix, read_confusion_csv
 
 
@@ -73,7 +73,7 @@ def curve(step: Step, metric: str, lang: str, title: str | None = None, mark_bes
         fig = plots.curves(step.history, metric, title or step.name, lang, mark_epoch=mark)
         png = _png(fig, lang)
     return Figure(f"{step.name.replace('/', '_')}_{metric}", png,
-                  text("acc_title" if metric == "accuracy" else "loss_title", lang).format(title or step.name),
+                  say("figures.acc_title" if metric == "accuracy" else "figures.loss_title", lang, title or step.name),
                   f"{step.name}/history.csv")
 
 
@@ -108,7 +108,7 @@ def confusion(run: Run, step: Step, lang: str) -> Figure | None:
         names = [str(i) for i in range(matrix.shape[0])]
     with _readable():
         png = _png(plots.confusion(matrix, names, "CNN", lang), lang)
-    return Figure(f"{step.name}_confusion", png, text("confusion_title", lang).format("CNN"), origin)
+    return Figure(f"{step.name}_confusion", png, say("figures.confusion_title", lang, "CNN"), origin)
 
 
 # --- figures of images ------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def _labels(step: Step, name: str, n: int) -> np.ndarray | None:
 def samples(run: Run, step: Step, lang: str) -> Figure | None:
     """The first training images with their labels (the lab's sample grid), in ``lang``."""
     exp = step.exp
-    alt = text("label", lang).format("…")
+    alt = say("figures.label", lang, "…")
     if exp is not None:
         rows, cols = exp.samples_grid
         images, labels = _images(step, "samples_images", rows * cols), _labels(step, "samples_labels", rows * cols)
@@ -163,7 +163,7 @@ def predictions(run: Run, step: Step, lang: str) -> Figure | None:
     from mnistlab.report import quantities
 
     exp = step.exp
-    alt = text("true_pred", lang).replace("\n", " ").format("…", "…")
+    alt = say("figures.true_pred", lang, "…", "…").replace("\n", " ")
     probs = quantities.probabilities(step)
     if exp is not None and probs is not None:
         n = min(exp.predictions_shown, len(probs))
@@ -179,7 +179,7 @@ def predictions(run: Run, step: Step, lang: str) -> Figure | None:
 def mistakes(run: Run, step: Step, lang: str) -> Figure | None:
     """The CNN's most confident mistakes (``metrics.json`` ``most_confident_mistakes``), in ``lang``."""
     exp = step.exp
-    alt = text("mistakes_title", lang).format("CNN")
+    alt = say("figures.mistakes_title", lang, "CNN")
     worst = (step.metrics or {}).get("most_confident_mistakes")
     if exp is not None and isinstance(worst, list) and worst and all(isinstance(m, dict) for m in worst):
         en = class_names(exp.dataset, "en")
@@ -197,7 +197,7 @@ def mistakes(run: Run, step: Step, lang: str) -> Figure | None:
 
 def augmented(run: Run, step: Step, lang: str) -> Figure | None:
     """Training images beside augmented versions of them, as the run drew them (``arrays/augmented_*``)."""
-    alt = text("augmented_title", lang)
+    alt = say("figures.augmented_title", lang)
     originals, variants = step.array("augmented_originals", ndim=3), step.array("augmented_variants", ndim=4)
     if originals is not None and variants is not None and variants.shape[0] == originals.shape[0] \
             and originals.shape[1:] == (28, 28) and variants.shape[2:] == (28, 28):

@@ -50,13 +50,14 @@ def curves(history: dict[str, list[float]], metric: str, title: str, lang: str =
     train, val = history.get(metric, []), history.get(f"val_{metric}", [])
     fig, ax = plt.subplots(figsize=(7, 4))
     epochs = np.arange(1, len(train) + 1)
-    short = "acc" if metric == "accuracy" else "loss"
-    ax.plot(epochs, train, marker="o", label=text(f"train_{short}", lang))
+    acc = metric == "accuracy"
+    ax.plot(epochs, train, marker="o", label=say("figures.train_acc" if acc else "figures.train_loss", lang))
     if len(val):
-        ax.plot(np.arange(1, len(val) + 1), val, marker="o", label=text(f"val_{short}", lang))
-    ax.set_title(text(f"{short}_title", lang).format(title))
+        ax.plot(np.arange(1, len(val) + 1), val, marker="o",
+                label=say("figures.val_acc" if acc else "figures.val_loss", lang))
+    ax.set_title(say("figures.acc_title" if acc else "figures.loss_title", lang, title))
     ax.set_xlabel(say("figures.epochs", lang))
-    ax.set_ylabel(text(metric, lang))
+    ax.set_ylabel(say("figures.accuracy" if acc else "figures.loss", lang))
     ax.set_xticks(epochs if len(epochs) <= 20 else ax.get_xticks())
     if mark_epoch:
         ax.axvline(mark_epoch, color="grey", linestyle="--", label=say("figures.best_val_loss_at", lang, mark_epoch))

@@ -379,9 +379,10 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
         results[act] = metrics
         histories[act] = history
     val = {a: float(m["final_val_accuracy"]) for a, m in results.items()}
-    plots.save(plots.bars(val, say("figures.activations_title", ctx.lang), say("figures.val_accuracy", ctx.lang), lang=ctx.lang),
+    title = say("figures.activations_title", ctx.lang)
+    plots.save(plots.bars(val, title, say("figures.val_accuracy", ctx.lang), lang=ctx.lang),
                ctx.workdir / FIGURES / "activations.png")
-    plots.save(plots.overlay({a: h["val_accuracy"] for a, h in histories.items()}, say("figures.activations_title", ctx.lang),
+    plots.save(plots.overlay({a: h["val_accuracy"] for a, h in histories.items()}, title,
                              say("figures.val_acc", ctx.lang), ctx.lang), ctx.workdir / FIGURES / "val_accuracy.png")
     return {
         "val_accuracy": val,

@@ -7,12 +7,13 @@ import html
 import re
 
 from mnistlab import lab
+from mnistlab.i18n import say
 from mnistlab.lab import plan
 from mnistlab.notebook import kernel
 
-TITLE = "TP 2 : Apprentissage Profond avec TensorFlow / Keras"
+LANG = "fr"  # the notebook's language: the lab's
 FIELD = "…"
-TO_WRITE = "*Réponse : à rédiger après l'exécution du notebook.*"
+TO_WRITE = say("notebook.to_write", LANG)
 
 
 def _escape(text: str) -> str:
@@ -29,8 +30,9 @@ def notebook(cells: list[lab.Cell], author: str | None, group: str | None, date:
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = dict(kernel.KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
-    title = (f"# {TITLE}\n\n**Nom, Prénom** : {_escape(author) if author else FIELD}  \n"
-             f"**Groupe** : {_escape(group) if group else FIELD}  \n**Date** : {_escape(date)}")
+    title = f"# {say('notebook.title', LANG)}\n\n" + say("notebook.title_block", LANG, date=_escape(date),
+                                                           author=_escape(author) if author else FIELD,
+                                                           group=_escape(group) if group else FIELD)
     nb.cells.append(v4.new_markdown_cell(title, metadata={"mnistlab": {"section": "title"}}))
     for c in cells:
         meta = {"mnistlab": {"section": c.section, **({"block": c.name} if c.kind == "code" else {})}}
@@ -43,7 +45,7 @@ def notebook(cells: list[lab.Cell], author: str | None, group: str | None, date:
         if c.question:
             nb.cells.append(v4.new_markdown_cell(TO_WRITE, metadata={"mnistlab": {"section": c.section,
                                                                                   "answer": c.name}}))
-    nb.cells.append(v4.new_markdown_cell("### Analyse personnelle\n\n" + TO_WRITE,
+    nb.cells.append(v4.new_markdown_cell(say("notebook.analysis", LANG, analysis=TO_WRITE),
                                          metadata={"mnistlab": {"section": "travail", "analysis": True}}))
     return nb
 
@@ -54,10 +56,10 @@ def fill_answers(nb, answers: dict[str, str], analysis: str) -> int:
     for cell in nb.cells:
         meta = cell.metadata.get("mnistlab", {})
         if meta.get("answer") in answers and answers[meta["answer"]].strip():
-            cell.source = "**Réponse** : " + answers[meta["answer"]]
+            cell.source = say("notebook.answer", LANG, answer=answers[meta["answer"]])
             filled += 1
         elif meta.get("analysis") and analysis.strip():
-            cell.source = "### Analyse personnelle\n\n" + analysis
+            cell.source = say("notebook.analysis", LANG, analysis=analysis)
     return filled
 
 

@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from mnistlab.i18n import say
 from mnistlab.notebook import capture, kernel
+from mnistlab.notebook.build import LANG
 
-CUT_NOTE = {
-    "interrupted": "**Exécution interrompue ici (Ctrl-C)**, pendant ou après la cellule précédente. Les cellules "
-                   "suivantes n'ont pas été exécutées.",
-    "failed": "**Exécution arrêtée ici : la cellule précédente a échoué** ({error}). Les cellules suivantes "
-              "n'ont pas été exécutées.",
-    "running": "**Exécution en cours ou coupée ici.** Les cellules suivantes n'ont pas encore été exécutées.",
-}
+CUT_NOTE = {"interrupted": "notebook.cut_interrupted", "failed": "notebook.cut_failed",  # the note at a cut
+            "running": "notebook.cut_running"}
+
 
 
 @dataclass
@@ -139,6 +137,6 @@ def cut(nb, out: Outcome):
         at = next((i for i in code if nb.cells[i].get("execution_count") is None), len(nb.cells))
     else:  # a running cell: before it; a failed or interrupted one keeps its outputs, the note comes after
         at = out.cell + (out.status != "running")
-    note = CUT_NOTE.get(out.status, CUT_NOTE["running"]).format(error=out.error)
+    note = say(CUT_NOTE.get(out.status, CUT_NOTE["running"]), LANG, error=out.error)
     nb.cells.insert(at, v4.new_markdown_cell(note, metadata={"mnistlab": {"cut": out.status}}))
     return nb

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from mnistlab.i18n import say
 from mnistlab.report.figures import Figure
-from mnistlab.report.fmt import tr
 from mnistlab.report.measures import Answer
 
 
@@ -105,7 +105,7 @@ class Items:
             return
         f.alt = caption or f.alt
         if f.note.startswith("labels:"):
-            f.alt += tr(self.lang, " (libellés dans la langue de l'exécution)", " (labels in the run's language)")
+            f.alt += say("report.labels_in_run_language", self.lang)
         self.blocks.append(Fig(f, f.alt))
 
 

@@ -13,14 +13,9 @@ from typing import Any
 from mnistlab import lab
 from mnistlab.config import Experiment
 from mnistlab.errors import ConfigError
+from mnistlab.i18n import say
 from mnistlab.lab import plan
 
-_BEYOND = {
-    "fr": "# {name} : {why}.\n# Le code du TP ne l'exprime pas : voir src/mnistlab/experiments/{name}.toml "
-          "pour ce qui a tourné.",
-    "en": "# {name}: {why}.\n# The lab's code does not express it: see src/mnistlab/experiments/{name}.toml "
-          "for what ran.",
-}
 # Settings every step shares in a quick run (``--set train_limit=600``): a step's needs take them too.
 _SHARED = ("train_limit", "test_limit", "seed")
 
@@ -68,7 +63,7 @@ def generate(exp: Experiment, lang: str = "fr", configs: dict[str, dict[str, Any
     """
     base = base_step(exp)
     if base is None:
-        return _BEYOND[lang].format(name=exp.name, why=f"model = {exp.model!r}") + "\n"
+        return say("report.code_beyond_lab", lang, name=exp.name, why=f"model = {exp.model!r}") + "\n"
     own = {k: v for k, v in exp.to_dict().items() if k not in ("name", "title", "order", "extended", "on_demand",
                                                                   "expect_divergence")}
     shared = {k: own[k] for k in _SHARED}
@@ -76,15 +71,7 @@ def generate(exp: Experiment, lang: str = "fr", configs: dict[str, dict[str, Any
     try:
         return lab.program({**needed, base: own}, "fr", steps=[base])
     except ConfigError as e:
-        return _BEYOND[lang].format(name=exp.name, why=e.message.split(": ", 1)[-1]) + "\n"
-
-
-_FAST_PATH = {
-    "fr": "# Code du TP avec les réglages de l'exécution. mnistlab a entraîné ces modèles par son chemin rapide\n"
-          "# (données en tf.data, mêmes calculs, mêmes réglages) : les nombres du rapport viennent de là.\n",
-    "en": "# The lab's code with the settings of the execution. mnistlab trained these models on its fast path\n"
-          "# (tf.data input, same maths, same settings): the report's numbers come from there.\n",
-}
+        return say("report.code_beyond_lab", lang, name=exp.name, why=e.message.split(": ", 1)[-1]) + "\n"
 
 
 def complete(configs: dict[str, dict[str, Any]], fast_path: bool, lang: str = "fr") -> str:
@@ -95,6 +82,6 @@ def complete(configs: dict[str, dict[str, Any]], fast_path: bool, lang: str = "f
     try:
         body = listing(configs, lang)
     except ConfigError as e:
-        return _BEYOND[lang].format(name="TP", why=e.message.split(": ", 1)[-1]).replace(
+        return say("report.code_beyond_lab", lang, name="TP", why=e.message.split(": ", 1)[-1]).replace(
             "src/mnistlab/experiments/TP.toml", "config.json") + "\n"
-    return (_FAST_PATH[lang] if fast_path else "") + body
+    return (say("report.code_fast_path", lang) if fast_path else "") + body

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 
-NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % and units
+from mnistlab.i18n import say
 
 
-def tr(lang: str, fr: str, en: str) -> str:
-    """The French or the English text."""
+def tr(lang: str, fr: str, en: str) -> str:  # TEMPORARY until every module asks i18n.say
     return fr if lang == "fr" else en
+
+NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % and units
 
 
 def num(x: float | None, lang: str, digits: int = 4) -> str:
@@ -102,12 +103,12 @@ def listing(items: list[str], lang: str) -> str:
     items = list(items)
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + tr(lang, " et ", " and ") + items[-1]
+    return ", ".join(items[:-1]) + say("report.list_and", lang) + items[-1]
 
 
 def epochs(n: int | None, lang: str) -> str:
     """``1 époque``, ``5 époques`` / ``1 epoch``, ``5 epochs``."""
     if n is None:
         return "—"
-    word = tr(lang, "époque", "epoch")
-    return f"{n} {word}" + ("s" if n != 1 else "") if lang == "en" else f"{n} {word}" + ("s" if n > 1 else "")
+    plural = n != 1 if lang == "en" else n > 1  # French: 0 époque, 1 époque, 2 époques
+    return say("report.epochs" if plural else "report.epoch", lang, n=n)

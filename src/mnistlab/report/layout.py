@@ -8,11 +8,11 @@ report from ``get_*_items`` functions. Adding a section is adding one function t
 from __future__ import annotations
 
 from mnistlab import runfolder
+from mnistlab.i18n import say
 from mnistlab.report import sweep
 from mnistlab.report.artifacts import Run
 from mnistlab.report.blocks import Document, Items, Table, TitleBlock
 from mnistlab.report.exercises import handin_items, lab_items
-from mnistlab.report.fmt import tr
 from mnistlab.report.frame import analysis_items, appendix_items, notes_items, overview_items
 from mnistlab.report.studies import extended_items, others_items
 
@@ -28,14 +28,13 @@ def title_block(run: Run, lang: str, author: str = "", group: str = "") -> Title
     group = group or (m.get(runfolder.M_GROUP) if isinstance(m.get(runfolder.M_GROUP), str) else "")
     finished = m.get("finished") if isinstance(m.get("finished"), str) else ""
     date = finished[:10] if len(finished) >= 10 and finished[:4].isdigit() else ""
-    return TitleBlock([(tr(lang, "Nom, prénom", "Name"), author), (tr(lang, "Groupe", "Group"), group),
-                       (tr(lang, "Date", "Date"), date)])
+    return TitleBlock([(say("report.name", lang), author), (say("report.group", lang), group),
+                       (say("report.date", lang), date)])
 
 
 def build(run: Run, lang: str, author: str = "", group: str = "") -> Document:
     """The whole report for ``run`` in ``lang``: title block, every section that has something, the appendix."""
-    doc = Document(lang, tr(lang, "TP 2 : Apprentissage profond avec TensorFlow / Keras",
-                            "Lab 2: Deep learning with TensorFlow / Keras"))
+    doc = Document(lang, say("report.title", lang))
     doc.blocks.append(title_block(run, lang, author, group))
     swept = sweep_items(run, lang)  # a folder of `mnistlab sweep`: its comparison instead of the lab's sections
     for section in [lambda run, lang: swept] if swept else SECTIONS:

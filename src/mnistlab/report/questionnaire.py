@@ -19,7 +19,6 @@ from mnistlab.errors import MnistlabError
 from mnistlab.lab import plan
 from mnistlab.report import measures
 from mnistlab.report.artifacts import Run
-from mnistlab.report.fmt import tr
 from mnistlab.report.measures import Answer, Unavailable, building, fashion, training  # noqa: F401 - they register their measurements
 
 DATA = "questions.toml"
@@ -37,7 +36,7 @@ class Section:
     step: str  # the run's step its measurements come from (the lab plan)
 
     def title(self, lang: str) -> str:
-        return tr(lang, self.fr, self.en)
+        return {"fr": self.fr, "en": self.en}[lang]
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,10 @@ class Question:
     todo: bool = False  # an "À faire" / "À observer" item rather than a numbered question
 
     def quote(self, lang: str) -> str:
-        return tr(lang, self.fr, self.en)
+        return {"fr": self.fr, "en": self.en}[lang]
 
     def explanation(self, lang: str) -> str:
-        return tr(lang, self.explain_fr, self.explain_en)
+        return {"fr": self.explain_fr, "en": self.explain_en}[lang]
 
 
 @dataclass(frozen=True)

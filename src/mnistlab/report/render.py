@@ -14,8 +14,8 @@ import html
 import re
 import struct
 
+from mnistlab.i18n import say
 from mnistlab.report.blocks import QA, Bullets, Code, Document, Fig, Heading, Para, Table, TitleBlock
-from mnistlab.report.fmt import tr
 
 FIGURES_DIR = "report_figures"
 
@@ -153,7 +153,7 @@ def to_html(doc: Document) -> str:
 
 
 def _toc_html(doc: Document) -> str:
-    parts, open_sub = ['<nav class="toc" aria-label="toc"><strong>' + tr(doc.lang, "Sommaire", "Contents")
+    parts, open_sub = ['<nav class="toc" aria-label="toc"><strong>' + say("report.contents", doc.lang)
                        + "</strong><ol>"], False
     for level, anchor, text in doc.toc:
         if level == 3 and not open_sub:
@@ -205,8 +205,9 @@ def _block_html(b, lang: str) -> str:
         return (f'<figure{half}><img src="data:image/png;base64,{data}" alt="{html.escape(b.figure.alt)}"{dims}>'
                 f"<figcaption>{inline_html(b.caption)}</figcaption>{_prov(b.figure.origin, lang)}</figure>")
     if isinstance(b, QA):
-        label = (tr(lang, "À faire", "To do") + f" {b.label}") if b.todo else f"Q{b.label}"
-        orig = f'<p class="orig">« {inline_html(b.original)} »</p>' if b.original else ""
+        label = say("report.todo_label", lang, label=b.label) if b.todo else f"Q{b.label}"
+        quote = say("report.quoted_original", lang, quote=inline_html(b.original)) if b.original else ""
+        orig = f'<p class="orig">{quote}</p>' if b.original else ""
         paras = "".join(f"<p>{inline_html(p)}</p>" for p in b.answer.paragraphs if p)
         return (f'<div class="qa"><p class="q"><span class="n">{html.escape(label)}</span>'
                 f"{inline_html(b.quote)}</p>{orig}<div class=\"a\">{paras}</div>"
@@ -244,7 +245,7 @@ def to_markdown(doc: Document, figures_dir: str = FIGURES_DIR) -> str:
     for b in doc.blocks:
         out += _block_md(b, lang, figures_dir)
         if isinstance(b, TitleBlock):
-            out.append(f"**{tr(lang, 'Sommaire', 'Contents')}**")
+            out.append(f"**{say('report.contents', lang)}**")
             out.append("")
             out += [("  " if level == 3 else "") + f"- [{inline_md(t)}](#{a})" for level, a, t in doc.toc]
             out.append("")
@@ -280,10 +281,10 @@ def _block_md(b, lang: str, figures_dir: str = FIGURES_DIR) -> list[str]:
         alt = inline_md(b.figure.alt).replace("]", "\\]")
         return [f"![{alt}]({figures_dir}/{figure_file(b.figure.key)})", "", f"*{inline_md(b.caption)}*", ""]
     if isinstance(b, QA):
-        label = (tr(lang, "À faire", "To do") + f" {b.label}") if b.todo else f"Q{b.label}"
+        label = say("report.todo_label", lang, label=b.label) if b.todo else f"Q{b.label}"
         lines = [f"**{label}.** {inline_md(b.quote)}", ""]
         if b.original:
-            lines += [f"> « {inline_md(b.original)} »", ""]
+            lines += ["> " + say("report.quoted_original", lang, quote=inline_md(b.original)), ""]
         for p in b.answer.paragraphs:
             if p:
                 lines += [inline_md(p), ""]

@@ -94,6 +94,11 @@ def test_the_lab_plan_imports_nothing_above_the_config():
     assert import_graph()["mnistlab.lab.plan"] <= allowed
 
 
+def test_the_words_lookup_imports_nothing_but_the_errors():
+    """Every layer asks i18n for its words, so i18n must sit below them all."""
+    assert import_graph()["mnistlab.i18n"] <= {"mnistlab.errors"}
+
+
 def test_producers_never_import_their_readers():
     graph = import_graph()
     for module, deps in graph.items():

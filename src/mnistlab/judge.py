@@ -1,8 +1,9 @@
 """Verdicts on measured numbers, each returned with its evidence: the one judge of every claim.
 
 A difference is a *finding* only beyond ``Z = 2`` standard errors; inside that band the verdict is the
-neutral one ("same", "flat", "none", "tie") and the text says so. Pure NumPy and the standard library; it
-imports nothing from mnistlab, so the report, the notebook and the analysis all phrase the same verdicts.
+neutral one ("same", "flat", "none", "tie") and the text says so. NumPy, the standard library and the words
+lookup (its sentences are ``words/judge.toml``), so the report, the notebook and the analysis all phrase the same
+verdicts.
 
 Standard errors used:
 
@@ -29,6 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnistlab.i18n import say
+
+BOTH = ("fr", "en")  # the languages of a verdict's two fragments, in the order of its fields
 Z = 2.0  # a difference is a finding beyond Z standard errors
 ALPHA = 0.05  # Welch's test level, on top of the Z rule
 
@@ -61,8 +65,8 @@ def _num(x: float, lang: str, digits: int = 4) -> str:
 def _pts(dx: float, lang: str, sign: bool = True) -> str:
     v = 100 * dx
     s = ("+" if v >= 0 else "−") * sign + _num(abs(v), lang, 2)
-    unit = ("point" if abs(v) < 2 else "points") if lang == "fr" else ("point" if abs(v) == 1 else "points")
-    return f"{s} {unit}"
+    one = abs(v) < 2 if lang == "fr" else abs(v) == 1  # French keeps the singular below two
+    return say("judge.one_point" if one else "judge.points", lang, value=s)
 
 
 def _signed(x: float, lang: str) -> str:
@@ -95,13 +99,8 @@ def accuracies(a: float, b: float, n_a: int, n_b: int | None = None) -> Verdict:
     n_b = n_a if n_b is None else n_b
     d, se = float(a) - float(b), math.hypot(binomial_se(a, n_a), binomial_se(b, n_b))
     verdict = _words(d, se, "higher", "lower", "same")
-    bound_fr, bound_en = _pts(Z * se, "fr", False), _pts(Z * se, "en", False)
-    if verdict == "same":
-        fr = f"{_pts(d, 'fr')} : pas de différence mesurable, deux erreurs-types valant ± {bound_fr}"
-        en = f"{_pts(d, 'en')}: no measurable difference, two standard errors being ± {bound_en}"
-    else:
-        fr = f"{_pts(d, 'fr')}, au-delà de deux erreurs-types, qui valent ± {bound_fr}"
-        en = f"{_pts(d, 'en')}, beyond two standard errors, which are ± {bound_en}"
+    fr, en = (say("judge.accuracies_same" if verdict == "same" else "judge.accuracies_beyond", lang,
+                  diff=_pts(d, lang), bound=_pts(Z * se, lang, False)) for lang in BOTH)
     return Verdict(verdict, d, se, (float(a), float(b), float(n_a), float(n_b)), fr, en)
 
 
@@ -124,13 +123,10 @@ def losses(a: float, b: float, se_epoch: float | None = None, paired: Sequence[f
     d = float(a) - float(b)
     verdict = _words(d, se, "higher", "lower", "same")
     if not math.isfinite(se):
-        fr, en = f"{_signed(d, 'fr')}, erreur-type inconnue", f"{_signed(d, 'en')}, standard error unknown"
-    elif verdict == "same":
-        fr = f"{_signed(d, 'fr')} : dans le bruit, deux erreurs-types valant ± {_num(Z * se, 'fr')}"
-        en = f"{_signed(d, 'en')}: within the noise, two standard errors being ± {_num(Z * se, 'en')}"
+        fr, en = (say("judge.losses_unknown", lang, diff=_signed(d, lang)) for lang in BOTH)
     else:
-        fr = f"{_signed(d, 'fr')}, au-delà de deux erreurs-types, qui valent ± {_num(Z * se, 'fr')}"
-        en = f"{_signed(d, 'en')}, beyond two standard errors, which are ± {_num(Z * se, 'en')}"
+        fr, en = (say("judge.losses_same" if verdict == "same" else "judge.losses_beyond", lang,
+                      diff=_signed(d, lang), bound=_num(Z * se, lang)) for lang in BOTH)
     return Verdict(verdict, d, se, (float(a), float(b)), fr, en)
 
 
@@ -188,39 +184,36 @@ def overfitting(val_loss: Sequence[float], val_acc: Sequence[float] | None = Non
         drop = accuracies(va[best_a], va[-1], n_val)
         by_acc = best_a < len(va) - 1 and drop.verdict == "higher"
     verdict = "overfits" if by_loss or by_acc else "none"
-    ev_fr, ev_en = [], []
-    if best < n_ep - 1:
-        ev_fr.append(f"la perte de validation passe de {_num(vl[best], 'fr')} (époque {best + 1}) à "
-                     f"{_num(vl[-1], 'fr')} ({rise.fr})")
-        ev_en.append(f"validation loss goes from {_num(vl[best], 'en')} (epoch {best + 1}) to "
-                     f"{_num(vl[-1], 'en')} ({rise.en})")
-    else:
-        ev_fr.append(f"la perte de validation est à son plus bas à la dernière époque ({_num(vl[-1], 'fr')})")
-        ev_en.append(f"validation loss is at its lowest at the last epoch ({_num(vl[-1], 'en')})")
-    if drop is not None and best_acc_epoch < len(va):
-        ev_fr.append(f"la précision de validation passe de {_num(va[best_acc_epoch - 1], 'fr')} (époque "
-                     f"{best_acc_epoch}) à {_num(va[-1], 'fr')} ({drop.fr})")
-        ev_en.append(f"validation accuracy goes from {_num(va[best_acc_epoch - 1], 'en')} (epoch {best_acc_epoch}) "
-                     f"to {_num(va[-1], 'en')} ({drop.en})")
-    elif drop is not None:
-        ev_fr.append(f"la précision de validation est à son plus haut à la dernière époque ({_num(va[-1], 'fr')})")
-        ev_en.append(f"validation accuracy is at its highest at the last epoch ({_num(va[-1], 'en')})")
-    if verdict == "overfits":
-        start = best + 1 if by_loss else best_acc_epoch
-        head_fr = f"surapprentissage mesurable à partir de l'époque {start}"
-        head_en = f"measurable overfitting from epoch {start} on"
-    else:
-        head_fr = (f"pas de surapprentissage mesurable sur ces {n_ep} époques" if n_ep > 1 else
-                   "pas de surapprentissage mesurable sur cette unique époque")
-        head_en = (f"no measurable overfitting over these {n_ep} epochs" if n_ep > 1 else
-                   "no measurable overfitting over this single epoch")
-    if se_epoch is None and best < n_ep - 1:
-        ev_fr.append("la remontée de la perte n'est pas jugée faute d'erreur-type")
-        ev_en.append("the loss rise is not judged, its standard error being unknown")
+
+    def evidence(lang: str) -> str:
+        """What the loss and the accuracy did, with their noise, in ``lang``."""
+        if best < n_ep - 1:
+            ev = [say("judge.loss_goes", lang, lowest=_num(vl[best], lang), lowest_epoch=best + 1,
+                      last=_num(vl[-1], lang), rise=rise.text(lang))]
+        else:
+            ev = [say("judge.loss_lowest_last", lang, last=_num(vl[-1], lang))]
+        if drop is not None and best_acc_epoch < len(va):
+            ev.append(say("judge.accuracy_goes", lang, best=_num(va[best_acc_epoch - 1], lang),
+                          best_epoch=best_acc_epoch, last=_num(va[-1], lang), drop=drop.text(lang)))
+        elif drop is not None:
+            ev.append(say("judge.accuracy_highest_last", lang, last=_num(va[-1], lang)))
+        if se_epoch is None and best < n_ep - 1:
+            ev.append(say("judge.loss_rise_not_judged", lang))
+        return say("judge.evidence_separator", lang).join(ev)
+
+    def head(lang: str) -> str:
+        """The verdict itself, in ``lang``."""
+        if verdict == "overfits":
+            return say("judge.overfits_from", lang, epoch=best + 1 if by_loss else best_acc_epoch)
+        if n_ep > 1:
+            return say("judge.no_overfit_epochs", lang, epochs=n_ep)
+        return say("judge.no_overfit_one_epoch", lang)
+
+    ev = {lang: evidence(lang) for lang in BOTH}
+    fr, en = (say("judge.overfit_verdict", lang, verdict=head(lang), evidence=ev[lang]) for lang in BOTH)
     return Overfit(verdict, n_ep, best + 1, vl[best], vl[-1], rise, best_acc_epoch,
                    va[best_acc_epoch - 1] if va else None, va[-1] if va else None, drop, by_loss, by_acc,
-                   f"{head_fr} : " + " ; ".join(ev_fr), f"{head_en}: " + "; ".join(ev_en),
-                   " ; ".join(ev_fr), "; ".join(ev_en))
+                   fr, en, ev["fr"], ev["en"])
 
 
 def trend(values: Sequence[float], n: int | None = None, se_epoch: float | None = None) -> Verdict:
@@ -264,8 +257,8 @@ class Ranking:
     def tied(self, lang: str) -> str:
         """``relu, tanh et LeakyReLU`` (the leaders, in order)."""
         names = list(self.leaders)
-        word = " et " if lang == "fr" else " and "
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + word + names[-1]
+        return names[0] if len(names) == 1 else say("judge.names_and", lang, names=", ".join(names[:-1]),
+                                                     last=names[-1])
 
 
 def ranking(values: Mapping[str, float], n: int) -> Ranking:
@@ -357,10 +350,8 @@ def seeds(a: Sequence[float], b: Sequence[float]) -> Seeds:
     if se == 0:
         se = 0.0 if d != 0 else math.inf
     verdict = _words(d, se, "higher", "lower", "same") if p is None or p < ALPHA else "same"
-    fr = (f"{_pts(d, 'fr')} en moyenne sur {na} et {nb} graines"
-          + (f" (test de Welch : p = {_num(p, 'fr', 3)})" if p is not None else ""))
-    en = (f"{_pts(d, 'en')} on average over {na} and {nb} seeds"
-          + (f" (Welch's test: p = {_num(p, 'en', 3)})" if p is not None else ""))
+    fr, en = (say("judge.seeds_mean", lang, diff=_pts(d, lang), seeds_a=na, seeds_b=nb)
+              + (say("judge.seeds_welch", lang, p=_num(p, lang, 3)) if p is not None else "") for lang in BOTH)
     return Seeds(ma, sa, na, mb, sb, nb, Verdict(verdict, d, se, (ma, mb), fr, en), p)
 
 

@@ -16,7 +16,7 @@ from mnistlab.lab import plan as lab_plan
 from mnistlab.report import code, figures, quantities, questionnaire
 from mnistlab.report.artifacts import Run, Step
 from mnistlab.report.blocks import QA, Bullets, Code, Items, Table, slug
-from mnistlab.report.fmt import integer, num, points, seconds, signed, signed_int, tr
+from mnistlab.report.fmt import integer, num, points, seconds, signed, signed_int
 from mnistlab.report.measures import diff_text, label, tidy
 from mnistlab.report.tables import (
     data_table,
@@ -61,15 +61,14 @@ def step_code(items: Items, step: Step) -> None:
     The lab's own steps are in the one complete listing (:func:`complete_code`); their sections link to it.
     """
     if step.name in lab_plan.step_names():
-        items.p(tr(items.lang, "Le code de cette étape est dans le [code complet du TP](#code-complete).",
-                   "This step's code is in [the lab's complete code](#code-complete)."), "small")
+        items.p(say("exercises.code_in_complete", items.lang), "small")
         return
     exp = titled(step, items.lang)
     if exp is not None:
         if exp.precision == "auto" and isinstance(step.metrics, dict) and step.metrics.get("precision"):
             exp.precision = step.metrics["precision"]  # what auto chose on the machine that ran it
         items.blocks.append(Code(code.generate(exp, items.lang),
-                                 tr(items.lang, "Code : ", "Code: ") + step_title(step, items.lang)))
+                                 say("exercises.code_caption", items.lang, step=step_title(step, items.lang))))
 
 
 def step_missing(items: Items, run: Run, step: Step) -> bool:
@@ -77,16 +76,13 @@ def step_missing(items: Items, run: Run, step: Step) -> bool:
     lang = items.lang
     if step.complete:
         if step.problems:
-            items.p(tr(lang, "Fichiers illisibles, laissés de côté : ", "Unreadable files, left out: ")
-                    + "; ".join(step.problems), "warn")
+            items.p(say("exercises.unreadable_left_out", lang, files="; ".join(step.problems)), "warn")
         return False
     why = status(step.status, lang) + (f" : {tidy(step.reason)}" if step.reason else "")
     n = len((step.history or {}).get("loss", []))
-    partial = tr(lang, f" Les époques terminées ({n}) sont montrées ci-dessous.",
-                 f" The finished epochs ({n}) are shown below.") if n else ""
+    partial = say("exercises.finished_epochs", lang, epochs=n) if n else ""
     detail = ("; ".join(step.problems) + ". ") if step.problems else ""
-    items.p(tr(lang, f"**Manquant** : {label(step.name, lang)} n'a pas de résultats (statut : {why}). ",
-               f"**Missing**: {label(step.name, lang)} has no results (status: {why}). ") + detail + partial, "missing")
+    items.p(say("exercises.missing_step", lang, step=label(step.name, lang), why=why) + detail + partial, "missing")
     return True
 
 
@@ -151,9 +147,9 @@ def block_missing(items: Items, run: Run, step: Step) -> bool:
 def block_versions(items: Items, run: Run, step: Step) -> None:
     lang = items.lang
     v = run.manifest.get("versions") if isinstance(run.manifest.get("versions"), dict) else {}
-    items.table(Table([tr(lang, "logiciel", "software"), "version"],
+    items.table(Table([say("exercises.software", lang), "version"],
                       [[k, f"`{v[k]}`"] for k in ("python", "tensorflow", "keras", "backend", "numpy") if v.get(k)],
-                      caption=tr(lang, "Versions", "Versions"), origin="manifest.json (versions)"))
+                      caption=say("exercises.versions_caption", lang), origin="manifest.json (versions)"))
 
 
 @block
@@ -166,9 +162,8 @@ def block_samples(items: Items, run: Run, step: Step) -> None:
     lang = items.lang
     digits = (step.config or {}).get("dataset", "mnist") == "mnist"
     items.fig(figures.samples(run, step, lang),
-              tr(lang, "Premières images d'entraînement et leur " + ("label" if digits else "classe"),
-                 "First training images and their " + ("label" if digits else "class")),
-              missing=tr(lang, "Figure des échantillons absente.", "Samples figure missing."))
+              say("exercises.samples_labels" if digits else "exercises.samples_classes", lang),
+              missing=say("exercises.samples_missing", lang))
 
 
 @block
@@ -180,10 +175,10 @@ def block_model(items: Items, run: Run, step: Step) -> None:
 def block_compile(items: Items, run: Run, step: Step) -> None:
     lang, exp = items.lang, step.exp
     if exp is not None:
-        items.table(Table([tr(lang, "réglage", "setting"), tr(lang, "valeur", "value")],
+        items.table(Table([say("columns.setting", lang), say("columns.value", lang)],
                           [["`optimizer`", f"`{exp.optimizer}`"], ["`learning_rate`", f"`{exp.learning_rate:g}`"],
                            ["`loss`", f"`{exp.loss}`"], ["`metrics`", "`['accuracy']`"]],
-                          caption=tr(lang, "Compilation", "Compilation"), origin=f"{step.name}/config.json"))
+                          caption=say("exercises.compile_caption", lang), origin=f"{step.name}/config.json"))
 
 
 @block
@@ -209,8 +204,7 @@ def block_curves(items: Items, run: Run, step: Step) -> None:
 @block
 def block_predictions(items: Items, run: Run, step: Step) -> None:
     items.fig(figures.predictions(run, step, items.lang),
-              tr(items.lang, "Premières images de test : classe vraie et prédite",
-                 "First test images: true and predicted class"))
+              say("exercises.predictions_caption", items.lang))
 
 
 @block
@@ -242,30 +236,29 @@ def block_compare(items: Items, run: Run, step: Step, value: str = "") -> None:
         return
     lang, (n, o, d) = items.lang, got
     old, new = run.step(value), step
-    rows = [[tr(lang, "précision test", "test accuracy"), num(o["test_accuracy"], lang), num(n["test_accuracy"], lang),
+    rows = [[say("columns.test_accuracy", lang), num(o["test_accuracy"], lang), num(n["test_accuracy"], lang),
              diff_text(d, lang)],
-            [tr(lang, "perte test", "test loss"), num(o["test_loss"], lang), num(n["test_loss"], lang),
+            [say("columns.test_loss", lang), num(o["test_loss"], lang), num(n["test_loss"], lang),
              signed(n["test_loss"] - o["test_loss"], lang)]]
     if "test_errors" in o and "test_errors" in n:
-        rows.append([tr(lang, "erreurs test", "test errors"), integer(o["test_errors"], lang),
+        rows.append([say("exercises.test_errors", lang), integer(o["test_errors"], lang),
                      integer(n["test_errors"], lang), signed_int(n["test_errors"] - o["test_errors"], lang)])
     if o.get("params") != n.get("params") and "params" in o and "params" in n:
-        rows.append([tr(lang, "paramètres", "parameters"), integer(o["params"], lang), integer(n["params"], lang),
+        rows.append([say("columns.parameters", lang), integer(o["params"], lang), integer(n["params"], lang),
                      signed_int(n["params"] - o["params"], lang)])
-    rows.append([tr(lang, "entraînement", "training"), seconds(o.get("fit_seconds"), lang),
+    rows.append([say("columns.training", lang), seconds(o.get("fit_seconds"), lang),
                  seconds(n.get("fit_seconds"), lang), ""])
     so = quantities.seed_spread(old, lambda mm: mm["test_accuracy"])
     sn = quantities.seed_spread(new, lambda mm: mm["test_accuracy"])
     if so and sn:
         pv = quantities.welch_p(sn, so)
-        rows.append([tr(lang, f"précision test, moyenne ± écart-type ({so.n} / {sn.n} graines)",
-                        f"test accuracy, mean ± SD ({so.n} / {sn.n} seeds)"),
+        rows.append([say("exercises.seeds_accuracy", lang, old_seeds=so.n, new_seeds=sn.n),
                      f"{num(so.mean, lang)} ± {num(so.std, lang)}", f"{num(sn.mean, lang)} ± {num(sn.std, lang)}",
                      points(sn.mean - so.mean, lang) + f" (p = {num(pv, lang, 3)})"])
     a, b = label(value, lang), label(step.name, lang)
-    items.table(Table([tr(lang, "mesure", "measure"), a[:1].upper() + a[1:], b[:1].upper() + b[1:],
-                       tr(lang, "écart", "change")], rows, numeric=(1, 2),
-                      caption=tr(lang, f"{b[:1].upper() + b[1:]} contre {a}", f"{b[:1].upper() + b[1:]} against {a}"),
+    items.table(Table([say("columns.measure", lang), a[:1].upper() + a[1:], b[:1].upper() + b[1:],
+                       say("exercises.change", lang)], rows, numeric=(1, 2),
+                      caption=say("exercises.compare_caption", lang, new=b[:1].upper() + b[1:], old=a),
                       origin=f"{value}/metrics.json, {step.name}/metrics.json"))
 
 
@@ -285,11 +278,9 @@ def activations(items: Items, run: Run, act: Step) -> None:
         va, ta = m["val_accuracy"], m.get("test_accuracy") or {}
         rows = [[a, num(va[a], lang), num(ta.get(a), lang), integer((m.get("params") or {}).get(a), lang),
                  seconds((m.get("fit_seconds") or {}).get(a), lang)] for a in va]
-        items.table(Table(["activation", tr(lang, "précision validation (dernière époque)",
-                                            "validation accuracy (last epoch)"),
-                           tr(lang, "précision test", "test accuracy"), tr(lang, "paramètres", "parameters"),
-                           tr(lang, "entraînement", "training")], rows, numeric=(1, 2, 3, 4),
-                          caption=tr(lang, "Une exécution par activation", "One run per activation"),
+        items.table(Table(["activation", say("exercises.val_accuracy_last", lang), say("columns.test_accuracy", lang),
+                           say("columns.parameters", lang), say("columns.training", lang)], rows, numeric=(1, 2, 3, 4),
+                          caption=say("exercises.one_run_per_activation", lang),
                           origin="ex2.activations/metrics.json"))
         items.fig(figures.bars("ex2.activations_bars", va, None, say("figures.activations_title", lang),
                                say("figures.val_accuracy", lang), "ex2.activations/metrics.json", lang))
@@ -308,32 +299,30 @@ def seeds_tables(items: Items, run: Run, act: Step) -> None:
                for a in act.metrics["val_accuracy"]}
     if not all(spreads.values()):
         if act.seeds:
-            items.p(tr(lang, "Les graines supplémentaires de cette étude manquent ou n'ont pas fini.",
-                       "The extra seeds of this study are missing or did not finish."), "missing")
+            items.p(say("exercises.seeds_missing", lang), "missing")
         return
     first = next(iter(spreads.values()))
-    items.h(4, tr(lang, f"Sur {first.n} graines", f"Over {first.n} seeds"))
+    items.h(4, say("exercises.seeds_heading", lang, seeds=first.n))
     rows = [[a, f"{num(sp.mean, lang)} ± {num(sp.std, lang)}", ", ".join(num(v, lang) for v in sp.values.values())]
             for a, sp in spreads.items()]
-    items.table(Table(["activation", tr(lang, "moyenne ± écart-type", "mean ± SD"),
-                       tr(lang, "valeurs (graines ", "values (seeds ") + ", ".join(map(str, first.values)) + ")"],
-                      rows, numeric=(1,), caption=tr(lang, "Précision de validation finale",
-                                                     "Final validation accuracy"),
+    items.table(Table(["activation", say("exercises.mean_sd", lang),
+                       say("exercises.seed_values", lang, seeds=", ".join(map(str, first.values)))],
+                      rows, numeric=(1,), caption=say("exercises.final_val_accuracy", lang),
                       origin="ex2.activations/metrics.json, ex2.activations/seeds/*/metrics.json"))
     items.fig(figures.bars("ex2.activations_bars_seeds", {a: sp.mean for a, sp in spreads.items()},
-                           {a: sp.std for a, sp in spreads.items()}, say("figures.activations_seeds_title", lang, first.n), say("figures.val_accuracy", lang), "ex2.activations/seeds/*/metrics.json", lang))
+                           {a: sp.std for a, sp in spreads.items()},
+                           say("figures.activations_seeds_title", lang, first.n), say("figures.val_accuracy", lang),
+                           "ex2.activations/seeds/*/metrics.json", lang))
     names, pairs = list(spreads), []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             pv = quantities.welch_p(spreads[a], spreads[b])
             sig = pv is not None and pv < 0.05
             pairs.append([f"{a} − {b}", points(spreads[a].mean - spreads[b].mean, lang), num(pv, lang, 3),
-                          tr(lang, "**oui**" if sig else "non", "**yes**" if sig else "no")])
-    items.table(Table([tr(lang, "paire", "pair"), tr(lang, "écart des moyennes", "difference of means"), "p (Welch)",
-                       tr(lang, "au-delà du bruit ?", "beyond the noise?")], pairs, numeric=(1, 2),
-                      caption=tr(lang, "Quels écarts dépassent le bruit des graines (test de Welch bilatéral, "
-                                       "p < 0,05)",
-                                 "Which gaps exceed the seed noise (two-sided Welch's test, p < 0.05)")))
+                          say("exercises.yes" if sig else "exercises.no", lang)])
+    items.table(Table([say("exercises.pair", lang), say("exercises.difference_of_means", lang), "p (Welch)",
+                       say("columns.beyond_noise", lang)], pairs, numeric=(1, 2),
+                      caption=say("exercises.welch_caption", lang)))
 
 
 def confusion(items: Items, run: Run, conf: Step) -> None:
@@ -347,54 +336,42 @@ def confusion(items: Items, run: Run, conf: Step) -> None:
     def name(n):
         return loc[en.index(n)] if n in en else n
 
-    items.table(Table([tr(lang, "classe réelle", "true class"), tr(lang, "prédite", "predicted"),
-                       tr(lang, "images", "images")],
+    items.table(Table([say("exercises.actual_class", lang), say("columns.predicted", lang),
+                       say("exercises.images", lang)],
                       [[name(x["true"]), name(x["predicted"]), integer(x["count"], lang)] for x in m["most_confused"]],
-                      numeric=(2,), caption=tr(lang, "Confusions les plus fréquentes", "Most frequent confusions"),
+                      numeric=(2,), caption=say("exercises.confusions_caption", lang),
                       origin="ex2.confusion/metrics.json (most_confused)"))
-    items.table(Table([tr(lang, "classe", "class"), tr(lang, "précision", "precision"), tr(lang, "rappel", "recall"),
-                       "F1", tr(lang, "images", "support")],
+    items.table(Table([say("exercises.class", lang), say("exercises.precision", lang), say("exercises.recall", lang),
+                       "F1", say("exercises.support", lang)],
                       [[name(k), num(v["precision"], lang, 3), num(v["recall"], lang, 3), num(v["f1-score"], lang, 3),
                         integer(v["support"], lang)] for k, v in m["per_class"].items()]
-                      + [[tr(lang, "**moyenne (macro)**", "**macro average**"), "", "", num(m.get("macro_f1"), lang, 3),
-                          ""]], numeric=(1, 2, 3, 4), caption=tr(lang, "Rapport par classe", "Per-class report"),
+                      + [[say("exercises.macro_average", lang), "", "", num(m.get("macro_f1"), lang, 3), ""]],
+                      numeric=(1, 2, 3, 4), caption=say("exercises.per_class_caption", lang),
                       origin="ex2.confusion/metrics.json (per_class)"))
-    items.h(4, tr(lang, "Les erreurs les plus confiantes du CNN", "The CNN's most confident mistakes"), "mistakes")
+    items.h(4, say("exercises.mistakes_heading", lang), "mistakes")
     items.fig(figures.mistakes(run, conf, lang), say("figures.mistakes_title", lang, "CNN"))
     worst = m.get("most_confident_mistakes") or []
     if worst:
-        items.table(Table([tr(lang, "image de test n°", "test image #"), tr(lang, "vraie classe", "true class"),
-                           tr(lang, "prédite", "predicted"), tr(lang, "probabilité", "probability")],
+        items.table(Table([say("exercises.test_image", lang), say("exercises.true_class", lang),
+                           say("columns.predicted", lang), say("exercises.probability", lang)],
                           [[str(x["index"]), name(x["true"]), name(x["predicted"]), num(x["probability"], lang)]
                            for x in worst], numeric=(0, 3),
-                          caption=tr(lang, "Erreurs les plus confiantes", "Most confident mistakes"),
+                          caption=say("exercises.mistakes_caption", lang),
                           origin="ex2.confusion/metrics.json (most_confident_mistakes)"))
-        items.p(tr(lang, "Une erreur faite avec une probabilité proche de 1 vient d'une image ambiguë, d'un label "
-                         "discutable, ou d'un modèle trop sûr de lui (surconfiant) : la probabilité du softmax n'est "
-                         "pas une mesure fiable de la certitude.",
-                   "A mistake made with a probability close to 1 comes from an ambiguous image, a debatable label, "
-                   "or an overconfident model: the softmax probability is not a reliable measure of certainty."),
-                "small")
+        items.p(say("exercises.overconfident", lang), "small")
 
 
 def handin_items(run: Run, lang: str) -> list:
     """The lab's "Travail demandé" checklist, each item linking where the report answers it."""
     items = Items(lang)
-    items.h(2, tr(lang, "Travail demandé", "Hand-in checklist"), "handin")
+    items.h(2, say("exercises.handin_heading", lang), "handin")
     m = (run.done("ex1") or Step("", run.folder)).metrics
     items.blocks.append(Bullets([
-        tr(lang, "Le code complet du TP : [ci-dessous](#code-complete), un seul programme dans l'ordre du TP.",
-           "The complete code: [below](#code-complete), one program in the lab's order."),
-        tr(lang, "Les courbes de précision et de perte : [section 8](#sec-ex1-8), et pour chaque modèle de "
-                 "l'exercice 2.", "The accuracy and loss curves: [section 8](#sec-ex1-8), and for each model of "
-                                  "exercise 2."),
-        tr(lang, f"La précision finale : **{num(m['test_accuracy'], lang)}** sur le test (perte "
-                 f"{num(m['test_loss'], lang)}), [section 7](#sec-ex1-7).",
-           f"The final accuracy: **{num(m['test_accuracy'], lang)}** on the test set (loss "
-           f"{num(m['test_loss'], lang)}), [section 7](#sec-ex1-7).") if m else
-        tr(lang, "La précision finale : manquante (l'exercice 1 n'a pas fini).",
-           "The final accuracy: missing (exercise 1 did not finish)."),
-        tr(lang, "L'analyse personnelle : [Analyse](#analysis).", "The personal analysis: [Analysis](#analysis)."),
+        say("exercises.handin_code", lang),
+        say("exercises.handin_curves", lang),
+        say("exercises.handin_accuracy", lang, accuracy=num(m["test_accuracy"], lang), loss=num(m["test_loss"], lang))
+        if m else say("exercises.handin_accuracy_missing", lang),
+        say("exercises.handin_analysis", lang),
     ]))
     complete_code(items, run)
     return items.blocks
@@ -415,5 +392,5 @@ def complete_code(items: Items, run: Run) -> None:
     if not configs:
         return
     fast = any(s.exp is not None and not s.exp.faithful for s in steps)
-    items.h(3, tr(items.lang, "Code complet du TP", "The lab's complete code"), "code-complete")
+    items.h(3, say("exercises.complete_code_heading", items.lang), "code-complete")
     items.blocks.append(Code(code.complete(configs, fast, items.lang), ""))  # the heading above names it

@@ -7,12 +7,13 @@ Each ``*_items(run, lang)`` returns its blocks, or an empty list when the run ha
 from __future__ import annotations
 
 from mnistlab import config
+from mnistlab.i18n import say
 from mnistlab.lab import plan as lab_plan
 from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
 from mnistlab.report.blocks import Items
 from mnistlab.report.exercises import anchor, curves, step_code, step_missing
-from mnistlab.report.fmt import general, tr
+from mnistlab.report.fmt import general
 from mnistlab.report.measures import label, overfit_sentence
 from mnistlab.report.tables import model_table, results_table, settings_table, step_title
 
@@ -22,15 +23,14 @@ IGNORED_KEYS = ("name", "title", "order", "extended", "expect_divergence")
 def extended_items(run: Run, lang: str) -> list:
     """The "what if" studies the run holds, each compared with the step it varies."""
     present = [n for n, s in run.steps.items() if n.startswith("ext.") and s.status != "not run"]
-    return _experiments(run, lang, present, tr(lang, "Études complémentaires (« et si… ? »)",
-                                               "Extended studies (\"what if?\")"), "extended", _study)
+    return _experiments(run, lang, present, say("studies.extended_heading", lang), "extended", _study)
 
 
 def others_items(run: Run, lang: str) -> list:
     """Experiments the run holds beyond the lab and its studies (e.g. the ``improved`` models)."""
     lab = set(config.names(extended=True))
     others = [n for n, s in run.steps.items() if n not in lab and not n.startswith("ext.") and s.status != "not run"]
-    return _experiments(run, lang, others, tr(lang, "Autres expériences", "Other experiments"), "others", _other)
+    return _experiments(run, lang, others, say("studies.others_heading", lang), "others", _other)
 
 
 def _experiments(run: Run, lang: str, names: list[str], heading: str, anchor_id: str, body) -> list:
@@ -46,10 +46,7 @@ def _experiments(run: Run, lang: str, names: list[str], heading: str, anchor_id:
         if step_missing(items, run, s) and not s.history:
             continue
         if s.complete and s.metrics.get("diverged"):
-            items.p(tr(lang, f"**L'entraînement a divergé** et a été arrêté (dernière époque saine : "
-                             f"{s.metrics.get('last_good_epoch')}) : c'est le résultat de cette étude.",
-                       f"**Training diverged** and was stopped (last good epoch: {s.metrics.get('last_good_epoch')}): "
-                       "that is this study's result."), "warn")
+            items.p(say("studies.diverged", lang, epoch=s.metrics.get("last_good_epoch")), "warn")
         for t in (settings_table(s, lang), model_table(s, lang)) if body is _other else ():
             items.table(t)
         items.table(results_table(s, lang))
@@ -67,20 +64,12 @@ def _study(items: Items, run: Run, s) -> None:
     if base and s.config and run.step(base).config:
         bc = run.step(base).config
         diff = [f"`{k}` `{bc.get(k)}` → `{v}`" for k, v in s.config.items() if k not in IGNORED_KEYS and bc.get(k) != v]
-        items.p(tr(lang, f"Réglages changés (référence : {label(base, lang)}) : ",
-                   f"Settings changed (reference: {label(base, lang)}): ")
-                + "; ".join(diff) + "." if diff else tr(lang, f"Mêmes réglages (référence : {label(base, lang)}).",
-                                                        f"Same settings (reference: {label(base, lang)})."))
+        items.p(say("studies.settings_changed", lang, base=label(base, lang), changes="; ".join(diff)) if diff
+                else say("studies.same_settings", lang, base=label(base, lang)))
 
 
 def _other(items: Items, run: Run, s) -> None:
     """Before the tables of an experiment outside the lab: what its loss curves measure, if not the usual."""
     smoothing = (s.config or {}).get("label_smoothing")
     if smoothing:
-        items.p(tr(items.lang,
-                   f"Entraîné avec un lissage des étiquettes de {general(smoothing, items.lang)} : les pertes "
-                   "d'entraînement et de validation des courbes sont celles des cibles lissées (elles ne "
-                   "descendent pas vers 0) ; la perte de test est l'entropie croisée ordinaire.",
-                   f"Trained with label smoothing {general(smoothing, 'en')}: the training and validation losses in "
-                   "the curves are against the smoothed targets (they do not fall towards 0); the test loss is "
-                   "the ordinary cross-entropy."))
+        items.p(say("studies.label_smoothing", items.lang, smoothing=general(smoothing, items.lang)))

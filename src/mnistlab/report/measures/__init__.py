@@ -15,10 +15,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mnistlab.i18n import say
 from mnistlab.lab import plan
 from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
-from mnistlab.report.fmt import listing, num, points, tr
+from mnistlab.report.fmt import listing, num, points
 
 
 @dataclass
@@ -60,16 +61,17 @@ def none(run: Run, lang: str) -> Answer:
 
 # --- the words shared by the measurements -------------------------------------------------------------------
 
-STATUS_WORDS = {"not run": ("pas lancée", "not run"), "interrupted": ("interrompue", "interrupted"),
-                "failed": ("échec", "failed"), "running": ("en cours", "running"),
-                "incomplete": ("inachevée", "incomplete"), "complete": ("terminée", "complete"),
-                "diverged": ("divergé", "diverged"), "skipped": ("sautée", "skipped"),
-                "unreadable": ("fichiers illisibles", "unreadable files")}
+STATUS_WORDS = {"not run": "measures.status_not_run", "interrupted": "measures.status_interrupted",
+                "failed": "measures.status_failed", "running": "measures.status_running",
+                "incomplete": "measures.status_incomplete", "complete": "measures.status_complete",
+                "diverged": "measures.status_diverged", "skipped": "measures.status_skipped",
+                "unreadable": "measures.status_unreadable"}
 
 
 def status_word(status: str, lang: str) -> str:
-    fr, en = STATUS_WORDS.get(status, (status, status))
-    return tr(lang, fr, en)
+    """A step's status in words (an unknown status as it is)."""
+    key = STATUS_WORDS.get(status)
+    return say(key, lang) if key else status
 
 
 def label(name: str, lang: str) -> str:
@@ -114,18 +116,16 @@ def unavailable_text(run: Run, reason: str, lang: str) -> str:
             parts.append(item)
             continue
         problems = run.step(name).problems
-        why = status_word(status, lang) + (f" : {problems[0]}" if lang == "fr" and problems else
-                                           f": {problems[0]}" if problems else "")
+        why = (say("measures.status_problem", lang, status=status_word(status, lang), problem=problems[0])
+               if problems else status_word(status, lang))
         parts.append(f"{label(name, lang)} ({why})")
-    return tr(lang, "Non mesuré dans cette exécution : pas de résultats pour ",
-              "Not measured in this run: no results for ") + listing(parts, lang) + "."
+    return say("measures.not_measured", lang, steps=listing(parts, lang))
 
 
 def study_missing(lang: str, *names: str) -> str:
     """A "what if" study the run does not hold: the answer rests on the course's reasoning (the appendix says
     how to measure it)."""
-    return tr(lang, "Nous ne l'avons pas essayé dans ce TP : c'est l'effet que le cours nous fait attendre.",
-              "We did not try it in this lab: this is the effect the course leads us to expect.")
+    return say("measures.study_missing", lang)
 
 
 def tidy(reason: str) -> str:
@@ -162,10 +162,8 @@ def compare(run: Run, lang: str, study: str, base: str, key: str = "test_accurac
     """
     s, b = need(run, study, base)
     d = quantities.accuracy_diff(s[key], b[key], min(s["n_test"], b["n_test"]))
-    text = tr(lang, f"{acc(s[key], lang)} pour {label(study, lang)}, contre {acc(b[key], lang)} pour "
-                    f"{label(base, lang)} ({diff_text(d, lang)})",
-              f"{acc(s[key], lang)} for {label(study, lang)}, against {acc(b[key], lang)} for {label(base, lang)} "
-              f"({diff_text(d, lang)})")
+    text = say("measures.compare", lang, study_accuracy=acc(s[key], lang), study=label(study, lang),
+               base_accuracy=acc(b[key], lang), base=label(base, lang), difference=diff_text(d, lang))
     return text, [where(f"{study}/metrics.json", key, "n_test"), where(f"{base}/metrics.json", key, "n_test")]
 
 
@@ -179,50 +177,40 @@ def overfit_sentence(c: quantities.Curve, lang: str) -> str:
         return ""
     train = ""
     if o.finding and c.loss_at_best is not None and c.last_loss is not None and c.last_loss < c.loss_at_best:
-        train = tr(lang, f", alors que la perte d'entraînement continue de baisser ({num(c.loss_at_best, lang)} → "
-                         f"{num(c.last_loss, lang)})", f", while training loss keeps falling "
-                         f"({num(c.loss_at_best, lang)} → {num(c.last_loss, lang)})")
+        train = say("measures.training_loss_falls", lang, loss_at_best=num(c.loss_at_best, lang),
+                    last_loss=num(c.last_loss, lang))
     text = o.text(lang)
     return text[:1].upper() + text[1:] + train + "."
 
 
-def _trend_words(v, lang: str, fr: tuple[str, str, str], en: tuple[str, str, str]) -> str:
-    i = {"rises": 0, "falls": 1, "flat": 2}[v.verdict]
-    return tr(lang, fr[i], en[i])
+TREND_WORDS = {"rises": "measures.trend_rises", "falls": "measures.trend_falls", "flat": "measures.trend_flat"}
+
+
+def _trend_words(v, lang: str) -> str:
+    return say(TREND_WORDS[v.verdict], lang)
 
 
 def curve_sentence(c: quantities.Curve, lang: str) -> str:
     """How training and validation accuracy move, each judged against its noise (never a dip in the noise)."""
     if c.epochs < 2:
-        return tr(lang, f"Sur une seule époque, la précision d'entraînement vaut {acc(c.last_acc, lang)} et celle de "
-                        f"validation {acc(c.last_val_acc, lang)} : il n'y a pas encore de courbe à lire.",
-                  f"Over a single epoch, training accuracy is {acc(c.last_acc, lang)} and validation accuracy "
-                  f"{acc(c.last_val_acc, lang)}: there is no curve to read yet.")
+        return say("measures.curve_one_epoch", lang, accuracy=acc(c.last_acc, lang),
+                   val_accuracy=acc(c.last_val_acc, lang))
     if c.acc_trend is not None:
-        rise = _trend_words(c.acc_trend, lang, ("augmente", "baisse", "ne bouge pas au-delà du bruit"),
-                            ("rises", "falls", "does not move beyond the noise"))
+        rise = _trend_words(c.acc_trend, lang)
     else:
-        rise = tr(lang, "augmente à chaque époque" if c.acc_rises else "passe", "rises every epoch"
-                  if c.acc_rises else "goes")
+        rise = say("measures.rises_every_epoch" if c.acc_rises else "measures.goes", lang)
     if c.val_trend is None:
-        val = tr(lang, "passe", "goes")
+        val = say("measures.goes", lang)
     elif c.val_trend.verdict == "rises" and not c.val_acc_drops:
-        val = tr(lang, "suit la même tendance, sans baisse mesurable",
-                 "follows the same trend, with no measurable fall")
+        val = say("measures.val_same_trend", lang)
     elif c.val_trend.verdict == "rises":
-        at = listing([str(e) for e in c.val_acc_drops], lang)
-        val = tr(lang, f"suit la tendance, avec une baisse au-delà du bruit à l'époque {at}",
-                 f"follows the trend, with a fall beyond the noise at epoch {at}")
+        val = say("measures.val_trend_with_fall", lang, epochs=listing([str(e) for e in c.val_acc_drops], lang))
     else:
-        val = _trend_words(c.val_trend, lang, ("augmente", "baisse", "ne bouge pas au-delà du bruit"),
-                           ("rises", "falls", "does not move beyond the noise"))
-    return tr(lang,
-              f"La précision d'entraînement {rise} ({acc(c.first_acc, lang)} → {acc(c.last_acc, lang)}) ; "
-              f"la précision de validation {val} ({acc(c.first_val_acc, lang)} → {acc(c.last_val_acc, lang)}). "
-              f"Écart entraînement − validation à la dernière époque : {points(c.last_gap, lang)}.",
-              f"Training accuracy {rise} ({acc(c.first_acc, lang)} → {acc(c.last_acc, lang)}); validation "
-              f"accuracy {val} ({acc(c.first_val_acc, lang)} → {acc(c.last_val_acc, lang)}). Train − validation "
-              f"gap at the last epoch: {points(c.last_gap, lang)}.")
+        val = _trend_words(c.val_trend, lang)
+    return say("measures.curve", lang, training_trend=rise, first_accuracy=acc(c.first_acc, lang),
+               last_accuracy=acc(c.last_acc, lang), validation_trend=val,
+               first_val_accuracy=acc(c.first_val_acc, lang), last_val_accuracy=acc(c.last_val_acc, lang),
+               gap=points(c.last_gap, lang))
 
 
 def data_facts(run: Run, dataset: str) -> dict:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 
 from mnistlab import judge
-from mnistlab.i18n import class_names
+from mnistlab.i18n import class_names, say
 from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
-from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds, shape, tr
+from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds, shape
 from mnistlab.report.measures import (
     Answer,
     acc,
@@ -36,28 +36,19 @@ def q_fashion_nature(run: Run, lang: str) -> Answer:
     if "x_train" not in f:
         return Answer(p + [missing(run, lang, "ex2.ann")])
     x, xt = f["x_train"], f["x_test"]
-    p.append(tr(lang,
-                "Nous mesurons : "
-                f"train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
-                "de "
-                f"{x['min']} à {x['max']} : des images de {x['shape'][1]} × {x['shape'][2]} pixels, comme MNIST.",
-                f"Measured: train `{shape(x['shape'], lang)}`, test `{shape(xt['shape'], lang)}`, type `{x['dtype']}` "
-                f"from {x['min']} to {x['max']}: images of {x['shape'][1]} × {x['shape'][2]} pixels, like MNIST."))
+    p.append(say("measures_fashion.data_shapes", lang, train_shape=shape(x["shape"], lang),
+                 test_shape=shape(xt["shape"], lang), dtype=x["dtype"], min=x["min"], max=x["max"],
+                 height=x["shape"][1], width=x["shape"][2]))
     src = [where("manifest.json", "data.fashion_mnist")]
     counts = quantities.class_counts(run, "ex2.ann")
     if counts and len(set(counts)) == 1:
-        p.append(tr(lang, f"Les classes sont équilibrées : {integer(counts[0], lang)} images d'entraînement chacune.",
-                    f"The classes are balanced: {integer(counts[0], lang)} training images each."))
+        p.append(say("measures_fashion.balanced", lang, count=integer(counts[0], lang)))
         src.append("fashion_mnist y_train")
     check = run.data_facts("fashion_mnist").get("verified")
     if check is True:
-        p.append(tr(lang, "Leurs empreintes SHA-256 sont celles du jeu publié : ce sont les données d'origine.",
-                    "Their SHA-256 digests are the published data set's: these are the original data."))
+        p.append(say("measures_fashion.digests_match", lang))
     elif check is False:
-        p.append(tr(lang, "Attention : leurs empreintes SHA-256 diffèrent de celles du jeu publié : ce ne sont pas "
-                          "les données d'origine.",
-                    "Warning: their SHA-256 digests differ from the published data set's: these are not the "
-                    "original data."))
+        p.append(say("measures_fashion.digests_differ", lang))
     # no accuracy here: the ANN has not run yet at this point of the lab (no forward reference)
     return Answer(p, src)
 
@@ -69,11 +60,8 @@ def q_one_hot(run: Run, lang: str) -> Answer:
     m = maybe(run, "ex2.ann")
     if "y_train" in f and m and m.get("layers"):
         n_out = m["layers"][-1]["output_shape"][-1]
-        p.append(tr(lang, f"Ici `y_train` `{shape(f['y_train']['shape'], lang)}` devient `y_train_cat` "
-                          f"`{shape([f['y_train']['shape'][0], n_out], lang)}`, autant de colonnes que de sorties du "
-                          "modèle.",
-                    f"Here `y_train` `{shape(f['y_train']['shape'], lang)}` becomes `y_train_cat` "
-                    f"`{shape([f['y_train']['shape'][0], n_out], lang)}`, one column per model output."))
+        p.append(say("measures_fashion.one_hot", lang, labels_shape=shape(f["y_train"]["shape"], lang),
+                     one_hot_shape=shape([f["y_train"]["shape"][0], n_out], lang)))
         return Answer(p, [where("manifest.json", "data.fashion_mnist"), where("ex2.ann/metrics.json", "layers")])
     return Answer(p)
 
@@ -87,29 +75,17 @@ def q_why_relu(run: Run, lang: str) -> Answer:
     ranked = quantities.ranking(va)
     place = [a for a, _ in ranked].index("relu") + 1
     best, best_v = ranked[0]
-    p = [tr(lang, f"À l'étape 4 (un entraînement par activation), ReLU est {_nth(place, lang)} sur "
-                  f"{len(ranked)} en validation ({acc(va['relu'], lang)} ; "
-                  + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu") + ").",
-            f"Measured at step 4 (one run per activation): ReLU is {_nth(place, lang)} of {len(ranked)} in "
-            f"validation ({acc(va['relu'], lang)}; "
-            + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu") + ").")]
+    p = [say("measures_fashion.relu_place", lang, place=_nth(place, lang), count=len(ranked),
+             relu=acc(va["relu"], lang), others=", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu"))]
     r = judge.ranking(va, m.get("n_validation") or 0)
     if best == "relu":
         others = [a for a in r.leaders if a != "relu"]
-        p.append(tr(lang, "ReLU est en tête au-delà du bruit." if r.finding else
-                    f"Mais elle est à égalité dans le bruit avec {listing(others, lang)} ({r.first_vs_second.fr}) : "
-                    "ce réseau peu profond ne la montre pas meilleure.",
-                    "ReLU leads beyond the noise." if r.finding else
-                    f"But it is tied within the noise with {listing(others, lang)} ({r.first_vs_second.en}): this "
-                    "shallow network does not show it ahead."))
+        p.append(say("measures_fashion.relu_leads", lang) if r.finding else
+                 say("measures_fashion.relu_tied", lang, others=listing(others, lang),
+                     difference=r.first_vs_second.text(lang)))
     else:
         d = quantities.accuracy_diff(best_v, va["relu"], m.get("n_validation") or 0)
-        p.append(tr(lang, f"Écart avec {best} : {diff_text(d, lang)}. Ce réseau peu profond ne montre donc pas "
-                          "ReLU meilleure : ses atouts (pas de saturation, calcul simple) comptent surtout pour les "
-                          "réseaux profonds, pas sur deux couches cachées et cinq époques.",
-                    f"Gap to {best}: {diff_text(d, lang)}. This shallow network thus does not show ReLU ahead: its "
-                    "strengths (no saturation, cheap to compute) matter mostly in deep networks, not with two hidden "
-                    "layers and five epochs."))
+        p.append(say("measures_fashion.relu_behind", lang, best=best, difference=diff_text(d, lang)))
     return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")])
 
 
@@ -119,16 +95,9 @@ def q_acc_vs_val(run: Run, lang: str) -> Answer:
     m = maybe(run, "ex2.ann")
     c = quantities.step_curve(run.step("ex2.ann"))
     if m and c:
-        p.append(tr(lang,
-                    "Ici la validation est la dernière part du jeu d'entraînement : "
-                    f"{integer(m['n_validation'], lang)} "
-                    f"images, contre {integer(m['n_train'], lang)} pour l'entraînement. À la dernière époque : "
-                    f"`accuracy` {acc(c.last_acc, lang)}, `val_accuracy` {acc(c.last_val_acc, lang)} (écart "
-                    f"{points(c.last_gap, lang)}).",
-                    f"Here validation is the last part of the training set: {integer(m['n_validation'], lang)} "
-                    f"images, against {integer(m['n_train'], lang)} for training. At the last epoch: `accuracy` "
-                    f"{acc(c.last_acc, lang)}, `val_accuracy` {acc(c.last_val_acc, lang)} (gap "
-                    f"{points(c.last_gap, lang)})."))
+        p.append(say("measures_fashion.validation_split", lang, validation_images=integer(m["n_validation"], lang),
+                     training_images=integer(m["n_train"], lang), accuracy=acc(c.last_acc, lang),
+                     val_accuracy=acc(c.last_val_acc, lang), gap=points(c.last_gap, lang)))
         return Answer(p, [where("ex2.ann/metrics.json", "n_train", "n_validation"), "ex2.ann/history.csv"])
     return Answer(p)
 
@@ -139,36 +108,26 @@ def q_best_activation(run: Run, lang: str) -> Answer:
     va = m["val_accuracy"]
     ranked = quantities.ranking(va)
     if len(ranked) < 2:
-        return Answer([tr(lang, f"Une seule activation mesurée : {m['best']} ({acc(va[m['best']], lang)}).",
-                          f"One activation measured: {m['best']} ({acc(va[m['best']], lang)}).")])
+        return Answer([say("measures_fashion.one_activation", lang, activation=m["best"],
+                           accuracy=acc(va[m["best"]], lang))])
     n = m.get("n_validation") or 0
     r = judge.ranking(va, n)
     (first, _), (second, _) = ranked[0], ranked[1]
     spread = r.first_vs_last
-    p = [tr(lang, "Classement en validation à la dernière époque : "
-                  + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked) + ".",
-            "Ranking in validation at the last epoch: " + ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked) + "."),
-         tr(lang, f"**{first}** devance {second} de {r.first_vs_second.fr} : c'est la meilleure de nos mesures."
-                  if r.finding else
-                  f"À égalité en tête dans le bruit : {r.tied(lang)} ({first} devant {second} : "
-                  f"{r.first_vs_second.fr}) ; nous ne pouvons pas désigner une seule meilleure activation. De la "
-                  f"première à la dernière : {spread.fr}.",
-            f"**{first}** leads {second} by {r.first_vs_second.en}: the best of our measurements." if r.finding else
-            f"Tied at the top within the noise: {r.tied(lang)} ({first} ahead of {second}: "
-            f"{r.first_vs_second.en}); we cannot name one best activation. From first to last: {spread.en}.")]
+    p = [say("measures_fashion.validation_ranking", lang, ranking=", ".join(f"{a} {acc(v, lang)}" for a, v in ranked)),
+         say("measures_fashion.best_leads", lang, first=first, second=second, difference=r.first_vs_second.text(lang))
+         if r.finding else
+         say("measures_fashion.best_tied", lang, tied=r.tied(lang), first=first, second=second,
+             difference=r.first_vs_second.text(lang), spread=spread.text(lang))]
     sources = [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")]
     ta = m.get("test_accuracy") or {}
     if set(ta) == set(va):
         test_ranked = quantities.ranking(ta)
         if [a for a, _ in test_ranked] != [a for a, _ in ranked]:
-            p.append(tr(lang, "Sur le jeu de test, le classement n'est pas le même : "
-                              + ", ".join(f"{a} {acc(v, lang)}" for a, v in test_ranked)
-                              + " ; un écart qui change de sens d'un jeu à l'autre n'est pas un résultat.",
-                        "On the test set the ranking is not the same: "
-                        + ", ".join(f"{a} {acc(v, lang)}" for a, v in test_ranked)
-                        + "; a gap that changes sign from one set to the other is not a finding."))
+            p.append(say("measures_fashion.test_ranking_differs", lang,
+                         ranking=", ".join(f"{a} {acc(v, lang)}" for a, v in test_ranked)))
         else:
-            p.append(tr(lang, "Le jeu de test donne le même classement.", "The test set gives the same ranking."))
+            p.append(say("measures_fashion.test_ranking_same", lang))
         sources.append(where("ex2.activations/metrics.json", "test_accuracy"))
     step = run.step("ex2.activations")
     spreads = {a: quantities.seed_spread(step, lambda mm, a=a: mm["val_accuracy"][a]) for a in va}
@@ -176,28 +135,26 @@ def q_best_activation(run: Run, lang: str) -> Answer:
         k = next(iter(spreads.values())).n
         by_mean = sorted(spreads, key=lambda a: spreads[a].mean, reverse=True)
         best, runner_up = by_mean[0], by_mean[1]
-        p.append(tr(lang, f"Sur {k} graines (moyenne ± écart-type) : ", f"Over {k} seeds (mean ± SD): ")
-                 + ", ".join(f"{a} {acc(spreads[a].mean, lang)} ± {num(spreads[a].std, lang)}" for a in by_mean) + ".")
+        p.append(say("measures_fashion.seed_means", lang, seeds=k, means=", ".join(
+            f"{a} {acc(spreads[a].mean, lang)} ± {num(spreads[a].std, lang)}" for a in by_mean)))
         w = judge.seeds(list(spreads[best].values.values()), list(spreads[runner_up].values.values()))
         pv, sig = w.p, w.finding
         gap = points(spreads[best].mean - spreads[runner_up].mean, lang)
-        p.append(tr(lang, f"L'écart entre {best} et {runner_up} ({gap}) "
-                          + ("dépasse le bruit des graines" if sig else "reste dans le bruit des graines : pas de "
-                             "différence mesurable") + f" (test de Welch, p = {num(pv, lang, 3)}).",
-                    f"The gap between {best} and {runner_up} ({gap}) "
-                    + ("is larger than the seed noise" if sig else "is within the seed noise: no measurable "
-                       "difference") + f" (Welch's test, p = {num(pv, lang, 3)})."))
+        p.append(say("measures_fashion.seed_gap", lang, best=best, runner_up=runner_up, gap=gap,
+                     verdict=say("measures_fashion.seed_gap_beyond" if sig else "measures_fashion.seed_gap_within",
+                                 lang), p=num(pv, lang, 3)))
         sources.append("ex2.activations/seeds/*/metrics.json")
     else:
-        p.append(tr(lang, "Avec une seule exécution par activation, une autre graine (initialisation, mélange) peut "
-                          "inverser un classement aussi serré.",
-                    "With a single run per activation, another seed (initialisation, shuffling) may swap so tight a "
-                    "ranking."))
+        p.append(say("measures_fashion.single_run", lang))
     return Answer(p, sources)
 
 
+PLACES = {1: "measures_fashion.place_1", 2: "measures_fashion.place_2", 3: "measures_fashion.place_3"}
+
+
 def _nth(k: int, lang: str) -> str:
-    return tr(lang, "première" if k == 1 else f"{k}e", {1: "first", 2: "second", 3: "third"}.get(k, f"{k}th"))
+    """``première``, ``2e`` / ``first``, ``second``, ``4th``."""
+    return say(PLACES.get(k, "measures_fashion.place_n"), lang, place=k)
 
 
 @measure
@@ -212,28 +169,19 @@ def q_sigmoid_tanh(run: Run, lang: str) -> Answer:
     if hs and hr and hs.history and hr.history and hs.history.get("val_accuracy") and hr.history.get("val_accuracy"):
         s1, r1 = hs.history["val_accuracy"][0], hr.history["val_accuracy"][0]
         start = judge.accuracies(r1, s1, n)
-        slower_fr = ("la sigmoïde démarre plus lentement" if start.verdict == "higher" else
-                     "la sigmoïde démarre plus vite" if start.verdict == "lower" else
-                     "pas de différence mesurable dès le départ")
-        slower_en = ("sigmoid starts more slowly" if start.verdict == "higher" else
-                     "sigmoid starts faster" if start.verdict == "lower" else "no measurable difference at the start")
-        p.append(tr(lang, f"Sur notre réseau peu profond (2 couches cachées), après la 1re époque, précision de "
-                          f"validation {acc(s1, lang)} avec sigmoid contre {acc(r1, lang)} avec ReLU : {slower_fr}.",
-                    f"On our shallow network (2 hidden layers), after epoch 1, validation accuracy "
-                    f"{acc(s1, lang)} with sigmoid against {acc(r1, lang)} with ReLU: {slower_en}."))
+        slower = say("measures_fashion.sigmoid_starts_slower" if start.verdict == "higher" else
+                     "measures_fashion.sigmoid_starts_faster" if start.verdict == "lower" else
+                     "measures_fashion.sigmoid_starts_level", lang)
+        p.append(say("measures_fashion.sigmoid_first_epoch", lang, sigmoid=acc(s1, lang), relu=acc(r1, lang),
+                     start=slower))
     d_sig = judge.accuracies(va["relu"], va["sigmoid"], n)
     d_tanh = judge.accuracies(va["tanh"], va["relu"], n)
-    sig_fr = {"higher": "ReLU devance sigmoid", "lower": "sigmoid devance ReLU",
-              "same": "ReLU et sigmoid sont au même niveau"}[d_sig.verdict]
-    sig_en = {"higher": "ReLU leads sigmoid", "lower": "sigmoid leads ReLU",
-              "same": "ReLU and sigmoid are level"}[d_sig.verdict]
-    tanh_fr = {"same": "au niveau de", "higher": "au-dessus de", "lower": "sous"}[d_tanh.verdict]
-    tanh_en = {"same": "level with", "higher": "above", "lower": "below"}[d_tanh.verdict]
-    p.append(tr(lang, f"À la dernière époque, {sig_fr} ({d_sig.fr}) ; tanh, elle, est {tanh_fr} ReLU "
-                      f"({d_tanh.fr}) : sur deux couches cachées, la saturation ne coûte pas encore grand-chose ; "
-                      "elle pèse dans les réseaux profonds.",
-                f"At the last epoch {sig_en} ({d_sig.en}); tanh is {tanh_en} ReLU ({d_tanh.en}): over two hidden "
-                "layers saturation costs little yet; it weighs in deep networks."))
+    sig = {"higher": "measures_fashion.relu_leads_sigmoid", "lower": "measures_fashion.sigmoid_leads_relu",
+           "same": "measures_fashion.relu_sigmoid_level"}[d_sig.verdict]
+    tanh = {"same": "measures_fashion.tanh_level", "higher": "measures_fashion.tanh_above",
+            "lower": "measures_fashion.tanh_below"}[d_tanh.verdict]
+    p.append(say("measures_fashion.saturation", lang, sigmoid_verdict=say(sig, lang), sigmoid_gap=d_sig.text(lang),
+                 tanh_place=say(tanh, lang), tanh_gap=d_tanh.text(lang)))
     return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation"),
                       "ex2.activations/sigmoid/history.csv", "ex2.activations/relu/history.csv"])
 
@@ -243,19 +191,14 @@ def q_leaky(run: Run, lang: str) -> Answer:
     exp = run.step("ex2.activations").exp
     p, sources = [], []
     if exp is not None:
-        p.append(tr(lang, f"Ici la pente négative est {num(exp.leaky_relu_slope, lang, 2)} (`LeakyReLU(0.1)` du TP).",
-                    f"Here the negative slope is {num(exp.leaky_relu_slope, lang, 2)} (the lab's `LeakyReLU(0.1)`)."))
+        p.append(say("measures_fashion.leaky_slope", lang, slope=num(exp.leaky_relu_slope, lang, 2)))
         sources.append(where("ex2.activations/config.json", "leaky_relu_slope"))
     m = maybe(run, "ex2.activations")
     if m and "leaky_relu" in m["val_accuracy"] and "relu" in m["val_accuracy"]:
         va = m["val_accuracy"]
         d = quantities.accuracy_diff(va["leaky_relu"], va["relu"], m.get("n_validation") or 0)
-        p.append(tr(lang, "Nous mesurons : "
-                          f"LeakyReLU {acc(va['leaky_relu'], lang)} contre ReLU {acc(va['relu'], lang)} "
-                          f"({diff_text(d, lang)}) ; sur un réseau aussi court, les neurones morts que LeakyReLU "
-                          "évite sont rares.",
-                    f"Measured: LeakyReLU {acc(va['leaky_relu'], lang)} against ReLU {acc(va['relu'], lang)} "
-                    f"({diff_text(d, lang)}); in so short a network, the dead neurons LeakyReLU avoids are rare."))
+        p.append(say("measures_fashion.leaky_vs_relu", lang, leaky=acc(va["leaky_relu"], lang),
+                     relu=acc(va["relu"], lang), difference=diff_text(d, lang)))
         sources.append(where("ex2.activations/metrics.json", "val_accuracy", "n_validation"))
     return Answer(p, sources)
 
@@ -267,19 +210,11 @@ def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
     if a and c:
         convs = [(l_, f) for l_, f in quantities.layer_formula(c["layers"]) if l_["type"] == "Conv2D"]
         dense = [l_ for l_ in c["layers"] if l_["type"] == "Dense"]
-        p.append(tr(lang,
-                    "Nous mesurons : "
-                    f"ANN {integer(a['params'], lang)} paramètres, CNN {integer(c['params'], lang)}. Les "
-                    "convolutions en ont peu (" + ", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs)
-                    + ") ; l'essentiel est dans la première couche dense après `Flatten` "
-                      f"({integer(dense[0]['params'], lang)})."
-                    if convs and dense else f"Nous mesurons : ANN {integer(a['params'], lang)} paramètres, CNN "
-                                            f"{integer(c['params'], lang)}.",
-                    f"Measured: ANN {integer(a['params'], lang)} parameters, CNN {integer(c['params'], lang)}. The "
-                    "convolutions hold few (" + ", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs)
-                    + f"); most are in the first dense layer after `Flatten` ({integer(dense[0]['params'], lang)})."
-                    if convs and dense else f"Measured: ANN {integer(a['params'], lang)} parameters, CNN "
-                                            f"{integer(c['params'], lang)}."))
+        ann, cnn = integer(a["params"], lang), integer(c["params"], lang)
+        p.append(say("measures_fashion.parameters_where", lang, ann=ann, cnn=cnn,
+                     convolutions=", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs),
+                     dense=integer(dense[0]["params"], lang))
+                 if convs and dense else say("measures_fashion.parameters", lang, ann=ann, cnn=cnn))
         return Answer(p, [where("ex2.ann/metrics.json", "params"), where("ex2.cnn/metrics.json", "params", "layers")])
     return Answer(p)
 
@@ -288,24 +223,17 @@ def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
 def q_why_cnn_better(run: Run, lang: str) -> Answer:
     a, c = need(run, "ex2.ann", "ex2.cnn")
     text, sources = compare(run, lang, "ex2.cnn", "ex2.ann")
-    p = [tr(lang, "Nous obtenons en précision de test : ", "Measured, test accuracy: ") + lower(text)
-         + tr(lang, f", pour un entraînement de {seconds(c.get('fit_seconds'), lang)} contre "
-                    f"{seconds(a.get('fit_seconds'), lang)}.",
-              f", for {seconds(c.get('fit_seconds'), lang)} of training against "
-              f"{seconds(a.get('fit_seconds'), lang)}.")]
+    p = [say("measures_fashion.test_accuracy_and_time", lang, comparison=lower(text),
+             cnn_time=seconds(c.get("fit_seconds"), lang), ann_time=seconds(a.get("fit_seconds"), lang))]
     sa = quantities.seed_spread(run.step("ex2.ann"), lambda mm: mm["test_accuracy"])
     sc = quantities.seed_spread(run.step("ex2.cnn"), lambda mm: mm["test_accuracy"])
     if sa and sc:
         w = judge.seeds(list(sc.values.values()), list(sa.values.values()))
         pv, sig = w.p, w.finding
-        p.append(tr(lang,
-                    f"Sur plusieurs graines : CNN {acc(sc.mean, lang)} ± {num(sc.std, lang)} ({sc.n} graines), ANN "
-                    f"{acc(sa.mean, lang)} ± {num(sa.std, lang)} ({sa.n}) ; l'écart "
-                    + ("dépasse" if sig else "ne dépasse pas") + f" le bruit (test de Welch, p = {num(pv, lang, 3)}).",
-                    f"Over several seeds: CNN {acc(sc.mean, lang)} ± {num(sc.std, lang)} ({sc.n} seeds), ANN "
-                    f"{acc(sa.mean, lang)} ± {num(sa.std, lang)} ({sa.n}); the gap "
-                    + ("exceeds" if sig else "does not exceed")
-                    + f" the noise (Welch's test, p = {num(pv, lang, 3)})."))
+        p.append(say("measures_fashion.cnn_seeds", lang, cnn=acc(sc.mean, lang), cnn_sd=num(sc.std, lang),
+                     cnn_seeds=sc.n, ann=acc(sa.mean, lang), ann_sd=num(sa.std, lang), ann_seeds=sa.n,
+                     verdict=say("measures_fashion.gap_exceeds" if sig else "measures_fashion.gap_does_not_exceed",
+                                 lang), p=num(pv, lang, 3)))
         sources += ["ex2.ann/seeds/*/metrics.json", "ex2.cnn/seeds/*/metrics.json"]
     return Answer(p, sources + [where("ex2.ann/metrics.json", "fit_seconds"), where("ex2.cnn/metrics.json",
                                                                                      "fit_seconds")])
@@ -323,9 +251,7 @@ def q_pooling(run: Run, lang: str) -> Answer:
                 steps.append(f"{shape(prev, lang)} → {shape(l_['output_shape'], lang)}")
             prev = l_.get("output_shape")
         if steps:
-            p.append(tr(lang, "Dans notre CNN : "
-                              "", "Measured on this run's CNN: "
-                                                                "") + "; ".join(steps) + ".")
+            p.append(say("measures_fashion.pooling", lang, shapes="; ".join(steps)))
             return Answer(p, [where("ex2.cnn/metrics.json", "layers")])
     return Answer(p)
 
@@ -341,28 +267,19 @@ def q_most_confused(run: Run, lang: str) -> Answer:
         return loc[en.index(n)] if n in en else n
 
     pairs = m.get("most_confused", [])
-    p = [tr(lang, "Les confusions les plus fréquentes du CNN sur le test (vrai → prédit) : ",
-            "The CNN's most frequent confusions on the test set (true → predicted): ")
-         + ", ".join(f"{name(x['true'])} → {name(x['predicted'])} ({integer(x['count'], lang)})" for x in pairs) + "."]
+    p = [say("measures_fashion.most_confused", lang, pairs=", ".join(
+        f"{name(x['true'])} → {name(x['predicted'])} ({integer(x['count'], lang)})" for x in pairs))]
     h = quantities.hardest(m)
     if h and h.leaders:
         pcs = m["per_class"]
         tops = {"T-shirt/top", "Pullover", "Coat", "Shirt"}
-        why_fr = (" : ces vêtements du haut partagent la même silhouette à 28 × 28 pixels"
-                  if set(h.leaders) <= tops else "")
-        why_en = (": these tops share the same silhouette at 28 × 28 pixels" if set(h.leaders) <= tops else "")
-        each = [f"{name(k)} (rappel {num(pcs[k]['recall'], lang, 3)})" if lang == "fr"
-                else f"{name(k)} (recall {num(pcs[k]['recall'], lang, 3)})" for k in h.leaders]
+        why = say("measures_fashion.tops_silhouette", lang) if set(h.leaders) <= tops else ""
+        each = [say("measures_fashion.class_recall", lang, name=name(k), recall=num(pcs[k]["recall"], lang, 3))
+                for k in h.leaders]
         if h.finding:
-            p.append(tr(lang, f"La classe la moins bien reconnue est **{each[0]}**, au-delà du bruit devant la "
-                              f"suivante{why_fr}.",
-                        f"The least well recognised class is **{each[0]}**, beyond the noise ahead of the "
-                        f"next{why_en}."))
+            p.append(say("measures_fashion.least_recognised", lang, name=each[0], why=why))
         else:
-            p.append(tr(lang, f"Les classes les moins bien reconnues, à égalité dans le bruit, sont "
-                              f"{listing(each, lang)}{why_fr}.",
-                        f"The least well recognised classes, tied within the noise, are "
-                        f"{listing(each, lang)}{why_en}."))
+            p.append(say("measures_fashion.least_recognised_tied", lang, names=listing(each, lang), why=why))
     return Answer(p, [where("ex2.confusion/metrics.json", "most_confused", "worst_recall_class", "per_class"),
                       "ex2.confusion/confusion_matrix.csv"])
 
@@ -372,8 +289,7 @@ def q_reduce_errors(run: Run, lang: str) -> Answer:
     if not (run.done("ex2.cnn") and run.done("ex2.augment")):
         return Answer([])
     text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
-    return Answer([tr(lang, "Nous obtenons en précision de test : ", "Measured, test accuracy: ") + lower(text) + "."],
-                  sources)
+    return Answer([say("measures_fashion.test_accuracy", lang, comparison=lower(text))], sources)
 
 
 @measure
@@ -386,27 +302,14 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
                                  aug["test_loss"], c["test_loss"], se).verdict
     loss = judge.losses(aug["test_loss"], c["test_loss"], se)
     more = epochs(aug.get("epochs_run"), lang)
-    p = [tr(lang, f"Après {more} de plus sur images augmentées, nous obtenons en précision de test : ",
-            f"Measured after {more} more on augmented images, test accuracy: ") + lower(text)
-         + tr(lang, f" ; perte de test {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
-                    + _loss_word(loss, worse, "fr") + f" ({loss.fr}).",
-              f"; test loss {num(c['test_loss'], lang)} → {num(aug['test_loss'], lang)}"
-              + _loss_word(loss, worse, "en") + f" ({loss.en}).")]
+    p = [say("measures_fashion.augmented", lang, epochs=more, comparison=lower(text),
+             cnn_loss=num(c["test_loss"], lang), augmented_loss=num(aug["test_loss"], lang),
+             loss_word=_loss_word(loss, worse, lang), loss_gap=loss.text(lang))]
     curve = quantities.step_curve(run.step("ex2.augment"))
     if curve and curve.epochs > 1:
         p.append(overfit_sentence(curve, lang))
-    p.append(tr(lang,
-                "Nos mesures ne montrent donc pas à elles seules que l'augmentation aide : le gain se lit avec son "
-                "incertitude, le modèle augmenté a aussi eu plus d'époques, et l'écart entraînement − validation ne "
-                "se compare pas d'une étape à l'autre (l'étape 5 valide sur 20 % de l'entraînement, l'étape 7 sur le "
-                "test)." if verdict != "helps" else
-                "Le gain dépasse le bruit du jeu de test ; il reste mêlé à celui des époques supplémentaires.",
-                "This run alone thus does not show that augmentation helps: the gain is read with its uncertainty, "
-                "the augmented model also had more epochs, and the train − validation gap does not compare from one "
-                "step to the other (step 5 validates on 20% of the training set, step 7 on the test set)."
-                if verdict != "helps" else
-                "The gain exceeds the test set's noise; it stays mixed with that of the extra epochs (see the method "
-                "notes)."))
+    p.append(say("measures_fashion.augment_not_shown" if verdict != "helps" else "measures_fashion.augment_helps",
+                 lang))
     return Answer(p, sources + [where("ex2.cnn/metrics.json", "test_loss"),
                                 where("ex2.augment/metrics.json", "test_loss", "epochs_run"),
                                 "ex2.augment/history.csv"])
@@ -417,7 +320,7 @@ def _loss_word(loss: judge.Verdict, worse: bool, lang: str) -> str:
     if math.isfinite(loss.se) and not loss.finding:
         return ""  # the judge's fragment says "dans le bruit"
     bad = loss.verdict == "higher" if loss.finding else worse
-    return tr(lang, ", plus mauvaise" if bad else ", meilleure", ", worse" if bad else ", better")
+    return say("measures_fashion.loss_worse" if bad else "measures_fashion.loss_better", lang)
 
 
 @measure
@@ -425,6 +328,4 @@ def q_which_transform(run: Run, lang: str) -> Answer:
     if not (run.done("ex2.augment") and run.done("ext.augment_no_flip")):
         return Answer([study_missing(lang, "ext.augment_no_flip")])
     text, sources = compare(run, lang, "ex2.augment", "ext.augment_no_flip")
-    return Answer([tr(lang, "Nous obtenons en précision de test, avec miroir contre sans : ",
-                      "Measured, test accuracy with the flip against without: ") + lower(text)
-                   + tr(lang, " ; une seule exécution chacun.", "; one run each.")], sources)
+    return Answer([say("measures_fashion.flip_comparison", lang, comparison=lower(text))], sources)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mnistlab.report.fmt import num, points, tr
+from mnistlab.i18n import say
+from mnistlab.report.fmt import num, points
 from mnistlab.report.quantities import Spread, welch_p
 from mnistlab.runfolder import RunFolderError, read_json
 from mnistlab.sweepfile import read_plan
@@ -137,65 +138,42 @@ def section(folder: str | os.PathLike, lang: str = "fr") -> SweepSection | None:
     data = summarise(folder)
     if data is None:
         return None
-    sec = SweepSection(tr(lang, f"Balayage de `{data['experiment']}`", f"Sweep of `{data['experiment']}`"),
-                       data=data)
+    sec = SweepSection(say("sweep.title", lang, experiment=data["experiment"]), data=data)
     seeds = data.get("seeds") or []
-    sec.paragraphs.append(tr(
-        lang, f"{len(data['settings'])} réglage(s) × {len(seeds)} graine(s) ({', '.join(map(str, seeds))}). Le "
-              "réglage est choisi sur la **validation** (précision finale moyenne) ; la précision sur le test n'est "
-              "lue qu'une fois, pour le réglage choisi.",
-        f"{len(data['settings'])} setting(s) × {len(seeds)} seed(s) ({', '.join(map(str, seeds))}). The setting "
-        "is chosen on **validation** (mean final accuracy); the test accuracy is read once, for the chosen "
-        "setting only."))
+    sec.paragraphs.append(say("sweep.intro", lang, n_settings=len(data["settings"]), n_seeds=len(seeds),
+                              seeds=", ".join(map(str, seeds))))
     chosen = data.get("chosen")
     rows = []
     for r in data["settings"]:
         if not r["val"]:
-            rows.append([r["id"], _setting(r["overrides"]), "0", tr(lang, "pas de résultat", "no result"), "", ""])
+            rows.append([r["id"], _setting(r["overrides"]), "0", say("sweep.no_result", lang), "", ""])
             continue
         vs = r.get("versus_chosen")
         if vs is None:
-            verdict, diff = tr(lang, "**choisi**", "**chosen**"), "—"
+            verdict, diff = say("sweep.chosen_mark", lang), "—"
         else:
             diff = points(vs["difference"], lang)
             stat = f"p = {num(vs['p'], lang, 3)}" if vs["test"] == "welch" else f"z = {num(vs['z'], lang, 2)}"
-            verdict = (tr(lang, "oui", "yes") if vs["exceeds_noise"] else tr(lang, "non", "no")) + f" ({stat})"
+            verdict = say("sweep.yes" if vs["exceeds_noise"] else "sweep.no", lang) + f" ({stat})"
         rows.append([r["id"], _setting(r["overrides"]), str(len(r["val"])),
                      f"{num(r['val_mean'], lang)} ± {num(r['val_sd'], lang)}", diff, verdict])
     one_seed = len(seeds) < 2
-    sec.tables.append(([tr(lang, "réglage", "setting"), tr(lang, "valeurs", "values"), tr(lang, "graines", "seeds"),
-                        tr(lang, "précision validation, moyenne ± écart-type", "validation accuracy, mean ± SD"),
-                        tr(lang, "écart au choisi", "difference from chosen"),
-                        tr(lang, "au-delà du bruit ?", "beyond the noise?")], rows,
-                       tr(lang, "Chaque réglage comparé au choisi : " + (
-                           "erreur type binomiale (une graine), |z| > 1,96" if one_seed else
-                           "test de Welch bilatéral sur les graines, p < 0,05"),
-                          "Each setting against the chosen one: " + (
-                              "binomial standard error (one seed), |z| > 1.96" if one_seed else
-                              "two-sided Welch t-test over seeds, p < 0.05"))))
+    sec.tables.append(([say("columns.setting", lang), say("sweep.values", lang), say("sweep.seeds", lang),
+                        say("sweep.validation_mean_sd", lang), say("sweep.difference", lang),
+                        say("columns.beyond_noise", lang)], rows,
+                       say("sweep.against_chosen_one_seed" if one_seed else "sweep.against_chosen_seeds", lang)))
     if chosen is None:
-        sec.paragraphs.append(tr(lang, "Aucun réglage n'a encore de résultat.", "No setting has a result yet."))
+        sec.paragraphs.append(say("sweep.no_setting_result", lang))
         return sec
     tied = chosen["tied"]
-    sec.paragraphs.append(tr(
-        lang, f"Réglage choisi : **{chosen['id']}** ({_setting(chosen['overrides'])}), validation "
-              f"{num(chosen['val_mean'], lang)} ± {num(chosen['val_sd'], lang)}. "
-              + (f"Pas de différence mesurable avec {', '.join(tied)} : le choix entre eux est dans le bruit. "
-                 if tied else "Il dépasse le bruit face à tous les autres. ")
-              + f"Précision test du réglage choisi, lue une fois : **{num(chosen['test_mean'], lang)}** ± "
-                f"{num(chosen['test_sd'], lang)} sur {chosen['test_seeds']} graine(s) (erreur type binomiale "
-                f"{num(chosen['test_se'], lang)} sur {chosen['n_test']} images).",
-        f"Chosen setting: **{chosen['id']}** ({_setting(chosen['overrides'])}), validation "
-        f"{num(chosen['val_mean'], lang)} ± {num(chosen['val_sd'], lang)}. "
-        + (f"No measurable difference from {', '.join(tied)}: the choice among them is within the noise. "
-           if tied else "It exceeds the noise against every other setting. ")
-        + f"Test accuracy of the chosen setting, read once: **{num(chosen['test_mean'], lang)}** ± "
-          f"{num(chosen['test_sd'], lang)} over {chosen['test_seeds']} seed(s) (binomial standard error "
-          f"{num(chosen['test_se'], lang)} on {chosen['n_test']} images)."))
+    sec.paragraphs.append(
+        say("sweep.chosen", lang, setting=chosen["id"], values=_setting(chosen["overrides"]),
+            val_mean=num(chosen["val_mean"], lang), val_sd=num(chosen["val_sd"], lang))
+        + (say("sweep.tied", lang, tied=", ".join(tied)) if tied else say("sweep.beyond_all", lang))
+        + say("sweep.chosen_test", lang, test_mean=num(chosen["test_mean"], lang), test_sd=num(chosen["test_sd"], lang),
+              test_seeds=chosen["test_seeds"], test_se=num(chosen["test_se"], lang), n_test=chosen["n_test"]))
     per_seed = [[r["id"], *[num(r["val"].get(str(s)), lang) if str(s) in r["val"] else "—" for s in seeds]]
                 for r in data["settings"]]
-    sec.tables.append(([tr(lang, "réglage", "setting"), *[tr(lang, f"graine {s}", f"seed {s}") for s in seeds]],
-                       per_seed, tr(lang, "Précision de validation finale par graine "
-                                          "(`<réglage>/<graine>/metrics.json`)",
-                                    "Final validation accuracy per seed (`<setting>/<seed>/metrics.json`)")))
+    sec.tables.append(([say("columns.setting", lang), *[say("sweep.seed", lang, seed=s) for s in seeds]],
+                       per_seed, say("sweep.per_seed", lang)))
     return sec

@@ -76,9 +76,13 @@ def say(key: str, lang: str = "fr", *args: object, **values: object) -> str:
     Raises:
         KeyError: no such entry or language (a mistake in the code; a test checks every key the code uses).
     """
+    return template(key, lang).format(*args, **values)
+
+
+def template(key: str, lang: str = "fr") -> str:
+    """The words ``key`` ("file.entry") in ``lang`` with their fields unfilled (to recognise a sentence)."""
     name, _, entry = key.partition(".")
-    template = words()[name][entry][lang]
-    return template.format(*args, **values)
+    return words()[name][entry][lang]
 
 
 def class_names(dataset: str, lang: str = "fr") -> list[str]:

@@ -2,15 +2,18 @@
 
 Three functions over the report's measurement API (:func:`mnistlab.report.questions`,
 :func:`mnistlab.report.answers`, :func:`mnistlab.report.analysis`). The one thing changed here: where the
-report says a step has no results ("Non mesuré dans cette exécution : ..."), the notebook keeps the course's
-reasoning alone, never a blank to fill.
+report says a step has no results (``measures.not_measured``: "Non mesuré dans cette exécution : ..."), the
+notebook keeps the course's reasoning alone, never a blank to fill.
 """
 
 from __future__ import annotations
 
 import os
 
-_UNMEASURED = ("Non mesuré dans cette exécution", "Not measured in this run")
+from mnistlab import i18n
+
+# The report's "not measured" sentence up to its first field, in each language.
+_UNMEASURED = tuple(i18n.template("measures.not_measured", lang).split("{", 1)[0] for lang in i18n.LANGS)
 
 
 def questions(lang: str = "fr") -> dict[str, list[dict[str, object]]]:

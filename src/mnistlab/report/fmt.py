@@ -11,10 +11,6 @@ import math
 
 from mnistlab.i18n import say
 
-
-def tr(lang: str, fr: str, en: str) -> str:  # TEMPORARY until every module asks i18n.say
-    return fr if lang == "fr" else en
-
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % and units
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistlab import cli, config
+from mnistlab import cli, config, i18n
 from mnistlab.errors import MnistlabError
 from mnistlab.lab import plan
 from mnistlab.report import artifacts, code, fmt, layout, questionnaire, tables
@@ -246,7 +246,7 @@ def test_every_number_is_read_from_the_artifacts(lab, tmp_path):
         assert f"Test accuracy: {fmt.num(0.123456, lang)}" in text or \
             f"Précision de test : {fmt.num(0.123456, lang)}" in text
         real = json.loads((lab / "ex1" / "metrics.json").read_text())
-        row = fmt.tr(lang, "erreurs sur le test", "test errors")
+        row = i18n.say("tables.test_errors", lang)
         sec7, sec8 = questionnaire.sections()["ex1.7"], questionnaire.sections()["ex1.8"]
         section = text[text.rindex(sec7.title(lang)):text.rindex(sec8.title(lang))]
         assert f"{row}{fmt.integer(4321, lang)} / " in section

@@ -78,7 +78,8 @@ def step_missing(items: Items, run: Run, step: Step) -> bool:
         if step.problems:
             items.p(say("exercises.unreadable_left_out", lang, files="; ".join(step.problems)), "warn")
         return False
-    why = status(step.status, lang) + (f" : {tidy(step.reason)}" if step.reason else "")
+    why = say("measures.status_problem", lang, status=status(step.status, lang), problem=tidy(step.reason)) \
+        if step.reason else status(step.status, lang)
     n = len((step.history or {}).get("loss", []))
     partial = say("exercises.finished_epochs", lang, epochs=n) if n else ""
     detail = ("; ".join(step.problems) + ". ") if step.problems else ""

@@ -158,6 +158,9 @@ class Overfit:
     def text(self, lang: str) -> str:
         return self.fr if lang == "fr" else self.en
 
+    def evidence(self, lang: str) -> str:
+        return self.evidence_fr if lang == "fr" else self.evidence_en
+
 
 def overfitting(val_loss: Sequence[float], val_acc: Sequence[float] | None = None, n_val: int = 0,
                 se_epoch: float | None = None) -> Overfit:

@@ -62,10 +62,10 @@ def _split(key: str) -> tuple[str, str]:
 
 
 def page(entries: list[dict], items: list[str], pairs: list, bands: dict, lang: str, isolation: str = "") -> str:
-    e = html.escape
+    e, sep = html.escape, say("colon", lang)
     body = [f"<h1>{e(say('class_title', lang))}</h1>"]
     statuses = Counter(x["status"] for x in entries)
-    body.append(f"<p>{len(entries)} {e(say('students', lang))}. {e(say('statuses', lang))} : "
+    body.append(f"<p>{len(entries)} {e(say('students', lang))}. {e(say('statuses', lang))}{sep}"
                 + ", ".join(f"{e(k)} {v}" for k, v in sorted(statuses.items())) + "</p>")
     seeds = bands.get("seeds") or []
     body.append("<p>" + e(say("band_note", lang, n=int(bands.get("n_runs") or 0),
@@ -75,7 +75,7 @@ def page(entries: list[dict], items: list[str], pairs: list, bands: dict, lang: 
     if bands.get("note"):
         body.append(f"<p>{e(bands['note'])}</p>")
     if isolation:
-        body.append(f"<p>--execute : {e(isolation)}</p>")
+        body.append(f"<p>--execute{sep}{e(isolation)}</p>")
     png = figure(entries, bands, lang)
     if png:
         body.append(f"<h2>{e(say('distribution', lang))}</h2><img alt='' src='data:image/png;base64,{png}'>")
@@ -103,9 +103,9 @@ def page(entries: list[dict], items: list[str], pairs: list, bands: dict, lang: 
                     if q.key in x.get("answers", {}) and x["answers"][q.key].text]
         if not answered:
             continue
-        body.append(f"<details><summary>{e(q.key)} : {e(q.text)} ({len(answered)})</summary>")
+        body.append(f"<details><summary>{e(q.key)}{sep}{e(q.text)} ({len(answered)})</summary>")
         if q.key in refs:
-            body.append(f"<p><b>{e(say('reference_answer', lang))}</b> : {e(refs[q.key])}</p>")
+            body.append(f"<p><b>{e(say('reference_answer', lang))}</b>{sep}{e(refs[q.key])}</p>")
         body.append("<table>" + "".join(f"<tr><td>{e(s)}</td><td>{e(a.text[:2000])}</td></tr>"
                                         for s, a in answered) + "</table></details>")
     return document(say("class_title", lang), "\n".join(body), lang)

@@ -37,29 +37,29 @@ def _status_line(entry: dict, lang: str) -> str:
 
 
 def markdown(entry: dict, lang: str) -> str:
-    out = [f"# {say('title', lang)} : {md_escape(entry['student'])}" if lang == "fr" else
-           f"# {say('title', lang)}: {md_escape(entry['student'])}", ""]
+    sep = say("colon", lang)
+    out = [f"# {say('title', lang)}{sep}{md_escape(entry['student'])}", ""]
     status = _status_line(entry, lang)
     if status:
         out += [md_escape(status), ""]
     if entry.get("marks"):
-        out += [f"**{say('total', lang)}** : {num(entry['total'], lang, 2)} / {num(entry['max'], lang, 2)}", "",
+        out += [f"**{say('total', lang)}**{sep}{num(entry['total'], lang, 2)} / {num(entry['max'], lang, 2)}", "",
                 f"| {say('item', lang)} | {say('points', lang)} | {say('reason', lang)} |", "|---|---|---|"]
         out += [f"| {md_escape(i)} | {md_escape(p)} | {md_escape(r)} |" for i, p, r in rows(entry, lang)]
     flags = [(f, e) for f, e in entry.get("flags_evidence", []) if not f.startswith("similar:")]
     out += ["", f"## {say('flags', lang)}", ""]
-    out += [f"- {md_escape(f)} : {md_escape(e)}" for f, e in flags] or [say("no_flags", lang)]
+    out += [f"- {md_escape(f)}{sep}{md_escape(e)}" for f, e in flags] or [say("no_flags", lang)]
     return "\n".join(out) + "\n"
 
 
 def page(entry: dict, lang: str) -> str:
-    e = html.escape
-    body = [f"<h1>{e(say('title', lang))} : {e(entry['student'])}</h1>"]
+    e, sep = html.escape, say("colon", lang)
+    body = [f"<h1>{e(say('title', lang))}{sep}{e(entry['student'])}</h1>"]
     status = _status_line(entry, lang)
     if status:
         body.append(f"<p class='status'>{e(status)}</p>")
     if entry.get("marks"):
-        body.append(f"<p><b>{e(say('total', lang))}</b> : {e(num(entry['total'], lang, 2))} / "
+        body.append(f"<p><b>{e(say('total', lang))}</b>{sep}{e(num(entry['total'], lang, 2))} / "
                     f"{e(num(entry['max'], lang, 2))}</p>")
         body.append(f"<table><tr><th>{e(say('item', lang))}</th><th>{e(say('points', lang))}</th>"
                     f"<th>{e(say('reason', lang))}</th></tr>")
@@ -68,9 +68,9 @@ def page(entry: dict, lang: str) -> str:
         body.append("</table>")
     flags = [(f, ev) for f, ev in entry.get("flags_evidence", []) if not f.startswith("similar:")]
     body.append(f"<h2>{e(say('flags', lang))}</h2>")
-    body.append("<ul>" + "".join(f"<li><code>{e(f)}</code> : {e(ev)}</li>" for f, ev in flags) + "</ul>"
+    body.append("<ul>" + "".join(f"<li><code>{e(f)}</code>{sep}{e(ev)}</li>" for f, ev in flags) + "</ul>"
                 if flags else f"<p>{e(say('no_flags', lang))}</p>")
-    return document(f"{say('title', lang)} : {entry['student']}", "\n".join(body), lang)
+    return document(f"{say('title', lang)}{sep}{entry['student']}", "\n".join(body), lang)
 
 
 def document(title: str, body: str, lang: str) -> str:

@@ -67,8 +67,8 @@ def points(dx: float | None, lang: str, digits: int = 2, sign: bool = True) -> s
     s = num(abs(v), lang, digits)
     if sign:
         s = ("+" if v >= 0 else "−") + s
-    unit = ("point" if abs(v) < 2 else "points") if lang == "fr" else ("point" if abs(v) == 1 else "points")
-    return f"{s} {unit}"
+    one = abs(v) < 2 if lang == "fr" else abs(v) == 1  # French keeps the singular below two
+    return say("judge.one_point" if one else "judge.points", lang, value=s)
 
 
 def seconds(s: float | None, lang: str) -> str:

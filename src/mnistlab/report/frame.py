@@ -74,8 +74,9 @@ def overview_items(run: Run, lang: str) -> list:
     items = Items(lang)
     if run.status != "complete":
         reason = run.manifest.get("reason")
-        why = status_word(run.status, lang) + (f" : {tidy(reason)}" if isinstance(reason, str) and reason else "")
-        items.p(say("frame.not_finished", lang, why=why if lang == "fr" else why.replace(" : ", ": ")), "warn")
+        why = say("measures.status_problem", lang, status=status_word(run.status, lang), problem=tidy(reason)) \
+            if isinstance(reason, str) and reason else status_word(run.status, lang)
+        items.p(say("frame.not_finished", lang, why=why), "warn")
     data = run.manifest.get("data") if isinstance(run.manifest.get("data"), dict) else {}
     from_notebook = any(isinstance(d, dict) and d.get("source") == "notebook" for d in data.values())
     if data and not from_notebook:

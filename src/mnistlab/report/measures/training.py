@@ -135,7 +135,7 @@ def q_detect_overfit(run: Run, lang: str) -> Answer:
     c = quantities.step_curve(run.step("ex1"))
     o = c.judged
     if c.overfits:
-        head = say("measures_training.overfits_here", lang, judged=o.fr if lang == "fr" else o.en)
+        head = say("measures_training.overfits_here", lang, judged=o.text(lang))
     else:
         head = say("measures_training.no_overfit_here", lang, epochs=c.epochs)
     return Answer([head + say("measures_training.accuracy_gap", lang, first_gap=points(c.first_gap, lang),
@@ -150,11 +150,11 @@ def q_diverge(run: Run, lang: str) -> Answer:
         return Answer([])
     o = c.judged
     if c.overfits:
-        text = say("measures_training.curves_part", lang, judged=o.fr if lang == "fr" else o.en,
+        text = say("measures_training.curves_part", lang, judged=o.text(lang),
                    last_gap=points(c.last_gap, lang))
     else:
         text = say("measures_training.curves_do_not_part", lang, epochs=o.epochs,
-                   evidence=o.evidence_fr if lang == "fr" else o.evidence_en,
+                   evidence=o.evidence(lang),
                    first_gap=points(c.first_gap, lang), last_gap=points(c.last_gap, lang))
     return Answer([text], ["ex1/history.csv"])
 

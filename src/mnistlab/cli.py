@@ -7,6 +7,7 @@ import sys
 
 from mnistlab import __version__
 from mnistlab.errors import MnistlabError, printable
+from mnistlab.i18n import LANGS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="override a setting of every selected experiment, e.g. --set epochs=50")
     run.add_argument("--trust-data", action="store_true",
                      help="use local data whose content differs from the published data set (warns)")
-    run.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of figure labels")
+    run.add_argument("--lang", choices=LANGS, default="fr", help="language of figure labels")
     run.add_argument("--faithful", action="store_true",
                      help="run the lab's own code path (NumPy arrays into fit, ImageDataGenerator): slower, "
                           "same maths; for comparison")
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="write report.html and report.md for a run folder (never trains)")
     rp.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `mnistlab run`")
-    rp.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the report and its figures")
+    rp.add_argument("--lang", choices=LANGS, default="fr", help="language of the report and its figures")
     for parser in (run, rp):  # the hand-in's title block; left as fields to fill when not given
         parser.add_argument("--author", default="", metavar="NAME", help="Nom Prénom for the report's title block")
         parser.add_argument("--group", default="", metavar="GROUP", help="the student's group, for the title block")
@@ -75,13 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--top", type=int, default=3, metavar="K", help="classes shown per image, 1-10 (default 3)")
     pr.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     pr.add_argument("--save-input", metavar="DIR", help="write the 28x28 image the model saw, per file, here")
-    pr.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of class names")
+    pr.add_argument("--lang", choices=LANGS, default="fr", help="language of class names")
 
     sv = sub.add_parser("serve", help="a local page to draw or upload an image and see the prediction")
     sv.add_argument("--host", default="127.0.0.1",
                     help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    sv.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of class names")
+    sv.add_argument("--lang", choices=LANGS, default="fr", help="language of class names")
     return p
 
 
@@ -231,7 +232,7 @@ def _sweep_parser(sub) -> None:
     sw.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted sweep: finished tasks are kept")
     sw.add_argument("--data", metavar="DIR", help="folder holding the data sets (see README)")
     sw.add_argument("--trust-data", action="store_true", help="use local data that differs from the published")
-    sw.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the report and figures")
+    sw.add_argument("--lang", choices=LANGS, default="fr", help="language of the report and figures")
     _cluster_options(sw)
 
 
@@ -249,7 +250,7 @@ def _grade_parser(sub) -> None:
     g.add_argument("--memory", type=int, default=4096, metavar="MB", help="per notebook (default 4096 MB)")
     g.add_argument("--keras-home", metavar="DIR", help="Keras cache folder holding the data sets, for --execute")
     g.add_argument("--only", action="append", metavar="STUDENT", help="re-grade this student only (repeat)")
-    g.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the feedback")
+    g.add_argument("--lang", choices=LANGS, default="fr", help="language of the feedback")
 
 
 def cmd_grade(args: argparse.Namespace) -> int:

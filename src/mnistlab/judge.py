@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnistlab.i18n import say
+from mnistlab.i18n import LANGS, say
 
-BOTH = ("fr", "en")  # the languages of a verdict's two fragments, in the order of its fields
+BOTH = LANGS  # the languages of a verdict's two fragments (fr, en), in the order of its fields
 Z = 2.0  # a difference is a finding beyond Z standard errors
 ALPHA = 0.05  # Welch's test level, on top of the Z rule
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from mnistlab import config
 from mnistlab.errors import ConfigError, MnistlabError
+from mnistlab.i18n import LANGS
 
 MAX_SEEDS = 1000  # `mnistlab run --seeds N` beyond this is not a run anyone started
 
@@ -33,8 +34,8 @@ def check(manifest: Any, path) -> None:
     for key, kind in (("overrides", dict), ("experiments", dict), ("data", dict), ("lang", str)):
         if manifest.get(key) is not None and not isinstance(manifest[key], kind):
             raise bad(f"'{key}' must be a {_json(kind)}, got {_json(type(manifest[key]))}")
-    if manifest.get("lang", "fr") not in ("fr", "en"):
-        raise bad("'lang' must be fr or en")
+    if manifest.get("lang", "fr") not in LANGS:
+        raise bad(f"'lang' must be {' or '.join(LANGS)}")
     _settings(manifest["settings"], bad)
     _plan(manifest["plan"], bad)
     for key, value in (manifest.get("overrides") or {}).items():

@@ -21,6 +21,7 @@ import numpy as np
 
 from mnistlab import config, runfolder
 from mnistlab.errors import ConfigError, MnistlabError
+from mnistlab.i18n import LANGS
 from mnistlab.report import schema
 from mnistlab.runfolder import RunFolderError
 
@@ -94,7 +95,7 @@ class Run:
     def lang(self) -> str:
         """Language of the run's own figures."""
         lang = self.manifest.get(runfolder.M_LANG)
-        return lang if lang in ("fr", "en") else "fr"
+        return lang if lang in LANGS else "fr"
 
     @property
     def status(self) -> str:

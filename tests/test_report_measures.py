@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mnistlab import report
+from mnistlab import judge, report
 from mnistlab.report import interpretation, measures, quantities, questionnaire
 from mnistlab.report.artifacts import read_run
 
@@ -81,7 +81,7 @@ def test_every_measurement_answers_on_the_hand_made_run(run, lang):
 
 
 def test_binomial_standard_error_and_the_two_se_rule():
-    assert quantities.binomial_se(0.9, 10000) == pytest.approx(0.003)
+    assert judge.binomial_se(0.9, 10000) == pytest.approx(0.003)
     assert not quantities.accuracy_diff(0.9020, 0.9016, 10000).measurable  # 4 images
     assert quantities.accuracy_diff(0.9016, 0.8810, 10000).measurable  # the CNN against the ANN
 

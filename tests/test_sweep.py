@@ -304,3 +304,22 @@ def test_the_producers_never_import_a_reader():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not [n for n in names if n.startswith(("mnistlab.report", "mnistlab.notebook"))], path
+
+
+def _setting(acc: float, n: int, seeds: int = 1) -> dict:
+    values = {str(s): acc + 0.001 * s for s in range(seeds)} if seeds > 1 else {"0": acc}
+    return {"val": values, "val_mean": sum(values.values()) / len(values), "n_validation": n}
+
+
+@pytest.mark.parametrize("a, b, exceeds", [
+    (0.9116, 0.9000, False),  # z = 1.99 on 5,000 images a side: beyond 1.96, inside the judge's 2
+    (0.9150, 0.9000, True),  # z = 2.59
+    (0.9500, 0.9000, False),  # no validation images: nothing to judge with
+])
+def test_one_seed_sweep_comparisons_follow_the_judges_two_standard_errors(a, b, exceeds):
+    n = 0 if a == 0.95 else 5000
+    got = report_sweep.compare(_setting(a, n), _setting(b, n))
+    assert got["test"] == "binomial" and got["exceeds_noise"] is exceeds
+    if n:
+        se = ((a * (1 - a) + b * (1 - b)) / n) ** 0.5
+        assert got["z"] == pytest.approx((a - b) / se)

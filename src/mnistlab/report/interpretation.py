@@ -33,7 +33,7 @@ def analysis(run: Run, lang: str) -> list[str]:
     act, conf, aug = run.done("ex2.activations"), run.done("ex2.confusion"), run.done("ex2.augment")
     if e1:
         m = e1.metrics
-        se = quantities.binomial_se(m["test_accuracy"], m["n_test"])
+        se = judge.binomial_se(m["test_accuracy"], m["n_test"])
         out.append(say("interpretation.ex1_result", lang, params=integer(m["params"], lang),
                        accuracy=num(m["test_accuracy"], lang), se=points(se, lang, sign=False),
                        epochs=epochs(m.get("epochs_run"), lang), errors=integer(m["test_errors"], lang),

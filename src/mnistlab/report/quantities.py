@@ -260,11 +260,6 @@ def ranking(values: dict[str, float]) -> list[tuple[str, float]]:
 # --- uncertainty on one test set ----------------------------------------------------------------------------
 
 
-def binomial_se(p: float, n: int) -> float:
-    """Standard error of an accuracy ``p`` measured on ``n`` images (:func:`mnistlab.judge.binomial_se`)."""
-    return judge.binomial_se(p, n)
-
-
 @dataclass
 class Diff:
     """A difference of two accuracies measured on the same ``n`` images, with its standard error."""

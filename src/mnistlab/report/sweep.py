@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mnistlab import judge
 from mnistlab.i18n import say
 from mnistlab.report.fmt import num, points
 from mnistlab.report.quantities import Spread, welch_p
 from mnistlab.runfolder import RunFolderError, read_json
 from mnistlab.sweepfile import read_plan
-
-ALPHA = 0.05  # two-sided; with one seed per setting: |difference| > 1.96 binomial standard errors
-Z_CRIT = 1.959964
 
 
 def _metrics(path: Path) -> dict[str, Any] | None:
@@ -42,24 +40,20 @@ def _metrics(path: Path) -> dict[str, Any] | None:
     return m if ok else None
 
 
-def binomial_se(p: float, n: int) -> float:
-    """Standard error of an accuracy ``p`` measured on ``n`` images."""
-    return math.sqrt(max(p * (1 - p), 0.0) / n) if n else math.nan
-
-
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Is setting ``a``'s mean validation accuracy different from ``b``'s beyond the noise?
 
-    Two seeds or more on both sides: Welch's t-test (p < ``ALPHA``). Otherwise the binomial standard error of
-    each accuracy on its validation images: a z-score beyond 1.96.
+    The judge's rules (:mod:`mnistlab.judge`): two seeds or more on both sides, Welch's t-test (p below
+    ``judge.ALPHA``); otherwise the binomial standard error of each accuracy on its validation images, a
+    difference beyond ``judge.Z`` of them. Without validation images nothing exceeds the noise.
     """
     d = a["val_mean"] - b["val_mean"]
     if len(a["val"]) > 1 and len(b["val"]) > 1:
         p = welch_p(Spread(_keyed(a["val"])), Spread(_keyed(b["val"])))
-        return {"difference": d, "test": "welch", "p": p, "exceeds_noise": p is not None and p < ALPHA}
-    se = math.hypot(binomial_se(a["val_mean"], a["n_validation"]), binomial_se(b["val_mean"], b["n_validation"]))
-    z = abs(d) / se if se > 0 else (math.inf if d else 0.0)
-    return {"difference": d, "test": "binomial", "z": z, "exceeds_noise": z > Z_CRIT}
+        return {"difference": d, "test": "welch", "p": p, "exceeds_noise": p is not None and p < judge.ALPHA}
+    v = judge.accuracies(a["val_mean"], b["val_mean"], a["n_validation"], b["n_validation"])
+    z = abs(d) / v.se if v.se > 0 else (math.inf if d else 0.0)
+    return {"difference": d, "test": "binomial", "z": z, "exceeds_noise": v.finding}
 
 
 def _keyed(values: dict[str, float]) -> dict[int, float]:
@@ -99,9 +93,10 @@ def summarise(folder: str | os.PathLike, plan: dict[str, Any] | None = None) -> 
         if r is not best:
             r["versus_chosen"] = compare(r, best)
     test = Spread(_keyed(best["test"]))
+    test_se = judge.binomial_se(test.mean, best["n_test"]) if best["n_test"] else math.nan
     out["chosen"] = {"id": best["id"], "overrides": best["overrides"], "val_mean": best["val_mean"],
                      "val_sd": best["val_sd"], "test_mean": test.mean, "test_sd": test.std, "test_seeds": test.n,
-                     "test_se": binomial_se(test.mean, best["n_test"]), "n_test": best["n_test"],
+                     "test_se": test_se, "n_test": best["n_test"],
                      "tied": [r["id"] for r in done if r is not best and not r["versus_chosen"]["exceeds_noise"]]}
     return out
 

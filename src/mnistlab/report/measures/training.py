@@ -6,6 +6,7 @@ are in ``words/measures_training.toml``.
 
 from __future__ import annotations
 
+from mnistlab import judge
 from mnistlab.i18n import say
 from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
@@ -195,7 +196,7 @@ def q_explain_error(run: Run, lang: str) -> Answer:
 @measure
 def q_improve_cnn(run: Run, lang: str) -> Answer:
     m = need(run, "ex1")
-    se = quantities.binomial_se(m["test_accuracy"], m["n_test"])
+    se = judge.binomial_se(m["test_accuracy"], m["n_test"])
     return Answer([say("measures_training.left_to_gain", lang, errors=integer(m["test_errors"], lang),
                        n_test=integer(m["n_test"], lang), accuracy=acc(m["test_accuracy"], lang),
                        standard_error=points(se, lang, sign=False))],

@@ -123,3 +123,29 @@ def test_history_larger_than_a_run_writes_is_refused_before_its_values_are_read(
     with pytest.raises(RunFolderError, match=match):
         runfolder.read_history(path)
     assert time.monotonic() - t0 < 1
+
+
+def test_a_study_that_diverges_as_expected_writes_the_same_metrics_in_process_and_on_a_worker(tmp_path, monkeypatch):
+    """The "learning rate far too high" study: its divergence is its result, recorded by one writer."""
+    from mnistlab import config, steps
+    from mnistlab.distributed import tasks
+    from mnistlab.errors import DivergedError
+    from mnistlab.runner import Runner
+
+    def diverge(exp, ctx, run_dir=None):
+        raise DivergedError("loss is nan at epoch 3", last_good_epoch=2)
+
+    monkeypatch.setattr(steps, "run_step", diverge)
+    name = "ext.ex1_lr_too_high"
+    exp = config.load(name)
+    assert exp.expect_divergence
+    Runner(tmp_path / "run", stream=open(tmp_path / "log", "w")).run([name])  # noqa: SIM115 - closed with tmp
+    here = json.loads((tmp_path / "run" / name / runfolder.METRICS).read_text())
+    spec = tasks.StepSpec(rel=name, config=exp.to_dict())
+    [row] = tasks._run_steps(tasks.Task(key=name, steps=(spec,)), tasks.Env(), tmp_path / "worker")
+    there = json.loads((tmp_path / "worker" / name / runfolder.METRICS).read_text())
+    assert row["status"] == "diverged"
+    for metrics in (here, there):
+        assert {k: metrics[k] for k in ("diverged", "reason", "last_good_epoch")} == {
+            "diverged": True, "reason": "loss is nan at epoch 3", "last_good_epoch": 2}
+        assert set(metrics) == {"diverged", "reason", "last_good_epoch", "seconds"}

@@ -210,6 +210,12 @@ def read_array(workdir: Path, name: str, ndim: int | None = None) -> np.ndarray 
     return read_npy(inside(workdir, ARRAYS, f"{name}.npy"), ndim=ndim)
 
 
+def write_diverged(workdir: Path, reason: str, last_good_epoch: int | None, seconds: float) -> None:
+    """``metrics.json`` of a step whose divergence is its result (a study of a learning rate far too high)."""
+    write_json(workdir / METRICS, {"diverged": True, "reason": reason, "last_good_epoch": last_good_epoch,
+                                   "seconds": seconds})
+
+
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` atomically."""
     write_json(Path(run_dir) / MANIFEST, manifest)

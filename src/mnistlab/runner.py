@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from mnistlab import __version__, config, devices, manifest_check
+from mnistlab import __version__, config, devices, manifest_check, runfolder
 from mnistlab.backend import hardware, versions
 from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError, MnistlabError, RunFolderBusy
@@ -307,9 +307,7 @@ class Runner:
             train.clear_checkpoints(workdir)
             if exp.expect_divergence:  # the study's result (a learning rate far too high), not a failure
                 entry.update(status="diverged", finished=now())
-                write_json(workdir / METRICS, {"diverged": True, "reason": str(e),
-                                                      "last_good_epoch": e.last_good_epoch,
-                                                      "seconds": entry["seconds"]})
+                runfolder.write_diverged(workdir, str(e), e.last_good_epoch, entry["seconds"])
                 self._save_manifest()
                 self._log(f"{label}: diverged, which is what this study shows: {e}")
                 return

@@ -260,7 +260,7 @@ def _run_steps(task: Task, env: Env, base: Path) -> list[dict[str, Any]]:
             continue
         workdir = base / spec.rel
         workdir.mkdir(parents=True, exist_ok=True)
-        write_json(workdir / "config.json", exp.to_dict())
+        write_json(workdir / runfolder.CONFIG, exp.to_dict())
         ctx = train.Context(workdir=workdir, get_data=lambda n: get_dataset(n, env), lang=env.lang,
                             stream=sys.stderr, label=spec.label or spec.rel)
         t0 = time.perf_counter()
@@ -272,15 +272,14 @@ def _run_steps(task: Task, env: Env, base: Path) -> list[dict[str, Any]]:
             row = {"rel": spec.rel, "status": "failed", "reason": str(e), "diverged": True,
                    "last_good_epoch": e.last_good_epoch, "seconds": seconds}
             if exp.expect_divergence:  # the study's result, as the in-process runner records it
-                write_json(workdir / "metrics.json", {"diverged": True, "reason": str(e),
-                                                      "last_good_epoch": e.last_good_epoch, "seconds": seconds})
+                runfolder.write_diverged(workdir, str(e), e.last_good_epoch, seconds)
                 row.update(status="diverged", files=collect(workdir))
             else:
                 failed = spec.name
             results.append(row)
             continue
         metrics["seconds"] = round(time.perf_counter() - t0, 3)
-        write_json(workdir / "metrics.json", metrics)
+        write_json(workdir / runfolder.METRICS, metrics)
         train.clear_checkpoints(workdir)
         results.append({"rel": spec.rel, "status": "complete", "seconds": metrics["seconds"],
                         "metrics": metrics, "files": collect(workdir)})

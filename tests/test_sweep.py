@@ -323,3 +323,18 @@ def test_one_seed_sweep_comparisons_follow_the_judges_two_standard_errors(a, b, 
     if n:
         se = ((a * (1 - a) + b * (1 - b)) / n) ** 0.5
         assert got["z"] == pytest.approx((a - b) / se)
+
+
+def test_ctrl_c_in_a_sweep_says_how_to_resume_and_reports_what_exists(tmp_path, monkeypatch, capsys):
+    def interrupted(self, names=None):
+        self.manifest["status"] = "interrupted"
+        raise KeyboardInterrupt
+
+    reports = []
+    monkeypatch.setattr(sweep.SweepRunner, "run", interrupted)
+    monkeypatch.setattr(cli, "_report_after_run", lambda run_dir, lang: reports.append((str(run_dir), lang)))
+    out = tmp_path / "sw"
+    assert cli.main(["sweep", "ex1", "--grid", "learning_rate=[0.1,0.01]", "--seeds", "1", "--out", str(out),
+                     "--lang", "en"]) == 130
+    assert f"mnistlab sweep --resume {out}" in capsys.readouterr().err
+    assert reports == [(str(out), "en")]

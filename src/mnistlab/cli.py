@@ -144,9 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     quiet()
     _threads()
-    import signal
 
-    from mnistlab.errors import RunFolderBusy
     from mnistlab.runner import Runner, new_run_dir
 
     if pool is not None:
@@ -161,25 +159,36 @@ def cmd_run(args: argparse.Namespace) -> int:
                         lang=args.lang, argv=sys.argv[1:], seeds=args.seeds)
     _record_author(runner.manifest, args)
     runner.pool = pool
-    # `kill` (SIGTERM) stops the run the way Ctrl-C does: marked interrupted, resumable.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        runner.run(names)
-    except RunFolderBusy:
-        raise  # the folder is another process's: write nothing there
-    except KeyboardInterrupt:
-        print(printable(f"mnistlab: interrupted; what finished is in {run_dir}; continue with "
-                        f"`mnistlab run --resume {run_dir}`"), file=sys.stderr)
-        _report_after_run(run_dir, args.lang)
-        return 130
-    except BaseException:
-        _report_after_run(run_dir, args.lang)  # a report of what exists, saying what is missing
-        raise
+        return _run_and_report(lambda: runner.run(names), runner, run_dir, args.lang, "run", "what finished")
     finally:
         if pool is not None:
             pool.close()
-    print(printable(f"mnistlab: run complete in {runner.manifest['seconds']:.0f}s: {run_dir}"), file=sys.stderr)
-    _report_after_run(run_dir, args.lang)
+
+
+def _run_and_report(run, runner, run_dir, lang: str, command: str, kept: str) -> int:
+    """Call ``run()`` and write the report of what exists whatever happens (but to a folder another process
+    holds); Ctrl-C and `kill` (SIGTERM) stop it marked interrupted, resumable with ``--resume``."""
+    import signal
+
+    from mnistlab.errors import RunFolderBusy
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        run()
+    except RunFolderBusy:
+        raise  # the folder is another process's: write nothing there
+    except KeyboardInterrupt:
+        print(printable(f"mnistlab: interrupted; {kept} is in {run_dir}; continue with "
+                        f"`mnistlab {command} --resume {run_dir}`"), file=sys.stderr)
+        _report_after_run(run_dir, lang)
+        return 130
+    except BaseException:
+        _report_after_run(run_dir, lang)  # a report of what exists, saying what is missing
+        raise
+    print(printable(f"mnistlab: {command} complete in {runner.manifest['seconds']:.0f}s: {run_dir}"),
+          file=sys.stderr)
+    _report_after_run(run_dir, lang)
     return 0
 
 
@@ -273,7 +282,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from mnistlab.distributed import sweep
 
-    return sweep.main(args, _pool, _report_after_run)
+    planned = sweep.planned(args)
+    pool = _pool(args)  # an unreachable scheduler fails here, before anything is written
+    try:
+        from mnistlab.backend import quiet
+
+        quiet()
+        _threads()
+        runner = sweep.runner_for(args, planned, pool)
+        return _run_and_report(runner.run, runner, runner.run_dir, args.lang, "sweep", "what finished")
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def _report_after_run(run_dir, lang: str) -> None:

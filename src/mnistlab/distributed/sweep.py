@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab import config, sweepfile
-from mnistlab.distributed.tasks import StepSpec, Task, configured_threads
+from mnistlab.distributed.tasks import StepSpec, Task
 from mnistlab.errors import ConfigError, MnistlabError, printable
 from mnistlab.fileio import sha256_file
 from mnistlab.runner import Runner
@@ -232,56 +232,37 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def main(args, make_pool, report_after) -> int:
-    """The ``mnistlab sweep`` command (see :mod:`mnistlab.cli`)."""
+def planned(args) -> dict[str, Any]:
+    """The sweep ``mnistlab sweep`` asks for (or the one ``--resume`` continues), checked before anything is
+    written or any worker is reached.
+
+    Raises:
+        MnistlabError: options that contradict ``--resume``, a bad grid, setting or data folder.
+    """
     if args.resume:
         given = [flag for flag, value in (("EXPERIMENT", args.experiment), ("--grid", args.grid),
                                           ("--set", args.overrides), ("--out", args.out), ("--data", args.data),
                                           ("--trust-data", args.trust_data)) if value]
         if given:
             raise MnistlabError(f"--resume continues a sweep with the settings it started with; drop {given[0]}")
-        sweep = read_sweep(args.resume)
+        return read_sweep(args.resume)
+    sweep = plan(args.experiment, args.grid, config.parse_overrides(args.overrides), args.seeds)
+    if args.data is not None and not os.path.isdir(args.data):
+        raise MnistlabError("--data: no such folder", args.data)
+    return sweep
+
+
+def runner_for(args, sweep: dict[str, Any], pool) -> SweepRunner:
+    """The runner of ``sweep`` on ``pool`` (None: this process), in a new run folder or the resumed one
+    (whose language then replaces ``args.lang``)."""
+    from mnistlab.runner import new_run_dir
+
+    if args.resume:
+        runner = SweepRunner.resuming(args.resume, argv=sys.argv[1:])
+        args.lang = runner.lang
     else:
-        sweep = plan(args.experiment, args.grid, config.parse_overrides(args.overrides), args.seeds)
-        if args.data is not None and not os.path.isdir(args.data):  # before anything is written
-            raise MnistlabError("--data: no such folder", args.data)
-    pool = make_pool(args)  # an unreachable scheduler fails here, before anything is written
-    try:
-        from mnistlab.backend import quiet, set_intra_op_threads
-
-        quiet()
-        set_intra_op_threads(configured_threads() or None)
-        import signal
-
-        from mnistlab.errors import RunFolderBusy
-        from mnistlab.runner import new_run_dir
-
-        if args.resume:
-            run_dir = args.resume
-            runner = SweepRunner.resuming(run_dir, argv=sys.argv[1:])
-            args.lang = runner.lang
-        else:
-            run_dir = new_run_dir() if args.out is None else args.out
-            runner = SweepRunner(run_dir, overrides=sweep["overrides"], data_dir=args.data,
-                                 trust_data=args.trust_data, lang=args.lang, argv=sys.argv[1:],
-                                 seeds=len(sweep["seeds"]))
-        runner.sweep, runner.pool = sweep, pool
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            runner.run()
-        except RunFolderBusy:
-            raise
-        except KeyboardInterrupt:
-            print(f"mnistlab: interrupted; finished tasks are in {run_dir}; continue with "
-                  f"`mnistlab sweep --resume {run_dir}`", file=sys.stderr)
-            report_after(run_dir, args.lang)
-            return 130
-        except BaseException:
-            report_after(run_dir, args.lang)
-            raise
-    finally:
-        if pool is not None:
-            pool.close()
-    print(f"mnistlab: sweep complete in {runner.manifest['seconds']:.0f}s: {run_dir}", file=sys.stderr)
-    report_after(run_dir, args.lang)
-    return 0
+        runner = SweepRunner(new_run_dir() if args.out is None else args.out, overrides=sweep["overrides"],
+                             data_dir=args.data, trust_data=args.trust_data, lang=args.lang, argv=sys.argv[1:],
+                             seeds=len(sweep["seeds"]))
+    runner.sweep, runner.pool = sweep, pool
+    return runner

@@ -64,9 +64,13 @@ def _num(x: float, lang: str, digits: int = 4) -> str:
 
 def _pts(dx: float, lang: str, sign: bool = True) -> str:
     v = 100 * dx
-    s = ("+" if v >= 0 else "−") * sign + _num(abs(v), lang, 2)
+    return in_points(("+" if v >= 0 else "−") * sign + _num(abs(v), lang, 2), v, lang)
+
+
+def in_points(text: str, v: float, lang: str) -> str:
+    """``text``, a number ``v`` of percentage points already written, with its unit: "0,90 point" / "0.90 points"."""
     one = abs(v) < 2 if lang == "fr" else abs(v) == 1  # French keeps the singular below two
-    return say("judge.one_point" if one else "judge.points", lang, value=s)
+    return say("judge.one_point" if one else "judge.points", lang, value=text)
 
 
 def _signed(x: float, lang: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from mnistlab import judge
 from mnistlab.i18n import say
 
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % and units
@@ -67,8 +68,7 @@ def points(dx: float | None, lang: str, digits: int = 2, sign: bool = True) -> s
     s = num(abs(v), lang, digits)
     if sign:
         s = ("+" if v >= 0 else "−") + s
-    one = abs(v) < 2 if lang == "fr" else abs(v) == 1  # French keeps the singular below two
-    return say("judge.one_point" if one else "judge.points", lang, value=s)
+    return judge.in_points(s, v, lang)
 
 
 def seconds(s: float | None, lang: str) -> str:

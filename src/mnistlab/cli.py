@@ -160,13 +160,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     _record_author(runner.manifest, args)
     runner.pool = pool
     try:
-        return _run_and_report(lambda: runner.run(names), runner, run_dir, args.lang, "run", "what finished")
+        return _run_and_report(lambda: runner.run(names), runner, run_dir, args.lang, "run")
     finally:
         if pool is not None:
             pool.close()
 
 
-def _run_and_report(run, runner, run_dir, lang: str, command: str, kept: str) -> int:
+def _run_and_report(run, runner, run_dir, lang: str, command: str) -> int:
     """Call ``run()`` and write the report of what exists whatever happens (but to a folder another process
     holds); Ctrl-C and `kill` (SIGTERM) stop it marked interrupted, resumable with ``--resume``."""
     import signal
@@ -179,7 +179,7 @@ def _run_and_report(run, runner, run_dir, lang: str, command: str, kept: str) ->
     except RunFolderBusy:
         raise  # the folder is another process's: write nothing there
     except KeyboardInterrupt:
-        print(printable(f"mnistlab: interrupted; {kept} is in {run_dir}; continue with "
+        print(printable(f"mnistlab: interrupted; what finished is in {run_dir}; continue with "
                         f"`mnistlab {command} --resume {run_dir}`"), file=sys.stderr)
         _report_after_run(run_dir, lang)
         return 130
@@ -290,7 +290,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         quiet()
         _threads()
         runner = sweep.runner_for(args, planned, pool)
-        return _run_and_report(runner.run, runner, runner.run_dir, args.lang, "sweep", "what finished")
+        return _run_and_report(runner.run, runner, runner.run_dir, args.lang, "sweep")
     finally:
         if pool is not None:
             pool.close()

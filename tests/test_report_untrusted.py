@@ -46,6 +46,8 @@ CASES = {
     "dataset_cifar10": ("ex2.ann/config.json", lambda c: {**c, "dataset": "cifar10"}, "dataset must be"),
     "hidden_units_longer_than_dropout": ("ex2.ann/config.json", lambda c: {**c, "hidden_units": [128, 64, 32]},
                                          "dropout needs one rate per hidden layer"),
+    "step_an_object": ("ex2.cnn/config.json", lambda c: {**c, "step": {"x": 1}}, "step must be a string"),
+    "model_a_number": ("ex2.ann/config.json", lambda c: {**c, "model": 3}, "model must be"),
     "batch_size_a_list": ("ex1/config.json", lambda c: {**c, "batch_size": [32]},
                           "batch_size must be an integer"),
     "counts_of_1e30": ("ex2.confusion/metrics.json",

@@ -188,6 +188,8 @@ def _read_step(run_dir: Path, name: str, entry: dict[str, Any], manifest: dict[s
     cfg = _read(step, runfolder.read_json, step.folder / runfolder.CONFIG)
     step.config = cfg if cfg is not None else (entry.get(runfolder.E_CONFIG)
                                                if isinstance(entry.get(runfolder.E_CONFIG), dict) else None)
+    if step.config is not None and step.exp is None:
+        step.config = None  # refused, its problem recorded: no reader meets a value of the wrong type
     step.metrics = _read(step, runfolder.read_json, step.folder / runfolder.METRICS)
     exp = step.exp
     if step.metrics is not None:

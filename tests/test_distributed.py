@@ -145,6 +145,27 @@ def test_remote_workers_give_the_numbers_of_one_process(tmp_path, cluster, refer
     assert "progress: " in r.stderr and " done, " in r.stderr and " queued; " in r.stderr
 
 
+def test_default_threads_give_the_numbers_of_one_process_on_one_thread_workers(tmp_path, cluster, shared_datasets):
+    """Without $MNISTLAB_THREADS one process trains on all this machine's CPUs; stock `--nthreads 1` workers
+    train with the run's count (the manifest's), so the numbers are the same and the manifest says so."""
+    plan = ["ex2.ann", "--seeds", "2", *QUICK]
+    env = {k: v for k, v in _env(tmp_path).items() if k != "MNISTLAB_THREADS"}
+    runs = {}
+    for mode, extra in (("alone", []), ("cluster", ["--cluster", cluster.address])):
+        r = subprocess.run([sys.executable, "-m", "mnistlab.cli", "run", *plan, *extra, "--out",
+                            str(tmp_path / mode), "--data", str(shared_datasets)],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr
+        runs[mode] = _metrics(tmp_path / mode)
+    assert runs["cluster"] == runs["alone"] and len(runs["alone"]) == 2
+    from mnistlab.backend import default_threads
+
+    manifest = json.loads((tmp_path / "cluster" / "manifest.json").read_text())
+    assert manifest["settings"]["intra_op_threads"] == default_threads()
+    entries = [*manifest["experiments"].values(), *manifest["experiments"]["ex2.ann"]["seeds"].values()]
+    assert {e["intra_op_threads"] for e in entries} == {default_threads()}
+
+
 def test_embedded_workers_give_the_numbers_of_one_process(tmp_path, reference, shared_datasets):
     r = _mnistlab(tmp_path, "run", *PLAN, "--workers", "2", "--out", str(tmp_path / "run"),
                   "--data", str(shared_datasets))

@@ -176,6 +176,14 @@ class CompiledInference:
 
 
 
+def default_threads() -> int:
+    """The intra-op threads TensorFlow takes by default: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # macOS has no affinity mask
+        return os.cpu_count() or 1
+
+
 def set_intra_op_threads(n: int | None) -> int | None:
     """Give the backend ``n`` intra-op threads (None: leave its default); returns the count in effect.
 

@@ -211,11 +211,12 @@ def _cluster_options(p: argparse.ArgumentParser) -> None:
 
 
 def _threads() -> None:
-    """$MNISTLAB_THREADS: this process's TensorFlow intra-op threads (workers read it from the task)."""
-    from mnistlab.backend import set_intra_op_threads
+    """This process's TensorFlow intra-op threads: $MNISTLAB_THREADS, else this machine's CPUs; the run's
+    manifest records the count and every worker's trainer trains with it (the count changes the sums)."""
+    from mnistlab.backend import default_threads, set_intra_op_threads
     from mnistlab.distributed.tasks import configured_threads
 
-    set_intra_op_threads(configured_threads() or None)
+    set_intra_op_threads(configured_threads() or default_threads())
 
 
 def _pool(args: argparse.Namespace):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from mnistlab import config
+from mnistlab import config, runfolder
 from mnistlab.errors import ConfigError, MnistlabError
 from mnistlab.i18n import LANGS
 
@@ -63,6 +63,10 @@ def _settings(settings: dict, bad) -> None:
         raise bad(f"'settings.trust_data' must be true or false, got {_json(type(trust))}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
         raise bad(f"'settings.seeds' must be a whole number from 1 to {MAX_SEEDS}, got {config._short(seeds)}")
+    threads = settings.get(runfolder.S_THREADS)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 4096):
+        raise bad(f"'settings.{runfolder.S_THREADS}' must be a whole number from 1 to 4096, "
+                  f"got {config._short(threads)}")
 
 
 def _plan(plan: list, bad) -> None:

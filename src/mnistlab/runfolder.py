@@ -54,6 +54,7 @@ REPORT_FIGURES = "report_figures"
 M_EXPERIMENTS, M_DATA, M_VERSIONS, M_HARDWARE = "experiments", "data", "versions", "hardware"
 M_STATUS, M_LANG, M_OVERRIDES, M_SETTINGS, M_PLAN = "status", "lang", "overrides", "settings", "plan"
 M_AUTHOR, M_GROUP = "author", "group"  # who hands the report in (mnistlab run --author/--group)
+S_THREADS = "intra_op_threads"  # under "settings": TensorFlow's intra-op threads, in-process and on every worker
 E_STATUS, E_CONFIG, E_SECONDS, E_REASON, E_SEEDS, E_ARTIFACTS = (
     "status", "config", "seconds", "reason", "seeds", "artifacts")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mnistlab import __version__, config, devices, manifest_check, runfolder
-from mnistlab.backend import hardware, versions
+from mnistlab.backend import hardware, set_intra_op_threads, versions
 from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError, MnistlabError, RunFolderBusy
 from mnistlab.fileio import sha256_file, write_json
@@ -97,6 +97,7 @@ class Runner:
             settings, plan = manifest["settings"], manifest["plan"]
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise MnistlabError(f"unreadable run manifest ({e})", path) from None
+        set_intra_op_threads(settings.get(runfolder.S_THREADS))  # the count it started with: the same sums
         runner = cls(Path(run_dir), overrides=manifest.get("overrides") or {}, data_dir=settings.get("data_dir"),
                      trust_data=bool(settings.get("trust_data")), lang=manifest.get("lang", "fr"), stream=stream,
                      argv=argv, seeds=int(settings.get("seeds", 1)), resume=True)
@@ -117,7 +118,9 @@ class Runner:
             "command": argv, "versions": versions(), "hardware": hardware(),
             "overrides": self.overrides, "lang": self.lang, "status": "running", "started": now(),
             "settings": {"data_dir": None if self.data_dir is None else os.path.abspath(self.data_dir),
-                         "trust_data": self.trust_data, "seeds": self.seeds},
+                         "trust_data": self.trust_data, "seeds": self.seeds,
+                         # the count in force here (set before TensorFlow's first op), given to every worker
+                         runfolder.S_THREADS: set_intra_op_threads(None)},
         })
         manifest.pop("finished", None)
         return manifest

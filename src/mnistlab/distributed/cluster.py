@@ -180,9 +180,6 @@ class Pool:
         return {"scheduler": self.address, "embedded": self.cluster is not None,
                 "workers": sorted(self.workers())}
 
-    def workers_per_host(self) -> dict[str, int]:
-        return dict(Counter(urlparse(a).hostname for a in self.workers()))
-
     def check_versions(self) -> dict[str, dict[str, str]]:
         """Every worker's mnistlab, TensorFlow and Keras; raises :class:`VersionMismatch` on a difference."""
         if not self.client:

@@ -15,10 +15,11 @@ from typing import Any
 
 from mnistlab.config import Experiment
 from mnistlab.distributed.cluster import Pool
-from mnistlab.distributed.tasks import Env, StepSpec, Task, configured_threads, data_digests, stack_versions, with_seed
+from mnistlab.distributed.tasks import Env, StepSpec, Task, data_digests, stack_versions, with_seed
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import sha256_file, write_bytes
 from mnistlab.lab import plan as lab_plan
+from mnistlab.runfolder import M_SETTINGS, S_THREADS
 from mnistlab.runner import Runner, finish_on_error, now
 
 
@@ -164,10 +165,11 @@ class DistributedRunner(Runner):
 
 def client_env(runner: Runner, datasets: list[str], pool: Pool) -> Env:
     """What every task needs from this machine: data location and digests (loading each data set here,
-    which records it in the manifest), versions, workers per host, the threads setting."""
-    return Env(data_dir=runner.manifest["settings"]["data_dir"], trust_data=runner.trust_data, lang=runner.lang,
+    which records it in the manifest), versions, and the run's intra-op threads (the manifest's)."""
+    settings = runner.manifest[M_SETTINGS]
+    return Env(data_dir=settings["data_dir"], trust_data=runner.trust_data, lang=runner.lang,
                data_digests={d: data_digests(runner.get_data(d)) for d in sorted(set(datasets))},
-               versions=stack_versions(), workers_per_host=pool.workers_per_host(), threads=configured_threads())
+               versions=stack_versions(), threads=int(settings.get(S_THREADS) or 0))
 
 
 def worker_record(task: Task, result: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from mnistlab import runfolder
 from mnistlab.errors import DataError, DivergedError, MnistlabError
@@ -66,8 +65,7 @@ class Env:
     lang: str = "fr"
     data_digests: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset -> array -> sha256
     versions: dict[str, str] = field(default_factory=dict)  # the client's stack_versions()
-    workers_per_host: dict[str, int] = field(default_factory=dict)  # host -> workers there (thread share)
-    threads: int = 0  # intra-op threads per worker; 0 = the host's cores / its workers
+    threads: int = 0  # the run's intra-op threads (its manifest's), pinned in every trainer; 0: TF's default
 
 
 THREADS_ENV = "MNISTLAB_THREADS"  # intra-op threads, in-process and on every worker; unset: cores / workers
@@ -137,16 +135,17 @@ _ONE_AT_A_TIME = threading.Lock()
 
 
 def setup_process(env: Env, address: str) -> dict[str, Any]:
-    """Once per process: quiet TensorFlow, give it its share of the cores. Returns the worker's facts."""
+    """Once per process: quiet TensorFlow, give it the run's intra-op threads. Returns the worker's facts.
+
+    The count is the run's, whatever the worker's own ``--nthreads`` or cores: the thread count changes the
+    order of floating-point sums, so only the same count gives the in-process run's numbers.
+    """
     if _PROCESS:
         return _PROCESS
     from mnistlab.backend import hardware, quiet, set_intra_op_threads, versions
 
     quiet()
-    host = urlparse(address).hostname if "://" in address else None
-    wanted = env.threads or (max(1, (os.cpu_count() or 1) // env.workers_per_host[host])
-                             if host in env.workers_per_host else 0)
-    threads = set_intra_op_threads(wanted or None)
+    threads = set_intra_op_threads(env.threads or None)
     _PROCESS.update(address=address, pid=os.getpid(), hardware=hardware(),
                     versions={**versions(), **stack_versions()}, intra_op_threads=threads)
     return _PROCESS
@@ -190,17 +189,23 @@ def collect(folder: Path) -> dict[str, tuple[str, bytes]]:
 _TRAINER: Any = None
 
 
-def trainer():
-    """The worker's trainer process (started on first use, again after it died)."""
+def trainer(threads: int = 0):
+    """The worker's trainer process (started on first use, again after it died, and again when it trains
+    with another intra-op thread count than ``threads``, which TensorFlow fixes at its first op)."""
     global _TRAINER
     from mnistlab.distributed.trainer import Trainer
 
+    if _TRAINER is not None and threads and _TRAINER.threads not in (None, threads):
+        _TRAINER.close()
+        _TRAINER = None
     if _TRAINER is None or not _TRAINER.alive():
         _TRAINER = Trainer()
+    if threads:
+        _TRAINER.threads = threads
     return _TRAINER
 
 
-def _in_trainer(fn, *args):
+def _in_trainer(fn, *args, threads: int = 0):
     """``fn(*args)`` in the trainer process on a Dask worker, here otherwise."""
     address = worker_address()
     if address == "in-process":
@@ -209,7 +214,7 @@ def _in_trainer(fn, *args):
 
     extra = (address,) if fn is train_task else ()
     try:
-        return trainer().call(fn, *args, *extra)
+        return trainer(threads).call(fn, *args, *extra)
     except TrainerDied as e:
         raise MnistlabError(f"worker {address}: {e}") from None
 
@@ -222,7 +227,7 @@ def trainer_versions() -> dict[str, str]:
 def run_task(task: Task, env: Env) -> dict[str, Any]:
     """What a worker runs: :func:`train_task` in its trainer process (in this process outside Dask)."""
     with _ONE_AT_A_TIME:
-        return _in_trainer(train_task, task, env)
+        return _in_trainer(train_task, task, env, threads=env.threads)
 
 
 def train_task(task: Task, env: Env, address: str = "in-process") -> dict[str, Any]:

@@ -62,6 +62,7 @@ class Trainer:
         self.proc = subprocess.Popen([sys.executable, "-m", "mnistlab.distributed.trainer", str(os.getpid())],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.lock = threading.Lock()
+        self.threads: int | None = None  # the intra-op threads of the tasks it trained (fixed at its first op)
 
     def alive(self) -> bool:
         return self.proc.poll() is None

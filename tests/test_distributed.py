@@ -154,7 +154,7 @@ def test_default_threads_give_the_numbers_of_one_process_on_one_thread_workers(t
     for mode, extra in (("alone", []), ("cluster", ["--cluster", cluster.address])):
         r = subprocess.run([sys.executable, "-m", "mnistlab.cli", "run", *plan, *extra, "--out",
                             str(tmp_path / mode), "--data", str(shared_datasets)],
-                           capture_output=True, text=True, env=env, timeout=300)
+                           capture_output=True, text=True, env=env, timeout=900)
         assert r.returncode == 0, r.stderr
         runs[mode] = _metrics(tmp_path / mode)
     assert runs["cluster"] == runs["alone"] and len(runs["alone"]) == 2

@@ -12,7 +12,8 @@ and shown as such, with the peak RSS it had reached. ``--src`` grades with anoth
 
 The cases: a 24 MB notebook whose one cell is ``x=[1,1,...]``; the same size as 24 MB of Markdown and as
 24 MB of printed text; notebooks of 20,000, 40,000 and 1,000,000 cells (unique ids, the last one repeated);
-four 44 MB zip members; a notebook printing ``x_train shape: (6`` and 400 zeros; 260 students with Cyrillic
+four 44 MB zip members of a million lines each; 4.9 million one-character strings; a notebook printing
+``x_train shape: (6`` and 400 zeros; 260 students with Cyrillic
 names. The generators are also used by the tests (tests/test_grade_bounds.py), at tiny sizes.
 """
 
@@ -74,12 +75,28 @@ def big_output(megabytes: float) -> dict:
     return notebook([code("print(x)", [stream(line * int(megabytes * 1e6 / len(line)))])])
 
 
-def many_cells(n: int, duplicate_last: bool = True) -> dict:
-    """``n`` tiny code cells with their own ids; the last one repeats the first id when ``duplicate_last``."""
-    cells = [code("x = 1", cid=f"c{i}", count=i + 1) for i in range(n)]
-    if duplicate_last:
-        cells[-1]["id"] = "c0"
+def many_cells(n: int) -> dict:
+    """``n`` tiny code cells with their own ids, the last two sharing one (so every id is compared)."""
+    cells = [{"cell_type": "code", "id": f"c{i:x}", "source": "1"} for i in range(n)]
+    cells[-1]["id"] = cells[-2]["id"]
     return notebook(cells)
+
+
+def many_lines(megabytes: float, seed: int = 0) -> dict:
+    """One code cell whose source is a list of distinct short lines (``x = 0.8147236863931789``): about
+    ``megabytes`` MB of JSON, over a million strings once parsed, and not a zip bomb (random digits)."""
+    import random
+
+    rng = random.Random(seed)
+    lines = [f"x = {rng.random()!r}\n" for _ in range(int(megabytes * 1e6 / 26))]
+    return notebook([code(lines)])
+
+
+def many_strings(megabytes: float) -> dict:
+    """The most JSON values a notebook may hold under the caps: a list of one-character strings as one
+    cell's source (each a separate object once parsed)."""
+    n = min(int(megabytes * 1e6 / 4), 4_900_000)
+    return notebook([code([chr(0x4E00 + i % 20000) for i in range(n)])])
 
 
 def huge_n_train(zeros: int = 400) -> dict:
@@ -101,17 +118,20 @@ def cyrillic_class(folder: Path, n: int = 260) -> None:
         (folder / f"{name}.ipynb").write_text(json.dumps(notebook([code("x = 1")])), encoding="utf-8")
 
 
+def _dumps(nb: dict) -> str:
+    return json.dumps(nb, separators=(",", ":"), ensure_ascii=False)
+
+
 def write(folder: Path, name: str, nb: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(json.dumps(nb), encoding="utf-8")
+    (folder / name).write_text(_dumps(nb), encoding="utf-8")
 
 
 def zip_of_big_members(path: Path, count: int = 4, megabytes: float = 44) -> None:
-    """``count`` members of ``megabytes`` MB each: valid notebooks of printed text (under the 50 MB cap)."""
-    nb = json.dumps(big_output(megabytes * 0.99))
+    """``count`` members of ``megabytes`` MB each: valid notebooks of a million lines (under the 50 MB cap)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for i in range(count):
-            zf.writestr(f"Student {i}_{100 + i}_assignsubmission_file_/TP2.ipynb", nb)
+            zf.writestr(f"Student {i}_{100 + i}_assignsubmission_file_/TP2.ipynb", _dumps(many_lines(megabytes, i)))
 
 
 def cases() -> dict:
@@ -134,7 +154,8 @@ def cases() -> dict:
     return {"24 MB cell x=[1,1,...]": one(big_literal, 24), "24 MB of Markdown": one(big_markdown, 24),
             "24 MB of printed text": one(big_output, 24), "20,000 cells": one(many_cells, 20_000),
             "40,000 cells": one(many_cells, 40_000), "1,000,000 cells": one(many_cells, 1_000_000),
-            "4 zip members of 44 MB": bigzip, "x_train shape: (6 + 400 zeros": one(huge_n_train),
+            "4 zip members of 44 MB": bigzip, "4.9 M one-character strings": one(many_strings, 49),
+            "x_train shape: (6 + 400 zeros": one(huge_n_train),
             "260 Cyrillic names": cyr}
 
 

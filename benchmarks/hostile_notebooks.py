@@ -10,9 +10,12 @@ at ``--timeout`` seconds or past ``--max-mib`` MiB (the machine is shared) is ki
 and shown as such, with the peak RSS it had reached. ``--src`` grades with another checkout's ``src`` folder
 (to measure before and after a change on the same machine).
 
+``--checks`` times the duplicate-cell-id check and the lab parser alone (the cell cap lifted) on 20,000,
+40,000 and 1,000,000 cells.
+
 The cases: a 24 MB notebook whose one cell is ``x=[1,1,...]``; the same size as 24 MB of Markdown and as
 24 MB of printed text; notebooks of 20,000, 40,000 and 1,000,000 cells (unique ids, the last one repeated);
-four 44 MB zip members of a million lines each; 4.9 million one-character strings; a notebook printing
+four 44 MB zip members of a million lines each; 1.99 million one-character strings; a notebook printing
 ``x_train shape: (6`` and 400 zeros; 260 students with Cyrillic
 names. The generators are also used by the tests (tests/test_grade_bounds.py), at tiny sizes.
 """
@@ -95,7 +98,7 @@ def many_lines(megabytes: float, seed: int = 0) -> dict:
 def many_strings(megabytes: float) -> dict:
     """The most JSON values a notebook may hold under the caps: a list of one-character strings as one
     cell's source (each a separate object once parsed)."""
-    n = min(int(megabytes * 1e6 / 4), 4_900_000)
+    n = min(int(megabytes * 1e6 / 4), 1_990_000)
     return notebook([code([chr(0x4E00 + i % 20000) for i in range(n)])])
 
 
@@ -154,7 +157,7 @@ def cases() -> dict:
     return {"24 MB cell x=[1,1,...]": one(big_literal, 24), "24 MB of Markdown": one(big_markdown, 24),
             "24 MB of printed text": one(big_output, 24), "20,000 cells": one(many_cells, 20_000),
             "40,000 cells": one(many_cells, 40_000), "1,000,000 cells": one(many_cells, 1_000_000),
-            "4 zip members of 44 MB": bigzip, "4.9 M one-character strings": one(many_strings, 49),
+            "4 zip members of 44 MB": bigzip, "1.99 M one-character strings": one(many_strings, 49),
             "x_train shape: (6 + 400 zeros": one(huge_n_train),
             "260 Cyrillic names": cyr}
 
@@ -220,13 +223,53 @@ def run(source: Path, out: Path, src: Path, timeout: float, max_mib: float) -> d
             "says": says}
 
 
+CHECK = r"""
+import json, sys, time
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+import hostile_notebooks as hn
+from mnistlab.grade import parse, submissions
+submissions.MAX_CELLS = 10**9  # the cell cap lifted: the checks themselves are timed
+n, what = int(sys.argv[3]), sys.argv[4]
+nb = hn.many_cells(n)
+if what == "parse":
+    nb["cells"][0]["source"] = "model = Sequential([Dense(10)])"  # every later cell's outputs go to its step
+    nb["cells"][-1]["id"] = "last"
+data = json.dumps(nb).encode()
+t = time.perf_counter()
+sub = submissions.parse(submissions.Submission("x", "x.ipynb"), data)
+if what == "parse":
+    parse.read(sub.nb)
+print(json.dumps({"seconds": time.perf_counter() - t, "status": sub.status}))
+"""
+
+
+def check_times(src: Path, timeout: float) -> None:
+    """Seconds of the duplicate-cell-id check (submissions.parse) and of the lab parser (parse.read) alone."""
+    print(f"{'check':<32} {'cells':>9} {'seconds':>8}  status")
+    for what, sizes in (("ids", (20_000, 40_000, 1_000_000)), ("parse", (20_000, 40_000))):
+        for n in sizes:
+            try:
+                done = subprocess.run([sys.executable, "-c", CHECK, str(src), str(ROOT / "benchmarks"), str(n), what],
+                                      capture_output=True, text=True, timeout=timeout)
+                r = json.loads(done.stdout) if done.returncode == 0 else {"seconds": float("nan"),
+                                                                          "status": done.stderr[-150:]}
+            except subprocess.TimeoutExpired:
+                r = {"seconds": timeout, "status": f"killed: still running at {timeout:g} s"}
+            name = "duplicate ids (submissions)" if what == "ids" else "lab parser (parse.read)"
+            print(f"{name:<32} {n:>9,} {r['seconds']:>8.1f}  {r['status']}", flush=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="*", help="run the cases whose name contains one of these words")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds before a case is killed")
     p.add_argument("--max-mib", type=float, default=6000.0, help="MiB of RSS at which a case is killed")
     p.add_argument("--src", type=Path, default=ROOT / "src", help="the src folder to grade with")
+    p.add_argument("--checks", action="store_true", help="time the per-notebook checks alone on many cells")
     args = p.parse_args()
+    if args.checks:
+        check_times(args.src, args.timeout)
+        return 0
     sys.path.insert(0, str(args.src))
     print(f"grading with {args.src}")
     print(f"{'case':<32} {'rc':>6} {'wall s':>8} {'peak MiB':>9}  statuses / last line")

@@ -196,16 +196,22 @@ def test_too_many_json_values_are_refused_before_parsing(tmp_path, monkeypatch):
 
 
 def test_duplicate_cell_ids_are_found_among_many_cells():
-    data = json.dumps(hn.many_cells(20_000)).encode()
+    data = json.dumps(hn.many_cells(9_000)).encode()
     sub = submissions.parse(submissions.Submission("x", "x.ipynb"), data)
-    assert sub.status == "BROKEN" and "duplicated cell id 'c4e1e'" in sub.reason
-    nb = hn.many_cells(20_000)
+    assert sub.status == "BROKEN" and "duplicated cell id 'c2326'" in sub.reason
+    nb = hn.many_cells(9_000)
     nb["cells"][-1]["id"] = "last"
     nb["cells"][0]["id"] = nb["cells"][1]["id"] = ["not", "text"]  # not an id: not compared
+    nb["cells"][2]["source"] = "model = Sequential([Dense(10)])"  # every later cell's outputs go to its step
     sub = submissions.parse(submissions.Submission("x", "x.ipynb"), json.dumps(nb).encode())
     assert sub.status == "OK"
     nbk = parse.read(sub.nb)
-    assert len(nbk.code) == 20_000
+    assert len(nbk.code) == 9_000 and len(nbk.steps["ex1"].cells) == 9_000 - 2
+
+
+def test_a_notebook_of_more_cells_than_the_cap_is_refused_at_once():
+    sub = submissions.parse(submissions.Submission("x", "x.ipynb"), json.dumps(hn.many_cells(10_001)).encode())
+    assert sub.status == "REFUSED" and sub.reason.startswith("10,001 cells, over the 10,000")
 
 
 # --- zips: a budget per member and in all -----------------------------------------------------------------------

@@ -34,7 +34,8 @@ OK, BROKEN, TIMEOUT, REFUSED = "OK", "BROKEN", "TIMEOUT", "REFUSED"
 MAX_NOTEBOOK_BYTES = 50_000_000  # a lab notebook with its figures is ~1-5 MB; 500 MB of outputs is refused
 MAX_MEMBERS = 5000  # files in one zip
 MAX_TOTAL_BYTES = 2_000_000_000  # uncompressed bytes read from one zip (in all; one notebook is in memory at once)
-MAX_JSON_VALUES = 5_000_000  # ``,`` ``[`` ``{`` in a notebook's bytes: bounds the objects its JSON makes
+MAX_CELLS = 10_000  # cells in one notebook (a lab notebook has about 100)
+MAX_JSON_VALUES = 2_000_000  # ``,`` ``[`` ``{`` in a notebook's bytes: bounds the objects its JSON makes
 MAX_NAME_BYTES = 80  # a stored file name's stem (feedback/<stem>.html), UTF-8 bytes; file systems allow 255
 MAX_RATIO = 200  # uncompressed / compressed size above which a large member is taken for a bomb
 _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_(assignsubmission|onlinetext|file)")
@@ -190,6 +191,9 @@ def parse(sub: Submission, data: bytes) -> Submission:
     cells = nb.get("cells")
     if not isinstance(cells, list) or not cells:
         return _fail(sub, BROKEN, "no cells")
+    if len(cells) > MAX_CELLS:
+        return _fail(sub, REFUSED, f"{len(cells):,} cells, over the {MAX_CELLS:,} a notebook may have (a lab "
+                                   "notebook has about 100)")
     bad = next((i for i, c in enumerate(cells) if not isinstance(c, dict)
                 or c.get("cell_type") not in ("code", "markdown", "raw")), None)
     if bad is not None:

@@ -343,6 +343,13 @@ def test_an_out_that_is_or_holds_the_submissions_is_refused(tmp_path):
     with pytest.raises(MnistlabError, match="--out holds the submissions"):
         grade(cls, tmp_path, opts, stream=io.StringIO())
     assert not (cls / "grades.csv").exists() and not (tmp_path / "grades.csv").exists()
+    _write(cls / "group B", "B.ipynb", gc.lab_notebook("B"))  # an --out inside would hide B's notebook
+    with pytest.raises(MnistlabError, match=r"inside the submissions and holds notebooks \(B.ipynb\)"):
+        grade(cls, cls / "group B", opts, stream=io.StringIO())
+    (cls / "graded" / "cache").mkdir(parents=True)  # an --out inside, with only its own executed copies: fine
+    (cls / "graded" / "cache" / "0123.ipynb").write_bytes(json.dumps(gc.lab_notebook("A")).encode())
+    entries = grade(cls, cls / "graded", opts, stream=io.StringIO())
+    assert sorted(e["file"] for e in entries) == ["A.ipynb", "group B/B.ipynb"]
 
 
 def test_the_command_says_one_line_and_fails_for_a_misplaced_out_or_an_empty_source(tmp_path, capsys):

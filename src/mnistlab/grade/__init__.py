@@ -93,6 +93,11 @@ def _check_out(source: Path, out: Path) -> None:
         raise MnistlabError("--out is the submissions folder itself; give a folder of its own", out)
     if src.is_relative_to(dst):
         raise MnistlabError(f"--out holds the submissions ({source}); give a folder outside them", out)
+    if dst.is_relative_to(src) and dst.is_dir():  # skipped when searching: it must not hold submissions
+        theirs = next((p for p in dst.rglob("*.ipynb") if not p.is_relative_to(dst / CACHE)), None)
+        if theirs is not None:
+            raise MnistlabError(f"--out is inside the submissions and holds notebooks ({theirs.name}) that would "
+                                "not be graded; give a folder of its own", out)
 
 
 def _grade_all(subs, out, rub, bands, overrides, opts, stream) -> list[dict]:

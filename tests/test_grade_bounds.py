@@ -111,6 +111,23 @@ def test_a_printed_shape_of_400_zeros_does_not_stop_the_batch(tmp_path):
     assert "Zoe Zero" in (tmp_path / "out" / "grades.csv").read_text(encoding="utf-8-sig")
 
 
+def test_an_error_of_the_grader_on_one_notebook_fails_that_notebook_only(tmp_path, monkeypatch):
+    for name in ("Ana", "Bob"):
+        _write(tmp_path / "class", f"{name}.ipynb", gc.lab_notebook(name, seed=1))
+    real = score.grade
+
+    def flaky(nbk, *a, **k):
+        if "Ana" in nbk.markdown[0][1]:
+            raise ZeroDivisionError("as an unforeseen notebook might make it")
+        return real(nbk, *a, **k)
+
+    monkeypatch.setattr(score, "grade", flaky)
+    entries = grade(tmp_path / "class", tmp_path / "out", _bands(tmp_path), stream=io.StringIO())
+    got = {e["student"]: (e["status"], e["reason"]) for e in entries}
+    assert got["Bob"][0] == "OK" and got["Ana"][0] == "BROKEN" and "ZeroDivisionError" in got["Ana"][1]
+    assert (tmp_path / "out" / "grades.csv").is_file()
+
+
 def test_the_batch_keeps_one_notebook_in_memory_at_a_time(tmp_path, monkeypatch):
     for i in range(4):
         _write(tmp_path / "class", f"Student {i}.ipynb", gc.lab_notebook(f"Student {i}", seed=i))

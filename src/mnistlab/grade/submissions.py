@@ -309,7 +309,7 @@ class _Zip:
         def read() -> bytes:
             with self.lock:
                 if self.left <= 0:
-                    raise Refused(f"not read: the zip's {MAX_TOTAL_BYTES // 1_000_000_000} GB of unpacked "
+                    raise Refused(f"not read: the zip's {MAX_TOTAL_BYTES / 1e9:g} GB of unpacked "
                                   "notebooks were spent on the ones before it")
                 cap = min(MAX_NOTEBOOK_BYTES + 1, self.left)
                 self.left -= cap  # reserved now, the unread rest given back below
@@ -324,7 +324,7 @@ class _Zip:
                 with self.lock:
                     self.left += cap - used
             if len(data) == cap and cap <= MAX_NOTEBOOK_BYTES:
-                raise Refused(f"not read: the zip's {MAX_TOTAL_BYTES // 1_000_000_000} GB of unpacked "
+                raise Refused(f"not read: the zip's {MAX_TOTAL_BYTES / 1e9:g} GB of unpacked "
                               "notebooks were spent on the ones before it")
             if info.compress_size and len(data) > 1_000_000 and len(data) / info.compress_size > MAX_RATIO:
                 raise Refused(f"compressed {len(data) // info.compress_size}:1, a zip bomb")

@@ -348,6 +348,22 @@ def test_a_class_of_names_in_every_script_is_graded(tmp_path):
     assert "Иванов Иван" in page["Иванов_Иван"] and "王小明" in page["王小明"]
 
 
+def test_a_regrade_of_one_student_writes_to_the_same_feedback_file(tmp_path):
+    cls = tmp_path / "class"
+    for name in ("Dupont Marie", "DUPONT MARIE"):  # one file name each, even where case is ignored
+        _write(cls, f"{name}.ipynb", gc.lab_notebook(name, seed=1))
+    opts = _bands(tmp_path)
+    grade(cls, tmp_path / "out", opts, stream=io.StringIO())
+    before = sorted(p.name for p in (tmp_path / "out" / "feedback").iterdir())
+    opts.only = ["DUPONT MARIE"]  # --only ignores case: both are graded again, each into its own file
+    entries = grade(cls, tmp_path / "out", opts, stream=io.StringIO())
+    assert sorted(p.name for p in (tmp_path / "out" / "feedback").iterdir()) == before
+    assert sorted(len(e["stored"]) for e in entries) == [12, 12 + 11]  # the second one has a digest added
+    opts.only = ["Zoe"]
+    with pytest.raises(MnistlabError, match="no submission of Zoe"):
+        grade(cls, tmp_path / "out", opts, stream=io.StringIO())
+
+
 # --- a misplaced --out, an empty source ---------------------------------------------------------------------------
 
 

@@ -202,11 +202,36 @@ def test_the_24_mb_literal_at_a_tenth_is_graded_without_ast(tmp_path):
     assert e["status"] == "OK" and "code-not-read" in _flags(e)
 
 
+def _structure(doc) -> int:
+    """``[`` ``{`` and ``,`` that ``json.dumps(doc)`` writes outside strings."""
+    if isinstance(doc, list):
+        return 1 + max(0, len(doc) - 1) + sum(_structure(x) for x in doc)
+    if isinstance(doc, dict):
+        return 1 + max(0, len(doc) - 1) + sum(_structure(x) for x in doc.values())
+    return 0
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(alphabet='ab,[{}]"\\\n\u00e9 '),
+                    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(alphabet='k,["\\'), kids,
+                                                                              max_size=4), max_leaves=20)
+
+
+@SETTINGS
+@given(doc=JSON, ascii_=st.booleans())
+def test_json_values_outside_strings_are_counted_exactly(doc, ascii_):
+    data = json.dumps(doc, ensure_ascii=ascii_).encode()
+    bare = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    assert submissions._outside_strings(bare) == _structure(doc)
+
+
 def test_too_many_json_values_are_refused_before_parsing(tmp_path, monkeypatch):
     monkeypatch.setattr(submissions, "MAX_JSON_VALUES", 1_000)
     _write(tmp_path, "strings.ipynb", hn.many_strings(0.01))
     (s,) = [submissions.load(s) for s in submissions.collect(tmp_path)]
     assert s.status == "REFUSED" and "JSON values" in s.reason
+    _write(tmp_path, "strings.ipynb", hn.big_literal(0.01))  # 5,000 commas, all in one string: read
+    (s,) = [submissions.load(s) for s in submissions.collect(tmp_path)]
+    assert s.status == "OK"
 
 
 # --- linear checks ----------------------------------------------------------------------------------------------

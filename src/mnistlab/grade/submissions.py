@@ -213,20 +213,30 @@ def parse(sub: Submission, data: bytes) -> Submission:
     return sub
 
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_OTHER_BYTES = bytes(b for b in range(256) if b not in b'",[{')
 
 
 def _json_values(data: bytes) -> int:
-    """At most how many values (objects once parsed) JSON ``data`` holds: its ``,`` ``[`` ``{`` outside strings.
+    """About how many values (objects once parsed) JSON ``data`` holds: its ``,`` ``[`` ``{`` outside strings.
 
-    Counted on the bytes first (a bound, quick); only past :data:`MAX_JSON_VALUES` are strings taken out
-    (a regex pass, linear: about a second per 10 MB) to count the commas of a string's text no more.
+    Counted on the bytes first (a bound, quick); only past :data:`MAX_JSON_VALUES` are the strings' own
+    ``,`` ``[`` ``{`` (a cell's source ``x=[1,1,...]``) taken out, with bytes operations only (linear, no
+    object per value): escaped backslashes and quotes are dropped, so that every ``"`` left opens or closes a
+    string, then what lies between the 1st and 2nd, 3rd and 4th ``"`` is the strings' text.
     """
     values = data.count(b",") + data.count(b"[") + data.count(b"{")
     if values <= MAX_JSON_VALUES:
         return values
-    skeleton = _STRING.sub(b'""', data)
-    return skeleton.count(b",") + skeleton.count(b"[") + skeleton.count(b"{")
+    bare = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    strings = bare.count(b'"') // 2
+    if strings > MAX_JSON_VALUES:
+        return strings  # over the cap in strings alone (and the list below would hold one item per string)
+    return _outside_strings(bare)
+
+
+def _outside_strings(bare: bytes) -> int:
+    """``,`` ``[`` ``{`` outside strings in JSON without escaped backslashes or quotes."""
+    return len(b"".join(bare.translate(None, _OTHER_BYTES).split(b'"')[0::2]))
 
 
 def _fail(sub: Submission, status: str, reason: str) -> Submission:

@@ -224,6 +224,17 @@ def test_json_values_outside_strings_are_counted_exactly(doc, ascii_):
     assert submissions._outside_strings(bare) == _structure(doc)
 
 
+def test_what_is_kept_per_student_for_the_similarity_is_bounded():
+    from mnistlab.grade import answers, similarity
+
+    cells = [hn.code("\n".join(f"v{i} = {i}" for i in range(k, k + 2_000))) for k in range(0, 8_000, 2_000)]
+    nbk = parse.read(hn.notebook([*cells, hn.code("w = 1")]))
+    words = answers.Answer(" ".join(f"w{i}" for i in range(50_000)))
+    fp = similarity.fingerprint("x", nbk, {"ex1.1.1": words}, answers.Answer(""))
+    assert fp.words == similarity.MAX_WORDS and len(fp.shingles) == similarity.MAX_WORDS - 4
+    assert len(fp.lines) == 6_000 and "w=1" not in fp.lines  # the cell that crosses the cap is kept whole
+
+
 def test_too_many_json_values_are_refused_before_parsing(tmp_path, monkeypatch):
     monkeypatch.setattr(submissions, "MAX_JSON_VALUES", 1_000)
     _write(tmp_path, "strings.ipynb", hn.many_strings(0.01))

@@ -421,6 +421,9 @@ def test_an_out_that_is_or_holds_the_submissions_is_refused(tmp_path):
     (cls / "graded" / "cache" / "0123.ipynb").write_bytes(json.dumps(gc.lab_notebook("A")).encode())
     entries = grade(cls, cls / "graded", opts, stream=io.StringIO())
     assert sorted(e["file"] for e in entries) == ["A.ipynb", "group B/B.ipynb"]
+    with zipfile.ZipFile(tmp_path / "all.zip", "w") as zf:  # a zip may lie in --out: nothing there is read
+        zf.writestr("Z.ipynb", json.dumps(gc.lab_notebook("Z")))
+    assert [e["status"] for e in grade(tmp_path / "all.zip", tmp_path, opts, stream=io.StringIO())] == ["OK"]
 
 
 def test_the_command_says_one_line_and_fails_for_a_misplaced_out_or_an_empty_source(tmp_path, capsys):

@@ -89,6 +89,8 @@ def _check_out(source: Path, out: Path) -> None:
     grader's own files would be read as submissions). An ``--out`` inside the submissions folder is skipped
     when the submissions are searched."""
     src, dst = source.resolve(), out.resolve()
+    if not src.is_dir():  # a zip: nothing under --out is read as a submission
+        return
     if src == dst:
         raise MnistlabError("--out is the submissions folder itself; give a folder of its own", out)
     if src.is_relative_to(dst):

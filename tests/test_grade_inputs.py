@@ -24,6 +24,11 @@ def _zip(path: Path, members: dict[str, bytes], **kw) -> Path:
     return path
 
 
+def _collect(source):
+    """Every submission of ``source``, read (as the grading reads them, one at a time)."""
+    return [submissions.load(s) for s in submissions.collect(source)]
+
+
 def _nb(**cells) -> bytes:
     return json.dumps(gc.lab_notebook("x", seed=1)).encode()
 
@@ -32,7 +37,7 @@ def test_moodle_zip_names_students_and_ids(tmp_path):
     z = _zip(tmp_path / "all.zip", {"Dupont Marie_1234_assignsubmission_file_/TP2.ipynb": _nb(),
                                     "Martin Léa_99_assignsubmission_file_/notes.txt": b"x",
                                     "__MACOSX/._TP2.ipynb": b"junk"})
-    subs = submissions.collect(z)
+    subs = _collect(z)
     assert [(s.student, s.ident, s.status) for s in subs] == [("Dupont Marie", "1234", "OK")]
 
 
@@ -45,7 +50,7 @@ def test_zip_traversal_absolute_and_symlink_members_are_refused(tmp_path):
         info.external_attr = (0o120777 << 16)
         zf.writestr(info, "/etc/passwd")
         zf.writestr("ok/Good Student.ipynb", _nb())
-    got = {s.file: (s.status, s.reason) for s in submissions.collect(z)}
+    got = {s.file: (s.status, s.reason) for s in _collect(z)}
     assert got["../../etc/evil.ipynb"][0] == "REFUSED" and "traversal" in got["../../etc/evil.ipynb"][1]
     assert got["/abs/evil2.ipynb"][0] == "REFUSED"
     assert got["link.ipynb"] == ("REFUSED", "a symbolic link in the zip")
@@ -57,7 +62,7 @@ def test_zip_bomb_and_oversize_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(submissions, "MAX_NOTEBOOK_BYTES", 3_000_000)
     z = _zip(tmp_path / "bomb.zip", {"bomb.ipynb": b"{" + b" " * 2_500_000 + b"}",
                                      "huge.ipynb": b" " * 3_500_000, "fine.ipynb": _nb()})
-    got = {s.file: (s.status, s.reason) for s in submissions.collect(z)}
+    got = {s.file: (s.status, s.reason) for s in _collect(z)}
     assert got["bomb.ipynb"][0] == "REFUSED" and "zip bomb" in got["bomb.ipynb"][1]
     assert got["huge.ipynb"][0] == "REFUSED" and "limit" in got["huge.ipynb"][1]
     assert got["fine.ipynb"][0] == "OK"
@@ -74,7 +79,7 @@ def test_hostile_notebooks_get_a_status_and_a_reason(tmp_path):
              "g_deep.ipynb": b"[" * 100000 + b"]" * 100000, "h_badcell.ipynb": b'{"nbformat": 4, "cells": [3]}'}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
-    got = {s.file: (s.status, s.reason) for s in submissions.collect(tmp_path)}
+    got = {s.file: (s.status, s.reason) for s in _collect(tmp_path)}
     assert got["a_json.ipynb"][0] == "BROKEN" and "invalid JSON" in got["a_json.ipynb"][1]
     assert got["b_v3.ipynb"] == ("REFUSED", "nbformat 3, not 4; open it in Jupyter and save it again")
     assert got["c_dup.ipynb"][0] == "BROKEN" and "duplicated cell id" in got["c_dup.ipynb"][1]
@@ -88,14 +93,14 @@ def test_hostile_notebooks_get_a_status_and_a_reason(tmp_path):
 def test_a_symlinked_notebook_in_a_folder_is_refused(tmp_path):
     (tmp_path / "real.ipynb").write_bytes(_nb())
     (tmp_path / "link.ipynb").symlink_to(tmp_path / "real.ipynb")
-    got = {s.file: s.status for s in submissions.collect(tmp_path)}
+    got = {s.file: s.status for s in _collect(tmp_path)}
     assert got == {"link.ipynb": "REFUSED", "real.ipynb": "OK"}
 
 
 def test_not_a_source_is_one_error(tmp_path):
     (tmp_path / "f.txt").write_text("x")
     with pytest.raises(MnistlabError, match="neither a folder of notebooks nor a zip"):
-        submissions.collect(tmp_path / "f.txt")
+        _collect(tmp_path / "f.txt")
 
 
 def test_parser_reads_the_labs_own_code_at_its_settings():

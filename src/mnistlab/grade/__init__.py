@@ -60,6 +60,7 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MnistlabError("not a folder", out)
+    _check_out(Path(source), out)
     rub = rubricmod.load(opts.rubric)
     bands = bandmod.load(Path(opts.reference) if opts.reference else None)
     overrides = tables.read_overrides(out / tables.OVERRIDES)
@@ -83,13 +84,38 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
     return entries
 
 
+def _check_out(source: Path, out: Path) -> None:
+    """Refuse an ``--out`` that is the submissions folder or holds it (nothing would be graded, or the
+    grader's own files would be read as submissions). An ``--out`` inside the submissions folder is skipped
+    when the submissions are searched."""
+    src, dst = source.resolve(), out.resolve()
+    if not src.is_dir():  # a zip: nothing under --out is read as a submission
+        return
+    if src == dst:
+        raise MnistlabError("--out is the submissions folder itself; give a folder of its own", out)
+    if src.is_relative_to(dst):
+        raise MnistlabError(f"--out holds the submissions ({source}); give a folder outside them", out)
+    if dst.is_relative_to(src) and dst.is_dir():  # skipped when searching: it must not hold submissions
+        theirs = next((p for p in dst.rglob("*.ipynb") if not p.is_relative_to(dst / CACHE)), None)
+        if theirs is not None:
+            raise MnistlabError(f"--out is inside the submissions and holds notebooks ({theirs.name}) that would "
+                                "not be graded; give a folder of its own", out)
+
+
 def _grade_all(subs, out, rub, bands, overrides, opts, stream) -> list[dict]:
+    """Grade each submission in turn, reading it then forgetting its notebook: what is kept per student is
+    the entry (marks, flags, answers, the similarity fingerprint), never the parsed notebook."""
+    from mnistlab.grade import submissions
+
     start, done, lock = time.monotonic(), 0, threading.Lock()
     entries: list[dict] = [{} for _ in subs]
 
     def one(i: int) -> None:
         nonlocal done
-        e = entries[i] = _grade_one(subs[i], out, rub, bands, overrides, opts)
+        try:
+            e = entries[i] = _grade_one(subs[i], out, rub, bands, overrides, opts)
+        finally:
+            submissions.release(subs[i])  # one notebook in memory at a time (per worker)
         with lock:
             done += 1
             elapsed = time.monotonic() - start
@@ -116,10 +142,11 @@ def _execute_on_cluster(subs, out: Path, opts: Options, stream: TextIO) -> None:
     from distributed import as_completed
 
     from mnistlab.distributed.cluster import connect
-    from mnistlab.grade import execute
+    from mnistlab.grade import execute, submissions
 
     todo = {}
     for s in subs:
+        submissions.load(s)
         if s.nb is not None and s.digest not in todo and execute.cached(out / CACHE, s.digest) is None:
             todo[s.digest] = s
     if not todo:
@@ -140,24 +167,26 @@ def _execute_on_cluster(subs, out: Path, opts: Options, stream: TextIO) -> None:
 
 
 def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
-    from mnistlab.grade import parse, score, similarity
+    from mnistlab.grade import limits, parse, score, similarity, submissions
 
+    submissions.load(sub)
     entry = {"student": sub.student, "file": sub.file, "ident": sub.ident, "status": sub.status,
              "reason": sub.reason, "max": rub.max_points, "total": None, "flags_evidence": [], "values": {},
-             "answers": {}, "marks": []}
+             "answers": {}, "marks": [], "stored": sub.stored}
     if sub.nb is None:
         return entry
     try:
-        nbk = parse.read(sub.nb)
-        flags = []
+        view, flags = limits.view(sub.nb, opts.lang)
+        nbk = parse.read(view)
+        ran = []
         if opts.execute:
-            nbk, flags = _execute(sub, nbk, out, bands, opts, entry)
+            nbk, ran = _execute(sub, nbk, out, bands, opts, entry)
             if entry["status"] != "OK":
                 return entry
         graded = score.grade(nbk, rub, bands, opts.lang)
-        graded.flags = [f for f in graded.flags if not (flags and f[0] == "not-executed")] + flags
+        graded.flags = [f for f in graded.flags if not (ran and f[0] == "not-executed")] + flags + ran
         fingerprint = similarity.fingerprint(sub.student, nbk, graded.answers, graded.analysis)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, MemoryError) as e:
+    except Exception as e:  # noqa: BLE001 - whatever one notebook makes the grader meet, the batch goes on
         entry.update(status="BROKEN", reason=f"the grader could not read it ({type(e).__name__}: {str(e)[:120]})")
         return entry
     for m in graded.marks:
@@ -180,14 +209,14 @@ def _execute(sub, nbk, out, bands, opts, entry):
     without outputs) and the execution's flags.
     """
     from mnistlab.grade import bands as bandmod
-    from mnistlab.grade import execute, parse, score
+    from mnistlab.grade import execute, limits, parse, score
     from mnistlab.grade.words import say
 
     r = execute.run(sub.nb, sub.digest, out / CACHE, opts.timeout_s, opts.memory_mb, opts.keras_home)
     if r.status != "OK":
         entry.update(status=r.status, reason=r.reason)
         return nbk, []
-    again = parse.read(r.nb)
+    again = parse.read(limits.view(r.nb, opts.lang)[0])
     flags = [("execution-errors", "; ".join(again.errors[:3]))] if again.errors else []
     if all(c is None for c in nbk.exec_counts):
         again.markdown, again.metadata = nbk.markdown, nbk.metadata
@@ -223,15 +252,11 @@ def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolat
 
     items = [i.id for i in rub.items]
     rows = []
-    used: set[str] = set()
     for e in entries:
         e["flags"] = [f for f, _ in e["flags_evidence"]]
         e["items"] = {m.item: m.points for m in e["marks"]}
         e["summary"] = feedback.summary(e, opts.lang)
-        name = submissions.slug(e["student"])
-        while name in used:
-            name += "_"
-        used.add(name)
+        name = e["stored"]  # short and unique among the class, whatever the name's script or length
         write_text(out / FEEDBACK / f"{name}.md", feedback.markdown(e, opts.lang))
         write_text(out / FEEDBACK / f"{name}.html", feedback.page(e, opts.lang))
         rows.append(e)

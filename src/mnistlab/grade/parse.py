@@ -123,7 +123,7 @@ def read(nb: dict) -> Notebook:
 
 def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False) -> None:
     """Add a cell's outputs to its step; a cell only placed after the step (``fill_only``) overrides nothing."""
-    if index not in st.cells:
+    if not st.cells or st.cells[-1] != index:  # cells come in order: the last one is enough (linear)
         st.cells.append(index)
     st.figures += outputs.figures(outs)
     log = outputs.fit_log(txt)
@@ -192,7 +192,7 @@ class _State:
             self.last = found[-1]
             for step in found:
                 self.steps.setdefault(step, Step(step))
-                if index not in self.steps[step].cells:
+                if not self.steps[step].cells or self.steps[step].cells[-1] != index:
                     self.steps[step].cells.append(index)
         return self.last, bool(found)
 

@@ -3,6 +3,7 @@ that explain them), the flags of :mod:`~mnistlab.grade.checks`, and the values t
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from mnistlab.grade.parse import Notebook
 from mnistlab.grade.rubric import Item, Rubric
 from mnistlab.grade.words import say
 
+_MAX_DIGITS = 30  # characters of a number quoted in an answer (float's range is 309 digits; a lab number has < 10)
 _MIRROR = {"min": "max", "max": "min", "p5": "p95", "p95": "p5", "p25": "p75", "p75": "p25", "p50": "p50"}
 
 
@@ -144,7 +146,10 @@ def _results(item: Item, st, bands, th, differ, values) -> Mark:
 
 
 def _numbers(text: str) -> list[float]:
-    """Numbers quoted in an answer: ``101 770``, ``101,770``, ``0,9739``, ``97.39 %`` (as 0.9739)."""
+    """Numbers quoted in an answer: ``101 770``, ``101,770``, ``0,9739``, ``97.39 %`` (as 0.9739).
+
+    Only finite numbers: a run of digits too long for a float (``1`` and 400 zeros) is not a number quoted.
+    """
     out = []
     text = re.sub(r"(?<=\d)[\u202f\u00a0 ](?=\d{3}\b)", "", text)
     for m in re.finditer(r"(\d+(?:[.,]\d+)*)\s*(%?)", text):
@@ -152,14 +157,23 @@ def _numbers(text: str) -> list[float]:
         if re.fullmatch(r"\d{1,3}(,\d{3})+", raw):
             raw = raw.replace(",", "")
         raw = raw.replace(",", ".")
-        if raw.count(".") > 1:
+        if raw.count(".") > 1 or len(raw) > _MAX_DIGITS:
             continue
         try:
             x = float(raw)
         except ValueError:
             continue
-        out.append(x / 100 if pct or (1 < x <= 100 and "." in raw) else x)
+        if math.isfinite(x):
+            out.append(x / 100 if pct or (1 < x <= 100 and "." in raw) else x)
     return out
+
+
+def _near(x: float, expected: float, tol: float) -> bool:
+    """``|x - expected| <= tol``, False where either is not a finite float (an int past float's range)."""
+    try:
+        return math.isfinite(x) and math.isfinite(expected) and abs(x - expected) <= tol
+    except OverflowError:
+        return False
 
 
 def _fact(item: Item, ans, nbk: Notebook, th) -> Mark:
@@ -176,6 +190,8 @@ def _fact(item: Item, ans, nbk: Notebook, th) -> Mark:
         expected = nbk.tf_version
     elif item.fact == "best_activation" and st is not None and st.activations:
         expected = max(st.activations, key=st.activations.get)
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool) and not _near(expected, expected, 0):
+        expected = None  # a printed number past float's range (``x_train shape: (6`` and 400 zeros): not a fact
     if expected is None:
         return Mark(item.id, item.points, item.points, "fact.unchecked", review=True)
     if isinstance(expected, str):
@@ -186,13 +202,13 @@ def _fact(item: Item, ans, nbk: Notebook, th) -> Mark:
     else:
         nums = _numbers(ans.text)
         tol = th["fact_tolerance"] if isinstance(expected, float) else 0.5
-        quoted = next((x for x in nums if abs(x - expected) <= tol), nums[0] if nums else None)
+        quoted = next((x for x in nums if _near(x, expected, tol)), nums[0] if nums else None)
         if isinstance(expected, int) and isinstance(quoted, float) and quoted.is_integer():
             quoted = int(quoted)
     args = {"quoted": quoted if quoted is not None else "", "expected": expected}
     if quoted is None:
         return Mark(item.id, 0.0, item.points, "fact.noquote", args, review=True)
-    ok = quoted == expected if isinstance(expected, str) or isinstance(expected, int) else abs(quoted - expected) <= th[
-        "fact_tolerance"]
+    ok = quoted == expected if isinstance(expected, str) or isinstance(expected, int) else _near(
+        quoted, expected, th["fact_tolerance"])
     return Mark(item.id, item.points if ok else 0.0, item.points, "fact.ok" if ok else "fact.wrong", args,
                 review=not ok)

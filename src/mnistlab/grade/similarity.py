@@ -68,17 +68,33 @@ def _lab_lines() -> frozenset[str]:
     return frozenset(lines)
 
 
+MAX_LINES = 5_000  # code lines kept per student (a lab notebook has ~300)
+MAX_WORDS = 20_000  # words of answers kept per student (a lab's answers are ~1,500)
+MAX_EPOCHS = 200  # fit-log epochs kept per step (the lab fits 5 to 10)
+
+
 def fingerprint(student: str, nbk: Notebook, answers: dict, analysis) -> Fingerprint:
+    """What is kept of one submission for the class-wide comparison: bounded (:data:`MAX_LINES`,
+    :data:`MAX_WORDS`, :data:`MAX_EPOCHS`) so that a class's fingerprints stay small whatever they hold."""
     tool = _tool_written(nbk)
-    own = {line_key(ln) for i, src in enumerate(nbk.code) if i not in tool
-           for ln in src.split("\n")} - _lab_lines() - {""}
+    own: set[str] = set()
+    lab_lines = _lab_lines()
+    for i, src in enumerate(nbk.code):
+        if i in tool:
+            continue
+        for ln in src.split("\n"):
+            key = line_key(ln)
+            if key and key not in lab_lines:
+                own.add(key)
+        if len(own) >= MAX_LINES:
+            break
     texts = {k: a.text for k, a in answers.items() if not a.generated and a.text}
     if analysis.text and not analysis.generated:
         texts["analysis"] = analysis.text
-    words = answersmod.norm(" ".join(texts.values())).split()
+    words = answersmod.norm(" ".join(texts.values())).split()[:MAX_WORDS]
     shingles = {tuple(words[i:i + 5]) for i in range(max(0, len(words) - 4))}
     numbers = {(step, n, k): f"{v:.4f}" for step, st in nbk.steps.items()
-               for n, epoch in enumerate(st.fit_log, 1) for k, v in epoch.items()}
+               for n, epoch in enumerate(st.fit_log[:MAX_EPOCHS], 1) for k, v in epoch.items()}
     generated = any(a.generated for a in answers.values())
     return Fingerprint(student, own, shingles, len(words), numbers, texts, generated)
 

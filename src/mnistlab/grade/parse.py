@@ -78,6 +78,7 @@ class Notebook:
     markdown: list[tuple[int, str, dict]]  # (cell index, source, cell metadata)
     metadata: dict
     cell_ids: list[str | None]
+    code_cells: list[int] = field(default_factory=list)  # the notebook index of each code cell
 
 
 def source(cell: dict) -> str:
@@ -92,7 +93,7 @@ def read(nb: dict) -> Notebook:
     """Read notebook JSON (already checked by :mod:`~mnistlab.grade.submissions`) as the lab's steps."""
     cells = nb.get("cells", [])
     state = _State()
-    code, code_ids, counts, errs, md, ids = [], [], [], [], [], []
+    code, code_ids, counts, errs, md, ids, where = [], [], [], [], [], [], []
     tf_version = n_train = None
     for i, cell in enumerate(cells):
         ids.append(cell.get("id") if isinstance(cell.get("id"), str) else None)
@@ -104,6 +105,7 @@ def read(nb: dict) -> Notebook:
             continue
         src = source(cell)
         code.append(src)
+        where.append(i)
         code_ids.append(ids[-1])
         count = cell.get("execution_count")
         counts.append(count if isinstance(count, int) else None)
@@ -118,7 +120,7 @@ def read(nb: dict) -> Notebook:
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
-                    nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids)
+                    nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids, where)
 
 
 def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False) -> None:

@@ -1,0 +1,307 @@
+"""Where a hand-written notebook answers each of the lab's questions, whatever its layout.
+
+The notebook is read as one list of lines, in order: its Markdown lines and the comments of its code cells
+(Markdown table rows become ``first cell: other cells``). A line is an *anchor* when it names a question:
+
+- by the question's words (French or English, copied or retyped with small changes), in a heading, a list
+  item or a sentence; what follows the question on its line starts the answer;
+- by a label: ``**Q1.**``, ``Q3 :``, ``Question 2)``, ``Q4.1`` (section 4, question 1), ``Q1.4.1``;
+- by a number: ``1. ...`` in a numbered list that answers a numbered list of questions given just before
+  (answer i goes to question i of that list), or under a "Réponses" heading.
+
+A bare label or number ("Q3") is the third question of the section in force: the last section heading
+(its title, or ``Partie 4`` / ``Étape 5`` / ``4.`` under an exercise), or the section of the last question
+named by its words; labels that start again at 1 with no heading move on to the next section. The answer is
+the text from the anchor up to the next anchor or heading (Markdown answers run over cells; a comment answer
+stays in its code cell). The personal analysis is the text under a heading (``#``, bold, or a short line)
+naming the analysis or a conclusion.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass
+
+from mnistlab.grade import lab
+from mnistlab.grade.parse import Notebook
+
+_LABEL = re.compile(r"^(?:q|qu|question|quest)\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
+                    r"(\d{1,2}(?:\s*[.\-]\s*\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
+_NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
+_EXERCISE = re.compile(r"\b(?:exercice|exercise|ex|partie|part)\s*\.?\s*([12])\b", re.I)
+_SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
+_ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:r[ée]ponses?|answers?)\b", re.I)
+_ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
+_DECOR = " \t*_#>|`~-"
+
+
+@dataclass
+class Line:
+    """One line of the notebook's prose: its cell, its text, whether it is a code comment."""
+
+    cell: int
+    text: str
+    comment: bool = False
+    heading: bool = False
+
+
+@dataclass
+class Found:
+    """An answer found: its question, its text, the cell it starts in."""
+
+    key: str
+    text: str
+    cell: int
+
+
+def lines(nbk: Notebook) -> list[Line]:
+    """The notebook's Markdown lines and code comments, in notebook order."""
+    md = {i: src for i, src, _ in nbk.markdown}
+    code = dict(zip(nbk.code_cells, nbk.code, strict=False))
+    out: list[Line] = []
+    for cell in sorted(set(md) | set(code)):
+        if cell in md:
+            for raw in md[cell].split("\n"):
+                text = _table_row(raw)
+                if text is None:
+                    continue
+                out.append(Line(cell, text, heading=_is_heading(text)))
+        else:
+            out += [Line(cell, c, comment=True) for c in _comments(code[cell])]
+    return out
+
+
+def _table_row(raw: str) -> str | None:
+    """A Markdown table row as ``first: rest``; None for its separator row."""
+    s = raw.strip()
+    if not (s.startswith("|") and s.count("|") >= 3):
+        return raw
+    cells = [c.strip() for c in s.strip("|").split("|")]
+    if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
+        return None
+    head, rest = cells[0], " ".join(c for c in cells[1:] if c)
+    if re.fullmatch(r"\d{1,2}(?:\.\d{1,2}){0,2}", head):
+        head = "Q" + head
+    return f"{head} : {rest}" if rest else head
+
+
+def _comments(src: str) -> list[str]:
+    """The comments of a code cell, ``#`` removed, one per line."""
+    out = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+            if tok.type == tokenize.COMMENT:
+                out.append(tok.string.lstrip("#").strip())
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        out = [ln.split("#", 1)[1].strip() for ln in src.split("\n") if "#" in ln]
+    return out
+
+
+def _is_heading(text: str) -> bool:
+    s = text.strip()
+    if s.startswith("#"):
+        return True
+    bold = re.fullmatch(r"(\*\*|__)([^*_]{2,80})\1\s*:?", s)
+    return bool(bold) and len(bold.group(2).split()) <= 8 and not _LABEL.match(bold.group(2).strip(" :."))
+
+
+def _bare(text: str) -> str:
+    """The line without Markdown decoration at its start (``**``, ``#``, ``>``, ``-``)."""
+    return text.strip().lstrip(_DECOR).replace("**", "").replace("__", "").strip()
+
+
+class _Questions:
+    """The lab's questions, indexed for matching."""
+
+    def __init__(self) -> None:
+        self.all = lab.questions()
+        self.by_key = {q.key: q for q in self.all}
+        self.texts = {k: [_norm(t) for t in ts] for k, ts in lab.question_texts().items()}
+        self.sections = {s.id: s for s in lab.sections()}
+        self.order = [s.id for s in lab.sections() if any(q.section == s.id for q in self.all)]
+
+    def numbered(self, section: str, n: str) -> str | None:
+        """The key of question ``n`` (``"3"``, ``"a"``) of ``section``."""
+        key = f"{section}.{n}"
+        return key if key in self.by_key else None
+
+    def by_words(self, text: str) -> tuple[str, str] | None:
+        """(key, the rest of the line after the question) when the line names a question by its words."""
+        n = _norm(text)
+        if len(n) < 12:
+            return None
+        best = None
+        for key, variants in self.texts.items():
+            for v in variants:
+                probe = v[:45]
+                if len(probe) >= 12 and probe in n and (best is None or len(v) > best[1]):
+                    best = (key, len(v))
+        if best is None:
+            return None
+        q = self.by_key[best[0]]
+        return best[0], _after_question(text, q.text.count("?"))
+
+    def section_of_heading(self, text: str, exercise: str | None) -> tuple[str | None, str | None]:
+        """(exercise, section id) a heading names (either may be None)."""
+        n = _norm(text)
+        head = _norm(re.sub(r"^\s*(?:\d+\s*[.)]|[ÉéEe]tape\s*\d+|Step\s*\d+|Partie\s*\d+)\s*[–—:-]?\s*", "",
+                            text))
+        for s in self.sections.values():
+            for t in s.titles:
+                tn = _norm(re.sub(r"^\s*(?:\d+\.|[ÉéEe]tape \d+|Step \d+)\s*[–—:-]?\s*", "", t))
+                if (len(tn) >= 8 and tn in n) or (len(head) >= 12 and tn.startswith(head)):
+                    if exercise is None or s.exercise == exercise or s.exercise in n:
+                        return s.exercise, s.id
+        ex = None
+        m = _EXERCISE.search(n)
+        if m and re.search(r"exerci|\bex\b", n):
+            ex = "ex" + m.group(1)
+        elif "fashion" in n:
+            ex = "ex2"
+        elif re.search(r"\bmnist\b", n):
+            ex = "ex1"
+        raw = text.strip().lstrip(_DECOR)
+        rest = _EXERCISE.sub(" ", raw).strip(" :–—-") if ex else raw
+        m = _SECTION.search(rest)
+        if m:
+            sid = f"{ex or exercise or 'ex1'}.{m.group(1) or m.group(2)}"
+            if sid in self.sections:
+                return ex or self.sections[sid].exercise, sid
+        return ex, None
+
+
+def _norm(text: str) -> str:
+    from mnistlab.grade.answers import norm
+
+    return norm(text)
+
+
+def _after_question(text: str, marks: int) -> str:
+    """What follows the question on its line (after its ``marks`` question marks, or a ``:``/``→``)."""
+    if marks:
+        parts = text.split("?", marks)
+        if len(parts) > marks:
+            return parts[marks].strip(" *_:→->|\t")
+        return ""
+    m = re.search(r"(?:\s:|→|->|:\s)\s*(.*)$", text)
+    return m.group(1).strip(" *_") if m else ""
+
+
+def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
+    """(every answer found, in order, the same question possibly more than once; the analysis; its cell)."""
+    qs = _Questions()
+    ls = lines(nbk)
+    code_step = {cell: name for name, st in nbk.steps.items() for cell in st.cells}
+    anchors: list[tuple[int, str, str]] = []  # (line index, key, first text)
+    heads: set[int] = set()
+    exercise: str | None = None
+    section: str | None = None
+    used: set[str] = set()  # labels used in the section in force
+    qlist: list[str] = []  # a numbered list of questions not yet answered
+    in_answers = False
+    analysis_at: list[int] = []
+    for pos, ln in enumerate(ls):
+        if ln.comment and ln.cell in code_step and code_step[ln.cell].startswith("ex2") and exercise != "ex2":
+            exercise = "ex2"
+        if not ln.comment and code_step.get(ln.cell, "").startswith("ex2"):
+            exercise = "ex2"
+        bare = _bare(ln.text)
+        if not bare:
+            continue
+        if ln.heading or (not ln.comment and len(bare.split()) <= 5 and bare.endswith(":")
+                          and not _LABEL.match(bare) and not _NUMBERED.match(bare)):
+            named = qs.by_words(bare)
+            if named is None:
+                heads.add(pos)
+                if _ANALYSIS.search(bare) and not re.search(r"\bquestion", bare, re.I):
+                    analysis_at.append(pos)
+                ex, sid = qs.section_of_heading(bare, exercise)
+                exercise = ex or exercise
+                if sid and sid != section:
+                    section, used, qlist = sid, set(), []
+                in_answers = bool(_ANSWERS_WORD.match(bare))
+                continue
+        named = qs.by_words(bare)
+        if named:
+            key, rest = named
+            q = qs.by_key[key]
+            if q.section != section:
+                section, used = q.section, set()
+            exercise = q.section.split(".")[0]
+            anchors.append((pos, key, rest))
+            listed = bool(_NUMBERED.match(bare)) or not rest
+            if listed and not rest:
+                qlist.append(key)
+            else:
+                qlist = []
+            used.add(key.rsplit(".", 1)[1])
+            continue
+        label = _LABEL.match(bare)
+        number = None if label else _NUMBERED.match(bare)
+        if label or (number and (qlist or in_answers)):
+            raw, rest = (label or number).group(1), (label or number).group(2)
+            parts = [p for p in re.split(r"\s*[.\-]\s*", raw.strip()) if p]
+            key = None
+            if len(parts) == 3 and f"ex{parts[0]}.{parts[1]}" in qs.sections:
+                key = qs.numbered(f"ex{parts[0]}.{parts[1]}", parts[2])
+            elif len(parts) == 2:
+                sid = f"{exercise or 'ex1'}.{parts[0]}"
+                key = qs.numbered(sid, parts[1]) if sid in qs.sections else None
+            elif parts:
+                n = parts[0].lower()
+                if qlist and n.isdigit() and 1 <= int(n) <= len(qlist):
+                    key = qlist[int(n) - 1]
+                    if int(n) == len(qlist):
+                        qlist = []
+                else:
+                    if section is None or n in used:
+                        section = _next_section(qs, section, exercise)
+                        used = set()
+                    key = qs.numbered(section, n) if section else None
+            if key:
+                if qlist and key not in qlist:
+                    qlist = []
+                if qs.by_key[key].section != section:
+                    section, used = qs.by_key[key].section, set()
+                used.add(key.rsplit(".", 1)[1])
+                anchors.append((pos, key, rest.strip(" *_:")))
+                continue
+        if qlist and not in_answers:
+            qlist = []
+    found = []
+    starts = sorted({p for p, _, _ in anchors} | heads)
+    for pos, key, rest in anchors:
+        found.append(Found(key, _body(ls, pos, rest, starts), ls[pos].cell))
+    analysis, cell = "", None
+    for pos in analysis_at:
+        head = _bare(ls[pos].text)
+        rest = re.split(r"[:：]", head, maxsplit=1)[1] if ":" in head else ""
+        text = _body(ls, pos, rest, starts)
+        if len(text.split()) > len(analysis.split()):
+            analysis, cell = text, ls[pos].cell
+    return found, analysis, cell
+
+
+def _next_section(qs: _Questions, section: str | None, exercise: str | None) -> str | None:
+    """The section after ``section`` that has questions (the first of ``exercise`` when none yet)."""
+    if section is None:
+        return next((s for s in qs.order if exercise is None or s.startswith(exercise + ".")), None)
+    i = qs.order.index(section) if section in qs.order else -1
+    return qs.order[i + 1] if i + 1 < len(qs.order) else None
+
+
+def _body(ls: list[Line], pos: int, rest: str, starts: list[int]) -> str:
+    """The answer's text: ``rest`` of the anchor's line, then the lines up to the next anchor or heading
+    (of the same kind: Markdown lines for a Markdown anchor, the same cell's comments for a comment)."""
+    anchor = ls[pos]
+    out = [rest] if rest else []
+    end = next((s for s in starts if s > pos), len(ls))
+    for ln in ls[pos + 1:end]:
+        if ln.comment != anchor.comment or (anchor.comment and ln.cell != anchor.cell):
+            if anchor.comment:
+                break
+            continue
+        out.append(ln.text)
+    return "\n".join(out).strip()

@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass
 
-from mnistlab.grade import lab
+from mnistlab.grade import lab, layout
+from mnistlab.grade.layout import norm  # noqa: F401 - the grader's one normalisation, used from here
 from mnistlab.grade.parse import Notebook
 
 # What an empty answer field holds (a notebook's "à rédiger" line, "…", TODO): an answer starting so is none.
@@ -35,13 +35,6 @@ class Answer:
         return len(re.findall(r"\w+", self.text))
 
 
-def norm(text: str) -> str:
-    """Lower case, no accents, no Markdown or punctuation, single spaces."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
-
-
 def read(nbk: Notebook) -> tuple[dict[str, Answer], Answer]:
     """({question key: answer}, the personal analysis), whatever the notebook's layout (:mod:`layout`)."""
     digests = _generated(nbk)
@@ -57,8 +50,6 @@ def read(nbk: Notebook) -> tuple[dict[str, Answer], Answer]:
             analysis = Answer(text, index, index in digests or tool_written(text))
     if tagged:
         return tagged, analysis
-    from mnistlab.grade import layout
-
     found, text, cell = layout.read(nbk)
     out: dict[str, Answer] = {}
     for f in found:

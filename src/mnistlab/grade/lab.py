@@ -136,3 +136,11 @@ def tool_texts() -> tuple[str, ...]:
     for q in questionnaire.load().questions:
         out += [q.explanation("fr"), q.explanation("en")]
     return tuple(out)
+
+
+@functools.cache
+def prose_lines() -> frozenset[str]:
+    """The lab's own Markdown lines (text a student copies from the lab is not an answer)."""
+    from mnistlab import lab
+
+    return frozenset(ln for c in lab.cells(None) if c.kind == "markdown" for ln in c.source.split("\n"))

@@ -19,9 +19,11 @@ naming the analysis or a conclusion.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import tokenize
+import unicodedata
 from dataclasses import dataclass
 
 from mnistlab.grade import lab
@@ -32,7 +34,8 @@ _LABEL = re.compile(r"^(?:q|qu|question|quest)\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
 _EXERCISE = re.compile(r"\b(?:exercice|exercise|ex|partie|part)\s*\.?\s*([12])\b", re.I)
 _SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
-_ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:r[ée]ponses?|answers?)\b", re.I)
+_ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
+_NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
 _DECOR = " \t*_#>|`~-"
 
@@ -146,11 +149,10 @@ class _Questions:
     def section_of_heading(self, text: str, exercise: str | None) -> tuple[str | None, str | None]:
         """(exercise, section id) a heading names (either may be None)."""
         n = _norm(text)
-        head = _norm(re.sub(r"^\s*(?:\d+\s*[.)]|[ÉéEe]tape\s*\d+|Step\s*\d+|Partie\s*\d+)\s*[–—:-]?\s*", "",
-                            text))
+        head = _NUMBER_WORD.sub("", n)
         for s in self.sections.values():
             for t in s.titles:
-                tn = _norm(re.sub(r"^\s*(?:\d+\.|[ÉéEe]tape \d+|Step \d+)\s*[–—:-]?\s*", "", t))
+                tn = _NUMBER_WORD.sub("", _norm(t))
                 if (len(tn) >= 8 and tn in n) or (len(head) >= 12 and tn.startswith(head)):
                     if exercise is None or s.exercise == exercise or s.exercise in n:
                         return s.exercise, s.id
@@ -172,10 +174,19 @@ class _Questions:
         return ex, None
 
 
-def _norm(text: str) -> str:
-    from mnistlab.grade.answers import norm
+def norm(text: str) -> str:
+    """Lower case, no accents, no Markdown or punctuation, single spaces."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
-    return norm(text)
+
+_norm = norm
+
+
+@functools.cache
+def _lab_prose() -> frozenset[str]:
+    return frozenset(n for ln in lab.prose_lines() if (n := norm(ln)))
 
 
 def _after_question(text: str, marks: int) -> str:
@@ -202,7 +213,9 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     qlist: list[str] = []  # a numbered list of questions not yet answered
     in_answers = False
     analysis_at: list[int] = []
+    where: list[str | None] = []  # the section in force at each line
     for pos, ln in enumerate(ls):
+        where.append(section)
         if ln.comment and ln.cell in code_step and code_step[ln.cell].startswith("ex2") and exercise != "ex2":
             exercise = "ex2"
         if not ln.comment and code_step.get(ln.cell, "").startswith("ex2"):
@@ -221,7 +234,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 exercise = ex or exercise
                 if sid and sid != section:
                     section, used, qlist = sid, set(), []
-                in_answers = bool(_ANSWERS_WORD.match(bare))
+                in_answers = bool(_ANSWERS_WORD.match(norm(bare)))
                 continue
         named = qs.by_words(bare)
         if named:
@@ -272,8 +285,10 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
             qlist = []
     found = []
     starts = sorted({p for p, _, _ in anchors} | heads)
+    covered: set[int] = set()
     for pos, key, rest in anchors:
-        found.append(Found(key, _body(ls, pos, rest, starts), ls[pos].cell))
+        found.append(Found(key, _body(ls, pos, rest, starts, covered), ls[pos].cell))
+    found += _todo(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
     analysis, cell = "", None
     for pos in analysis_at:
         head = _bare(ls[pos].text)
@@ -292,16 +307,35 @@ def _next_section(qs: _Questions, section: str | None, exercise: str | None) -> 
     return qs.order[i + 1] if i + 1 < len(qs.order) else None
 
 
-def _body(ls: list[Line], pos: int, rest: str, starts: list[int]) -> str:
+def _todo(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:
+    """The lab's "À faire" items (identify the digits, does validation follow training?) are answered by a
+    sentence in their section that answers no question: such prose (not the lab's own) answers them."""
+    out = []
+    for q in qs.all:
+        if not q.todo or q.key in named:
+            continue
+        text = [ls[p] for p in range(len(ls)) if where[p] == q.section and p not in taken and not ls[p].comment
+                and not ls[p].heading and _norm(ls[p].text) and _norm(ls[p].text) not in _lab_prose()]
+        if len(" ".join(t.text for t in text).split()) >= 4:
+            out.append(Found(q.key, "\n".join(t.text for t in text), text[0].cell))
+    return out
+
+
+def _body(ls: list[Line], pos: int, rest: str, starts: list[int], covered: set[int] | None = None) -> str:
     """The answer's text: ``rest`` of the anchor's line, then the lines up to the next anchor or heading
     (of the same kind: Markdown lines for a Markdown anchor, the same cell's comments for a comment)."""
     anchor = ls[pos]
     out = [rest] if rest else []
     end = next((s for s in starts if s > pos), len(ls))
-    for ln in ls[pos + 1:end]:
+    for p in range(pos + 1, end):
+        ln = ls[p]
         if ln.comment != anchor.comment or (anchor.comment and ln.cell != anchor.cell):
             if anchor.comment:
                 break
             continue
         out.append(ln.text)
+        if covered is not None:
+            covered.add(p)
+    if covered is not None:
+        covered.add(pos)
     return "\n".join(out).strip()

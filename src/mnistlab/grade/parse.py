@@ -11,7 +11,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from mnistlab.grade import outputs
+from mnistlab.grade import outputs, printed
 
 LAYERS = ("Input", "InputLayer", "Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "MaxPool2D",
           "LeakyReLU", "BatchNormalization", "Reshape")
@@ -55,7 +55,10 @@ class Step:
     lines: dict[str, str] = field(default_factory=dict)  # setting -> "cell N: the line of code"
     fit_log: list[dict[str, float]] = field(default_factory=list)
     evaluate: dict[str, float] = field(default_factory=dict)
-    printed_accuracy: float | None = None
+    printed_accuracy: float | None = None  # its test accuracy as printed
+    printed: dict[str, float] = field(default_factory=dict)  # kind (test, val_split, val_test) -> value,
+    # from a print of a variable whose origin the code shows (:mod:`~mnistlab.grade.printed`)
+    errors: list[str] = field(default_factory=list)  # "cell N: ename: evalue" of its cells
     summary_params: int | None = None
     figures: int = 0
     activations: dict[str, float] | None = None
@@ -115,27 +118,63 @@ def read(nb: dict) -> Notebook:
         tf_version = tf_version or outputs.tf_version(txt)
         n_train = n_train or outputs.n_train(txt)
         step, own = state.cell(i, len(code), src)
+        firm = printed.match(state.specs, txt)
+        if state.result is not None:
+            firm += printed.match([state.result], outputs.result_text(outs))
+        for name, kind, value in firm:
+            st = state.steps.setdefault(name, Step(name))
+            st.printed[kind] = value
+            if kind == "test":
+                st.printed_accuracy = value
         if step is not None:
-            _outputs(state.steps.setdefault(step, Step(step)), i, outs, txt, fill_only=not own)
+            st = state.steps.setdefault(step, Step(step))
+            st.errors += [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
+            _outputs(st, i, outs, txt, fill_only=not own, printed_too=not firm and "test" not in st.printed)
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
                     nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids, where)
 
 
-def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False) -> None:
-    """Add a cell's outputs to its step; a cell only placed after the step (``fill_only``) overrides nothing."""
+def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False, printed_too: bool = True) -> None:
+    """Add a cell's outputs to its step; a cell only placed after the step (``fill_only``) overrides nothing;
+    an accuracy printed by code the grader could not follow counts only with ``printed_too``."""
     if index not in st.cells:
         st.cells.append(index)
     st.figures += outputs.figures(outs)
     log = outputs.fit_log(txt)
     found = {"fit_log": log, "evaluate": {} if log else outputs.evaluate(txt),
-             "printed_accuracy": outputs.printed_accuracy(txt), "summary_params": outputs.summary_params(txt),
-             "activations": outputs.printed_dict(txt), "matrix_sum": outputs.matrix_sum(txt)}
+             "printed_accuracy": outputs.printed_accuracy(txt) if printed_too else None,
+             "summary_params": outputs.summary_params(txt),
+             "activations": outputs.printed_dict(txt) or outputs.activation_lines(txt),
+             "matrix_sum": outputs.matrix_sum(txt)}
     for key, value in found.items():
         if value is not None and value != {} and value != [] and not (fill_only and getattr(st, key) not in
                                                                       (None, {}, [])):
             setattr(st, key, value)
+
+
+def value(st, metric: str) -> float | None:
+    """The student's value of ``metric`` for a step (from their outputs), None when not shown."""
+    if st is None:
+        return None
+    if metric == "test_accuracy":
+        val = st.settings.get("validation")
+        on_test = isinstance(val, str) and val.startswith("data") and "test" in val.lower()
+        log = st.fit_log[-1].get("val_accuracy") if st.fit_log and on_test else None
+        for v in (st.printed.get("test"), st.printed_accuracy, st.printed.get("val_test") if on_test else None, log,
+                  st.evaluate.get("accuracy")):
+            if v is not None:
+                return v
+        return None
+    if metric == "test_loss":
+        return st.evaluate.get("loss")
+    if metric.startswith("final_") and st.fit_log:
+        return st.fit_log[-1].get(metric[len("final_"):])
+    if metric.startswith(("val_accuracy.", "test_accuracy.")) and st.activations:
+        want = metric.split(".", 1)[1].replace("_", "")
+        return next((v for k, v in st.activations.items() if k.lower().replace("_", "") == want), None)
+    return None
 
 
 def parse_code(src: str) -> ast.Module | None:
@@ -156,12 +195,17 @@ class _State:
         self.aliases: dict[str, str] = {}  # local name -> the Keras name it stands for
         self.models: dict[str, str] = {}  # variable -> step
         self.histories: dict[str, str] = {}
+        self.validations: dict[str, tuple[str, str]] = {}  # history variable -> (step, val_split / val_test)
+        self.tracker = printed.Tracker()
+        self.specs: list = []  # this cell's prints, as patterns over its output
+        self.result = None  # this cell's last expression, as a pattern over its execute_result
         self.exercise = "ex1"
         self.last: str | None = None
 
     def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
         """(the step the cell's outputs go to, whether the cell's code names that step)."""
         tree = parse_code(src)
+        self.specs, self.result = [], None
         if tree is None:
             return self.last, False
         lines = src.split("\n")
@@ -182,6 +226,17 @@ class _State:
             step = self._statement(node, id(node) in in_loop, number, lines)
             if step:
                 found.append(step)
+            self.tracker.assign(node, self.models, self.validations)
+            if isinstance(node, ast.Expr) and id(node) not in in_loop:
+                spec = self.tracker.pattern(node.value, self.models, self.validations)
+                if spec:
+                    self.specs.append(spec)
+        last = tree.body[-1] if tree.body else None
+        if isinstance(last, ast.Expr) and not (isinstance(last.value, ast.Call) and isinstance(
+                last.value.func, ast.Name) and last.value.func.id == "print"):
+            origin = self.tracker.origin(last.value, self.models, self.validations)
+            if origin:
+                self.result = (re.compile(r"^\s*(.+?)\s*$"), [origin])
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         if names & {"confusion_matrix", "ConfusionMatrixDisplay"} or {"confusion_matrix",
                                                                        "ConfusionMatrixDisplay"} & set(
@@ -267,6 +322,8 @@ class _State:
             st.settings["validation"], st.lines["validation"] = val, _line(node, number, lines)
             if isinstance(target, ast.Name):
                 self.histories[target.id] = step
+                self.validations[target.id] = (step, "val_split" if val.startswith("split") else
+                                               "val_test" if "test" in val.lower() else "val_data")
         elif method != "evaluate" and method not in ("summary", "predict"):
             return None
         return step

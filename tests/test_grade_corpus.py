@@ -1,0 +1,81 @@
+"""The grader on hand-written notebooks (tests/grade_corpus/<name>/): an instructor's points and flags.
+
+Each folder holds a student's ``submission.ipynb`` and the ``expected.toml`` a careful instructor wrote for it
+(format: tests/grade_corpus/README.md). Every folder is graded as one class (copies are looked for across
+it); tests/grade_corpus/holdout/<name>/, when there, is graded the same way as a second class.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from mnistlab.grade import bands as bandmod
+from mnistlab.grade import parse, rubric, score, similarity
+
+ROOT = Path(__file__).parent / "grade_corpus"
+ACCUSATIONS = ("outputs-inconsistent", "similar", "settings-differ", "wrong-dataset")
+TOLERANCE = 1.0  # points of 26
+
+
+def folders(where: Path) -> list[Path]:
+    return sorted(p for p in where.iterdir() if (p / "submission.ipynb").is_file() and (p / "expected.toml").is_file()
+                  ) if where.is_dir() else []
+
+
+CLASSES = {"corpus": folders(ROOT), "holdout": folders(ROOT / "holdout")}
+CASES = [(name, p) for name, ps in CLASSES.items() for p in ps]
+
+
+def expected(folder: Path) -> dict:
+    """The instructor's points for every rubric item, total and flags, from ``expected.toml``."""
+    raw = tomllib.loads((folder / "expected.toml").read_text(encoding="utf-8"))
+    points = dict(raw["points"])
+    zero = set(raw.get("answers", {}).get("zero", []))
+    for item in rubric.load().items:
+        if item.kind in ("answer", "fact"):
+            points.setdefault(item.id, 0.0 if item.id in zero else item.points)
+    return {"points": points, "total": sum(points.values()), "honest": raw.get("honest", True),
+            "flags": raw.get("flags", []), "student": raw.get("student", folder.name)}
+
+
+@functools.cache
+def graded(cls: str) -> dict[str, tuple[score.Graded, list[str]]]:
+    """Every notebook of a class graded, with its flags (``similar:<other>`` from the whole class)."""
+    rub, bands = rubric.load(), bandmod.load(None)
+    out, prints = {}, []
+    for folder in CLASSES[cls]:
+        nbk = parse.read(json.loads((folder / "submission.ipynb").read_text(encoding="utf-8")))
+        g = score.grade(nbk, rub, bands)
+        out[folder.name] = (g, [f for f, _ in g.flags])
+        prints.append(similarity.fingerprint(folder.name, nbk, g.answers, g.analysis))
+    for pair in similarity.pairs(prints, rub.thresholds):
+        out[pair.a][1].append(f"similar:{pair.b}")
+        out[pair.b][1].append(f"similar:{pair.a}")
+    return out
+
+
+def test_the_corpus_is_there():
+    assert len(CLASSES["corpus"]) >= 20
+    items = {i.id for i in rubric.load().items}
+    for folder in CLASSES["corpus"]:
+        exp = expected(folder)
+        assert set(exp["points"]) == items, folder.name
+
+
+@pytest.mark.parametrize(("cls", "folder"), CASES, ids=[f"{c}/{p.name}" for c, p in CASES])
+def test_points_and_flags_are_the_instructors(cls, folder):
+    exp = expected(folder)
+    g, flags = graded(cls)[folder.name]
+    got = {m.item: m.points for m in g.marks}
+    diff = {k: (got.get(k), v) for k, v in exp["points"].items() if abs(got.get(k, 0.0) - v) > 1e-9}
+    assert abs(g.total - exp["total"]) <= TOLERANCE, f"grader {g.total} vs instructor {exp['total']}: {diff}"
+    for want in exp["flags"]:
+        assert any(f == want or f.startswith(want + ":") for f in flags), (want, flags)
+    if exp["honest"]:
+        wrong = [f for f in flags if f.split(":")[0] in ACCUSATIONS]
+        assert not wrong, [e for f, e in g.flags if f in wrong] or wrong

@@ -79,7 +79,7 @@ def tool_written(text: str, share: float = 0.7) -> bool:
     """Whether ``text`` is, for the most part, sentences ``mnistlab notebook`` writes (read from the text,
     whatever the notebook's metadata says): at least ``share`` of its 4-word shingles are the tool's."""
     words = _tokens(text)
-    if len(words) < 8:
+    if len(words) < 15:  # a short answer ("one epoch is one full pass over the data") is anyone's
         return False
     sh = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
     known = _tool_shingles()

@@ -30,11 +30,12 @@ from mnistlab.grade import lab
 from mnistlab.grade.parse import Notebook
 
 _LABEL = re.compile(r"^(?:q|qu|question|quest)\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
-                    r"(\d{1,2}(?:\s*[.\-]\s*\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
+                    r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
 _EXERCISE = re.compile(r"\b(?:exercice|exercise|ex|partie|part)\s*\.?\s*([12])\b", re.I)
 _SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
 _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
+_PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
 _DECOR = " \t*_#>|`~-"
@@ -223,6 +224,21 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         bare = _bare(ln.text)
         if not bare:
             continue
+        if ln.comment and len(bare.split()) <= 4 and not _LABEL.match(bare):  # "# Step 2", "# Partie 5"
+            ex, sid = qs.section_of_heading(bare, exercise)
+            if sid:
+                heads.add(pos)
+                exercise = ex or exercise
+                if sid != section:
+                    section, used, qlist = sid, set(), []
+                continue
+        prefixed = _PREFIXED.match(norm(bare))
+        if prefixed and f"{exercise or 'ex1'}.{prefixed.group(1)}" in qs.sections:  # "Step 1 Q: ..."
+            key = qs.numbered(f"{exercise or 'ex1'}.{prefixed.group(1)}", prefixed.group(2) or "1")
+            if key:
+                section, used = qs.by_key[key].section, {key.rsplit(".", 1)[1]}
+                anchors.append((pos, key, bare.split(":", 1)[1].strip(" *_") if ":" in bare else ""))
+                continue
         if ln.heading or (not ln.comment and len(bare.split()) <= 5 and bare.endswith(":")
                           and not _LABEL.match(bare) and not _NUMBERED.match(bare)):
             named = qs.by_words(bare)

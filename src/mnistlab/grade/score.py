@@ -101,10 +101,12 @@ def _mark(item: Item, nbk: Notebook, answers, analysis, bands, th, differ, value
         return _results(item, st, bands, th, differ, values)
     if item.kind in ("answer", "fact"):
         ans = answers.get(item.id)
+        if item.kind == "fact" and ans is not None and ans.words:
+            mark = _fact(item, ans, nbk, th)  # a right number needs no sentence around it ("0.9773")
+            if mark.say == "fact.ok" or ans.words >= th["answer_min_words"]:
+                return mark
         if ans is None or ans.words < th["answer_min_words"]:
             return Mark(item.id, 0.0, item.points, "answer.missing")
-        if item.kind == "fact":
-            return _fact(item, ans, nbk, th)
         if ans.generated:
             return Mark(item.id, item.points, item.points, "answer.generated", review=True)
         return Mark(item.id, item.points, item.points, "answer.ok", {"words": ans.words}, review=True)

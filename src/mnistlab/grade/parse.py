@@ -19,6 +19,7 @@ _POS = {"Dense": ("units", "activation"), "Conv2D": ("filters", "kernel_size", "
         "dilation_rate", "groups", "activation"), "Dropout": ("rate",), "MaxPooling2D": ("pool_size",),
         "MaxPool2D": ("pool_size",), "LeakyReLU": ("negative_slope",), "Input": ("shape",), "InputLayer": ("shape",)}
 _FIT_POS = ("x", "y", "batch_size", "epochs")
+EXTRA = "extra:"  # the prefix of a step holding a student's own further experiment (never graded)
 _COMPILE_POS = ("optimizer", "loss")
 
 
@@ -195,6 +196,7 @@ class _State:
         self.aliases: dict[str, str] = {}  # local name -> the Keras name it stands for
         self.models: dict[str, str] = {}  # variable -> step
         self.histories: dict[str, str] = {}
+        self.owners: dict[str, str] = {}  # step -> the variable of its first model
         self.validations: dict[str, tuple[str, str]] = {}  # history variable -> (step, val_split / val_test)
         self.tracker = printed.Tracker()
         self.specs: list = []  # this cell's prints, as patterns over its output
@@ -280,6 +282,10 @@ class _State:
                 value.args[0], (ast.List, ast.Tuple)) else [])]
             layers = [ly for ly in layers if ly is not None]
             step = self._model_step(target.id, layers, in_loop)
+            owner = self.owners.setdefault(step, target.id)
+            if (owner != target.id and "epochs" in self.steps.get(step, Step(step)).settings and not in_loop
+                    and step != "ex2.activations"):
+                step = EXTRA + step  # a model of the student's own, once the step's is trained: not the lab's
             self.models[target.id] = step
             st = self.steps.setdefault(step, Step(step))
             if not st.layers:

@@ -144,3 +144,15 @@ def prose_lines() -> frozenset[str]:
     from mnistlab import lab
 
     return frozenset(ln for c in lab.cells(None) if c.kind == "markdown" for ln in c.source.split("\n"))
+
+
+@functools.cache
+def code_section(block: str) -> str | None:
+    """The numbered section (``ex1.4``) whose code the lab's code block ``block`` is, None for the set-up."""
+    from mnistlab import lab
+
+    ids = {s.id for s in sections()}
+    for c in lab.cells(None):
+        if c.kind == "code" and c.name == block:
+            return c.section if c.section in ids else None
+    return None

@@ -32,7 +32,7 @@ from mnistlab.grade.parse import Notebook
 _LABEL = re.compile(r"^(?:q|qu|question|quest)\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
                     r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
-_EXERCISE = re.compile(r"\b(?:exercice|exercise|ex|partie|part)\s*\.?\s*([12])\b", re.I)
+_EXERCISE = re.compile(r"\b(?:exercice|exercise|ex)\s*\.?\s*([12])\b", re.I)
 _SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
 _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
 _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
@@ -49,6 +49,7 @@ class Line:
     text: str
     comment: bool = False
     heading: bool = False
+    code: bool = False  # the mark of a code cell's start (no text)
 
 
 @dataclass
@@ -73,6 +74,7 @@ def lines(nbk: Notebook) -> list[Line]:
                     continue
                 out.append(Line(cell, text, heading=_is_heading(text)))
         else:
+            out.append(Line(cell, "", comment=True, code=True))
             out += [Line(cell, c, comment=True) for c in _comments(code[cell])]
     return out
 
@@ -215,7 +217,11 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     in_answers = False
     analysis_at: list[int] = []
     where: list[str | None] = []  # the section in force at each line
+    cues = _code_sections(nbk)
     for pos, ln in enumerate(ls):
+        if ln.code and cues.get(ln.cell) and cues[ln.cell] != section:  # questions follow their section's code
+            section, used, qlist = cues[ln.cell], set(), []
+            exercise = section.split(".")[0]
         where.append(section)
         if ln.comment and ln.cell in code_step and code_step[ln.cell].startswith("ex2") and exercise != "ex2":
             exercise = "ex2"
@@ -313,6 +319,38 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         if len(text.split()) > len(analysis.split()):
             analysis, cell = text, ls[pos].cell
     return found, analysis, cell
+
+
+@functools.cache
+def _reference_blocks() -> tuple[tuple[str, frozenset[str]], ...]:
+    """(section, the set of its code lines) of each of the lab's code blocks."""
+    from mnistlab.grade.similarity import line_key
+
+    common = {"plt.show()", "importmatplotlib.pyplotasplt", "importnumpyasnp", "importtensorflowastf", ""}
+    out = []
+    for name, src in lab.reference_cells():
+        section = lab.code_section(name)
+        keys = frozenset(line_key(ln) for ln in src.split("\n") if not ln.strip().startswith("#")) - common
+        if section and len(keys) >= 3:
+            out.append((section, keys))
+    return tuple(out)
+
+
+def _code_sections(nbk: Notebook) -> dict[int, str]:
+    """The lab section each code cell is the code of (most of a lab block's lines in it); the last one when a
+    cell holds several blocks."""
+    from mnistlab.grade.similarity import line_key
+
+    order = [s.id for s in lab.sections()]
+    out = {}
+    for cell, src in zip(nbk.code_cells, nbk.code, strict=False):
+        mine = {line_key(ln) for ln in src.split("\n")}
+        scores = [(len(mine & keys) / len(keys), sec) for sec, keys in _reference_blocks()]
+        best = max((sc for sc, _ in scores), default=0.0)
+        hits = [sec for sc, sec in scores if sc >= max(0.6, best - 0.1)]
+        if hits:
+            out[cell] = max(hits, key=lambda sec: order.index(sec) if sec in order else -1)
+    return out
 
 
 def _next_section(qs: _Questions, section: str | None, exercise: str | None) -> str | None:

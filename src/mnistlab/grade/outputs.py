@@ -40,7 +40,7 @@ def figures(outputs: list) -> int:
 
 def errors(outputs: list) -> list[str]:
     """``ename: evalue`` of each error output."""
-    return [f"{_str(o.get('ename'))}: {_str(o.get('evalue'))[:200]}" for o in outputs
+    return [_ANSI.sub("", f"{_str(o.get('ename'))}: {_str(o.get('evalue'))}")[:200] for o in outputs
             if isinstance(o, dict) and o.get("output_type") == "error"]
 
 

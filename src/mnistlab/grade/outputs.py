@@ -140,6 +140,12 @@ def tf_version(txt: str) -> str | None:
     return m.group(1) if m else None
 
 
+def bare_version(txt: str) -> str | None:
+    """A version printed alone on its line (``print(tf.__version__)`` writes ``2.16.1``)."""
+    m = re.search(r"(?m)^\s*(\d+\.\d+\.\d+\S*)\s*$", txt)
+    return m.group(1) if m else None
+
+
 def n_train(txt: str) -> int | None:
     """The first dimension of a printed training array's shape (``x_train shape: (60000, 28, 28)``)."""
     m = _TRAIN.search(txt)

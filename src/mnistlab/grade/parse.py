@@ -116,7 +116,8 @@ def read(nb: dict) -> Notebook:
         outs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
         errs += [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
         txt = outputs.text(outs)
-        tf_version = tf_version or outputs.tf_version(txt)
+        tf_version = tf_version or outputs.tf_version(txt) or (outputs.bare_version(txt) if "__version__" in src
+                                                               else None)
         n_train = n_train or outputs.n_train(txt)
         step, own = state.cell(i, len(code), src)
         firm = printed.match(state.specs, txt)

@@ -125,6 +125,7 @@ class _Questions:
         self.all = lab.questions()
         self.by_key = {q.key: q for q in self.all}
         self.texts = {k: [_norm(t) for t in ts] for k, ts in lab.question_texts().items()}
+        self.words = {k: [set(_content(t)) for t in ts] for k, ts in lab.question_texts().items()}
         self.sections = {s.id: s for s in lab.sections()}
         self.order = [s.id for s in lab.sections() if any(q.section == s.id for q in self.all)]
 
@@ -133,7 +134,7 @@ class _Questions:
         key = f"{section}.{n}"
         return key if key in self.by_key else None
 
-    def by_words(self, text: str) -> tuple[str, str] | None:
+    def by_words(self, text: str, section: str | None = None) -> tuple[str, str] | None:
         """(key, the rest of the line after the question) when the line names a question by its words."""
         n = _norm(text)
         if len(n) < 12:
@@ -145,9 +146,33 @@ class _Questions:
                 if len(probe) >= 12 and probe in n and (best is None or len(v) > best[1]):
                     best = (key, len(v))
         if best is None:
-            return None
+            return self._retold(text, section)
         q = self.by_key[best[0]]
         return best[0], _after_question(text, q.text.count("?"))
+
+    def _retold(self, text: str, section: str | None) -> tuple[str, str] | None:
+        """A question retold in the student's words (a translation, a typo): a line ending with "?" holding most
+        of one question's content words, clearly more than of any other."""
+        line = text.strip().rstrip(" *_")
+        if not line.endswith("?") or len(line.split()) > 40:
+            return None
+        words = set(_content(line))
+        scores = sorted(((2 * len(words & qw) / (len(qw) + len(words)), key) for key, qws in self.words.items()
+                         for qw in qws if qw), reverse=True)  # Dice: a short question does not win by being short
+        if not scores or scores[0][0] < 0.5:
+            return None
+        close = {k for sc, k in scores if sc >= scores[0][0] - 0.1}
+        if len(close) == 1:
+            return scores[0][1], ""
+        near = [k for k in close if self.by_key[k].section in self._around(section)]
+        return (near[0], "") if len(near) == 1 else None
+
+    def _around(self, section: str | None) -> tuple[str, ...]:
+        """The section in force and the next one (where a question retold next most likely belongs)."""
+        if section not in self.order:
+            return ()
+        i = self.order.index(section)
+        return tuple(self.order[i:i + 2])
 
     def section_of_heading(self, text: str, exercise: str | None) -> tuple[str | None, str | None]:
         """(exercise, section id) a heading names (either may be None)."""
@@ -190,6 +215,15 @@ _norm = norm
 @functools.cache
 def _lab_prose() -> frozenset[str]:
     return frozenset(n for ln in lab.prose_lines() if (n := norm(ln)))
+
+
+_STOP = frozenset("what which does that this with your from have there pourquoi quelle quels quel quoi dans pour "
+                  "avec elle sont cette votre entre".split())
+
+
+def _content(text: str) -> list[str]:
+    """The words that carry a question's meaning (4 letters or more, not a question word), stems of 5 letters."""
+    return [w[:5] for w in norm(text).split() if len(w) >= 4 and w not in _STOP]
 
 
 def _after_question(text: str, marks: int) -> str:
@@ -247,7 +281,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 continue
         if ln.heading or (not ln.comment and len(bare.split()) <= 5 and bare.endswith(":")
                           and not _LABEL.match(bare) and not _NUMBERED.match(bare)):
-            named = qs.by_words(bare)
+            named = qs.by_words(bare, section)
             if named is None:
                 heads.add(pos)
                 if _ANALYSIS.search(bare) and not re.search(r"\bquestion", bare, re.I):
@@ -258,7 +292,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                     section, used, qlist = sid, set(), []
                 in_answers = bool(_ANSWERS_WORD.match(norm(bare)))
                 continue
-        named = qs.by_words(bare)
+        named = qs.by_words(bare, section)
         if named:
             key, rest = named
             q = qs.by_key[key]

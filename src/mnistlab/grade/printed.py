@@ -14,6 +14,7 @@ import ast
 import re
 
 Origin = tuple[str, str]  # (step, kind)
+_PROGRESS = re.compile(r"\d+/\d+ .*(?:step|ETA)|^Epoch \d+/\d+")
 _NUM = re.compile(r"-?\d+(?:[.,]\d+)?(?:e-?\d+)?")
 
 
@@ -136,6 +137,8 @@ def match(specs: list[tuple[re.Pattern, list[Origin | None]]], txt: str) -> list
     at = 0
     for rx, origins in specs:
         for i in range(at, len(out_lines)):
+            if _PROGRESS.search(out_lines[i]):  # Keras' own progress lines are not what the print wrote
+                continue
             m = rx.match(out_lines[i])
             if not m:
                 continue

@@ -120,7 +120,7 @@ def missing(nbk: Notebook, rubric, marks: list, lang: str = "fr") -> list[Flag]:
     words = analysis[0].args.get("words", 0) if analysis else 0
     if asked and answered == 0 and not (analysis and analysis[0].points):
         flags.append(("no-answers", say("ev.no_answers", lang, n=len(asked))))
-    elif asked and answered < len(asked) / 4:
+    elif asked and answered <= len(asked) / 10:
         flags.append(("no-answers", say("ev.no_answers_some", lang, answered=answered, n=len(asked),
                                         analysis=words)))
     return flags

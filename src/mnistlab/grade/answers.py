@@ -29,6 +29,7 @@ class Answer:
     text: str
     cell: int | None = None
     generated: bool = False
+    tool: bool = False  # its text is the tool's sentences (read from the text alone, never from metadata)
 
     @property
     def words(self) -> int:
@@ -44,21 +45,23 @@ def read(nbk: Notebook) -> tuple[dict[str, Answer], Answer]:
         m = meta.get("mnistlab") if isinstance(meta.get("mnistlab"), dict) else {}
         if isinstance(m.get("answer"), str):
             text = _clean(src)
-            tagged[m["answer"]] = Answer(text, index, index in digests or tool_written(text))
+            tagged[m["answer"]] = _answer(text, index, digests)
         elif m.get("analysis"):
-            text = _clean(re.sub(r"^#+.*\n", "", src))
-            analysis = Answer(text, index, index in digests or tool_written(text))
+            analysis = _answer(_clean(re.sub(r"^#+.*\n", "", src)), index, digests)
     if tagged:
         return tagged, analysis
     found, text, cell = layout.read(nbk)
     out: dict[str, Answer] = {}
     for f in found:
-        text_f = _clean(f.text)
-        ans = Answer(text_f, f.cell, f.cell in digests or tool_written(text_f))
+        ans = _answer(_clean(f.text), f.cell, digests)
         if f.key not in out or ans.words > out[f.key].words:
             out[f.key] = ans
-    text = _clean(text)
-    return out, Answer(text, cell, (cell in digests if cell is not None else False) or tool_written(text))
+    return out, _answer(_clean(text), cell, digests)
+
+
+def _answer(text: str, cell: int | None, digests: set[int]) -> Answer:
+    tool = tool_written(text)
+    return Answer(text, cell, tool or (cell is not None and cell in digests), tool)
 
 
 @functools.cache

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from mnistlab.grade import lab
-from mnistlab.grade.parse import Notebook
+from mnistlab.grade.parse import Notebook, line_key
 
 _LABEL = re.compile(r"^(?:q|qu|question|quest)\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
                     r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
@@ -358,8 +358,6 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
 @functools.cache
 def _reference_blocks() -> tuple[tuple[str, frozenset[str]], ...]:
     """(section, the set of its code lines) of each of the lab's code blocks."""
-    from mnistlab.grade.similarity import line_key
-
     common = {"plt.show()", "importmatplotlib.pyplotasplt", "importnumpyasnp", "importtensorflowastf", ""}
     out = []
     for name, src in lab.reference_cells():
@@ -373,8 +371,6 @@ def _reference_blocks() -> tuple[tuple[str, frozenset[str]], ...]:
 def _code_sections(nbk: Notebook) -> dict[int, str]:
     """The lab section each code cell is the code of (most of a lab block's lines in it); the last one when a
     cell holds several blocks."""
-    from mnistlab.grade.similarity import line_key
-
     order = [s.id for s in lab.sections()]
     out = {}
     for cell, src in zip(nbk.code_cells, nbk.code, strict=False):

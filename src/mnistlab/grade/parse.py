@@ -8,7 +8,9 @@ Tolerant of the ways students write the lab's code: aliases (``from ... import D
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass, field
 
 from mnistlab.grade import outputs, printed
@@ -177,6 +179,17 @@ def value(st, metric: str) -> float | None:
         want = metric.split(".", 1)[1].replace("_", "")
         return next((v for k, v in st.activations.items() if k.lower().replace("_", "") == want), None)
     return None
+
+
+def line_key(line: str) -> str:
+    """A code line with comments and all whitespace removed."""
+    try:
+        toks = [t.string for t in tokenize.generate_tokens(io.StringIO(line).readline)
+                if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                                  tokenize.DEDENT, tokenize.ENDMARKER)]
+        return "".join(toks)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return re.sub(r"\s+", "", line.split("#", 1)[0])
 
 
 def parse_code(src: str) -> ast.Module | None:

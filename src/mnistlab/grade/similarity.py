@@ -3,25 +3,24 @@
 Three measures, each a Jaccard index or a count over what the two students wrote themselves:
 
 - code: the set of their code lines (whitespace and comments dropped) minus every line of the lab's own code;
-- answers: 5-word shingles of their answers and analysis, minus what ``mnistlab notebook`` wrote
+- answers: 5-word shingles of their answers and analysis, minus the sentences ``mnistlab notebook`` writes
+  (recognised from the text, whatever the notebook's metadata says)
   (for code and answers, what more than half of the class wrote is dropped too: the lab's text, copied);
 - numbers: the loss values of their fit logs, to 4 decimals, at the same step and epoch: a pair is shown when
   most of them are equal (a few can agree by chance; whole curves of independent trainings never do). Two
   executions of ``mnistlab notebook`` with the same seed on the same software can agree, so a pair where both
-  notebooks were written by the tool is not counted on numbers.
+  notebooks are the tool's (its answer sentences, the lab's code and no line of their own) is not counted on
+  numbers. Nothing here reads the notebook's metadata, which the student can edit.
 """
 
 from __future__ import annotations
 
 import functools
-import io
-import re
-import tokenize
 from dataclasses import dataclass
 
 from mnistlab.grade import answers as answersmod
 from mnistlab.grade import lab
-from mnistlab.grade.parse import Notebook
+from mnistlab.grade.parse import Notebook, line_key
 
 
 @dataclass
@@ -48,17 +47,6 @@ class Fingerprint:
     generated: bool
 
 
-def line_key(line: str) -> str:
-    """A code line with comments and all whitespace removed."""
-    try:
-        toks = [t.string for t in tokenize.generate_tokens(io.StringIO(line).readline)
-                if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                                  tokenize.DEDENT, tokenize.ENDMARKER)]
-        return "".join(toks)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return re.sub(r"\s+", "", line.split("#", 1)[0])
-
-
 @functools.cache
 def _lab_lines() -> frozenset[str]:
     from mnistlab.grade import checks
@@ -69,30 +57,18 @@ def _lab_lines() -> frozenset[str]:
 
 
 def fingerprint(student: str, nbk: Notebook, answers: dict, analysis) -> Fingerprint:
-    tool = _tool_written(nbk)
-    own = {line_key(ln) for i, src in enumerate(nbk.code) if i not in tool
-           for ln in src.split("\n")} - _lab_lines() - {""}
-    texts = {k: a.text for k, a in answers.items() if not a.generated and a.text}
-    if analysis.text and not analysis.generated:
+    """What ``student`` wrote: read from the notebook's content only (its metadata is the student's to edit)."""
+    own = {line_key(ln) for src in nbk.code for ln in src.split("\n")} - _lab_lines() - {""}
+    texts = {k: a.text for k, a in answers.items() if not a.tool and a.text}
+    if analysis.text and not analysis.tool:
         texts["analysis"] = analysis.text
     words = answersmod.norm(" ".join(texts.values())).split()
     shingles = {tuple(words[i:i + 5]) for i in range(max(0, len(words) - 4))}
     numbers = {(step, n, k): f"{v:.4f}" for step, st in nbk.steps.items()
                for n, epoch in enumerate(st.fit_log, 1) for k, v in epoch.items()}
-    generated = any(a.generated for a in answers.values())
+    # written by the tool, as its text shows, and running the lab's code only (no line of its own)
+    generated = any(a.tool for a in answers.values()) and not own
     return Fingerprint(student, own, shingles, len(words), numbers, texts, generated)
-
-
-def _tool_written(nbk: Notebook) -> set[int]:
-    """Code cells ``mnistlab notebook`` wrote and the student left as written (by index among code cells)."""
-    import hashlib
-
-    meta = nbk.metadata.get(lab.generated_marker())
-    written = meta.get("generated_code") if isinstance(meta, dict) else None
-    if not isinstance(written, dict):
-        return set()
-    return {i for i, (cid, src) in enumerate(zip(nbk.code_ids, nbk.code, strict=True))
-            if cid in written and hashlib.sha256(src.encode()).hexdigest()[:16] == written[cid]}
 
 
 def pairs(prints: list[Fingerprint], th: dict) -> list[Pair]:

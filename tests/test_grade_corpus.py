@@ -79,3 +79,34 @@ def test_points_and_flags_are_the_instructors(cls, folder):
     if exp["honest"]:
         wrong = [f for f in flags if f.split(":")[0] in ACCUSATIONS]
         assert not wrong, [e for f, e in g.flags if f in wrong] or wrong
+
+
+def _faked(folder: str) -> dict:
+    """A corpus notebook whose metadata claims that ``mnistlab notebook`` wrote every cell, unchanged."""
+    import hashlib
+
+    nb = json.loads((ROOT / folder / "submission.ipynb").read_text(encoding="utf-8"))
+    digest = {c["id"]: hashlib.sha256("".join(c["source"]).encode()).hexdigest()[:16] for c in nb["cells"]}
+    nb["metadata"]["mnistlab"] = {"version": "0.1.0", "generated_answers": digest, "generated_code": digest}
+    return nb
+
+
+def test_copies_are_found_after_their_metadata_is_faked():
+    rub, bands = rubric.load(), bandmod.load(None)
+    prints = []
+    for folder in ("c12_copy_pair_a", "c13_copy_pair_b", "c01_interleaved_fr"):
+        nbk = parse.read(_faked(folder))
+        g = score.grade(nbk, rub, bands)
+        prints.append(similarity.fingerprint(folder, nbk, g.answers, g.analysis))
+    found = {(p.a, p.b, p.measure) for p in similarity.pairs(prints, rub.thresholds)}
+    assert ("c12_copy_pair_a", "c13_copy_pair_b", "numbers") in found
+    assert not any("c01_interleaved_fr" in (a, b) for a, b, _ in found)
+    assert prints[2].answers, "an honest student's own answers stay in the comparison whatever the metadata"
+
+
+def test_tool_text_is_recognised_from_its_words_alone():
+    g, flags = graded("corpus")["c11_tool_text_metadata_removed"]
+    assert "generated-answers" in flags
+    assert sum(a.tool for a in g.answers.values()) >= 30
+    honest, _ = graded("corpus")["c01_interleaved_fr"]
+    assert not any(a.tool for a in honest.answers.values())

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from mnistlab.grade import lab
-from mnistlab.grade.parse import Notebook, line_key
+from mnistlab.grade.parse import Notebook
 
 _LABEL = re.compile(r"^(?:q|qu|question|quest)\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
                     r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
@@ -127,6 +127,7 @@ class _Questions:
         self.texts = {k: [_norm(t) for t in ts] for k, ts in lab.question_texts().items()}
         self.words = {k: [set(_content(t)) for t in ts] for k, ts in lab.question_texts().items()}
         self.sections = {s.id: s for s in lab.sections()}
+        self.titles = {s.id: [_NUMBER_WORD.sub("", norm(t)) for t in s.titles] for s in lab.sections()}
         self.order = [s.id for s in lab.sections() if any(q.section == s.id for q in self.all)]
 
     def numbered(self, section: str, n: str) -> str | None:
@@ -179,8 +180,7 @@ class _Questions:
         n = _norm(text)
         head = _NUMBER_WORD.sub("", n)
         for s in self.sections.values():
-            for t in s.titles:
-                tn = _NUMBER_WORD.sub("", _norm(t))
+            for tn in self.titles[s.id]:
                 if (len(tn) >= 8 and tn in n) or (len(head) >= 12 and tn.startswith(head)):
                     if exercise is None or s.exercise == exercise or s.exercise in n:
                         return s.exercise, s.id
@@ -202,6 +202,7 @@ class _Questions:
         return ex, None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def norm(text: str) -> str:
     """Lower case, no accents, no Markdown or punctuation, single spaces."""
     text = unicodedata.normalize("NFKD", text.casefold())
@@ -239,7 +240,7 @@ def _after_question(text: str, marks: int) -> str:
 
 def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     """(every answer found, in order, the same question possibly more than once; the analysis; its cell)."""
-    qs = _Questions()
+    qs = _questions()
     ls = lines(nbk)
     code_step = {cell: name for name, st in nbk.steps.items() for cell in st.cells}
     anchors: list[tuple[int, str, str]] = []  # (line index, key, first text)
@@ -362,7 +363,7 @@ def _reference_blocks() -> tuple[tuple[str, frozenset[str]], ...]:
     out = []
     for name, src in lab.reference_cells():
         section = lab.code_section(name)
-        keys = frozenset(line_key(ln) for ln in src.split("\n") if not ln.strip().startswith("#")) - common
+        keys = frozenset(_key(ln) for ln in src.split("\n") if not ln.strip().startswith("#")) - common
         if section and len(keys) >= 3:
             out.append((section, keys))
     return tuple(out)
@@ -374,13 +375,23 @@ def _code_sections(nbk: Notebook) -> dict[int, str]:
     order = [s.id for s in lab.sections()]
     out = {}
     for cell, src in zip(nbk.code_cells, nbk.code, strict=False):
-        mine = {line_key(ln) for ln in src.split("\n")}
+        mine = {_key(ln) for ln in src.split("\n")}
         scores = [(len(mine & keys) / len(keys), sec) for sec, keys in _reference_blocks()]
         best = max((sc for sc, _ in scores), default=0.0)
         hits = [sec for sc, sec in scores if sc >= max(0.6, best - 0.1)]
         if hits:
             out[cell] = max(hits, key=lambda sec: order.index(sec) if sec in order else -1)
     return out
+
+
+@functools.cache
+def _questions() -> _Questions:
+    return _Questions()
+
+
+def _key(line: str) -> str:
+    """A code line without its comment and whitespace (a quick key: a '#' inside a string cuts it short)."""
+    return re.sub(r"\s+", "", line.split("#", 1)[0])
 
 
 def _next_section(qs: _Questions, section: str | None, exercise: str | None) -> str | None:

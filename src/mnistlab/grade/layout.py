@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from mnistlab.grade import lab
 from mnistlab.grade.parse import Notebook
 
-_LABEL = re.compile(r"^(?:q|qu|question|quest)\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
+_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]ponse|answer)\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
                     r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
 _EXERCISE = re.compile(r"\b(?:exercice|exercise|ex)\s*\.?\s*([12])\b", re.I)
@@ -37,6 +37,8 @@ _SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.
 _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
 _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
+_ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|conclusion)"
+                            r"\s*(?:\([^)]*\))?\s*:", re.I)  # "Analyse personnelle : ..." on one line
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
 _DECOR = " \t*_#>|`~-"
 
@@ -280,8 +282,13 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 section, used = qs.by_key[key].section, {key.rsplit(".", 1)[1]}
                 anchors.append((pos, key, bare.split(":", 1)[1].strip(" *_") if ":" in bare else ""))
                 continue
-        if ln.heading or (not ln.comment and len(bare.split()) <= 5 and bare.endswith(":")
-                          and not _LABEL.match(bare) and not _NUMBERED.match(bare)):
+        if not ln.comment and _ANALYSIS_LINE.match(bare) and len(bare.split()) > 5:  # "Analyse : ..."
+            heads.add(pos)
+            analysis_at.append(pos)
+            continue
+        if (ln.heading and not _LABEL.match(bare)) or (not ln.comment and len(bare.split()) <= 5 and
+                                                       bare.endswith(":") and not _LABEL.match(bare)
+                                                       and not _NUMBERED.match(bare)):
             named = qs.by_words(bare, section)
             if named is None:
                 heads.add(pos)

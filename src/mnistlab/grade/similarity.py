@@ -9,13 +9,15 @@ Three measures, each a Jaccard index or a count over what the two students wrote
 - numbers: the loss values of their fit logs, to 4 decimals, at the same step and epoch: a pair is shown when
   most of them are equal (a few can agree by chance; whole curves of independent trainings never do). Two
   executions of ``mnistlab notebook`` with the same seed on the same software can agree, so a pair where both
-  notebooks are the tool's (its answer sentences, the lab's code and no line of their own) is not counted on
-  numbers. Nothing here reads the notebook's metadata, which the student can edit.
+  notebooks are the tool's (its answer sentences, and code run seeded and deterministic, as its set-up cell
+  does) is not compared on code or numbers. Nothing here reads the notebook's metadata, which the student
+  can edit.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from mnistlab.grade import answers as answersmod
@@ -66,8 +68,11 @@ def fingerprint(student: str, nbk: Notebook, answers: dict, analysis) -> Fingerp
     shingles = {tuple(words[i:i + 5]) for i in range(max(0, len(words) - 4))}
     numbers = {(step, n, k): f"{v:.4f}" for step, st in nbk.steps.items()
                for n, epoch in enumerate(st.fit_log, 1) for k, v in epoch.items()}
-    # written by the tool, as its text shows, and running the lab's code only (no line of its own)
-    generated = any(a.tool for a in answers.values()) and not own
+    # written by the tool, as its text shows, and executed seeded and deterministic (its set-up cell): two such
+    # executions give equal curves and equal code
+    code = "\n".join(nbk.code)
+    seeded = bool(re.search(r"enable_op_determinism\s*\(", code) and re.search(r"set_(?:random_)?seed\s*\(", code))
+    generated = any(a.tool for a in answers.values()) and seeded
     return Fingerprint(student, own, shingles, len(words), numbers, texts, generated)
 
 
@@ -98,7 +103,8 @@ def _jaccard(a: set, b: set) -> float:
 
 def _compare(a: Fingerprint, b: Fingerprint, th: dict) -> list[Pair]:
     found = []
-    if min(len(a.lines), len(b.lines)) >= th["similar_code_min_lines"]:
+    both_tool = a.generated and b.generated
+    if not both_tool and min(len(a.lines), len(b.lines)) >= th["similar_code_min_lines"]:
         j = _jaccard(a.lines, b.lines)
         if j >= th["similar_code"]:
             common = sorted(a.lines & b.lines)[:8]
@@ -109,7 +115,7 @@ def _compare(a: Fingerprint, b: Fingerprint, th: dict) -> list[Pair]:
             keys = [k for k in a.answers if k in b.answers and _jaccard(_sh(a.answers[k]), _sh(b.answers[k])) > .5]
             found.append(Pair(a.student, b.student, "answers", j,
                               [(k, a.answers[k][:300], b.answers[k][:300]) for k in keys[:5]]))
-    if not (a.generated and b.generated):
+    if not both_tool:
         both = [k for k in a.numbers if k in b.numbers and k[2] in ("loss", "val_loss")]
         same = [k for k in both if a.numbers[k] == b.numbers[k]]
         if len(same) >= th["similar_numbers"] and len(same) >= th["similar_numbers_fraction"] * len(both):

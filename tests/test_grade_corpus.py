@@ -110,3 +110,14 @@ def test_tool_text_is_recognised_from_its_words_alone():
     assert sum(a.tool for a in g.answers.values()) >= 30
     honest, _ = graded("corpus")["c01_interleaved_fr"]
     assert not any(a.tool for a in honest.answers.values())
+
+
+def test_no_answers_or_a_crashed_cnn_never_ranks_above_an_honest_complete_notebook():
+    got = graded("corpus")
+    complete = [name for name in got if expected(ROOT / name)["honest"]
+                and expected(ROOT / name)["points"]["ex2.augment.code"] == 1.0
+                and expected(ROOT / name)["points"]["analysis"] == 2.0]
+    worse = ["c08_no_answers", "c10_cnn_crashed", "c09_not_executed"]
+    assert len(complete) >= 8
+    lowest = min(got[name][0].total for name in complete)
+    assert all(got[name][0].total < lowest for name in worse), {n: got[n][0].total for n in worse + complete}

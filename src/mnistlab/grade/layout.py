@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from mnistlab.grade import lab
 from mnistlab.grade.parse import Notebook
 
-_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]ponse|answer)\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
+_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]ponse|answer|a(?=\d{1,2}\s*[:.)]))\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
                     r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
 _EXERCISE = re.compile(r"\b(?:exercice|exercise|ex)\s*\.?\s*([12])\b", re.I)
@@ -252,6 +252,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     used: set[str] = set()  # labels used in the section in force
     qlist: list[str] = []  # a numbered list of questions not yet answered
     in_answers = False
+    listing = False  # just under a part's heading, or inside the numbered list that follows it
     analysis_at: list[int] = []
     where: list[str | None] = []  # the section in force at each line
     cues = _code_sections(nbk)
@@ -299,6 +300,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 if sid and sid != section:
                     section, used, qlist = sid, set(), []
                 in_answers = bool(_ANSWERS_WORD.match(norm(bare)))
+                listing = bool(sid)  # a numbered list right under a part's heading answers its questions
                 continue
         named = qs.by_words(bare, section)
         if named:
@@ -317,7 +319,8 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
             continue
         label = _LABEL.match(bare)
         number = None if label else _NUMBERED.match(bare)
-        if label or (number and (qlist or in_answers)):
+        listed = number is not None and not ln.comment and listing and norm(bare) not in _lab_prose()
+        if label or (number and (qlist or in_answers or listed)):
             raw, rest = (label or number).group(1), (label or number).group(2)
             parts = [p for p in re.split(r"\s*[.\-]\s*", raw.strip()) if p]
             key = None
@@ -344,9 +347,11 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                     section, used = qs.by_key[key].section, set()
                 used.add(key.rsplit(".", 1)[1])
                 anchors.append((pos, key, rest.strip(" *_:")))
+                listing = listing and number is not None
                 continue
         if qlist and not in_answers:
             qlist = []
+        listing = False
     found = []
     starts = sorted({p for p, _, _ in anchors} | heads)
     covered: set[int] = set()

@@ -31,6 +31,7 @@ from mnistlab.grade.parse import Notebook
 
 _LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]ponse|answer|a(?=\d{1,2}\s*[:.)]))\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
                     r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
+_EXERCISE_LABEL = re.compile(r"^ex(?:ercice|ercise)?\s*\.?\s*([12])\s*[-:,.]?\s*", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
 _EXERCISE = re.compile(r"\b(?:exercice|exercise|ex)\s*\.?\s*([12])\b", re.I)
 _SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
@@ -317,6 +318,9 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 qlist = []
             used.add(key.rsplit(".", 1)[1])
             continue
+        pre = _EXERCISE_LABEL.match(bare)  # "Ex1 Q4.1", "Exercice 2 - Question 3"
+        if pre and _LABEL.match(bare[pre.end():]):
+            exercise, bare = "ex" + pre.group(1), bare[pre.end():]
         label = _LABEL.match(bare)
         number = None if label else _NUMBERED.match(bare)
         listed = number is not None and not ln.comment and listing and norm(bare) not in _lab_prose()

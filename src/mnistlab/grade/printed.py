@@ -127,7 +127,7 @@ def number(text: str, kind: str) -> float | None:
         x = float(raw.replace(",", "."))
     except ValueError:
         return None
-    return x / 100 if 1 < x <= 100 else x if 0 <= x <= 1 else None
+    return round(x / 100, 6) if 1 < x <= 100 else x if 0 <= x <= 1 else None
 
 
 def match(specs: list[tuple[re.Pattern, list[Origin | None]]], txt: str) -> list[tuple[str, str, float]]:

@@ -19,6 +19,7 @@ naming the analysis or a conclusion.
 
 from __future__ import annotations
 
+import ast
 import functools
 import io
 import re
@@ -385,11 +386,49 @@ def _reference_blocks() -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple(out)
 
 
+# What a code cell does -> the part of the lab it is the code of (exercise 1's parts by what is called; in
+# exercise 2, by the step the cell's model belongs to). The last part a cell reaches is its part.
+_EX1_CALLS = (("__version__", 1), ("load_data", 2), ("imshow", 3), ("Sequential", 4), ("add", 4), ("summary", 4),
+              ("compile", 5), ("fit", 6), ("evaluate", 7), ("history", 8), ("predict", 9))
+_EX2_CALLS = (("load_data", 1), ("imshow", 1), ("to_categorical", 2))
+_EX2_STEPS = {"ex2.ann": 3, "ex2.activations": 4, "ex2.cnn": 5, "ex2.confusion": 6, "ex2.augment": 7}
+
+
+def _semantic_sections(nbk: Notebook) -> dict[int, str]:
+    """The lab part each code cell is the code of, from what it calls and the step of its model."""
+    from mnistlab.grade.parse import parse_code
+
+    steps: dict[int, list[str]] = {}
+    for name, st in nbk.steps.items():
+        for cell in st.cells:
+            steps.setdefault(cell, []).append(name)
+    out, exercise = {}, "ex1"
+    for cell, src in zip(nbk.code_cells, nbk.code, strict=False):
+        tree = parse_code(src)
+        if tree is None:
+            continue
+        names = {n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(tree)
+                 if isinstance(n, (ast.Attribute, ast.Name))}
+        mine = steps.get(cell, [])
+        if any(s.startswith("ex2") for s in mine) or ("load_data" in names and "fashion_mnist" in names):
+            exercise = "ex2"
+        if exercise == "ex1":
+            parts = [n for key, n in _EX1_CALLS if key in names]
+        else:
+            parts = [n for key, n in _EX2_CALLS if key in names] + [_EX2_STEPS[s] for s in mine if s in _EX2_STEPS
+                                                                     and (s != "ex2.ann" or names & {
+                                                                         "Sequential", "compile", "fit",
+                                                                         "evaluate", "add", "summary"})]
+        if parts:
+            out[cell] = f"{exercise}.{max(parts)}"
+    return out
+
+
 def _code_sections(nbk: Notebook) -> dict[int, str]:
-    """The lab section each code cell is the code of (most of a lab block's lines in it); the last one when a
-    cell holds several blocks."""
+    """The lab section each code cell is the code of: most of a lab block's lines in it (the last such block
+    when a cell holds several), else what the cell calls (:func:`_semantic_sections`)."""
     order = [s.id for s in lab.sections()]
-    out = {}
+    out = _semantic_sections(nbk)
     for cell, src in zip(nbk.code_cells, nbk.code, strict=False):
         mine = {_key(ln) for ln in src.split("\n")}
         scores = [(len(mine & keys) / len(keys), sec) for sec, keys in _reference_blocks()]

@@ -84,6 +84,7 @@ class Section:
     exercise: str
     number: int
     titles: tuple[str, ...]
+    step: str = ""  # the lab step whose code the section shows
 
 
 @functools.cache
@@ -100,7 +101,7 @@ def sections() -> tuple[Section, ...]:
     for sid, sec in plan.load().sections.items():
         ex, _, num = sid.partition(".")
         if num.isdigit():
-            out.append(Section(sid, ex, int(num), (*titles.get(sid, [])[:1], sec.en)))
+            out.append(Section(sid, ex, int(num), (*titles.get(sid, [])[:1], sec.en), sec.step or ""))
     return tuple(out)
 
 

@@ -391,13 +391,16 @@ def _reference_blocks() -> tuple[tuple[str, frozenset[str]], ...]:
 _EX1_CALLS = (("__version__", 1), ("load_data", 2), ("imshow", 3), ("Sequential", 4), ("add", 4), ("summary", 4),
               ("compile", 5), ("fit", 6), ("evaluate", 7), ("history", 8), ("predict", 9))
 _EX2_CALLS = (("load_data", 1), ("imshow", 1), ("to_categorical", 2))
-_EX2_STEPS = {"ex2.ann": 3, "ex2.activations": 4, "ex2.cnn": 5, "ex2.confusion": 6, "ex2.augment": 7}
 
 
 def _semantic_sections(nbk: Notebook) -> dict[int, str]:
     """The lab part each code cell is the code of, from what it calls and the step of its model."""
     from mnistlab.grade.parse import parse_code
 
+    by_step: dict[str, int] = {}  # step -> the last exercise-2 part that shows its code (the plan's)
+    for sec in lab.sections():
+        if sec.exercise == "ex2" and sec.step:
+            by_step[sec.step] = max(by_step.get(sec.step, 0), sec.number)
     steps: dict[int, list[str]] = {}
     for name, st in nbk.steps.items():
         for cell in st.cells:
@@ -415,10 +418,9 @@ def _semantic_sections(nbk: Notebook) -> dict[int, str]:
         if exercise == "ex1":
             parts = [n for key, n in _EX1_CALLS if key in names]
         else:
-            parts = [n for key, n in _EX2_CALLS if key in names] + [_EX2_STEPS[s] for s in mine if s in _EX2_STEPS
-                                                                     and (s != "ex2.ann" or names & {
-                                                                         "Sequential", "compile", "fit",
-                                                                         "evaluate", "add", "summary"})]
+            model = names & {"Sequential", "compile", "fit", "evaluate", "add", "summary", "predict"}
+            parts = [n for key, n in _EX2_CALLS if key in names] + [by_step[s] for s in mine if s in by_step
+                                                                     and (model or by_step[s] != min(by_step.values()))]
         if parts:
             out[cell] = f"{exercise}.{max(parts)}"
     return out

@@ -2,7 +2,8 @@
 
 One honest hand-written notebook of the corpus (each answer in its own cell after its question) is laid out
 again the ways students do: only "**Q1.**" labels, answers in code comments, all answers gathered at the end,
-a Markdown table per part, a numbered list of questions answered by a numbered "Réponses" list. Its points
+a Markdown table per part, a numbered list of questions answered by a numbered "Réponses" list, or by one
+unnumbered cell per answer, in order. Its points
 must stay within 1 of 26.
 """
 
@@ -127,6 +128,28 @@ def numbered_lists(nb: dict) -> dict:
     return out
 
 
+def answers_in_order(nb: dict) -> dict:
+    """Each part's questions as a numbered list, then the answers in order, one cell each, unnumbered."""
+    found = pairs(nb)
+    out = copy.deepcopy(nb)
+    by_part: dict[str, list] = {}
+    for i, key, answer in found:
+        by_part.setdefault(key.rsplit(".", 1)[0], []).append((i, key, answer))
+    texts = lab.question_texts()
+    firsts = {}
+    for rows in by_part.values():
+        firsts[rows[0][0]] = [md("\n".join(f"{n}. {texts[k][0]}" for n, (_, k, _) in enumerate(rows, 1)))] + [
+            md(" ".join(a.split())) for _, _, a in rows]
+    drop = {i for i, _, _ in found} | {i + 1 for i, _, _ in found}
+    cells = []
+    for i, c in enumerate(out["cells"]):
+        cells += firsts.get(i, [])
+        if i not in drop:
+            cells.append(c)
+    out["cells"] = cells
+    return out
+
+
 @pytest.fixture(scope="module")
 def base() -> dict:
     return json.loads(BASE.read_text(encoding="utf-8"))
@@ -136,7 +159,7 @@ def test_the_base_notebook_has_its_answers_in_pairs(base):
     assert len(pairs(base)) >= 45
 
 
-@pytest.mark.parametrize("layout", [labels_only, in_comments, at_the_end, tables, numbered_lists],
+@pytest.mark.parametrize("layout", [labels_only, in_comments, at_the_end, tables, numbered_lists, answers_in_order],
                          ids=lambda f: f.__name__)
 def test_the_same_answers_elsewhere_keep_their_points(base, layout):
     moved = layout(base)

@@ -362,6 +362,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     covered: set[int] = set()
     for pos, key, rest in anchors:
         found.append(Found(key, _body(ls, pos, rest, starts, covered), ls[pos].cell))
+    _in_order(found, anchors, ls, starts)
     found += _todo(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
     analysis, cell = "", None
     for pos in analysis_at:
@@ -457,6 +458,42 @@ def _next_section(qs: _Questions, section: str | None, exercise: str | None) -> 
         return next((s for s in qs.order if exercise is None or s.startswith(exercise + ".")), None)
     i = qs.order.index(section) if section in qs.order else -1
     return qs.order[i + 1] if i + 1 < len(qs.order) else None
+
+
+def _in_order(found: list[Found], anchors: list, ls: list[Line], starts: list[int]) -> None:
+    """A run of questions with no answer between them, then as many paragraphs as questions (blank lines or
+    cells apart): the paragraphs answer the questions in order (a list of questions, then the answers
+    unnumbered)."""
+    i = 0
+    while i < len(found):
+        j = i
+        while j + 1 < len(found) and not found[j].text and not anchors[j][2] and anchors[j + 1][0] == next(
+                (s for s in starts if s > anchors[j][0]), None):
+            j += 1
+        if j > i and found[j].text and not anchors[j][2]:
+            paras = _paragraphs(ls, anchors[j][0], starts)
+            if len(paras) == j - i + 1:
+                for k, (cell, text) in enumerate(paras):
+                    found[i + k] = Found(found[i + k].key, text, cell)
+        i = j + 1
+
+
+def _paragraphs(ls: list[Line], pos: int, starts: list[int]) -> list[tuple[int, str]]:
+    """The Markdown paragraphs after line ``pos`` up to the next anchor or heading: (cell, text)."""
+    end = next((s for s in starts if s > pos), len(ls))
+    out: list[tuple[int, list[str]]] = []
+    last_cell = None
+    for ln in ls[pos + 1:end]:
+        if ln.comment:
+            continue
+        if not ln.text.strip():
+            last_cell = None
+            continue
+        if last_cell != ln.cell or not out:
+            out.append((ln.cell, []))
+        out[-1][1].append(ln.text)
+        last_cell = ln.cell
+    return [(cell, "\n".join(lines)) for cell, lines in out]
 
 
 def _todo(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:

@@ -9,9 +9,9 @@ Three measures, each a Jaccard index or a count over what the two students wrote
 - numbers: the loss values of their fit logs, to 4 decimals, at the same step and epoch: a pair is shown when
   most of them are equal (a few can agree by chance; whole curves of independent trainings never do). Two
   executions of ``mnistlab notebook`` with the same seed on the same software can agree, so a pair where both
-  notebooks are the tool's (its answer sentences, and code run seeded and deterministic, as its set-up cell
-  does) is not compared on code or numbers. Nothing here reads the notebook's metadata, which the student
-  can edit.
+  notebooks are the tool's (a quarter of their answers or more in its sentences, and code run seeded and
+  deterministic, as its set-up cell does) is not compared at all: the same tool writes the same notebook
+  (its measured answers too). Nothing here reads the notebook's metadata, which the student can edit.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def fingerprint(student: str, nbk: Notebook, answers: dict, analysis) -> Fingerp
     # executions give equal curves and equal code
     code = "\n".join(nbk.code)
     seeded = bool(re.search(r"enable_op_determinism\s*\(", code) and re.search(r"set_(?:random_)?seed\s*\(", code))
-    generated = any(a.tool for a in answers.values()) and seeded
+    answered = [a for a in answers.values() if a.text]
+    generated = seeded and bool(answered) and sum(a.tool for a in answered) >= len(answered) / 4
     return Fingerprint(student, own, shingles, len(words), numbers, texts, generated)
 
 
@@ -109,7 +110,7 @@ def _compare(a: Fingerprint, b: Fingerprint, th: dict) -> list[Pair]:
         if j >= th["similar_code"]:
             common = sorted(a.lines & b.lines)[:8]
             found.append(Pair(a.student, b.student, "code", j, [("code", ln, ln) for ln in common]))
-    if min(a.words, b.words) >= th["similar_answers_min_words"]:
+    if not both_tool and min(a.words, b.words) >= th["similar_answers_min_words"]:
         j = _jaccard(a.shingles, b.shingles)
         if j >= th["similar_answers"]:
             keys = [k for k in a.answers if k in b.answers and _jaccard(_sh(a.answers[k]), _sh(b.answers[k])) > .5]

@@ -100,6 +100,8 @@ def _table_row(raw: str) -> str | None:
 def _comments(src: str) -> list[str]:
     """The comments of a code cell, ``#`` removed, one per line."""
     out = []
+    if "#" not in src:
+        return out
     try:
         for tok in tokenize.generate_tokens(io.StringIO(src).readline):
             if tok.type == tokenize.COMMENT:
@@ -408,11 +410,13 @@ def _semantic_sections(nbk: Notebook) -> dict[int, str]:
             steps.setdefault(cell, []).append(name)
     out, exercise = {}, "ex1"
     for cell, src in zip(nbk.code_cells, nbk.code, strict=False):
-        tree = parse_code(src)
-        if tree is None:
-            continue
-        names = {n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(tree)
-                 if isinstance(n, (ast.Attribute, ast.Name))}
+        names = nbk.names.get(cell)
+        if names is None:
+            tree = parse_code(src)
+            if tree is None:
+                continue
+            names = frozenset(n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(tree)
+                              if isinstance(n, (ast.Attribute, ast.Name)))
         mine = steps.get(cell, [])
         if any(s.startswith("ex2") for s in mine) or ("load_data" in names and "fashion_mnist" in names):
             exercise = "ex2"

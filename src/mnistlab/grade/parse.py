@@ -85,6 +85,7 @@ class Notebook:
     metadata: dict
     cell_ids: list[str | None]
     code_cells: list[int] = field(default_factory=list)  # the notebook index of each code cell
+    names: dict[int, frozenset[str]] = field(default_factory=dict)  # cell index -> names and attributes used
 
 
 def source(cell: dict) -> str:
@@ -137,7 +138,7 @@ def read(nb: dict) -> Notebook:
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
-                    nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids, where)
+                    nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids, where, state.called)
 
 
 def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False, printed_too: bool = True) -> None:
@@ -211,6 +212,7 @@ class _State:
         self.models: dict[str, str] = {}  # variable -> step
         self.histories: dict[str, str] = {}
         self.owners: dict[str, str] = {}  # step -> the variable of its first model
+        self.called: dict[int, frozenset[str]] = {}  # cell index -> the names and attributes its code uses
         self.validations: dict[str, tuple[str, str]] = {}  # history variable -> (step, val_split / val_test)
         self.tracker = printed.Tracker()
         self.specs: list = []  # this cell's prints, as patterns over its output
@@ -253,7 +255,13 @@ class _State:
             origin = self.tracker.origin(last.value, self.models, self.validations)
             if origin:
                 self.result = (re.compile(r"^\s*(.+?)\s*$"), [origin])
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        names, attrs = set(), set()
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+            elif isinstance(n, ast.Attribute):
+                attrs.add(n.attr)
+        self.called[index] = frozenset(names | attrs)
         if names & {"confusion_matrix", "ConfusionMatrixDisplay"} or {"confusion_matrix",
                                                                        "ConfusionMatrixDisplay"} & set(
                                                                            self.aliases.values()) & names:

@@ -159,29 +159,6 @@ def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False
             setattr(st, key, value)
 
 
-def value(st, metric: str) -> float | None:
-    """The student's value of ``metric`` for a step (from their outputs), None when not shown."""
-    if st is None:
-        return None
-    if metric == "test_accuracy":
-        val = st.settings.get("validation")
-        on_test = isinstance(val, str) and val.startswith("data") and "test" in val.lower()
-        log = st.fit_log[-1].get("val_accuracy") if st.fit_log and on_test else None
-        for v in (st.printed.get("test"), st.printed_accuracy, st.printed.get("val_test") if on_test else None, log,
-                  st.evaluate.get("accuracy")):
-            if v is not None:
-                return v
-        return None
-    if metric == "test_loss":
-        return st.evaluate.get("loss")
-    if metric.startswith("final_") and st.fit_log:
-        return st.fit_log[-1].get(metric[len("final_"):])
-    if metric.startswith(("val_accuracy.", "test_accuracy.")) and st.activations:
-        want = metric.split(".", 1)[1].replace("_", "")
-        return next((v for k, v in st.activations.items() if k.lower().replace("_", "") == want), None)
-    return None
-
-
 def line_key(line: str) -> str:
     """A code line with comments and all whitespace removed."""
     try:
@@ -213,6 +190,7 @@ class _State:
         self.histories: dict[str, str] = {}
         self.owners: dict[str, str] = {}  # step -> the variable of its first model
         self.called: dict[int, frozenset[str]] = {}  # cell index -> the names and attributes its code uses
+        self.constants: dict[str, ast.Constant] = {}  # NAME = number assignments seen so far
         self.validations: dict[str, tuple[str, str]] = {}  # history variable -> (step, val_split / val_test)
         self.tracker = printed.Tracker()
         self.specs: list = []  # this cell's prints, as patterns over its output
@@ -245,6 +223,9 @@ class _State:
             if step:
                 found.append(step)
             self.tracker.assign(node, self.models, self.validations)
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and isinstance(node.value, ast.Constant) and isinstance(node.value.value, (int, float))):
+                self.constants[node.targets[0].id] = node.value  # EPOCHS = 5, read where fit(epochs=EPOCHS)
             if isinstance(node, ast.Expr) and id(node) not in in_loop:
                 spec = self.tracker.pattern(node.value, self.models, self.validations)
                 if spec:
@@ -330,7 +311,7 @@ class _State:
             args = _args(value, _COMPILE_POS)
             for key in ("optimizer", "loss"):
                 if key in args and key not in st.settings:
-                    st.settings[key] = _optimizer(args[key]) if key == "optimizer" else _value(args[key])
+                    st.settings[key] = _optimizer(args[key]) if key == "optimizer" else _loss(args[key])
                     st.lines[key] = _line(args[key], number, lines)
         elif method == "fit":
             args = _args(value, _FIT_POS)
@@ -343,7 +324,9 @@ class _State:
                     args["batch_size"] = flow["batch_size"]
             for key in ("epochs", "batch_size"):
                 if key in args:
-                    st.settings[key], st.lines[key] = _value(args[key]), _line(args[key], number, lines)
+                    st.settings[key] = _value(self.constants.get(args[key].id, args[key]) if isinstance(
+                        args[key], ast.Name) else args[key])
+                    st.lines[key] = _line(args[key], number, lines)
             val = ("split " + str(_value(args["validation_split"])) if "validation_split" in args else
                    "data " + _compact(args["validation_data"]) if "validation_data" in args else "none")
             node = args.get("validation_split", args.get("validation_data", value))
@@ -445,6 +428,17 @@ def _optimizer(node: ast.expr):
         return name + (f"({', '.join(f'{k}={v}' for k, v in sorted(kw.items()))})" if kw else "")
     v = _value(node)
     return v.lower() if isinstance(v, str) else v
+
+
+def _loss(node: ast.expr):
+    """``'categorical_crossentropy'``; ``CategoricalCrossentropy()`` or ``losses.categorical_crossentropy`` the
+    same name (the class's CamelCase as snake_case)."""
+    if isinstance(node, ast.Call) and not node.args and not node.keywords:
+        node = node.func
+    if isinstance(node, (ast.Attribute, ast.Name)):
+        name = node.attr if isinstance(node, ast.Attribute) else node.id
+        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
+    return _value(node)
 
 
 def _first(v):

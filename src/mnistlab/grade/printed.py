@@ -151,3 +151,26 @@ def match(specs: list[tuple[re.Pattern, list[Origin | None]]], txt: str) -> list
                     found.append((origin[0], "test" if origin[1] == "evaluate" else origin[1], v))
             break
     return found
+
+
+def value(st, metric: str) -> float | None:
+    """The student's value of ``metric`` for a step (from their outputs), None when not shown."""
+    if st is None:
+        return None
+    if metric == "test_accuracy":
+        val = st.settings.get("validation")
+        on_test = isinstance(val, str) and val.startswith("data") and "test" in val.lower()
+        log = st.fit_log[-1].get("val_accuracy") if st.fit_log and on_test else None
+        for v in (st.printed.get("test"), st.printed_accuracy, st.printed.get("val_test") if on_test else None, log,
+                  st.evaluate.get("accuracy")):
+            if v is not None:
+                return v
+        return None
+    if metric == "test_loss":
+        return st.evaluate.get("loss")
+    if metric.startswith("final_") and st.fit_log:
+        return st.fit_log[-1].get(metric[len("final_"):])
+    if metric.startswith(("val_accuracy.", "test_accuracy.")) and st.activations:
+        want = metric.split(".", 1)[1].replace("_", "")
+        return next((v for k, v in st.activations.items() if k.lower().replace("_", "") == want), None)
+    return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from mnistlab.grade import answers as answersmod
 from mnistlab.grade import bands as bandmod
-from mnistlab.grade import checks, parse
+from mnistlab.grade import checks, parse, printed
 from mnistlab.grade.parse import Notebook
 from mnistlab.grade.rubric import Item, Rubric
 from mnistlab.grade.words import say
@@ -116,7 +116,7 @@ def _mark(item: Item, nbk: Notebook, answers, analysis, bands, th, differ, value
     return Mark(item.id, 0.0, item.points, "analysis.short", {"words": words, "min": th["analysis_min_words"]})
 
 
-value = parse.value  # the student's value of a metric (kept here for the callers of score)
+value = printed.value  # the student's value of a metric (kept here for the callers of score)
 
 
 def _results(item: Item, st, bands, th, differ, values) -> Mark:

@@ -88,13 +88,14 @@ def consistency(nbk: Notebook, tol: float, lang: str = "fr") -> list[Flag]:
         last = st.fit_log[-1].get("val_accuracy") if st.fit_log else None
         on_test = isinstance(val, str) and val.startswith("data") and "test" in val.lower()
         if last is not None and on_test:
-            for v in (test, st.printed.get("val_test")):
-                if v is not None and abs(v - last) > tol:
+            for kind in ("test", "val_test"):
+                v = st.printed.get(kind)
+                if v is not None and abs(v - last) > max(tol, st.rounding.get(kind, 0.0) + 5e-5):
                     why.append(say("ev.fit_log", lang, last=last, evaluated=v))
                     break
         split = st.printed.get("val_split")
         if last is not None and isinstance(val, str) and val.startswith("split") and split is not None \
-                and abs(split - last) > tol:
+                and abs(split - last) > max(tol, st.rounding.get("val_split", 0.0) + 5e-5):
             why.append(say("ev.val_split", lang, printed=split, last=last))
         epochs = st.settings.get("epochs")
         if st.fit_log and isinstance(epochs, int) and len(st.fit_log) > epochs:

@@ -61,6 +61,7 @@ class Step:
     printed_accuracy: float | None = None  # its test accuracy as printed
     printed: dict[str, float] = field(default_factory=dict)  # kind (test, val_split, val_test) -> value,
     # from a print of a variable whose origin the code shows (:mod:`~mnistlab.grade.printed`)
+    rounding: dict[str, float] = field(default_factory=dict)  # kind -> half the last digit printed
     errors: list[str] = field(default_factory=list)  # "cell N: ename: evalue" of its cells
     summary_params: int | None = None
     figures: int = 0
@@ -126,9 +127,10 @@ def read(nb: dict) -> Notebook:
         firm = printed.match(state.specs, txt)
         if state.result is not None:
             firm += printed.match([state.result], outputs.result_text(outs))
-        for name, kind, value in firm:
+        for name, kind, value, half in firm:
             st = state.steps.setdefault(name, Step(name))
             st.printed[kind] = value
+            st.rounding[kind] = half
             if kind == "test":
                 st.printed_accuracy = value
         if step is not None:

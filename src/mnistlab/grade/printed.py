@@ -130,8 +130,21 @@ def number(text: str, kind: str) -> float | None:
     return round(x / 100, 6) if 1 < x <= 100 else x if 0 <= x <= 1 else None
 
 
-def match(specs: list[tuple[re.Pattern, list[Origin | None]]], txt: str) -> list[tuple[str, str, float]]:
-    """(step, kind, value) of each printed value, the prints matched in order with the output's lines."""
+def rounding(text: str) -> float:
+    """Half the last printed digit of the number in ``text``, as an accuracy (``0.98`` -> 0.005, ``97.7 %`` ->
+    0.0005): how far the printed value may be from the exact one."""
+    nums = _NUM.findall(text)
+    if not nums:
+        return 0.0
+    raw = nums[-1].replace(",", ".")
+    digits = len(raw.split(".", 1)[1]) if "." in raw else 0
+    half = 0.5 * 10 ** -digits
+    return half / 100 if float(raw) > 1 else half
+
+
+def match(specs: list[tuple[re.Pattern, list[Origin | None]]], txt: str) -> list[tuple[str, str, float, float]]:
+    """(step, kind, value, its rounding) of each printed value, the prints matched in order with the output's
+    lines."""
     found = []
     out_lines = txt.split("\n")
     at = 0
@@ -148,7 +161,7 @@ def match(specs: list[tuple[re.Pattern, list[Origin | None]]], txt: str) -> list
                     continue
                 v = number(group, origin[1])
                 if v is not None:
-                    found.append((origin[0], "test" if origin[1] == "evaluate" else origin[1], v))
+                    found.append((origin[0], "test" if origin[1] == "evaluate" else origin[1], v, rounding(group)))
             break
     return found
 

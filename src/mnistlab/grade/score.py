@@ -130,7 +130,9 @@ def _results(item: Item, st, bands, th, differ, values) -> Mark:
     lo_key, hi_key = th["band_low"], th["band_high"]
     if "loss" in item.metric:
         lo_key, hi_key = _MIRROR[hi_key], _MIRROR[lo_key]
-    lo, hi = b[lo_key] - th["band_margin"], b[hi_key] + th["band_margin"]
+    printed = next((k for k, x in (st.printed.items() if st is not None else ()) if x == v), None)
+    slack = th["band_margin"] + (st.rounding.get(printed, 0.0) if printed else 0.0)  # "0.97" printed: +- 0.005
+    lo, hi = b[lo_key] - slack, b[hi_key] + slack
     args = {"value": v, "low_name": lo_key.upper(), "low": b[lo_key], "high_name": hi_key.upper(),
             "high": b[hi_key], "n": int(b["n"])}
     say = "results.in" if lo <= v <= hi else "results.below" if v < lo else "results.above"

@@ -89,7 +89,9 @@ def test_an_output_edited_by_hand_is_inconsistent(cohort):
     r = rows(cohort / "out")["Chloe Durand"]
     assert "outputs-inconsistent:ex1" in flags(r)
     md = (cohort / "out" / "feedback" / "Chloe_Durand.md").read_text(encoding="utf-8")
-    assert "précision affichée 0,9912 mais evaluate() donne 0,9751" in md
+    # like with like: the printed test accuracy against the fit log's last val_accuracy on the same test data
+    assert "précision sur le test affichée 0,9912 mais la dernière val\\_accuracy du journal" in md
+    assert "mêmes données de test, est 0,9751" in md
 
 
 def test_a_copy_is_similar_with_evidence_and_independent_work_is_not(cohort):

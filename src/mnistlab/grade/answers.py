@@ -1,19 +1,21 @@
 """The student's answer to each of the lab's questions, and their personal analysis.
 
 A notebook written by ``mnistlab notebook`` tags its cells (``metadata.mnistlab.answer``); a notebook written
-by hand is read by finding each question's words in the Markdown cells: the answer is the text after it, up to
-the next question or heading. Answers that ``mnistlab notebook`` wrote (its metadata names the cells, with a
-digest of the text it wrote) are marked ``generated`` unless the student rewrote them.
+by hand is read by :mod:`~mnistlab.grade.layout` (questions named by their words, by labels or by numbered
+lists; answers in Markdown, tables or code comments). An answer is marked ``generated`` when its text is, for
+the most part, sentences ``mnistlab notebook`` writes (read from the text: the words files and the answer
+templates), or when the notebook's metadata records it as written by the tool and unchanged.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass
 
-from mnistlab.grade import lab
+from mnistlab.grade import lab, layout
+from mnistlab.grade.layout import norm  # noqa: F401 - the grader's one normalisation, used from here
 from mnistlab.grade.parse import Notebook
 
 # What an empty answer field holds (a notebook's "à rédiger" line, "…", TODO): an answer starting so is none.
@@ -27,33 +29,64 @@ class Answer:
     text: str
     cell: int | None = None
     generated: bool = False
+    tool: bool = False  # its text is the tool's sentences (read from the text alone, never from metadata)
 
     @property
     def words(self) -> int:
         return len(re.findall(r"\w+", self.text))
 
 
-def norm(text: str) -> str:
-    """Lower case, no accents, no Markdown or punctuation, single spaces."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
-
-
 def read(nbk: Notebook) -> tuple[dict[str, Answer], Answer]:
-    """({question key: answer}, the personal analysis)."""
-    generated = _generated(nbk)
+    """({question key: answer}, the personal analysis), whatever the notebook's layout (:mod:`layout`)."""
+    digests = _generated(nbk)
     tagged = {}
     analysis = Answer("")
     for index, src, meta in nbk.markdown:
         m = meta.get("mnistlab") if isinstance(meta.get("mnistlab"), dict) else {}
         if isinstance(m.get("answer"), str):
-            tagged[m["answer"]] = Answer(_clean(src), index, index in generated)
+            text = _clean(src)
+            tagged[m["answer"]] = _answer(text, index, digests)
         elif m.get("analysis"):
-            analysis = Answer(_clean(re.sub(r"^#+.*\n", "", src)), index, index in generated)
+            analysis = _answer(_clean(re.sub(r"^#+.*\n", "", src)), index, digests)
     if tagged:
         return tagged, analysis
-    return _by_text(nbk, generated), _analysis_by_heading(nbk)
+    found, text, cell = layout.read(nbk)
+    out: dict[str, Answer] = {}
+    for f in found:
+        ans = _answer(_clean(f.text), f.cell, digests)
+        if f.key not in out or ans.words > out[f.key].words:
+            out[f.key] = ans
+    return out, _answer(_clean(text), cell, digests)
+
+
+def _answer(text: str, cell: int | None, digests: set[int]) -> Answer:
+    tool = tool_written(text)
+    return Answer(text, cell, tool or (cell is not None and cell in digests), tool)
+
+
+@functools.cache
+def _tool_shingles() -> frozenset[tuple[str, ...]]:
+    """4-word shingles of every sentence ``mnistlab notebook`` can write (numbers and fields as ``#``)."""
+    out = set()
+    for text in lab.tool_texts():
+        words = _tokens(re.sub(r"\{[^{}]*\}", " 0 ", text))
+        out |= {tuple(words[i:i + 4]) for i in range(max(0, len(words) - 3))}
+    return frozenset(out)
+
+
+def _tokens(text: str) -> list[str]:
+    return ["#" if re.fullmatch(r"\d+", w) else w for w in norm(text).split()]
+
+
+def tool_written(text: str, share: float = 0.7) -> bool:
+    """Whether ``text`` is, for the most part, sentences ``mnistlab notebook`` writes (read from the text,
+    whatever the notebook's metadata says): at least ``share`` of its 4-word shingles are the tool's."""
+    words = _tokens(text)
+    if len(words) < 15:  # a short answer ("one epoch is one full pass over the data") is anyone's
+        return False
+    sh = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
+    known = _tool_shingles()
+    return sum(s in known for s in sh) >= share * len(sh)
 
 
 def _generated(nbk: Notebook) -> set[int]:
@@ -71,40 +104,9 @@ def _generated(nbk: Notebook) -> set[int]:
 
 
 def _clean(text: str) -> str:
-    text = re.sub(r"^\s*\**\s*(réponse|reponse|answer)\s*\**\s*:?\s*\**", "", text.strip(), flags=re.I)
+    """The answer without its "Réponse :" label (bold or not, singular or plural); "" for a placeholder."""
+    text = re.sub(r"^[\s*_>]*(?:r[ée]ponses?|answers?|rép\.)\s*(?:\d+\s*)?[*_]*\s*[:：.\-–]?\s*[*_]*\s*", "",
+                  text.strip(), flags=re.I)
     text = text.strip()
     n = norm(text)
     return "" if not n or any(n.startswith(norm(p)) for p in PLACEHOLDERS) else text
-
-
-def _by_text(nbk: Notebook, generated: set[int]) -> dict[str, Answer]:
-    lines: list[tuple[int, str]] = [(i, ln) for i, src, _ in nbk.markdown for ln in src.split("\n")]
-    normed = [norm(ln) if len(ln) < 2000 else "" for _, ln in lines]
-    keys = {}
-    for q in lab.questions():
-        probe = norm(q.text)[:45]
-        for pos, text in enumerate(normed):
-            if probe and probe in text and pos not in keys.values():
-                keys[q.key] = pos
-                break
-    starts = sorted(keys.values())
-    out = {}
-    for key, pos in keys.items():
-        end = next((s for s in starts if s > pos), len(lines))
-        body, cells = [], set()
-        for cell, ln in lines[pos + 1:end]:
-            if ln.lstrip().startswith("#"):
-                break
-            body.append(ln)
-            if ln.strip():
-                cells.add(cell)
-        out[key] = Answer(_clean("\n".join(body)), lines[pos][0], bool(cells) and cells <= generated)
-    return out
-
-
-def _analysis_by_heading(nbk: Notebook) -> Answer:
-    for index, src, _ in nbk.markdown:
-        first, _, rest = src.strip().partition("\n")
-        if first.lstrip().startswith("#") and re.search(r"analy", norm(first)):
-            return Answer(_clean(rest), index)
-    return Answer("")

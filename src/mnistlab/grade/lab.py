@@ -74,3 +74,86 @@ def generated_marker() -> str:
     from mnistlab.notebook import GENERATED_KEY
 
     return GENERATED_KEY
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of the lab that has questions: id (``ex1.4``), exercise, number, its titles (fr, en)."""
+
+    id: str
+    exercise: str
+    number: int
+    titles: tuple[str, ...]
+    step: str = ""  # the lab step whose code the section shows
+
+
+@functools.cache
+def sections() -> tuple[Section, ...]:
+    """The lab's numbered sections (``ex1.1`` ... ``ex2.7``), with their French and English titles."""
+    from mnistlab import lab
+    from mnistlab.lab import plan
+
+    titles: dict[str, list[str]] = {}
+    for c in lab.cells(None):
+        if c.kind == "markdown" and not c.question and c.source.lstrip().startswith("#"):
+            titles.setdefault(c.section, []).append(c.source.strip().split("\n", 1)[0].lstrip("#").strip())
+    out = []
+    for sid, sec in plan.load().sections.items():
+        ex, _, num = sid.partition(".")
+        if num.isdigit():
+            out.append(Section(sid, ex, int(num), (*titles.get(sid, [])[:1], sec.en), sec.step or ""))
+    return tuple(out)
+
+
+@functools.cache
+def question_texts() -> dict[str, tuple[str, ...]]:
+    """Each question's words in every language the lab is given in (French first)."""
+    from mnistlab.report import questionnaire
+
+    en = {q.key: q.quote("en") for q in questionnaire.load().questions}
+    return {q.key: tuple(t for t in (q.text, en.get(q.key, "")) if t) for q in questions()}
+
+
+@functools.cache
+def tool_texts() -> tuple[str, ...]:
+    """Every sentence ``mnistlab notebook`` can write into an answer: the words files and the questions'
+    explanations, with their ``{fields}`` left in (the grader reads them as placeholders)."""
+    from mnistlab import i18n
+    from mnistlab.report import questionnaire
+
+    out: list[str] = []
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(i18n.words())
+    for q in questionnaire.load().questions:
+        out += [q.explanation("fr"), q.explanation("en")]
+    return tuple(out)
+
+
+@functools.cache
+def prose_lines() -> frozenset[str]:
+    """The lab's own Markdown lines (text a student copies from the lab is not an answer)."""
+    from mnistlab import lab
+
+    return frozenset(ln for c in lab.cells(None) if c.kind == "markdown" for ln in c.source.split("\n"))
+
+
+@functools.cache
+def code_section(block: str) -> str | None:
+    """The numbered section (``ex1.4``) whose code the lab's code block ``block`` is, None for the set-up."""
+    from mnistlab import lab
+
+    ids = {s.id for s in sections()}
+    for c in lab.cells(None):
+        if c.kind == "code" and c.name == block:
+            return c.section if c.section in ids else None
+    return None

@@ -40,7 +40,7 @@ def figures(outputs: list) -> int:
 
 def errors(outputs: list) -> list[str]:
     """``ename: evalue`` of each error output."""
-    return [f"{_str(o.get('ename'))}: {_str(o.get('evalue'))[:200]}" for o in outputs
+    return [_ANSI.sub("", f"{_str(o.get('ename'))}: {_str(o.get('evalue'))}")[:200] for o in outputs
             if isinstance(o, dict) and o.get("output_type") == "error"]
 
 
@@ -87,12 +87,42 @@ def printed_accuracy(txt: str) -> float | None:
     """The last accuracy a ``print`` wrote (``Test accuracy: 0.9739``), not a Keras progress line."""
     value = None
     for line in txt.split("\n"):
-        if " - " in line or "step" in line:
+        if " - " in line or "step" in line or re.search(r"(?i)\bval", line):
             continue
         m = _PRINTED.search(line)
         if m:
             value = float(m.group(1))
     return value
+
+
+def result_text(outputs: list) -> str:
+    """The text/plain of a cell's ``execute_result`` (the value of its last expression)."""
+    for out in outputs if isinstance(outputs, list) else []:
+        if isinstance(out, dict) and out.get("output_type") == "execute_result":
+            data = out.get("data")
+            if isinstance(data, dict):
+                return _str(data.get("text/plain"))
+    return ""
+
+
+_ACTIVATION = re.compile(r"(?i)\b(leaky[_ ]?relu|sigmoid|sigmoïde|tanh|relu)\b[^\d\n]{0,40}?(\d*\.\d+|\d+,\d+)\s*(%?)")
+
+
+def activation_lines(txt: str) -> dict[str, float] | None:
+    """``relu : 0.8762`` lines (a loop over the activations), at least two of them, as {name: accuracy}."""
+    found: dict[str, float] = {}
+    for line in txt.split("\n"):
+        if " - " in line and "step" in line:
+            continue
+        m = _ACTIVATION.search(line)
+        if m:
+            name = m.group(1).lower().replace(" ", "_").replace("ï", "i")
+            name = "leaky_relu" if name.startswith("leaky") else name
+            x = float(m.group(2).replace(",", "."))
+            x = x / 100 if m.group(3) or x > 1 else x
+            if 0 < x <= 1:
+                found[name] = x
+    return found if len(found) >= 2 else None
 
 
 def summary_params(txt: str) -> int | None:
@@ -107,6 +137,12 @@ def summary_params(txt: str) -> int | None:
 def tf_version(txt: str) -> str | None:
     """The TensorFlow version printed (``TensorFlow version: 2.16.1``)."""
     m = _TF.search(txt)
+    return m.group(1) if m else None
+
+
+def bare_version(txt: str) -> str | None:
+    """A version printed alone on its line (``print(tf.__version__)`` writes ``2.16.1``)."""
+    m = re.search(r"(?m)^\s*(\d+\.\d+\.\d+\S*)\s*$", txt)
     return m.group(1) if m else None
 
 

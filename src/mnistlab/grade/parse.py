@@ -8,10 +8,12 @@ Tolerant of the ways students write the lab's code: aliases (``from ... import D
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass, field
 
-from mnistlab.grade import outputs
+from mnistlab.grade import outputs, printed
 
 LAYERS = ("Input", "InputLayer", "Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "MaxPool2D",
           "LeakyReLU", "BatchNormalization", "Reshape")
@@ -19,6 +21,7 @@ _POS = {"Dense": ("units", "activation"), "Conv2D": ("filters", "kernel_size", "
         "dilation_rate", "groups", "activation"), "Dropout": ("rate",), "MaxPooling2D": ("pool_size",),
         "MaxPool2D": ("pool_size",), "LeakyReLU": ("negative_slope",), "Input": ("shape",), "InputLayer": ("shape",)}
 _FIT_POS = ("x", "y", "batch_size", "epochs")
+EXTRA = "extra:"  # the prefix of a step holding a student's own further experiment (never graded)
 _COMPILE_POS = ("optimizer", "loss")
 
 
@@ -55,7 +58,11 @@ class Step:
     lines: dict[str, str] = field(default_factory=dict)  # setting -> "cell N: the line of code"
     fit_log: list[dict[str, float]] = field(default_factory=list)
     evaluate: dict[str, float] = field(default_factory=dict)
-    printed_accuracy: float | None = None
+    printed_accuracy: float | None = None  # its test accuracy as printed
+    printed: dict[str, float] = field(default_factory=dict)  # kind (test, val_split, val_test) -> value,
+    # from a print of a variable whose origin the code shows (:mod:`~mnistlab.grade.printed`)
+    rounding: dict[str, float] = field(default_factory=dict)  # kind -> half the last digit printed
+    errors: list[str] = field(default_factory=list)  # "cell N: ename: evalue" of its cells
     summary_params: int | None = None
     figures: int = 0
     activations: dict[str, float] | None = None
@@ -78,6 +85,8 @@ class Notebook:
     markdown: list[tuple[int, str, dict]]  # (cell index, source, cell metadata)
     metadata: dict
     cell_ids: list[str | None]
+    code_cells: list[int] = field(default_factory=list)  # the notebook index of each code cell
+    names: dict[int, frozenset[str]] = field(default_factory=dict)  # cell index -> names and attributes used
 
 
 def source(cell: dict) -> str:
@@ -92,7 +101,7 @@ def read(nb: dict) -> Notebook:
     """Read notebook JSON (already checked by :mod:`~mnistlab.grade.submissions`) as the lab's steps."""
     cells = nb.get("cells", [])
     state = _State()
-    code, code_ids, counts, errs, md, ids = [], [], [], [], [], []
+    code, code_ids, counts, errs, md, ids, where = [], [], [], [], [], [], []
     tf_version = n_train = None
     for i, cell in enumerate(cells):
         ids.append(cell.get("id") if isinstance(cell.get("id"), str) else None)
@@ -104,36 +113,63 @@ def read(nb: dict) -> Notebook:
             continue
         src = source(cell)
         code.append(src)
+        where.append(i)
         code_ids.append(ids[-1])
         count = cell.get("execution_count")
         counts.append(count if isinstance(count, int) else None)
         outs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
         errs += [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
         txt = outputs.text(outs)
-        tf_version = tf_version or outputs.tf_version(txt)
+        tf_version = tf_version or outputs.tf_version(txt) or (outputs.bare_version(txt) if "__version__" in src
+                                                               else None)
         n_train = n_train or outputs.n_train(txt)
         step, own = state.cell(i, len(code), src)
+        firm = printed.match(state.specs, txt)
+        if state.result is not None:
+            firm += printed.match([state.result], outputs.result_text(outs))
+        for name, kind, value, half in firm:
+            st = state.steps.setdefault(name, Step(name))
+            st.printed[kind] = value
+            st.rounding[kind] = half
+            if kind == "test":
+                st.printed_accuracy = value
         if step is not None:
-            _outputs(state.steps.setdefault(step, Step(step)), i, outs, txt, fill_only=not own)
+            st = state.steps.setdefault(step, Step(step))
+            st.errors += [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
+            _outputs(st, i, outs, txt, fill_only=not own, printed_too=not firm and "test" not in st.printed)
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
-                    nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids)
+                    nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids, where, state.called)
 
 
-def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False) -> None:
-    """Add a cell's outputs to its step; a cell only placed after the step (``fill_only``) overrides nothing."""
+def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False, printed_too: bool = True) -> None:
+    """Add a cell's outputs to its step; a cell only placed after the step (``fill_only``) overrides nothing;
+    an accuracy printed by code the grader could not follow counts only with ``printed_too``."""
     if not st.cells or st.cells[-1] != index:  # cells come in order: the last one is enough (linear)
         st.cells.append(index)
     st.figures += outputs.figures(outs)
     log = outputs.fit_log(txt)
     found = {"fit_log": log, "evaluate": {} if log else outputs.evaluate(txt),
-             "printed_accuracy": outputs.printed_accuracy(txt), "summary_params": outputs.summary_params(txt),
-             "activations": outputs.printed_dict(txt), "matrix_sum": outputs.matrix_sum(txt)}
+             "printed_accuracy": outputs.printed_accuracy(txt) if printed_too else None,
+             "summary_params": outputs.summary_params(txt),
+             "activations": outputs.printed_dict(txt) or outputs.activation_lines(txt),
+             "matrix_sum": outputs.matrix_sum(txt)}
     for key, value in found.items():
         if value is not None and value != {} and value != [] and not (fill_only and getattr(st, key) not in
                                                                       (None, {}, [])):
             setattr(st, key, value)
+
+
+def line_key(line: str) -> str:
+    """A code line with comments and all whitespace removed."""
+    try:
+        toks = [t.string for t in tokenize.generate_tokens(io.StringIO(line).readline)
+                if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                                  tokenize.DEDENT, tokenize.ENDMARKER)]
+        return "".join(toks)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return re.sub(r"\s+", "", line.split("#", 1)[0])
 
 
 def parse_code(src: str) -> ast.Module | None:
@@ -154,12 +190,20 @@ class _State:
         self.aliases: dict[str, str] = {}  # local name -> the Keras name it stands for
         self.models: dict[str, str] = {}  # variable -> step
         self.histories: dict[str, str] = {}
+        self.owners: dict[str, str] = {}  # step -> the variable of its first model
+        self.called: dict[int, frozenset[str]] = {}  # cell index -> the names and attributes its code uses
+        self.constants: dict[str, ast.Constant] = {}  # NAME = number assignments seen so far
+        self.validations: dict[str, tuple[str, str]] = {}  # history variable -> (step, val_split / val_test)
+        self.tracker = printed.Tracker()
+        self.specs: list = []  # this cell's prints, as patterns over its output
+        self.result = None  # this cell's last expression, as a pattern over its execute_result
         self.exercise = "ex1"
         self.last: str | None = None
 
     def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
         """(the step the cell's outputs go to, whether the cell's code names that step)."""
         tree = parse_code(src)
+        self.specs, self.result = [], None
         if tree is None:
             return self.last, False
         lines = src.split("\n")
@@ -180,7 +224,27 @@ class _State:
             step = self._statement(node, id(node) in in_loop, number, lines)
             if step:
                 found.append(step)
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            self.tracker.assign(node, self.models, self.validations)
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and isinstance(node.value, ast.Constant) and isinstance(node.value.value, (int, float))):
+                self.constants[node.targets[0].id] = node.value  # EPOCHS = 5, read where fit(epochs=EPOCHS)
+            if isinstance(node, ast.Expr) and id(node) not in in_loop:
+                spec = self.tracker.pattern(node.value, self.models, self.validations)
+                if spec:
+                    self.specs.append(spec)
+        last = tree.body[-1] if tree.body else None
+        if isinstance(last, ast.Expr) and not (isinstance(last.value, ast.Call) and isinstance(
+                last.value.func, ast.Name) and last.value.func.id == "print"):
+            origin = self.tracker.origin(last.value, self.models, self.validations)
+            if origin:
+                self.result = (re.compile(r"^\s*(.+?)\s*$"), [origin])
+        names, attrs = set(), set()
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+            elif isinstance(n, ast.Attribute):
+                attrs.add(n.attr)
+        self.called[index] = frozenset(names | attrs)
         if names & {"confusion_matrix", "ConfusionMatrixDisplay"} or {"confusion_matrix",
                                                                        "ConfusionMatrixDisplay"} & set(
                                                                            self.aliases.values()) & names:
@@ -223,6 +287,10 @@ class _State:
                 value.args[0], (ast.List, ast.Tuple)) else [])]
             layers = [ly for ly in layers if ly is not None]
             step = self._model_step(target.id, layers, in_loop)
+            owner = self.owners.setdefault(step, target.id)
+            if (owner != target.id and "epochs" in self.steps.get(step, Step(step)).settings and not in_loop
+                    and step != "ex2.activations"):
+                step = EXTRA + step  # a model of the student's own, once the step's is trained: not the lab's
             self.models[target.id] = step
             st = self.steps.setdefault(step, Step(step))
             if not st.layers:
@@ -245,7 +313,7 @@ class _State:
             args = _args(value, _COMPILE_POS)
             for key in ("optimizer", "loss"):
                 if key in args and key not in st.settings:
-                    st.settings[key] = _optimizer(args[key]) if key == "optimizer" else _value(args[key])
+                    st.settings[key] = _optimizer(args[key]) if key == "optimizer" else _loss(args[key])
                     st.lines[key] = _line(args[key], number, lines)
         elif method == "fit":
             args = _args(value, _FIT_POS)
@@ -258,13 +326,17 @@ class _State:
                     args["batch_size"] = flow["batch_size"]
             for key in ("epochs", "batch_size"):
                 if key in args:
-                    st.settings[key], st.lines[key] = _value(args[key]), _line(args[key], number, lines)
+                    st.settings[key] = _value(self.constants.get(args[key].id, args[key]) if isinstance(
+                        args[key], ast.Name) else args[key])
+                    st.lines[key] = _line(args[key], number, lines)
             val = ("split " + str(_value(args["validation_split"])) if "validation_split" in args else
                    "data " + _compact(args["validation_data"]) if "validation_data" in args else "none")
             node = args.get("validation_split", args.get("validation_data", value))
             st.settings["validation"], st.lines["validation"] = val, _line(node, number, lines)
             if isinstance(target, ast.Name):
                 self.histories[target.id] = step
+                self.validations[target.id] = (step, "val_split" if val.startswith("split") else
+                                               "val_test" if "test" in val.lower() else "val_data")
         elif method != "evaluate" and method not in ("summary", "predict"):
             return None
         return step
@@ -358,6 +430,17 @@ def _optimizer(node: ast.expr):
         return name + (f"({', '.join(f'{k}={v}' for k, v in sorted(kw.items()))})" if kw else "")
     v = _value(node)
     return v.lower() if isinstance(v, str) else v
+
+
+def _loss(node: ast.expr):
+    """``'categorical_crossentropy'``; ``CategoricalCrossentropy()`` or ``losses.categorical_crossentropy`` the
+    same name (the class's CamelCase as snake_case)."""
+    if isinstance(node, ast.Call) and not node.args and not node.keywords:
+        node = node.func
+    if isinstance(node, (ast.Attribute, ast.Name)):
+        name = node.attr if isinstance(node, ast.Attribute) else node.id
+        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
+    return _value(node)
 
 
 def _first(v):

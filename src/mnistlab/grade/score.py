@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from mnistlab.grade import answers as answersmod
 from mnistlab.grade import bands as bandmod
-from mnistlab.grade import checks
+from mnistlab.grade import checks, parse, printed
 from mnistlab.grade.parse import Notebook
 from mnistlab.grade.rubric import Item, Rubric
 from mnistlab.grade.words import say
@@ -57,6 +57,8 @@ def grade(nbk: Notebook, rubric: Rubric, bands: dict, lang: str = "fr") -> Grade
     flags += checks.dataset(nbk, bands, th["band_margin"], lang)
     differ = {}
     for name, st in nbk.steps.items():
+        if st.errors:  # an error is an error (cell-errors names it), not a setting
+            continue
         diffs = checks.settings(st, ref.steps.get(name), lang)
         if diffs:
             differ[name] = diffs
@@ -67,6 +69,7 @@ def grade(nbk: Notebook, rubric: Rubric, bands: dict, lang: str = "fr") -> Grade
     marks, values = [], {}
     for item in rubric.items:
         marks.append(_mark(item, nbk, answers, analysis, bands, th, differ, values))
+    flags += checks.missing(nbk, rubric, marks, lang)
     return Graded(marks, flags, answers, analysis, values, generated)
 
 
@@ -77,14 +80,17 @@ def _mark(item: Item, nbk: Notebook, answers, analysis, bands, th, differ, value
         needs_code = ref is not None and bool(ref.layers or ref.settings)
         if st is None or (needs_code and not (st.layers or st.settings)):
             return Mark(item.id, 0.0, item.points, "code.missing")
+        kept = item.points if item.points_if_settings_differ is None else item.points_if_settings_differ
+        if st.errors:
+            return Mark(item.id, kept, item.points, "code.error", {"error": st.errors[0]})
         if item.step in differ:
-            kept = item.points if item.points_if_settings_differ is None else item.points_if_settings_differ
             return Mark(item.id, kept, item.points, "code.differs", {"diffs": "; ".join(differ[item.step])})
         return Mark(item.id, item.points, item.points, "code.ok")
     if item.kind == "outputs":
         have = {"summary": st is not None and st.summary_params is not None,
                 "fit_log": st is not None and bool(st.fit_log),
-                "evaluate": st is not None and (bool(st.evaluate) or st.printed_accuracy is not None)}
+                "evaluate": st is not None and (bool(st.evaluate) or st.printed_accuracy is not None
+                                                or "test" in st.printed)}
         missing = [n for n in item.needs if not have[n]]
         figures = st.figures if st else 0
         if figures < item.figures:
@@ -97,10 +103,12 @@ def _mark(item: Item, nbk: Notebook, answers, analysis, bands, th, differ, value
         return _results(item, st, bands, th, differ, values)
     if item.kind in ("answer", "fact"):
         ans = answers.get(item.id)
+        if item.kind == "fact" and ans is not None and ans.words:
+            mark = _fact(item, ans, nbk, th)  # a right number needs no sentence around it ("0.9773")
+            if mark.say == "fact.ok" or ans.words >= th["answer_min_words"]:
+                return mark
         if ans is None or ans.words < th["answer_min_words"]:
             return Mark(item.id, 0.0, item.points, "answer.missing")
-        if item.kind == "fact":
-            return _fact(item, ans, nbk, th)
         if ans.generated:
             return Mark(item.id, item.points, item.points, "answer.generated", review=True)
         return Mark(item.id, item.points, item.points, "answer.ok", {"words": ans.words}, review=True)
@@ -110,20 +118,7 @@ def _mark(item: Item, nbk: Notebook, answers, analysis, bands, th, differ, value
     return Mark(item.id, 0.0, item.points, "analysis.short", {"words": words, "min": th["analysis_min_words"]})
 
 
-def value(st, metric: str) -> float | None:
-    """The student's value of ``metric`` for a step (from their outputs), None when not shown."""
-    if st is None:
-        return None
-    if metric == "test_accuracy":
-        return st.evaluate.get("accuracy", st.printed_accuracy)
-    if metric == "test_loss":
-        return st.evaluate.get("loss")
-    if metric.startswith("final_") and st.fit_log:
-        return st.fit_log[-1].get(metric[len("final_"):])
-    if metric.startswith(("val_accuracy.", "test_accuracy.")) and st.activations:
-        want = metric.split(".", 1)[1].replace("_", "")
-        return next((v for k, v in st.activations.items() if k.lower().replace("_", "") == want), None)
-    return None
+value = printed.value  # the student's value of a metric (kept here for the callers of score)
 
 
 def _results(item: Item, st, bands, th, differ, values) -> Mark:
@@ -137,7 +132,9 @@ def _results(item: Item, st, bands, th, differ, values) -> Mark:
     lo_key, hi_key = th["band_low"], th["band_high"]
     if "loss" in item.metric:
         lo_key, hi_key = _MIRROR[hi_key], _MIRROR[lo_key]
-    lo, hi = b[lo_key] - th["band_margin"], b[hi_key] + th["band_margin"]
+    printed = next((k for k, x in (st.printed.items() if st is not None else ()) if x == v), None)
+    slack = th["band_margin"] + (st.rounding.get(printed, 0.0) if printed else 0.0)  # "0.97" printed: +- 0.005
+    lo, hi = b[lo_key] - slack, b[hi_key] + slack
     args = {"value": v, "low_name": lo_key.upper(), "low": b[lo_key], "high_name": hi_key.upper(),
             "high": b[hi_key], "n": int(b["n"])}
     say = "results.in" if lo <= v <= hi else "results.below" if v < lo else "results.above"
@@ -180,7 +177,6 @@ def _fact(item: Item, ans, nbk: Notebook, th) -> Mark:
     st = nbk.steps.get(item.step)
     expected = None
     if item.fact == "params" and st is not None:
-        from mnistlab.grade import parse
         expected = st.summary_params or (parse.count_params(st.layers) if st.layers else None)
     elif item.fact == "test_accuracy":
         expected = value(st, "test_accuracy")
@@ -208,6 +204,8 @@ def _fact(item: Item, ans, nbk: Notebook, th) -> Mark:
     args = {"quoted": quoted if quoted is not None else "", "expected": expected}
     if quoted is None:
         return Mark(item.id, 0.0, item.points, "fact.noquote", args, review=True)
+    if item.fact == "tf_version" and isinstance(quoted, str) and expected.startswith(quoted + "."):
+        quoted = expected  # "2.16" for 2.16.1: the version, told to the minor number
     ok = quoted == expected if isinstance(expected, str) or isinstance(expected, int) else _near(
         quoted, expected, th["fact_tolerance"])
     return Mark(item.id, item.points if ok else 0.0, item.points, "fact.ok" if ok else "fact.wrong", args,

@@ -3,25 +3,26 @@
 Three measures, each a Jaccard index or a count over what the two students wrote themselves:
 
 - code: the set of their code lines (whitespace and comments dropped) minus every line of the lab's own code;
-- answers: 5-word shingles of their answers and analysis, minus what ``mnistlab notebook`` wrote
+- answers: 5-word shingles of their answers and analysis, minus the sentences ``mnistlab notebook`` writes
+  (recognised from the text, whatever the notebook's metadata says)
   (for code and answers, what more than half of the class wrote is dropped too: the lab's text, copied);
 - numbers: the loss values of their fit logs, to 4 decimals, at the same step and epoch: a pair is shown when
   most of them are equal (a few can agree by chance; whole curves of independent trainings never do). Two
   executions of ``mnistlab notebook`` with the same seed on the same software can agree, so a pair where both
-  notebooks were written by the tool is not counted on numbers.
+  notebooks are the tool's (a quarter of their answers or more in its sentences, and code run seeded and
+  deterministic, as its set-up cell does) is not compared at all: the same tool writes the same notebook
+  (its measured answers too). Nothing here reads the notebook's metadata, which the student can edit.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import re
-import tokenize
 from dataclasses import dataclass
 
 from mnistlab.grade import answers as answersmod
 from mnistlab.grade import lab
-from mnistlab.grade.parse import Notebook
+from mnistlab.grade.parse import Notebook, line_key
 
 
 @dataclass
@@ -48,17 +49,6 @@ class Fingerprint:
     generated: bool
 
 
-def line_key(line: str) -> str:
-    """A code line with comments and all whitespace removed."""
-    try:
-        toks = [t.string for t in tokenize.generate_tokens(io.StringIO(line).readline)
-                if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                                  tokenize.DEDENT, tokenize.ENDMARKER)]
-        return "".join(toks)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return re.sub(r"\s+", "", line.split("#", 1)[0])
-
-
 @functools.cache
 def _lab_lines() -> frozenset[str]:
     from mnistlab.grade import checks
@@ -74,41 +64,32 @@ MAX_EPOCHS = 200  # fit-log epochs kept per step (the lab fits 5 to 10)
 
 
 def fingerprint(student: str, nbk: Notebook, answers: dict, analysis) -> Fingerprint:
-    """What is kept of one submission for the class-wide comparison: bounded (:data:`MAX_LINES`,
-    :data:`MAX_WORDS`, :data:`MAX_EPOCHS`) so that a class's fingerprints stay small whatever they hold."""
-    tool = _tool_written(nbk)
+    """What ``student`` wrote, read from the notebook's content only (its metadata is the student's to edit);
+    bounded (:data:`MAX_LINES`, :data:`MAX_WORDS`, :data:`MAX_EPOCHS`) so that a class's fingerprints stay
+    small whatever they hold."""
     own: set[str] = set()
     lab_lines = _lab_lines()
-    for i, src in enumerate(nbk.code):
-        if i in tool:
-            continue
+    for src in nbk.code:
         for ln in src.split("\n"):
             key = line_key(ln)
             if key and key not in lab_lines:
                 own.add(key)
         if len(own) >= MAX_LINES:
             break
-    texts = {k: a.text for k, a in answers.items() if not a.generated and a.text}
-    if analysis.text and not analysis.generated:
+    texts = {k: a.text for k, a in answers.items() if not a.tool and a.text}
+    if analysis.text and not analysis.tool:
         texts["analysis"] = analysis.text
     words = answersmod.norm(" ".join(texts.values())).split()[:MAX_WORDS]
     shingles = {tuple(words[i:i + 5]) for i in range(max(0, len(words) - 4))}
     numbers = {(step, n, k): f"{v:.4f}" for step, st in nbk.steps.items()
                for n, epoch in enumerate(st.fit_log[:MAX_EPOCHS], 1) for k, v in epoch.items()}
-    generated = any(a.generated for a in answers.values())
+    # written by the tool, as its text shows, and executed seeded and deterministic (its set-up cell): two such
+    # executions give equal curves and equal code
+    code = "\n".join(nbk.code)
+    seeded = bool(re.search(r"enable_op_determinism\s*\(", code) and re.search(r"set_(?:random_)?seed\s*\(", code))
+    answered = [a for a in answers.values() if a.text]
+    generated = seeded and bool(answered) and sum(a.tool for a in answered) >= len(answered) / 4
     return Fingerprint(student, own, shingles, len(words), numbers, texts, generated)
-
-
-def _tool_written(nbk: Notebook) -> set[int]:
-    """Code cells ``mnistlab notebook`` wrote and the student left as written (by index among code cells)."""
-    import hashlib
-
-    meta = nbk.metadata.get(lab.generated_marker())
-    written = meta.get("generated_code") if isinstance(meta, dict) else None
-    if not isinstance(written, dict):
-        return set()
-    return {i for i, (cid, src) in enumerate(zip(nbk.code_ids, nbk.code, strict=True))
-            if cid in written and hashlib.sha256(src.encode()).hexdigest()[:16] == written[cid]}
 
 
 def pairs(prints: list[Fingerprint], th: dict) -> list[Pair]:
@@ -138,18 +119,19 @@ def _jaccard(a: set, b: set) -> float:
 
 def _compare(a: Fingerprint, b: Fingerprint, th: dict) -> list[Pair]:
     found = []
-    if min(len(a.lines), len(b.lines)) >= th["similar_code_min_lines"]:
+    both_tool = a.generated and b.generated
+    if not both_tool and min(len(a.lines), len(b.lines)) >= th["similar_code_min_lines"]:
         j = _jaccard(a.lines, b.lines)
         if j >= th["similar_code"]:
             common = sorted(a.lines & b.lines)[:8]
             found.append(Pair(a.student, b.student, "code", j, [("code", ln, ln) for ln in common]))
-    if min(a.words, b.words) >= th["similar_answers_min_words"]:
+    if not both_tool and min(a.words, b.words) >= th["similar_answers_min_words"]:
         j = _jaccard(a.shingles, b.shingles)
         if j >= th["similar_answers"]:
             keys = [k for k in a.answers if k in b.answers and _jaccard(_sh(a.answers[k]), _sh(b.answers[k])) > .5]
             found.append(Pair(a.student, b.student, "answers", j,
                               [(k, a.answers[k][:300], b.answers[k][:300]) for k in keys[:5]]))
-    if not (a.generated and b.generated):
+    if not both_tool:
         both = [k for k in a.numbers if k in b.numbers and k[2] in ("loss", "val_loss")]
         same = [k for k in both if a.numbers[k] == b.numbers[k]]
         if len(same) >= th["similar_numbers"] and len(same) >= th["similar_numbers_fraction"] * len(both):

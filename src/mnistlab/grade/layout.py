@@ -1,0 +1,459 @@
+"""Where a hand-written notebook answers each of the lab's questions, whatever its layout.
+
+The notebook is read as one list of lines, in order: its Markdown lines and the comments of its code cells
+(Markdown table rows become ``first cell: other cells``). A line is an *anchor* when it names a question:
+
+- by the question's words (French or English, copied or retyped with small changes), in a heading, a list
+  item or a sentence; what follows the question on its line starts the answer;
+- by a label: ``**Q1.**``, ``Q3 :``, ``Question 2)``, ``Q4.1`` (section 4, question 1), ``Q1.4.1``;
+- by a number: ``1. ...`` in a numbered list that answers a numbered list of questions given just before
+  (answer i goes to question i of that list), or under a "Réponses" heading.
+
+A bare label or number ("Q3") is the third question of the section in force: the last section heading
+(its title, or ``Partie 4`` / ``Étape 5`` / ``4.`` under an exercise), or the section of the last question
+named by its words; labels that start again at 1 with no heading move on to the next section. The answer is
+the text from the anchor up to the next anchor or heading (Markdown answers run over cells; a comment answer
+stays in its code cell). The personal analysis is the text under a heading (``#``, bold, or a short line)
+naming the analysis or a conclusion.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import tokenize
+import unicodedata
+from dataclasses import dataclass
+
+from mnistlab.grade import lab
+from mnistlab.grade import parts as partsmod
+from mnistlab.grade.parse import Notebook
+
+_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]ponse|answer|a(?=\d{1,2}\s*[:.)]))\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
+                    r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
+_EXERCISE_LABEL = re.compile(r"^ex(?:ercice|ercise)?\s*\.?\s*([12])\s*[-:,.]?\s*", re.I)
+_NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
+_EXERCISE = re.compile(r"\b(?:exercice|exercise|ex)\s*\.?\s*([12])\b", re.I)
+_SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
+_ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
+_PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
+_NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
+_ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|conclusion)"
+                            r"\s*(?:\([^)]*\))?\s*:", re.I)  # "Analyse personnelle : ..." on one line
+_ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
+_DECOR = " \t*_#>|`~-"
+
+
+@dataclass
+class Line:
+    """One line of the notebook's prose: its cell, its text, whether it is a code comment."""
+
+    cell: int
+    text: str
+    comment: bool = False
+    heading: bool = False
+    code: bool = False  # the mark of a code cell's start (no text)
+
+
+@dataclass
+class Found:
+    """An answer found: its question, its text, the cell it starts in."""
+
+    key: str
+    text: str
+    cell: int
+
+
+def lines(nbk: Notebook) -> list[Line]:
+    """The notebook's Markdown lines and code comments, in notebook order."""
+    md = {i: src for i, src, _ in nbk.markdown}
+    code = dict(zip(nbk.code_cells, nbk.code, strict=False))
+    out: list[Line] = []
+    for cell in sorted(set(md) | set(code)):
+        if cell in md:
+            for raw in md[cell].split("\n"):
+                text = _table_row(raw)
+                if text is None:
+                    continue
+                out.append(Line(cell, text, heading=_is_heading(text)))
+        else:
+            out.append(Line(cell, "", comment=True, code=True))
+            out += [Line(cell, c, comment=True) for c in _comments(code[cell])]
+    return out
+
+
+def _table_row(raw: str) -> str | None:
+    """A Markdown table row as ``first: rest``; None for its separator row."""
+    s = raw.strip()
+    if not (s.startswith("|") and s.count("|") >= 3):
+        return raw
+    cells = [c.strip() for c in s.strip("|").split("|")]
+    if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
+        return None
+    head, rest = cells[0], " ".join(c for c in cells[1:] if c)
+    if re.fullmatch(r"\d{1,2}(?:\.\d{1,2}){0,2}", head):
+        head = "Q" + head
+    return f"{head} : {rest}" if rest else head
+
+
+def _comments(src: str) -> list[str]:
+    """The comments of a code cell, ``#`` removed, one per line."""
+    out = []
+    if "#" not in src:
+        return out
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+            if tok.type == tokenize.COMMENT:
+                out.append(tok.string.lstrip("#").strip())
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        out = [ln.split("#", 1)[1].strip() for ln in src.split("\n") if "#" in ln]
+    return out
+
+
+def _is_heading(text: str) -> bool:
+    s = text.strip()
+    if s.startswith("#"):
+        return True
+    bold = re.fullmatch(r"(\*\*|__)([^*_]{2,80})\1\s*:?", s)
+    return bool(bold) and len(bold.group(2).split()) <= 8 and not _LABEL.match(bold.group(2).strip(" :."))
+
+
+def _bare(text: str) -> str:
+    """The line without Markdown decoration at its start (``**``, ``#``, ``>``, ``-``)."""
+    return text.strip().lstrip(_DECOR).replace("**", "").replace("__", "").strip()
+
+
+class _Questions:
+    """The lab's questions, indexed for matching."""
+
+    def __init__(self) -> None:
+        self.all = lab.questions()
+        self.by_key = {q.key: q for q in self.all}
+        self.texts = {k: [_norm(t) for t in ts] for k, ts in lab.question_texts().items()}
+        self.words = {k: [set(_content(t)) for t in ts] for k, ts in lab.question_texts().items()}
+        self.sections = {s.id: s for s in lab.sections()}
+        self.titles = {s.id: [_NUMBER_WORD.sub("", norm(t)) for t in s.titles] for s in lab.sections()}
+        self.order = [s.id for s in lab.sections() if any(q.section == s.id for q in self.all)]
+
+    def numbered(self, section: str, n: str) -> str | None:
+        """The key of question ``n`` (``"3"``, ``"a"``) of ``section``."""
+        key = f"{section}.{n}"
+        return key if key in self.by_key else None
+
+    def by_words(self, text: str, section: str | None = None) -> tuple[str, str] | None:
+        """(key, the rest of the line after the question) when the line names a question by its words."""
+        n = _norm(text)
+        if len(n) < 12:
+            return None
+        best = None
+        for key, variants in self.texts.items():
+            for v in variants:
+                probe = v[:45]
+                if len(probe) >= 12 and probe in n and (best is None or len(v) > best[1]):
+                    best = (key, len(v))
+        if best is None:
+            return self._retold(text, section)
+        q = self.by_key[best[0]]
+        return best[0], _after_question(text, q.text.count("?"))
+
+    def _retold(self, text: str, section: str | None) -> tuple[str, str] | None:
+        """A question retold in the student's words (a translation, a typo): a line ending with "?" holding most
+        of one question's content words, clearly more than of any other."""
+        line = text.strip().rstrip(" *_")
+        if not line.endswith("?") or len(line.split()) > 40:
+            return None
+        words = set(_content(line))
+        scores = sorted(((2 * len(words & qw) / (len(qw) + len(words)), key) for key, qws in self.words.items()
+                         for qw in qws if qw), reverse=True)  # Dice: a short question does not win by being short
+        if not scores or scores[0][0] < 0.5:
+            return None
+        close = {k for sc, k in scores if sc >= scores[0][0] - 0.1}
+        if len(close) == 1:
+            return scores[0][1], ""
+        near = [k for k in close if self.by_key[k].section in self._around(section)]
+        return (near[0], "") if len(near) == 1 else None
+
+    def _around(self, section: str | None) -> tuple[str, ...]:
+        """The section in force and the next one (where a question retold next most likely belongs)."""
+        if section not in self.order:
+            return ()
+        i = self.order.index(section)
+        return tuple(self.order[i:i + 2])
+
+    def section_of_heading(self, text: str, exercise: str | None) -> tuple[str | None, str | None]:
+        """(exercise, section id) a heading names (either may be None)."""
+        n = _norm(text)
+        head = _NUMBER_WORD.sub("", n)
+        for s in self.sections.values():
+            for tn in self.titles[s.id]:
+                if (len(tn) >= 8 and tn in n) or (len(head) >= 12 and tn.startswith(head)):
+                    if exercise is None or s.exercise == exercise or s.exercise in n:
+                        return s.exercise, s.id
+        ex = None
+        m = _EXERCISE.search(n)
+        if m and re.search(r"exerci|\bex\b", n):
+            ex = "ex" + m.group(1)
+        elif "fashion" in n:
+            ex = "ex2"
+        elif re.search(r"\bmnist\b", n):
+            ex = "ex1"
+        raw = text.strip().lstrip(_DECOR)
+        rest = _EXERCISE.sub(" ", raw).strip(" :–—-") if ex else raw
+        m = _SECTION.search(rest)
+        if m:
+            sid = f"{ex or exercise or 'ex1'}.{m.group(1) or m.group(2)}"
+            if sid in self.sections:
+                return ex or self.sections[sid].exercise, sid
+        return ex, None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def norm(text: str) -> str:
+    """Lower case, no accents, no Markdown or punctuation, single spaces."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+_norm = norm
+
+
+@functools.cache
+def _lab_prose() -> frozenset[str]:
+    return frozenset(n for ln in lab.prose_lines() if (n := norm(ln)))
+
+
+_STOP = frozenset("what which does that this with your from have there pourquoi quelle quels quel quoi dans pour "
+                  "avec elle sont cette votre entre".split())
+
+
+def _content(text: str) -> list[str]:
+    """The words that carry a question's meaning (4 letters or more, not a question word), stems of 5 letters."""
+    return [w[:5] for w in norm(text).split() if len(w) >= 4 and w not in _STOP]
+
+
+def _after_question(text: str, marks: int) -> str:
+    """What follows the question on its line (after its ``marks`` question marks, or a ``:``/``→``)."""
+    if marks:
+        parts = text.split("?", marks)
+        if len(parts) > marks:
+            return parts[marks].strip(" *_:→->|\t")
+        return ""
+    m = re.search(r"(?:\s:|→|->|:\s)\s*(.*)$", text)
+    return m.group(1).strip(" *_") if m else ""
+
+
+def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
+    """(every answer found, in order, the same question possibly more than once; the analysis; its cell)."""
+    qs = _questions()
+    ls = lines(nbk)
+    code_step = {cell: name for name, st in nbk.steps.items() for cell in st.cells}
+    anchors: list[tuple[int, str, str]] = []  # (line index, key, first text)
+    heads: set[int] = set()
+    exercise: str | None = None
+    section: str | None = None
+    used: set[str] = set()  # labels used in the section in force
+    qlist: list[str] = []  # a numbered list of questions not yet answered
+    in_answers = False
+    listing = False  # just under a part's heading, or inside the numbered list that follows it
+    analysis_at: list[int] = []
+    where: list[str | None] = []  # the section in force at each line
+    cues = partsmod.code_sections(nbk)
+    for pos, ln in enumerate(ls):
+        if ln.code and cues.get(ln.cell) and cues[ln.cell] != section:  # questions follow their section's code
+            section, used, qlist = cues[ln.cell], set(), []
+            exercise = section.split(".")[0]
+        where.append(section)
+        if ln.comment and ln.cell in code_step and code_step[ln.cell].startswith("ex2") and exercise != "ex2":
+            exercise = "ex2"
+        if not ln.comment and code_step.get(ln.cell, "").startswith("ex2"):
+            exercise = "ex2"
+        bare = _bare(ln.text)
+        if not bare:
+            continue
+        if ln.comment and len(bare.split()) <= 4 and not _LABEL.match(bare):  # "# Step 2", "# Partie 5"
+            ex, sid = qs.section_of_heading(bare, exercise)
+            if sid:
+                heads.add(pos)
+                exercise = ex or exercise
+                if sid != section:
+                    section, used, qlist = sid, set(), []
+                continue
+        prefixed = _PREFIXED.match(norm(bare))
+        if prefixed and f"{exercise or 'ex1'}.{prefixed.group(1)}" in qs.sections:  # "Step 1 Q: ..."
+            key = qs.numbered(f"{exercise or 'ex1'}.{prefixed.group(1)}", prefixed.group(2) or "1")
+            if key:
+                section, used = qs.by_key[key].section, {key.rsplit(".", 1)[1]}
+                anchors.append((pos, key, bare.split(":", 1)[1].strip(" *_") if ":" in bare else ""))
+                continue
+        if not ln.comment and _ANALYSIS_LINE.match(bare) and len(bare.split()) > 5:  # "Analyse : ..."
+            heads.add(pos)
+            analysis_at.append(pos)
+            continue
+        if (ln.heading and not _LABEL.match(bare)) or (not ln.comment and len(bare.split()) <= 5 and
+                                                       bare.endswith(":") and not _LABEL.match(bare)
+                                                       and not _NUMBERED.match(bare)):
+            named = qs.by_words(bare, section)
+            if named is None:
+                heads.add(pos)
+                if _ANALYSIS.search(bare) and not re.search(r"\bquestion", bare, re.I):
+                    analysis_at.append(pos)
+                ex, sid = qs.section_of_heading(bare, exercise)
+                exercise = ex or exercise
+                if sid and sid != section:
+                    section, used, qlist = sid, set(), []
+                in_answers = bool(_ANSWERS_WORD.match(norm(bare)))
+                listing = bool(sid)  # a numbered list right under a part's heading answers its questions
+                continue
+        named = qs.by_words(bare, section)
+        if named:
+            key, rest = named
+            q = qs.by_key[key]
+            if q.section != section:
+                section, used = q.section, set()
+            exercise = q.section.split(".")[0]
+            anchors.append((pos, key, rest))
+            listed = bool(_NUMBERED.match(bare)) or not rest
+            if listed and not rest:
+                qlist.append(key)
+            else:
+                qlist = []
+            used.add(key.rsplit(".", 1)[1])
+            continue
+        pre = _EXERCISE_LABEL.match(bare)  # "Ex1 Q4.1", "Exercice 2 - Question 3"
+        if pre and _LABEL.match(bare[pre.end():]):
+            exercise, bare = "ex" + pre.group(1), bare[pre.end():]
+        label = _LABEL.match(bare)
+        number = None if label else _NUMBERED.match(bare)
+        listed = number is not None and not ln.comment and listing and norm(bare) not in _lab_prose()
+        if label or (number and (qlist or in_answers or listed)):
+            raw, rest = (label or number).group(1), (label or number).group(2)
+            parts = [p for p in re.split(r"\s*[.\-]\s*", raw.strip()) if p]
+            key = None
+            if len(parts) == 3 and f"ex{parts[0]}.{parts[1]}" in qs.sections:
+                key = qs.numbered(f"ex{parts[0]}.{parts[1]}", parts[2])
+            elif len(parts) == 2:
+                sid = f"{exercise or 'ex1'}.{parts[0]}"
+                key = qs.numbered(sid, parts[1]) if sid in qs.sections else None
+            elif parts:
+                n = parts[0].lower()
+                if qlist and n.isdigit() and 1 <= int(n) <= len(qlist):
+                    key = qlist[int(n) - 1]
+                    if int(n) == len(qlist):
+                        qlist = []
+                else:
+                    if section is None or n in used:
+                        section = _next_section(qs, section, exercise)
+                        used = set()
+                    key = qs.numbered(section, n) if section else None
+            if key:
+                if qlist and key not in qlist:
+                    qlist = []
+                if qs.by_key[key].section != section:
+                    section, used = qs.by_key[key].section, set()
+                used.add(key.rsplit(".", 1)[1])
+                anchors.append((pos, key, rest.strip(" *_:")))
+                listing = listing and number is not None
+                continue
+        if qlist and not in_answers:
+            qlist = []
+        listing = False
+    found = []
+    starts = sorted({p for p, _, _ in anchors} | heads)
+    covered: set[int] = set()
+    for pos, key, rest in anchors:
+        found.append(Found(key, _body(ls, pos, rest, starts, covered), ls[pos].cell))
+    _in_order(found, anchors, ls, starts)
+    found += _todo(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
+    analysis, cell = "", None
+    for pos in analysis_at:
+        head = _bare(ls[pos].text)
+        rest = re.split(r"[:：]", head, maxsplit=1)[1] if ":" in head else ""
+        text = _body(ls, pos, rest, starts)
+        if len(text.split()) > len(analysis.split()):
+            analysis, cell = text, ls[pos].cell
+    return found, analysis, cell
+
+
+@functools.cache
+def _questions() -> _Questions:
+    return _Questions()
+
+
+def _next_section(qs: _Questions, section: str | None, exercise: str | None) -> str | None:
+    """The section after ``section`` that has questions (the first of ``exercise`` when none yet)."""
+    if section is None:
+        return next((s for s in qs.order if exercise is None or s.startswith(exercise + ".")), None)
+    i = qs.order.index(section) if section in qs.order else -1
+    return qs.order[i + 1] if i + 1 < len(qs.order) else None
+
+
+def _in_order(found: list[Found], anchors: list, ls: list[Line], starts: list[int]) -> None:
+    """A run of questions with no answer between them, then as many paragraphs as questions (blank lines or
+    cells apart): the paragraphs answer the questions in order (a list of questions, then the answers
+    unnumbered)."""
+    i = 0
+    while i < len(found):
+        j = i
+        while j + 1 < len(found) and not found[j].text and not anchors[j][2] and anchors[j + 1][0] == next(
+                (s for s in starts if s > anchors[j][0]), None):
+            j += 1
+        if j > i and found[j].text and not anchors[j][2]:
+            paras = _paragraphs(ls, anchors[j][0], starts)
+            if len(paras) == j - i + 1:
+                for k, (cell, text) in enumerate(paras):
+                    found[i + k] = Found(found[i + k].key, text, cell)
+        i = j + 1
+
+
+def _paragraphs(ls: list[Line], pos: int, starts: list[int]) -> list[tuple[int, str]]:
+    """The Markdown paragraphs after line ``pos`` up to the next anchor or heading: (cell, text)."""
+    end = next((s for s in starts if s > pos), len(ls))
+    out: list[tuple[int, list[str]]] = []
+    last_cell = None
+    for ln in ls[pos + 1:end]:
+        if ln.comment:
+            continue
+        if not ln.text.strip():
+            last_cell = None
+            continue
+        if last_cell != ln.cell or not out:
+            out.append((ln.cell, []))
+        out[-1][1].append(ln.text)
+        last_cell = ln.cell
+    return [(cell, "\n".join(lines)) for cell, lines in out]
+
+
+def _todo(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:
+    """The lab's "À faire" items (identify the digits, does validation follow training?) are answered by a
+    sentence in their section that answers no question: such prose (not the lab's own) answers them."""
+    out = []
+    for q in qs.all:
+        if not q.todo or q.key in named:
+            continue
+        text = [ls[p] for p in range(len(ls)) if where[p] == q.section and p not in taken and not ls[p].comment
+                and not ls[p].heading and _norm(ls[p].text) and _norm(ls[p].text) not in _lab_prose()]
+        if len(" ".join(t.text for t in text).split()) >= 4:
+            out.append(Found(q.key, "\n".join(t.text for t in text), text[0].cell))
+    return out
+
+
+def _body(ls: list[Line], pos: int, rest: str, starts: list[int], covered: set[int] | None = None) -> str:
+    """The answer's text: ``rest`` of the anchor's line, then the lines up to the next anchor or heading
+    (of the same kind: Markdown lines for a Markdown anchor, the same cell's comments for a comment)."""
+    anchor = ls[pos]
+    out = [rest] if rest else []
+    end = next((s for s in starts if s > pos), len(ls))
+    for p in range(pos + 1, end):
+        ln = ls[p]
+        if ln.comment != anchor.comment or (anchor.comment and ln.cell != anchor.cell):
+            if anchor.comment:
+                break
+            continue
+        out.append(ln.text)
+        if covered is not None:
+            covered.add(p)
+    if covered is not None:
+        covered.add(pos)
+    return "\n".join(out).strip()

@@ -58,6 +58,7 @@ def isolation() -> str:
     Raises:
         MnistlabError: bubblewrap is missing or cannot run here (one line: how to install it).
     """
+    sandbox.require()  # each time: the probe below is cached, a missing bwrap is refused whatever it said
     return sandbox.capabilities().line
 
 

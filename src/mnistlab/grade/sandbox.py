@@ -108,7 +108,7 @@ def capabilities() -> Capabilities:
         MnistlabError: bwrap is missing, or cannot make its namespaces on this machine (its own message).
     """
     bwrap = require()
-    probe = [bwrap, *_namespaces(), *_filesystem(None, None), "--", "/bin/true"]
+    probe = [bwrap, *_namespaces(), *_filesystem(None, None), "--remount-ro", "/", "--", "/bin/true"]
     try:
         r = subprocess.run(probe, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -152,7 +152,8 @@ def command(limits: Limits, host: Path, *, data: str | None = None, keras_home: 
         cmd += ["--dir", f"{ROOT}/{sub}"]
     cmd += ["--symlink", f"{ROOT}/tmp", "/tmp",
             "--ro-bind", str(host / "in.ipynb"), IN, "--bind", str(host / "out.ipynb"), OUT,
-            "--chdir", f"{ROOT}/work", "--clearenv"]
+            "--chdir", f"{ROOT}/work", "--clearenv",
+            "--remount-ro", "/"]  # the folders bwrap made on its root (/opt, /run...) are not a place to write
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     return [*cmd, "--", *argv]

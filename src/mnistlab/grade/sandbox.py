@@ -143,7 +143,7 @@ def command(limits: Limits, host: Path, *, data: str | None = None, keras_home: 
     bwrap = require()
     env = {"HOME": f"{ROOT}/home", "TMPDIR": f"{ROOT}/tmp", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
            "PYTHONPATH": PACKAGE, "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8", "USER": "student",
-           "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{ROOT}/home/.matplotlib"}
+           "TF_CPP_MIN_LOG_LEVEL": "3", "MPLCONFIGDIR": f"{ROOT}/home/.matplotlib"}  # no MPLBACKEND: inline figures
     if keras_home:
         env["KERAS_HOME"] = KERAS_HOME
     cmd = [bwrap, *_namespaces(), *_filesystem(data, keras_home),

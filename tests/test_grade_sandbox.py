@@ -297,3 +297,14 @@ def test_sigkill_of_the_sandbox_leaves_nothing(tmp_path):
     r = execute.fresh(nb, execute.Settings(timeout_s=6, memory_mb=1500))
     assert r.status == "TIMEOUT"
     assert _host_processes_with(mark) == []
+
+
+def test_without_a_memory_cgroup_the_watchdog_caps_the_tree(monkeypatch):
+    """The fallback where no memory cgroup can be made: the same three children, stopped by the watchdog."""
+    found = sandbox.capabilities()
+    monkeypatch.setattr(sandbox, "capabilities", lambda: sandbox.Capabilities(found.bwrap, "", found.pids, "test"))
+    child = "import time; b = b'x' * (400 << 20); time.sleep(20)"
+    nb = _nb(f"import subprocess, sys\nps = [subprocess.Popen([sys.executable, '-c', {child!r}]) for _ in range(3)]\n"
+             "print([p.wait() for p in ps])")
+    r = execute.fresh(nb, execute.Settings(timeout_s=120, memory_mb=768))
+    assert r.status == "BROKEN" and "together went over the 768 MB memory limit" in r.reason, r.reason

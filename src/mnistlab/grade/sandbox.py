@@ -42,6 +42,7 @@ DATA, KERAS_HOME, PACKAGE = "/data", "/opt/keras-home", "/opt/mnistlab"
 _TOP = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives")
 _CGROUP = Path("/sys/fs/cgroup")
+SHM_MB = 64  # /dev/shm (POSIX shared memory, semaphores), a tmpfs of its own
 _TAIL = 8192  # bytes of output kept in memory, for the reason line
 
 
@@ -52,7 +53,7 @@ class Limits:
     timeout_s: float
     memory_mb: int
     disk_mb: int = 512  # the writable tmpfs (its pages also count as memory)
-    pids: int = 256  # processes and threads (TensorFlow starts dozens of threads)
+    pids: int = 512  # processes and threads (TensorFlow starts dozens of threads, more on more cores)
     log_mb: int = 8  # stdout + stderr kept; the rest is read and dropped
     result_mb: int = 64  # the executed notebook, and any one file written
 
@@ -152,8 +153,10 @@ def command(limits: Limits, host: Path, *, data: str | None = None, keras_home: 
         cmd += ["--dir", f"{ROOT}/{sub}"]
     cmd += ["--symlink", f"{ROOT}/tmp", "/tmp",
             "--ro-bind", str(host / "in.ipynb"), IN, "--bind", str(host / "out.ipynb"), OUT,
+            "--size", str(SHM_MB * 1024 * 1024), "--tmpfs", "/dev/shm",
             "--chdir", f"{ROOT}/work", "--clearenv",
-            "--remount-ro", "/"]  # the folders bwrap made on its root (/opt, /run...) are not a place to write
+            # the folders bwrap made on its root (/opt, /run...) and its /dev are not places to write
+            "--remount-ro", "/", "--remount-ro", "/dev"]
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     return [*cmd, "--", *argv]

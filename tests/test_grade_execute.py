@@ -80,7 +80,7 @@ def test_a_hand_in_without_outputs_is_graded_on_its_re_execution(tmp_path):
     (subs / "Slow.ipynb").write_text(json.dumps(_nb("import time\ntime.sleep(120)")))
     gc.bands_file(tmp_path / "bands.json")
     entries = grade(subs, tmp_path / "out", Options(reference=str(tmp_path / "bands.json"), execute=True,
-                                                   workers=2, timeout_s=8, memory_mb=1500))
+                                                   workers=2, timeout_s=30, memory_mb=1500))
     got = {e["student"]: e for e in entries}
     assert got["Slow"]["status"] == "TIMEOUT" and got["Nina"]["status"] == "OK"
     flags = [f for f, _ in got["Nina"]["flags_evidence"]]

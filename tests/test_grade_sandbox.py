@@ -294,9 +294,17 @@ def test_sigkill_of_the_sandbox_leaves_nothing(tmp_path):
     mark = f"mnistlab-mark-{uuid.uuid4().hex}"
     nb = _nb(f"import subprocess\nfor _ in range(5):\n    subprocess.Popen(['/bin/sh', '-c', 'sleep 300; : {mark}'],"
              " start_new_session=True)\nimport time\ntime.sleep(300)")
-    r = execute.fresh(nb, execute.Settings(timeout_s=6, memory_mb=1500))
-    assert r.status == "TIMEOUT"
-    assert _host_processes_with(mark) == []
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen = 0
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(execute.fresh, nb, execute.Settings(timeout_s=25, memory_mb=1500))
+        while not running.done():
+            seen = max(seen, len(_host_processes_with(mark)))
+            time.sleep(0.5)
+    assert running.result().status == "TIMEOUT"
+    assert seen == 5  # the daemons ran (seen from the host) ...
+    assert _host_processes_with(mark) == []  # ... and died with the sandbox
 
 
 def test_without_a_memory_cgroup_the_watchdog_caps_the_tree(monkeypatch):

@@ -158,7 +158,8 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
             if entry["status"] not in _STATIC_KEPT:
                 return entry
         graded = score.grade(nbk, rub, bands, opts.lang)
-        graded.flags = [f for f in graded.flags if not (flags and f[0] == "not-executed")] + flags
+        regraded = any(f == "graded-on-re-execution" for f, _ in flags)
+        graded.flags = [f for f in graded.flags if not (regraded and f[0] == "not-executed")] + flags
         fingerprint = similarity.fingerprint(sub.student, nbk, graded.answers, graded.analysis)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, MemoryError) as e:
         entry.update(status="BROKEN", reason=f"the grader could not read it ({type(e).__name__}: {str(e)[:120]})")

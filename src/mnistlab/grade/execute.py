@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnistlab.errors import MnistlabError
 from mnistlab.fileio import write_text
 from mnistlab.grade import sandbox
 
@@ -130,7 +131,10 @@ def fresh(nb: dict, settings: Settings) -> Executed:
         if settings.quick:
             argv += ["--quick"]
         cmd = sandbox.command(limits, host, data=settings.data, keras_home=settings.keras_home, argv=argv)
-        outcome = sandbox.run(cmd, limits, host / "output.log")
+        try:
+            outcome = sandbox.run(cmd, limits, host / "output.log")
+        except MnistlabError as e:  # bwrap could not be started for this one: the grader's, not the student's
+            return Executed(GRADER_ERROR, None, str(e)[:300])
         result = _result(outcome, host / "out.ipynb", limits)
     result.seconds = outcome.seconds
     return result

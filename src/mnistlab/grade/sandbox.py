@@ -300,8 +300,8 @@ class _Groups:
             try:
                 folder.mkdir()
                 for knob in _knobs(controller, kind):
-                    if (folder / knob).exists():
-                        (folder / knob).write_text(str(value))
+                    if (folder / knob).exists():  # v2's swap: none; v1's memory+swap: the same as memory
+                        (folder / knob).write_text("0" if knob == "memory.swap.max" else str(value))
             except OSError:
                 continue  # capabilities() said it works: a failure here leaves the rlimit fallback
             self.folders[controller] = (folder, kind)
@@ -328,12 +328,12 @@ class _Groups:
         if folder is None:
             return False
         text = _read(folder[0] / ("memory.oom_control" if folder[1] == "v1" else "memory.events"))
-        return any(line.split()[1:2] not in (["0"], []) for line in text.splitlines() if line.startswith("oom_kill"))
+        return any(len(w) == 2 and w[0] == "oom_kill" and w[1] != "0" for w in map(str.split, text.splitlines()))
 
     def pids_hit(self) -> bool:
         folder = self.folders.get("pids")
         text = _read(folder[0] / "pids.events") if folder else ""
-        return any(line.split()[1:2] not in (["0"], []) for line in text.splitlines() if line.startswith("max"))
+        return any(len(w) == 2 and w[0] == "max" and w[1] != "0" for w in map(str.split, text.splitlines()))
 
     def remove(self) -> None:
         for folder, _ in self.folders.values():
@@ -396,7 +396,10 @@ class _Drain(threading.Thread):
         with open(self.log, "wb") as f:
             while chunk := self.pipe.read1(65536):
                 if self.total < self.cap:
-                    f.write(chunk[: self.cap - self.total])
+                    try:
+                        f.write(chunk[: self.cap - self.total])
+                    except OSError:  # the grader's disk: the log stops, the draining goes on
+                        self.cap = 0
                 self.total += len(chunk)
                 self._tail.append(chunk)
                 self._tail_size += len(chunk)

@@ -43,15 +43,20 @@ def lab_notebook(data: str) -> dict:
         return json.loads(w.notebook.read_text(encoding="utf-8"))
 
 
-def sandboxed(nb: dict, settings) -> tuple[float, str]:
+def errors(nb: dict) -> int:
+    """Code cells of the executed notebook that ended in an error."""
+    return sum(any(o.get("output_type") == "error" for o in c.get("outputs", [])) for c in nb["cells"])
+
+
+def sandboxed(nb: dict, settings) -> tuple[float, str, int]:
     from mnistlab.grade import execute
 
     start = time.monotonic()
     r = execute.fresh(nb, settings)
-    return time.monotonic() - start, r.status
+    return time.monotonic() - start, r.status, errors(r.nb) if r.nb else -1
 
 
-def unsandboxed(nb: dict, settings) -> tuple[float, str]:
+def unsandboxed(nb: dict, settings) -> tuple[float, str, int]:
     """The same child process and kernel, started directly (no bwrap, no cgroup), as before the sandbox."""
     with tempfile.TemporaryDirectory(prefix="bench-plain-") as tmp:
         src, dst = Path(tmp) / "in.ipynb", Path(tmp) / "out.ipynb"
@@ -66,23 +71,28 @@ def unsandboxed(nb: dict, settings) -> tuple[float, str]:
         start = time.monotonic()
         r = subprocess.run(argv, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            timeout=settings.timeout_s)
-        return time.monotonic() - start, "OK" if r.returncode == 0 and dst.stat().st_size else f"rc {r.returncode}"
+        secs = time.monotonic() - start
+        if r.returncode != 0 or not dst.stat().st_size:
+            return secs, f"rc {r.returncode}", -1
+        return secs, "OK", errors(json.loads(dst.read_text(encoding="utf-8")))
 
 
 def compare(name: str, nb: dict, settings, rounds: int) -> None:
     times: dict[str, list[float]] = {"sandbox": [], "plain": []}
+    failed: dict[str, set[int]] = {"sandbox": set(), "plain": set()}
     for i in range(rounds):
         order = (("sandbox", sandboxed), ("plain", unsandboxed))
         for mode, fn in order if i % 2 == 0 else order[::-1]:
-            secs, status = fn(nb, settings)
+            secs, status, bad = fn(nb, settings)
             if status != "OK":
                 sys.exit(f"{name}, {mode}: {status}")
             times[mode].append(secs)
+            failed[mode].add(bad)
     s, p = statistics.median(times["sandbox"]), statistics.median(times["plain"])
     print(f"{name}: median {s:.2f} s in the sandbox, {p:.2f} s without, difference {s - p:+.2f} s "
           f"({rounds} alternating rounds)")
     for mode, values in times.items():
-        print(f"  {mode}: " + ", ".join(f"{v:.2f}" for v in values))
+        print(f"  {mode}: " + ", ".join(f"{v:.2f}" for v in values) + f"  (cells in error: {sorted(failed[mode])})")
 
 
 def main() -> None:

@@ -316,3 +316,26 @@ def test_without_a_memory_cgroup_the_watchdog_caps_the_tree(monkeypatch):
              "print([p.wait() for p in ps])")
     r = execute.fresh(nb, execute.Settings(timeout_s=120, memory_mb=768))
     assert r.status == "BROKEN" and "together went over the 768 MB memory limit" in r.reason, r.reason
+
+
+@pytest.mark.slow
+def test_quick_is_a_provenance_check_not_a_result_check(tmp_path, shared_datasets):
+    """The lab's first exercise with its submitted outputs, re-executed with --quick: its numbers (1 epoch on
+    2,048 images) are never compared with the submitted ones; the grade is the hand-in's."""
+    import grade_cohort as gc
+
+    nb = gc.lab_notebook("Quinn", seed=3)
+    cut = next(i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and "fashion_mnist" in c["source"])
+    nb["cells"] = nb["cells"][:cut]  # the first exercise (MNIST, dense) only
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    _write(subs / "Quinn.ipynb", nb)
+    gc.bands_file(tmp_path / "bands.json")
+    static = grade(subs, tmp_path / "static", Options(reference=str(tmp_path / "bands.json")))[0]
+    quick = grade(subs, tmp_path / "out", Options(reference=str(tmp_path / "bands.json"), execute=True, quick=True,
+                                                 data=str(shared_datasets), timeout_s=900, memory_mb=4096))[0]
+    assert quick["status"] == "OK", quick["reason"]
+    flags = [f for f, _ in quick["flags_evidence"]]
+    assert not [f for f in flags if f.startswith(("outputs-inconsistent", "quick-missing"))], flags
+    assert quick["total"] == static["total"]
+    assert list((tmp_path / "out" / "cache").glob("*-quick.ipynb"))

@@ -186,7 +186,10 @@ def run(cmd: list[str], limits: Limits, log: Path) -> Outcome:
                 stopped = "memory"
             if stopped:
                 break
-            time.sleep(0.2)
+            try:
+                proc.wait(timeout=0.2)  # returns as soon as bwrap ends
+            except subprocess.TimeoutExpired:
+                pass
     finally:
         _kill(proc)  # bwrap's PID namespace dies with it (--die-with-parent): every process inside
         groups.empty()

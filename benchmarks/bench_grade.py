@@ -86,7 +86,7 @@ def main() -> None:
                 sys.exit("--execute needs --data (the notebooks read local IDX files; the sandbox has no network)")
             (tmp / "exec").mkdir()
             executable_folder(tmp / "exec", args.execute, args.data)
-            opts = Options(execute=True, workers=args.workers, timeout_s=600, memory_mb=4096)
+            opts = Options(execute=True, workers=args.workers, timeout_s=600, memory_mb=4096, data=args.data)
             secs, entries = timed(tmp / "exec", tmp / "out_exec", opts)
             status = {s: sum(e["status"] == s for e in entries) for s in {e["status"] for e in entries}}
             print(f"cpu {cpu_kind()}; grading {args.execute} submissions with --execute --workers {args.workers} "

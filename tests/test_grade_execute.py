@@ -1,4 +1,5 @@
-"""``mnistlab grade --execute``: each notebook in a child process with time, memory and network limits."""
+"""``mnistlab grade --execute``: each notebook in the bubblewrap sandbox with time, memory and network limits
+(the hostile notebooks are in test_grade_sandbox.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import json
 import pytest
 from nbformat import v4
 
-from mnistlab.grade import execute
+from mnistlab.grade import execute, sandbox
+
+pytestmark = pytest.mark.skipif(not sandbox.available(), reason="bubblewrap (bwrap) is not installed: "
+                                                                "apt-get install bubblewrap")
 
 
 def _nb(*sources: str) -> dict:
@@ -22,30 +26,27 @@ NET = ("import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeo
 
 def test_execution_is_sandboxed_and_cached(tmp_path):
     nb = _nb("print(6 * 7)", "import os\nprint(os.getcwd())", NET, "x = bytearray(3 * 1024 ** 3)")
-    r = execute.run(nb, "d1", tmp_path / "cache", 60, 1500)
+    r = execute.run(nb, "d1", tmp_path / "cache", execute.Settings(60, 1500))
     assert r.status == "OK" and not r.cached, r.reason
     out = [c["outputs"] for c in r.nb["cells"]]
     text = ["".join(o[0].get("text", "")) for o in out]
     assert text[0] == "42\n"
-    assert "mnistlab-grade-" in text[1]  # a fresh temporary working folder
-    prefix, said = execute.isolation()
-    if prefix:
-        assert text[2] == "NONET\n" and "no network" in said
-    else:
-        assert "NETWORK NOT ISOLATED" in said
-    assert out[3][0]["ename"] == "MemoryError"  # the memory limit holds in the kernel
-    again = execute.run(nb, "d1", tmp_path / "cache", 60, 1500)
+    assert text[1] == f"{sandbox.ROOT}/work\n"  # the sandbox's own tmpfs
+    assert text[2] == "NONET\n" and "network (none)" in execute.isolation()
+    assert out[3][0]["ename"] == "MemoryError"  # the per-process memory limit holds in the kernel
+    again = execute.run(nb, "d1", tmp_path / "cache", execute.Settings(60, 1500))
     assert again.cached and again.status == "OK" and again.nb == r.nb
 
 
 def test_a_notebook_past_its_time_limit_is_timeout(tmp_path):
-    r = execute.run(_nb("import time\ntime.sleep(120)"), "d2", tmp_path / "cache", 6, 1500)
+    r = execute.run(_nb("import time\ntime.sleep(120)"), "d2", tmp_path / "cache", execute.Settings(6, 1500))
     assert r.status == "TIMEOUT" and "6 s" in r.reason and r.seconds < 30
 
 
 @pytest.mark.slow
-def test_grading_with_execute_compares_outputs(tmp_path):
-    """A notebook whose submitted outputs are fabricated: re-execution shows errors (no data set here)."""
+def test_without_data_the_failed_load_is_the_graders_error(tmp_path):
+    """No --data: the lab's load_data() cannot be served in the sandbox (no network there). That is the
+    grader's error, said as such, and the notebook keeps the grade of its hand-in; it is not cached."""
     import grade_cohort as gc
 
     from mnistlab.grade import Options, grade
@@ -55,10 +56,14 @@ def test_grading_with_execute_compares_outputs(tmp_path):
     (subs / "Alice.ipynb").write_text(json.dumps(gc.lab_notebook("Alice", seed=1)))
     gc.bands_file(tmp_path / "bands.json")
     entries = grade(subs, tmp_path / "out", Options(reference=str(tmp_path / "bands.json"), execute=True,
-                                                   timeout_s=120, memory_mb=4096))
-    flags = [f for f, _ in entries[0]["flags_evidence"]]
-    assert entries[0]["status"] == "OK" and "execution-errors" in flags
-    assert list((tmp_path / "out" / "cache").glob("*.ipynb"))
+                                                   timeout_s=300, memory_mb=4096))
+    e = entries[0]
+    assert e["status"] == "GRADER_ERROR" and "--data" in e["reason"], e["reason"]
+    assert e["marks"] and e["total"] > 0  # the static grade, kept
+    assert "execution-errors" not in [f for f, _ in e["flags_evidence"]]
+    assert not list((tmp_path / "out" / "cache").glob("*.json"))
+    page = (tmp_path / "out" / "feedback" / "Alice.html").read_text(encoding="utf-8")
+    assert "correcteur" in page
 
 
 def test_a_hand_in_without_outputs_is_graded_on_its_re_execution(tmp_path):
@@ -75,7 +80,7 @@ def test_a_hand_in_without_outputs_is_graded_on_its_re_execution(tmp_path):
     (subs / "Slow.ipynb").write_text(json.dumps(_nb("import time\ntime.sleep(120)")))
     gc.bands_file(tmp_path / "bands.json")
     entries = grade(subs, tmp_path / "out", Options(reference=str(tmp_path / "bands.json"), execute=True,
-                                                   workers=2, timeout_s=8, memory_mb=1500))
+                                                   workers=2, timeout_s=30, memory_mb=1500))
     got = {e["student"]: e for e in entries}
     assert got["Slow"]["status"] == "TIMEOUT" and got["Nina"]["status"] == "OK"
     flags = [f for f, _ in got["Nina"]["flags_evidence"]]

@@ -259,6 +259,10 @@ def _grade_parser(sub) -> None:
     g.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="per notebook (default 1800 s)")
     g.add_argument("--memory", type=int, default=4096, metavar="MB", help="per notebook (default 4096 MB)")
     g.add_argument("--keras-home", metavar="DIR", help="Keras cache folder holding the data sets, for --execute")
+    g.add_argument("--data", metavar="DIR", help="folder serving the lab's load_data() inside the sandbox, "
+                                                 "for --execute (as `mnistlab notebook --data`)")
+    g.add_argument("--quick", action="store_true", help="with --execute: 1 epoch on slices, a check that the code "
+                                                        "runs (provenance), not of its results")
     g.add_argument("--only", action="append", metavar="STUDENT", help="re-grade this student only (repeat)")
     g.add_argument("--lang", choices=LANGS, default="fr", help="language of the feedback")
 
@@ -270,9 +274,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise MnistlabError("--workers must be >= 1, --timeout > 0 and --memory >= 256")
     if args.cluster and not args.execute:
         raise MnistlabError("--cluster runs executions: give it with --execute")
+    if (args.data or args.quick) and not args.execute:
+        raise MnistlabError("--data and --quick are for executions: give them with --execute")
     opts = grade.Options(reference=args.reference, rubric=args.rubric, execute=args.execute, workers=args.workers,
                          cluster=args.cluster, timeout_s=args.timeout, memory_mb=args.memory,
-                         keras_home=args.keras_home,
+                         keras_home=args.keras_home, data=args.data, quick=args.quick,
                          only=args.only, lang=args.lang)
     entries = grade.grade(args.submissions, args.out, opts)
     ok = sum(e["status"] == "OK" for e in entries)

@@ -39,6 +39,8 @@ class Options:
     timeout_s: float = 1800.0  # per notebook, with --execute
     memory_mb: int = 4096  # per notebook, with --execute
     keras_home: str | None = None  # a Keras cache folder holding the data sets, for --execute
+    data: str | None = None  # the folder serving the lab's load_data() inside the sandbox, for --execute
+    quick: bool = False  # --execute at 1 epoch on slices: does the code run (provenance), not its results
     only: list[str] | None = None  # re-grade these students; the others' rows are kept
     lang: str = "fr"
 
@@ -74,7 +76,8 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
     if opts.execute:
         from mnistlab.grade import execute
 
-        isolation = execute.isolation()[1]
+        isolation = execute.isolation()  # refuses here, before anything is written, without bubblewrap
+        _check_data(opts)
         print(f"mnistlab grade: --execute: {isolation}", file=stream)
     if opts.execute and opts.cluster:
         _execute_on_cluster(subs, out, opts, stream)
@@ -144,23 +147,23 @@ def _execute_on_cluster(subs, out: Path, opts: Options, stream: TextIO) -> None:
     from mnistlab.distributed.cluster import connect
     from mnistlab.grade import execute, submissions
 
+    settings = _settings(opts)
     todo = {}
     for s in subs:
         submissions.load(s)
-        if s.nb is not None and s.digest not in todo and execute.cached(out / CACHE, s.digest) is None:
+        if s.nb is not None and s.digest not in todo and execute.cached(out / CACHE, s.digest, settings) is None:
             todo[s.digest] = s
     if not todo:
         return
     start = time.monotonic()
     with connect(address=opts.cluster, stream=stream) as pool:
-        futures = {pool.client.submit(execute.fresh, s.nb, opts.timeout_s, opts.memory_mb, opts.keras_home,
-                                      pure=False): d for d, s in todo.items()}
+        futures = {pool.client.submit(execute.fresh, s.nb, settings, pure=False): d for d, s in todo.items()}
         for n, fut in enumerate(as_completed(list(futures), loop=pool.client.loop), 1):
             try:
                 result = fut.result()
             except Exception as e:  # noqa: BLE001 - a lost worker fails one submission, not the batch
                 result = execute.Executed("BROKEN", None, f"its Dask task failed ({type(e).__name__}: {e})"[:200])
-            execute.store(out / CACHE, futures[fut], result)
+            execute.store(out / CACHE, futures[fut], settings, result)
             elapsed = time.monotonic() - start
             print(f"executed {n}/{len(futures)} on the cluster ({_clock(elapsed)} elapsed, "
                   f"~{_clock(elapsed / n * (len(futures) - n))} left)", file=stream, flush=True)
@@ -181,10 +184,11 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
         ran = []
         if opts.execute:
             nbk, ran = _execute(sub, nbk, out, bands, opts, entry)
-            if entry["status"] != "OK":
+            if entry["status"] not in _STATIC_KEPT:
                 return entry
         graded = score.grade(nbk, rub, bands, opts.lang)
-        graded.flags = [f for f in graded.flags if not (ran and f[0] == "not-executed")] + flags + ran
+        regraded = any(f == "graded-on-re-execution" for f, _ in ran)
+        graded.flags = [f for f in graded.flags if not (regraded and f[0] == "not-executed")] + flags + ran
         fingerprint = similarity.fingerprint(sub.student, nbk, graded.answers, graded.analysis)
     except Exception as e:  # noqa: BLE001 - whatever one notebook makes the grader meet, the batch goes on
         entry.update(status="BROKEN", reason=f"the grader could not read it ({type(e).__name__}: {str(e)[:120]})")
@@ -202,22 +206,55 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
     return entry
 
 
+# Execution statuses that keep the grade of the notebook as handed in (the static grade): the execution could
+# not judge it, by a cap the grader chose (time) or by the grader's own fault (data, sandbox).
+_STATIC_KEPT = ("OK", "TIMEOUT", "GRADER_ERROR")
+
+
+def _settings(opts: Options):
+    from mnistlab.grade import execute
+
+    return execute.Settings(timeout_s=opts.timeout_s, memory_mb=opts.memory_mb, data=opts.data,
+                            keras_home=opts.keras_home, quick=opts.quick)
+
+
+def _check_data(opts: Options) -> None:
+    """``--data`` must serve at least one of the lab's data sets (a problem there is the grader's, said now)."""
+    if not opts.data:
+        return
+    from mnistlab.data import sources
+    from mnistlab.errors import DataError
+
+    if not Path(opts.data).is_dir():
+        raise MnistlabError("--data: not a folder", opts.data)
+    try:
+        found = [n for n in sources.DATASET_NAMES if sources.find_dataset_dir(n, opts.data) is not None]
+    except DataError as e:
+        raise MnistlabError(f"--data: {e}", opts.data) from None
+    if not found:
+        raise MnistlabError(f"--data: holds none of {', '.join(sources.DATASET_NAMES)}", opts.data)
+
+
 def _execute(sub, nbk, out, bands, opts, entry):
     """Re-execute; compare the re-executed results with the submitted ones within the band's width.
 
     Returns the notebook to grade (the submitted one; the re-executed one when the student handed it in
-    without outputs) and the execution's flags.
+    without outputs, except with ``--quick``) and the execution's flags. With ``--quick``, no numbers are
+    compared: only that each step of the hand-in ran again.
     """
     from mnistlab.grade import bands as bandmod
     from mnistlab.grade import execute, limits, parse, score
     from mnistlab.grade.words import say
 
-    r = execute.run(sub.nb, sub.digest, out / CACHE, opts.timeout_s, opts.memory_mb, opts.keras_home)
+    r = execute.run(sub.nb, sub.digest, out / CACHE, _settings(opts))
     if r.status != "OK":
         entry.update(status=r.status, reason=r.reason)
         return nbk, []
     again = parse.read(limits.view(r.nb, opts.lang)[0])
     flags = [("execution-errors", "; ".join(again.errors[:3]))] if again.errors else []
+    if opts.quick:
+        return nbk, flags + [(f"quick-missing:{name}", say("ev.quick_missing", opts.lang))
+                             for name in nbk.steps if name not in again.steps]
     if all(c is None for c in nbk.exec_counts):
         again.markdown, again.metadata = nbk.markdown, nbk.metadata
         return again, flags + [("graded-on-re-execution", say("ev.re_executed", opts.lang))]

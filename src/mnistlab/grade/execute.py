@@ -1,147 +1,209 @@
-"""``--execute``: run a student's notebook in a child process, sandboxed as far as this OS allows.
+"""``--execute``: run a student's notebook in the bubblewrap sandbox of :mod:`mnistlab.grade.sandbox`.
 
-Each notebook runs in ``python -m mnistlab.grade.child`` (an nbclient kernel), started as its own process group in a
-fresh temporary working folder, with a wall-clock limit (the whole process group is killed past it), a
-memory limit (``RLIMIT_AS`` on the child, inherited by its kernel), a file-size limit, and no network when a
-network namespace can be made (``unshare -rn``). What could not be applied is said in :func:`isolation`.
-Results are cached under ``<out>/cache/<sha256 of the notebook>.ipynb``, so a re-grade does not re-execute.
+Each notebook runs in ``python -m mnistlab.grade.child`` (an nbclient kernel) inside its own sandbox, with caps on
+the whole tree (time, memory, processes, disk, output). The executed notebook comes back through the sandbox's one
+writable host file and is read here as untrusted input (size-capped). Results are cached under
+``<out>/cache/<sha256 of the notebook>[-quick].json`` (+ ``.ipynb``), so a re-grade does not re-execute; a
+TIMEOUT is reused only under the same ``--timeout`` and a memory failure only under the same ``--memory``, and a
+grader's error (the data folder, the sandbox itself) is never cached.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import resource
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnistlab.errors import MnistlabError
 from mnistlab.fileio import write_text
+from mnistlab.grade import sandbox
 
-MAX_OUTPUT_BYTES = 200_000_000  # largest file the child may write
+GRADER_ERROR = "GRADER_ERROR"  # the execution could not be judged, by the grader's fault (data, sandbox)
+DATA_ERROR = "DataUnavailable"  # the exception the kernel's loader raises when the grader's data cannot serve
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to execute: the caps, the data served to ``load_data()``, and ``--quick`` (1 epoch on slices)."""
+
+    timeout_s: float = 1800.0
+    memory_mb: int = 4096
+    data: str | None = None
+    keras_home: str | None = None
+    quick: bool = False
+
+    def limits(self) -> sandbox.Limits:
+        return sandbox.Limits(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
 
 
 @dataclass
 class Executed:
-    """How one execution ended: ``OK``, ``TIMEOUT`` or ``BROKEN`` with the reason; the executed notebook."""
+    """How one execution ended: ``OK``, ``TIMEOUT``, ``BROKEN`` or :data:`GRADER_ERROR` with the reason;
+    the executed notebook (OK only)."""
 
     status: str
     nb: dict | None
     reason: str = ""
     seconds: float = 0.0
     cached: bool = False
+    limit: str = ""  # "time" or "memory": the cap that ended it (a cached entry is reused only under the same)
 
 
-@functools.cache
-def isolation() -> tuple[list[str], str]:
-    """(command prefix for no network, a sentence saying what isolation is in force)."""
-    unshare = shutil.which("unshare")
-    if sys.platform.startswith("linux") and unshare:
-        try:
-            r = subprocess.run([unshare, "-rn", "true"], capture_output=True, timeout=10)
-            if r.returncode == 0:
-                return [unshare, "-rn"], "no network (own network namespace), memory and time limits, temp folder"
-            why = r.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["refused"]
-        except (OSError, subprocess.TimeoutExpired) as e:
-            why = [str(e)]
-        return [], f"NETWORK NOT ISOLATED (unshare -rn: {why[0]}); memory and time limits, temp folder"
-    return [], "NETWORK NOT ISOLATED (no unshare on this OS); memory and time limits, temp folder"
+def isolation() -> str:
+    """One line: what the sandbox gives on this machine, and what it cannot.
+
+    Raises:
+        MnistlabError: bubblewrap is missing or cannot run here (one line: how to install it).
+    """
+    sandbox.require()  # each time: the probe below is cached, a missing bwrap is refused whatever it said
+    return sandbox.capabilities().line
 
 
-def run(nb: dict, digest: str, cache: Path, timeout_s: float, memory_mb: int,
-        keras_home: str | None = None) -> Executed:
-    """Execute ``nb`` (its cells' outputs replaced) in a sandboxed child; cached by ``digest``."""
-    found = cached(cache, digest)
+def run(nb: dict, digest: str, cache: Path, settings: Settings) -> Executed:
+    """Execute ``nb`` (its cells' outputs replaced) in the sandbox; cached by ``digest`` and the mode."""
+    found = cached(cache, digest, settings)
     if found is not None:
         return found
-    result = fresh(nb, timeout_s, memory_mb, keras_home)
-    store(cache, digest, result)
+    result = fresh(nb, settings)
+    store(cache, digest, settings, result)
     return result
 
 
-def cached(cache: Path, digest: str) -> Executed | None:
-    """The cached execution of the notebook with SHA-256 ``digest``, None when there is none."""
-    nb_path, meta = cache / f"{digest}.ipynb", cache / f"{digest}.json"
+def key(digest: str, settings: Settings) -> str:
+    """The cache entry's name: a ``--quick`` execution is not a full one."""
+    return f"{digest}-quick" if settings.quick else digest
+
+
+def cached(cache: Path, digest: str, settings: Settings) -> Executed | None:
+    """The cached execution of the notebook with SHA-256 ``digest``, None when there is none or when it ended on
+    a cap that this run sets differently (a TIMEOUT under another ``--timeout``)."""
+    name = key(digest, settings)
+    nb_path, meta = cache / f"{name}.ipynb", cache / f"{name}.json"
     if not meta.is_file():
         return None
     try:
         info = json.loads(meta.read_text(encoding="utf-8"))
+        limit = info.get("limit", "")
+        if (limit == "time" and info.get("timeout_s") != settings.timeout_s) or (
+                limit == "memory" and info.get("memory_mb") != settings.memory_mb):
+            return None
         nb_out = json.loads(nb_path.read_text(encoding="utf-8")) if info["status"] == "OK" else None
-        return Executed(info["status"], nb_out, info.get("reason", ""), info.get("seconds", 0.0), True)
-    except (OSError, ValueError, KeyError, TypeError):
+        return Executed(info["status"], nb_out, info.get("reason", ""), info.get("seconds", 0.0), True, limit)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # a damaged cache entry: execute again
 
 
-def store(cache: Path, digest: str, result: Executed) -> None:
-    """Cache ``result`` (the notebook first, its status file last: a status file means a whole entry)."""
+def store(cache: Path, digest: str, settings: Settings, result: Executed) -> None:
+    """Cache ``result`` (the notebook first, its status file last: a status file means a whole entry); a grader's
+    error is not cached."""
+    if result.status == GRADER_ERROR:
+        return
+    name = key(digest, settings)
     cache.mkdir(parents=True, exist_ok=True)
     if result.nb is not None:
-        write_text(cache / f"{digest}.ipynb", json.dumps(result.nb))
-    write_text(cache / f"{digest}.json", json.dumps({"status": result.status, "reason": result.reason,
-                                                      "seconds": result.seconds}))
+        write_text(cache / f"{name}.ipynb", json.dumps(result.nb))
+    write_text(cache / f"{name}.json", json.dumps({
+        "status": result.status, "reason": result.reason, "seconds": result.seconds, "limit": result.limit,
+        "timeout_s": settings.timeout_s, "memory_mb": settings.memory_mb}))
 
 
-def fresh(nb: dict, timeout_s: float, memory_mb: int, keras_home: str | None = None) -> Executed:
-    """Execute ``nb`` in a sandboxed child process now (on whatever machine calls it: a Dask worker too)."""
-    prefix, _ = isolation()
-    start = time.monotonic()
+def fresh(nb: dict, settings: Settings) -> Executed:
+    """Execute ``nb`` in a sandbox now (on whatever machine calls it: a Dask worker too).
+
+    Raises:
+        MnistlabError: bubblewrap is missing or cannot run on this machine.
+    """
+    limits = settings.limits()
     with tempfile.TemporaryDirectory(prefix="mnistlab-grade-") as tmp:
-        src, dst = Path(tmp) / "in.ipynb", Path(tmp) / "out.ipynb"
-        src.write_text(json.dumps(nb), encoding="utf-8")
-        work = Path(tmp) / "work"
-        work.mkdir()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work),
-               "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "TF_CPP_MIN_LOG_LEVEL": "3",
-               "LANG": "C.UTF-8"}
-        if keras_home:
-            env["KERAS_HOME"] = keras_home
-        cmd = [*prefix, sys.executable, "-m", "mnistlab.grade.child", str(src), str(dst), str(int(timeout_s))]
+        host = Path(tmp)
+        os.chmod(host, 0o700)
+        write_text(host / "in.ipynb", json.dumps(nb))
+        (host / "out.ipynb").touch()
+        argv = [_python(), "-m", "mnistlab.grade.child", sandbox.IN, sandbox.OUT, str(int(settings.timeout_s))]
+        if settings.data:
+            argv += ["--data", sandbox.DATA]
+        if settings.keras_home:
+            argv += ["--keras-home"]
+        if settings.quick:
+            argv += ["--quick"]
+        cmd = sandbox.command(limits, host, data=settings.data, keras_home=settings.keras_home, argv=argv)
         try:
-            proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True, preexec_fn=_limits(memory_mb))
-        except OSError as e:
-            return Executed("BROKEN", None, f"could not start the child process ({e})")
-        try:
-            _, err = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            result = Executed("TIMEOUT", None, f"over the {timeout_s:.0f} s time limit")
-        else:
-            result = _result(proc.returncode, err.decode(errors="replace"), dst, memory_mb)
-    result.seconds = round(time.monotonic() - start, 2)
+            outcome = sandbox.run(cmd, limits, host / "output.log")
+        except MnistlabError as e:  # bwrap could not be started for this one: the grader's, not the student's
+            return Executed(GRADER_ERROR, None, str(e)[:300])
+        result = _result(outcome, host / "out.ipynb", limits)
+    result.seconds = outcome.seconds
     return result
 
 
-def _result(rc: int, err: str, dst: Path, memory_mb: int) -> Executed:
-    if rc == 0 and dst.is_file():
+def _python() -> str:
+    """The interpreter to run inside: this one, by a path that the sandbox binds (its prefix's)."""
+    import sys
+
+    return sys.executable if os.path.isfile(sys.executable) else shutil.which("python3") or "python3"
+
+
+def _result(o: sandbox.Outcome, out: Path, limits: sandbox.Limits) -> Executed:
+    """The status of an execution, from what the sandbox says (never guessed from an exit code alone)."""
+    tail = _last_line(o.tail)
+    if o.stopped == "time":
+        return Executed("TIMEOUT", None, f"over the {limits.timeout_s:g} s time limit", limit="time")
+    if o.oom or o.stopped == "memory":
+        return Executed("BROKEN", None, f"its processes together went over the {limits.memory_mb} MB memory limit",
+                        limit="memory")
+    if o.rc == 0:
+        return _read_result(out, limits)
+    if o.rc == 1 and tail.startswith("bwrap:"):
+        return Executed(GRADER_ERROR, None, f"the sandbox could not start ({tail[:200]})")
+    if o.rc > 128:
         try:
-            return Executed("OK", json.loads(dst.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as e:
-            return Executed("BROKEN", None, f"the executed notebook is unreadable ({e})")
-    tail = (err.strip().splitlines() or ["no message"])[-1][:300]
-    if "MemoryError" in err or "std::bad_alloc" in err or rc in (-9, 137):
-        return Executed("BROKEN", None, f"ran out of its {memory_mb} MB memory limit ({tail})")
-    return Executed("BROKEN", None, f"execution failed ({tail})")
+            sig = signal.Signals(o.rc - 128).name
+        except ValueError:
+            sig = f"signal {o.rc - 128}"
+        reason = f"the notebook's code killed the execution process ({sig}), not a limit of the grader"
+    else:
+        reason = f"execution failed ({tail})"
+    if o.pids_hit:
+        reason += f"; it reached its cap of {limits.pids} processes"
+    return Executed("BROKEN", None, reason)
 
 
-def _limits(memory_mb: int):
-    def apply() -> None:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
-
-
-def _kill(proc: subprocess.Popen) -> None:
+def _read_result(out: Path, limits: sandbox.Limits) -> Executed:
+    """The executed notebook, read as untrusted input: capped in size, JSON, a notebook's shape."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    proc.wait()
+        fd = os.open(out, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(limits.result_mb * 1024 * 1024 + 1)
+    except OSError as e:
+        return Executed("BROKEN", None, f"the executed notebook is unreadable ({e.strerror})")
+    if len(data) > limits.result_mb * 1024 * 1024:
+        return Executed("BROKEN", None, f"the executed notebook is over {limits.result_mb} MB")
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as e:
+        return Executed("BROKEN", None, f"the executed notebook is unreadable ({type(e).__name__})")
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        return Executed("BROKEN", None, "the executed notebook is not a notebook")
+    data_error = _data_error(nb)
+    if data_error:
+        return Executed(GRADER_ERROR, None, data_error)
+    return Executed("OK", nb)
+
+
+def _data_error(nb: dict) -> str:
+    """The grader's data problem that a cell met (the loader's :data:`DATA_ERROR`), or ``""``."""
+    for cell in nb["cells"]:
+        outputs = cell.get("outputs") if isinstance(cell, dict) else None
+        for o in outputs if isinstance(outputs, list) else []:
+            if isinstance(o, dict) and o.get("output_type") == "error" and o.get("ename") == DATA_ERROR:
+                return f"the grader's data could not serve load_data() ({str(o.get('evalue', ''))[:200]})"
+    return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines or ["no message"])[-1][:300]

@@ -39,11 +39,12 @@ def require(modules: tuple[str, ...]) -> None:
 
 
 @contextlib.contextmanager
-def manager(data_dir: str | None = None) -> Iterator[object]:
+def manager(data_dir: str | None = None, *, grader: bool = False, quick: bool = False) -> Iterator[object]:
     """A jupyter_client KernelManager whose kernel is ``sys.executable -m ipykernel_launcher``.
 
     The kernel runs a start-up file before any cell (:mod:`mnistlab.notebook.loader`): the lab's
-    ``load_data()`` calls then serve ``data_dir`` offline (when given) and record what they returned.
+    ``load_data()`` calls then serve ``data_dir`` offline (when given) and record what they returned;
+    ``grader`` and ``quick`` as for :func:`mnistlab.notebook.loader.install`.
     """
     require(TOOLS)
     from jupyter_client.kernelspec import KernelSpecManager
@@ -55,7 +56,7 @@ def manager(data_dir: str | None = None) -> Iterator[object]:
         from mnistlab.notebook import loader
 
         startup = Path(tmp) / "mnistlab_startup.py"
-        startup.write_text(loader.startup_source(data_dir), encoding="utf-8")
+        startup.write_text(loader.startup_source(data_dir, grader=grader, quick=quick), encoding="utf-8")
         spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
                          f"--IPKernelApp.exec_files={json.dumps([str(startup)])}",
                          # C-level lines (TensorFlow start-up) go to the kernel's stderr, not the cells

@@ -2,7 +2,7 @@
 
 Each folder holds a student's ``submission.ipynb`` and the ``expected.toml`` a careful instructor wrote for it
 (format: tests/grade_corpus/README.md). Every folder is graded as one class (copies are looked for across
-it); tests/grade_corpus/holdout/<name>/, when there, is graded the same way as a second class.
+it); every held-out set tests/grade_corpus/holdout*/<name>/ is graded the same way, each as a class of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def folders(where: Path) -> list[Path]:
                   ) if where.is_dir() else []
 
 
-CLASSES = {"corpus": folders(ROOT), "holdout": folders(ROOT / "holdout")}
+# the main corpus, then every held-out set (tests/grade_corpus/holdout*/), each graded as a class of its own
+CLASSES = {"corpus": folders(ROOT), **{p.name: folders(p) for p in sorted(ROOT.glob("holdout*")) if p.is_dir()}}
 CASES = [(name, p) for name, ps in CLASSES.items() for p in ps]
 
 

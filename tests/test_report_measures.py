@@ -104,7 +104,7 @@ def test_without_a_loss_se_a_loss_rise_is_not_judged(run):
     rose, flat = interpretation.overfitting(run)
     assert rose == [] and "ex2.augment" in flat
     c = quantities.step_curve(run.step("ex2.augment"))
-    assert c.best_val_loss_epoch == 7 and not c.overfits and "faute d'erreur-type" in c.judged.fr
+    assert c.best_val_loss_epoch == 7 and not c.overfits and "faute d'erreur-type" in c.judged.text("fr")
 
 
 def test_a_loss_rise_inside_its_noise_is_not_overfitting(run_dir):

@@ -149,7 +149,7 @@ def test_augmentation_gain_with_343_against_265_discordant_images_is_a_finding()
     assert v.p == pytest.approx(stats.binomtest(343, 608, 0.5).pvalue) and v.p < 0.01
     fr = v.text("fr")
     assert fr.startswith("+0,78 point, au-delà de deux erreurs-types appariées")
-    assert "McNemar exact, 343 contre 265 images discordantes sur 10\u202f000" in fr and "p = 0,00" in fr
+    assert "McNemar exact : 343 contre 265 images discordantes sur 10\u202f000" in fr and "p = 0,00" in fr
     assert "343 against 265 discordant images" in v.text("en")
     assert judge.augmentation(aug.mean(), cnn.mean(), 10_000, right=(aug, cnn)).verdict == "helps"
 

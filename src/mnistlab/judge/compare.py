@@ -47,7 +47,7 @@ def accuracies(a: float, b: float, n_a: int, n_b: int | None = None, right_a: Se
     d, se = float(a) - float(b), math.hypot(binomial_se(a, n_a), binomial_se(b, n_b))
     verdict = beyond(d, se, Call.HIGHER, Call.LOWER, Call.SAME)
     key = "judge.accuracies_same" if verdict == Call.SAME else "judge.accuracies_beyond"
-    phrase = Phrase(key, {"diff": Points(d), "bound": Points(Z * se, False), "test": Phrase("judge.test_binomial")})
+    phrase = Phrase(key, {"diff": Points(d), "bound": Points(Z * se, False)})
     return Verdict(verdict, d, se, (float(a), float(b), float(n_a), float(n_b)), phrase, Test.BINOMIAL)
 
 
@@ -75,10 +75,9 @@ def mcnemar(right_a: Sequence[bool], right_b: Sequence[bool], a: float | None = 
         se = math.inf  # no discordant image: nothing to tell apart
     verdict = beyond(d, se, Call.HIGHER, Call.LOWER, Call.SAME, p)
     key = "judge.accuracies_same_paired" if verdict == Call.SAME else "judge.accuracies_beyond_paired"
-    test = Phrase("judge.test_mcnemar", {"b": b_, "c": c_, "n": n, "z": Num(d / se if math.isfinite(se) else 0.0, 2),
-                                         "p": p_value(p)})
     phrase = Phrase(key, {"diff": Points(d), "bound": Points(Z * se if math.isfinite(se) else 0.0, False),
-                          "test": test})
+                          "b": b_, "c": c_, "n": n, "z": Num(d / se if math.isfinite(se) else 0.0, 2),
+                          "p": p_value(p)})
     return Verdict(verdict, d, se, (float(ra.mean()), float(rb.mean()), float(n), float(n)), phrase, Test.MCNEMAR,
                    p, (b_, c_))
 
@@ -98,17 +97,19 @@ def losses(a: float, b: float, se_epoch: float | None = None, paired: Sequence[f
     d = float(a) - float(b)
     if paired is not None and len(paired) > 1:
         se, test = loss_se(paired), Test.LOSS_PAIRED
-        words = Phrase("judge.test_loss_paired", {"n": len(paired), "z": Num(d / se if se > 0 else 0.0, 2)})
     elif se_epoch is not None and math.isfinite(se_epoch):
-        se, test, words = math.sqrt(2) * se_epoch, Test.LOSS_UNPAIRED, Phrase("judge.test_loss_unpaired")
+        se, test = math.sqrt(2) * se_epoch, Test.LOSS_UNPAIRED
     else:
-        se, test, words = math.inf, Test.UNKNOWN, None
+        se, test = math.inf, Test.UNKNOWN
     verdict = beyond(d, se, Call.HIGHER, Call.LOWER, Call.SAME)
-    if words is None:
+    fields = {"diff": Num(d, sign=True), "bound": Num(Z * se)}
+    if test == Test.UNKNOWN:
         phrase = Phrase("judge.losses_unknown", {"diff": Num(d, sign=True)})
+    elif test == Test.LOSS_PAIRED:
+        phrase = Phrase("judge.losses_same_paired" if verdict == Call.SAME else "judge.losses_beyond_paired",
+                        {**fields, "n": len(paired), "z": Num(d / se if se > 0 else 0.0, 2)})
     else:
-        phrase = Phrase("judge.losses_same" if verdict == Call.SAME else "judge.losses_beyond",
-                        {"diff": Num(d, sign=True), "bound": Num(Z * se), "test": words})
+        phrase = Phrase("judge.losses_same" if verdict == Call.SAME else "judge.losses_beyond", fields)
     return Verdict(verdict, d, se, (float(a), float(b)), phrase, test)
 
 

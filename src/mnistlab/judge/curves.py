@@ -19,7 +19,7 @@ def _rows(per_example: np.ndarray | None, epochs: int) -> np.ndarray | None:
     x = np.asarray(per_example)
     if x.ndim != 2 or x.shape[0] != epochs or x.shape[1] < 2:
         return None
-    return x.astype(np.float64)
+    return x if x.dtype == bool else x.astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ class Overfit:
 
 
 def overfitting(val_loss: Sequence[float], val_acc: Sequence[float] | None = None, n_val: int = 0,
-                se_epoch: float | None = None, per_example: np.ndarray | None = None) -> Overfit:
+                se_epoch: float | None = None, per_example: np.ndarray | None = None,
+                right: np.ndarray | None = None) -> Overfit:
     """Whether a training run overfits measurably (the definition is in the package's docstring).
 
     Args:
@@ -64,6 +65,8 @@ def overfitting(val_loss: Sequence[float], val_acc: Sequence[float] | None = Non
             (unless ``per_example`` is given).
         per_example: each epoch's per-example validation losses, (epochs, n): the loss rise is then judged
             paired (the per-example differences between the last epoch and the lowest one).
+        right: each epoch's per-image right/wrong on the validation images, (epochs, n): the accuracy drop is
+            then judged by McNemar's test.
     """
     vl = [float(v) for v in val_loss]
     if not vl:
@@ -78,7 +81,9 @@ def overfitting(val_loss: Sequence[float], val_acc: Sequence[float] | None = Non
     if va:
         best_a = int(np.argmax(va))
         best_acc_epoch = best_a + 1
-        drop = accuracies(va[best_a], va[-1], n_val)
+        ok = _rows(right, len(va)) is not None
+        drop = accuracies(va[best_a], va[-1], n_val, right_a=right[best_a] if ok else None,
+                          right_b=right[-1] if ok else None)
         by_acc = best_a < len(va) - 1 and drop.verdict == Call.HIGHER
     verdict = Call.OVERFITS if by_loss or by_acc else Call.NONE
 
@@ -110,16 +115,18 @@ TRENDS = {Call.HIGHER: Call.RISES, Call.LOWER: Call.FALLS, Call.SAME: Call.FLAT}
 
 
 def trend(values: Sequence[float], n: int | None = None, se_epoch: float | None = None,
-          per_example: np.ndarray | None = None) -> Verdict:
+          per_example: np.ndarray | None = None, right: np.ndarray | None = None) -> Verdict:
     """Whether a curve rises, falls or stays flat from its first to its last epoch.
 
-    Accuracies give ``n`` (binomial SE at each end); losses give ``per_example`` (each epoch's per-example
+    Accuracies give ``n`` (binomial SE at each end; McNemar with ``right``, each epoch's per-image right/wrong);
+    losses give ``per_example`` (each epoch's per-example
     losses: paired) or ``se_epoch`` (difference SE sqrt(2) x it). A move inside 2 SE is ``flat``: a sign, never
     a finding.
     """
     v = [float(x) for x in values]
     if n is not None:
-        d = accuracies(v[-1], v[0], n)
+        ok = _rows(right, len(v)) is not None
+        d = accuracies(v[-1], v[0], n, right_a=right[-1] if ok else None, right_b=right[0] if ok else None)
     else:
         rows = _rows(per_example, len(v))
         d = losses(v[-1], v[0], se_epoch, paired=rows[-1] - rows[0] if rows is not None else None)
@@ -136,7 +143,11 @@ def loss_steps(values: Sequence[float], se_epoch: float | None = None,
             for i in range(1, len(v))]
 
 
-def dips(values: Sequence[float], n: int) -> list[int]:
-    """Epochs (1-based) where an accuracy fell from the previous epoch by more than 2 SE (measurable dips)."""
+def dips(values: Sequence[float], n: int, right: np.ndarray | None = None) -> list[int]:
+    """Epochs (1-based) where an accuracy fell from the previous epoch by more than 2 SE (measurable dips);
+    ``right``: each epoch's per-image right/wrong (epochs, n), for McNemar's test between epochs."""
     v = [float(x) for x in values]
-    return [i + 1 for i in range(1, len(v)) if accuracies(v[i - 1], v[i], n).verdict == Call.HIGHER]
+    ok = _rows(right, len(v)) is not None
+    return [i + 1 for i in range(1, len(v))
+            if accuracies(v[i - 1], v[i], n, right_a=right[i - 1] if ok else None,
+                          right_b=right[i] if ok else None).verdict == Call.HIGHER]

@@ -91,7 +91,7 @@ class Ranking:
         if evidence:
             proofs = tuple(Phrase("judge.rank_pair", {"a": a, "b": b, "verdict": self.pairs[a, b].phrase})
                            for i, a in enumerate(names) for b in names[i + 1:] if (a, b) in self.pairs)
-            parts.append(Phrase("judge.rank_evidence", {"pairs": Joined(proofs)}))
+            return Phrase("judge.rank_evidence", {"ranking": Joined(tuple(parts)), "pairs": Joined(proofs)})
         return Joined(tuple(parts))
 
     def sentence(self, lang: str, evidence: bool = False) -> str:

@@ -15,6 +15,7 @@ from typing import TextIO
 import keras
 import numpy as np
 
+from mnistlab.backend import CompiledInference
 from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError
 from mnistlab.fileio import save_model, sha256_file, write_json
@@ -144,11 +145,14 @@ class ValidationOutputs(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self.on:
             save_array(self.workdir, VAL_LABELS, self.labels.astype(np.uint8))
+            # the forward pass compiled once, called directly: Keras' predict() costs its set-up at every epoch
+            self.forward = CompiledInference(self.model, jit=False)
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.on:
             return
-        probs = self.model.predict(self.x_val, batch_size=self.batch_size, verbose=0)
+        probs = np.concatenate([self.forward(self.x_val[i:i + self.batch_size])
+                                for i in range(0, len(self.x_val), self.batch_size)])
         self.losses.append(per_example_loss(self.model.loss, self.y_val, probs))
         self.predicted.append(np.asarray(probs).argmax(axis=1))
         write_epoch_outputs(self.workdir, np.stack(self.losses), np.stack(self.predicted))

@@ -165,7 +165,10 @@ def compare(run: Run, lang: str, study: str, base: str, key: str = "test_accurac
     d = quantities.accuracy_diff(s[key], b[key], min(s["n_test"], b["n_test"]), steps)
     text = say("measures.compare", lang, study_accuracy=acc(s[key], lang), study=label(study, lang),
                base_accuracy=acc(b[key], lang), base=label(base, lang), difference=diff_text(d, lang))
-    return text, [where(f"{study}/metrics.json", key, "n_test"), where(f"{base}/metrics.json", key, "n_test")]
+    sources = [where(f"{study}/metrics.json", key, "n_test"), where(f"{base}/metrics.json", key, "n_test")]
+    if d.right is not None:  # McNemar on the per-image results
+        sources += [f"{name}/test_probabilities.npy, {name}/arrays/test_labels.npy" for name in (study, base)]
+    return text, sources
 
 
 # --- sentences about a training curve -----------------------------------------------------------------------

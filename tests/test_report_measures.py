@@ -328,3 +328,9 @@ def test_overfitting_is_judged_paired_from_each_epochs_validation_losses(run_dir
     run = read_run(run_dir)
     c = quantities.step_curve(run.step("ex2.augment"))
     assert c.judged.rise.test != judge.Test.LOSS_PAIRED and any("val_losses.npy" in p for p in run.problems)
+    # rows of another run (not the history's validation losses) are not used either
+    runfolder.write_epoch_outputs(folder, rows * 2, np.zeros(rows.shape, np.uint8))
+    run = read_run(run_dir)
+    c = quantities.step_curve(run.step("ex2.augment"))
+    assert c.judged.rise.test != judge.Test.LOSS_PAIRED
+    assert any("does not match the validation curves" in p for p in run.problems)

@@ -149,4 +149,7 @@ def hardest_class(recall: Mapping[str, float], support: Mapping[str, int]) -> Ra
                                                 binomial_se(low, support.get(worst, 0))) * Z >= v - low)
     second = accuracies(order[1][1], low, support.get(order[1][0], 0), support.get(worst, 0)) \
         if len(order) > 1 else None
-    return Ranking(order, leaders, second, None)
+    # every pair judged too (a - b, a the lower recall), so apart(), place() and sentence() hold here as well
+    pairs = {(a, b): accuracies(va, vb, support.get(a, 0), support.get(b, 0))
+             for i, (a, va) in enumerate(order) for b, vb in order[i + 1:]}
+    return Ranking(order, leaders, second, None, pairs, _groups([k for k, _ in order], pairs))

@@ -146,13 +146,26 @@ def step_curve(step: Step) -> Curve | None:
 
 
 def epoch_outputs(step: Step) -> runfolder.EpochOutputs | None:
-    """Each epoch's per-example validation results of a step (``val_losses.npy``...); None if absent or
-    malformed (then said among the run's problems, and the judge stays unpaired)."""
+    """Each epoch's per-example validation results of a step (``val_losses.npy``...); None if absent,
+    malformed, or not what the step's history says (each row's mean loss within 5 % of the epoch's
+    ``val_loss``, its share of right images within 0.1 point of ``val_accuracy``): then said among the run's
+    problems, and the judge stays unpaired."""
     try:
-        return runfolder.read_epoch_outputs(step.folder)
+        out = runfolder.read_epoch_outputs(step.folder)
     except runfolder.RunFolderError as e:
         step._problem(str(e))
         return None
+    history = step.history or {}
+    vl, va = history.get("val_loss", []), history.get("val_accuracy", [])
+    if out is None or out.epochs not in (len(vl), len(va)):
+        return out  # another number of epochs: the judge does not use them (a run cut short, an old file)
+    bad = (len(vl) == out.epochs and not np.allclose(out.losses.mean(axis=1), vl, rtol=0.05, atol=1e-3)) or (
+        out.right is not None and len(va) == out.epochs and not np.allclose(out.right.mean(axis=1), va, atol=1e-3))
+    if bad:
+        step._problem(f"{step.folder / runfolder.VAL_LOSSES}: does not match the validation curves of "
+                      f"{runfolder.HISTORY}; not used")
+        return None
+    return out
 
 
 def last_epoch_right(step: Step) -> np.ndarray | None:

@@ -56,8 +56,10 @@ class Num:
     sign: bool = False
 
     def render(self, lang: str) -> str:
-        s = number(abs(self.value) if self.sign else self.value, lang, self.digits)
-        return (("+" if self.value >= 0 else "−") + s) if self.sign else s
+        s = number(abs(self.value), lang, self.digits)
+        if self.sign:
+            return ("+" if self.value >= 0 else "−") + s
+        return ("−" if self.value < 0 else "") + s  # the typographic minus, as the report writes it
 
 
 @dataclass(frozen=True)

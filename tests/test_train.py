@@ -167,3 +167,34 @@ def test_most_confused_keeps_every_pair_tied_with_the_fifth():
     assert [c["count"] for c in got] == [5, 4, 3, 2, 1, 1, 1]
     m[5, 6] = m[6, 7] = 0
     assert len(most_confused(m, [str(i) for i in range(10)])) == 5
+
+
+@pytest.mark.parametrize("flag", [[], ["--faithful"]])
+def test_each_epoch_keeps_its_per_example_validation_losses(tmp_path, shared_datasets, flag):
+    """val_losses.npy / val_predicted.npy: one row per epoch, whose mean and accuracy are the history's."""
+    from mnistlab import runfolder
+
+    out = tmp_path / "run"
+    assert cli.main(["run", "ex2.ann", *flag, "--out", str(out), "--data", str(shared_datasets), *QUICK,
+                     "--set", "epochs=2"]) == 0
+    folder = out / "ex2.ann"
+    assert np.load(folder / runfolder.VAL_LOSSES).dtype == np.float16
+    got = runfolder.read_epoch_outputs(folder)
+    history = runfolder.read_history(folder / runfolder.HISTORY)
+    assert got.losses.shape == got.right.shape == (2, 120)
+    assert got.losses.mean(axis=1) == pytest.approx(history["val_loss"], abs=2e-3)
+    assert got.right.mean(axis=1) == pytest.approx(history["val_accuracy"], abs=1e-6)
+
+
+def test_validation_outputs_keep_the_completed_epochs_on_resume(tmp_path):
+    from mnistlab import runfolder
+    from mnistlab.callbacks import ValidationOutputs
+
+    x, y = np.zeros((5, 3), np.float32), np.array([0, 1, 2, 1, 0])
+    runfolder.write_epoch_outputs(tmp_path, np.ones((3, 5)), np.zeros((3, 5)))
+    cb = ValidationOutputs(tmp_path, x, y, 8, initial_epoch=2)  # killed after epoch 3's rows, before its checkpoint
+    assert cb.on and len(cb.losses) == 2
+    assert not ValidationOutputs(tmp_path, x[:4], y[:4], 8, initial_epoch=2).on  # rows of other images: stop
+    assert not (tmp_path / runfolder.VAL_LOSSES).exists()  # and nothing misleading left behind
+    ValidationOutputs(tmp_path, x, y, 8, initial_epoch=0)  # a fresh start forgets an earlier run's rows
+    assert not (tmp_path / runfolder.VAL_PREDICTED).exists()

@@ -1,4 +1,5 @@
-"""Keras callbacks of training: progress lines, per-epoch checkpoints, epoch-keyed randomness, divergence.
+"""Keras callbacks of training: progress lines, per-epoch checkpoints, each epoch's per-example validation
+results, epoch-keyed randomness, divergence.
 
 Each is used by :func:`mnistlab.train.fit`; checkpoints (``checkpoint.keras``, ``checkpoint.json``) exist only
 while an experiment is unfinished.
@@ -14,10 +15,21 @@ from typing import TextIO
 import keras
 import numpy as np
 
+from mnistlab.backend import CompiledInference
 from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError
 from mnistlab.fileio import save_model, sha256_file, write_json
-from mnistlab.runfolder import HISTORY, write_history
+from mnistlab.runfolder import (
+    HISTORY,
+    VAL_LABELS,
+    VAL_LOSSES,
+    VAL_PREDICTED,
+    RunFolderError,
+    read_npy,
+    save_array,
+    write_epoch_outputs,
+    write_history,
+)
 
 
 class Progress(keras.callbacks.Callback):
@@ -95,6 +107,62 @@ class EpochCheckpoint(keras.callbacks.Callback):
             "epoch": epoch + 1, "rows": self.rows, "config": self.exp.to_dict(),
             "model_sha256": sha256_file(self.workdir / CHECKPOINT)})
         write_history(self.workdir / HISTORY, self.rows)
+
+
+class ValidationOutputs(keras.callbacks.Callback):
+    """After every epoch: the model's per-example validation losses and predicted classes, one row per epoch
+    (``val_losses.npy`` float16, ``val_predicted.npy`` uint8, labels in ``arrays/val_labels.npy``), so that the
+    judge compares epochs on the same images, paired.
+
+    Placed before :class:`EpochCheckpoint`: an epoch's rows are written before the checkpoint says it is done.
+    On resume the rows of the completed epochs are kept; rows that cannot line up with the epochs (files of an
+    older run, or missing) stop the recording, and the judge falls back to unpaired errors.
+    """
+
+    def __init__(self, workdir: Path, x_val: np.ndarray, y_val: np.ndarray, batch_size: int, initial_epoch: int = 0):
+        super().__init__()
+        self.workdir, self.x_val, self.batch_size = workdir, x_val, batch_size
+        y = self.y_val = np.asarray(y_val)
+        self.labels = (y.argmax(axis=1) if y.ndim == 2 else y).astype(np.int64)
+        self.losses: list[np.ndarray] = []
+        self.predicted: list[np.ndarray] = []
+        self.on = len(self.labels) > 1
+        if initial_epoch and self.on:
+            try:
+                losses, predicted = (read_npy(workdir / name, ndim=2) for name in (VAL_LOSSES, VAL_PREDICTED))
+            except RunFolderError:
+                losses = predicted = None
+            usable = losses is not None and predicted is not None and losses.shape == predicted.shape \
+                and losses.shape[0] >= initial_epoch and losses.shape[1] == len(self.labels)
+            if usable:
+                self.losses, self.predicted = list(losses[:initial_epoch]), list(predicted[:initial_epoch])
+            else:
+                self.on = False
+        if not self.on or not initial_epoch:
+            for name in (VAL_LOSSES, VAL_PREDICTED):
+                (workdir / name).unlink(missing_ok=True)
+
+    def on_train_begin(self, logs=None):
+        if self.on:
+            save_array(self.workdir, VAL_LABELS, self.labels.astype(np.uint8))
+            # the forward pass compiled once, called directly: Keras' predict() costs its set-up at every epoch
+            self.forward = CompiledInference(self.model, jit=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.on:
+            return
+        probs = np.concatenate([self.forward(self.x_val[i:i + self.batch_size])
+                                for i in range(0, len(self.x_val), self.batch_size)])
+        self.losses.append(per_example_loss(self.model.loss, self.y_val, probs))
+        self.predicted.append(np.asarray(probs).argmax(axis=1))
+        write_epoch_outputs(self.workdir, np.stack(self.losses), np.stack(self.predicted))
+
+
+def per_example_loss(loss, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """The compiled loss (a name, a function or a ``keras.losses.Loss``) of each example, unreduced."""
+    fn = keras.losses.get(loss) if isinstance(loss, str) else loss
+    per = fn.call(y_true, y_pred) if isinstance(fn, keras.losses.Loss) else fn(y_true, y_pred)
+    return np.asarray(keras.ops.convert_to_numpy(per), dtype=np.float64).reshape(len(y_true))
 
 
 class EpochKeyedRandomness(keras.callbacks.Callback):

@@ -79,6 +79,23 @@ def say(key: str, lang: str = "fr", *args: object, **values: object) -> str:
     return template(key, lang).format(*args, **values)
 
 
+# How each language writes a number: decimal mark and thousands separator (French: a narrow no-break space).
+DECIMAL = {"fr": ",", "en": "."}
+THOUSANDS = {"fr": "\u202f", "en": ","}
+
+
+def number(x: float | int | None, lang: str, digits: int = 4, group: bool = True) -> str:
+    """``x`` with ``digits`` decimals as ``lang`` writes it: ``0,9750`` / ``0.9750``, ``1\u202f234,5`` /
+    ``1,234.5`` (``group``: thousands separated); ``—`` when unknown (None or NaN). The one number formatter
+    of the package: the judge, the report, the grader and the figures all write numbers through it.
+    """
+    if x is None or (isinstance(x, float) and x != x):
+        return "—"
+    s = f"{float(x):{',' if group else ''}.{digits}f}"
+    lang = lang if lang in DECIMAL else LANGS[0]
+    return s.replace(",", "\0").replace(".", DECIMAL[lang]).replace("\0", THOUSANDS[lang])
+
+
 def template(key: str, lang: str = "fr") -> str:
     """The words ``key`` ("file.entry") in ``lang`` with their fields unfilled (to recognise a sentence)."""
     name, _, entry = key.partition(".")

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mnistlab.fileio import atomic_path  # noqa: E402
-from mnistlab.i18n import say  # noqa: E402
+from mnistlab.i18n import number, say  # noqa: E402
 
 
 def save(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
@@ -109,7 +109,7 @@ def bars(values: dict[str, float], title: str, ylabel: str, errors: dict[str, fl
     rects = ax.bar(names, heights, yerr=yerr, capsize=6 if yerr else 0, color="#4C72B0")
 
     def fmt(x: float) -> str:
-        return f"{x:.4f}".replace(".", "," if lang == "fr" else ".")
+        return number(x, lang, 4)
 
     labels = [f"{fmt(h)} ± {fmt(e)}" for h, e in zip(heights, yerr, strict=True)] if yerr else [fmt(h) for h in heights]
     ax.bar_label(rects, labels=labels, padding=3, fontsize=12)

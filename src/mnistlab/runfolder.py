@@ -9,6 +9,10 @@ A run folder (``mnistlab run`` writes it, ``mnistlab report`` / the notebook rea
     <experiment>/model.keras      MODEL
     <experiment>/summary.txt      SUMMARY
     <experiment>/test_probabilities.npy   PROBABILITIES: float32 (n_test, 10)
+    <experiment>/val_losses.npy   VAL_LOSSES: float16 (epochs, n_validation), each epoch's per-example
+                                  validation cross-entropy (the judge pairs epochs with it)
+    <experiment>/val_predicted.npy        VAL_PREDICTED: uint8 (epochs, n_validation), each epoch's predicted
+                                  classes; with arrays/val_labels.npy, each epoch's per-image right/wrong
     <experiment>/confusion_matrix.csv     CONFUSION (the confusion step)
     <experiment>/figures/*.png    FIGURES: the run's own figures
     <experiment>/arrays/*.npy     ARRAYS: the small arrays a report needs to redraw a figure in another
@@ -29,6 +33,7 @@ import json
 import math
 import os
 import tokenize
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,9 @@ METRICS = "metrics.json"
 MODEL = "model.keras"
 SUMMARY = "summary.txt"
 PROBABILITIES = "test_probabilities.npy"
+VAL_LOSSES = "val_losses.npy"
+VAL_PREDICTED = "val_predicted.npy"
+VAL_LABELS = "val_labels"  # arrays/val_labels.npy: the validation images' classes, uint8
 CONFUSION = "confusion_matrix.csv"
 FIGURES = "figures"
 ARRAYS = "arrays"
@@ -209,6 +217,51 @@ def save_array(workdir: Path, name: str, array: np.ndarray) -> None:
 def read_array(workdir: Path, name: str, ndim: int | None = None) -> np.ndarray | None:
     """``workdir/arrays/<name>.npy`` through :func:`read_npy`; None if absent."""
     return read_npy(inside(workdir, ARRAYS, f"{name}.npy"), ndim=ndim)
+
+
+def write_epoch_outputs(workdir: Path, losses: np.ndarray, predicted: np.ndarray) -> None:
+    """Write each epoch's per-example validation losses (float16) and predicted classes (uint8), one row per
+    completed epoch, each file atomically (rewritten whole after every epoch: a few hundred kB)."""
+    for name, array, dtype in ((VAL_LOSSES, losses, np.float16), (VAL_PREDICTED, predicted, np.uint8)):
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(array, dtype=dtype), allow_pickle=False)
+        write_bytes(workdir / name, buf.getvalue())
+
+
+@dataclass(frozen=True)
+class EpochOutputs:
+    """Each epoch's per-example validation results (:func:`read_epoch_outputs`)."""
+
+    losses: np.ndarray  # float64 (epochs, n): per-example cross-entropy
+    right: np.ndarray | None  # bool (epochs, n): predicted class == label; None without predictions or labels
+
+    @property
+    def epochs(self) -> int:
+        return int(self.losses.shape[0])
+
+
+def read_epoch_outputs(workdir: Path) -> EpochOutputs | None:
+    """``val_losses.npy`` (with ``val_predicted.npy`` and ``arrays/val_labels.npy`` when present) of an
+    experiment folder; None when absent.
+
+    Raises:
+        RunFolderError: a file that is not what a run writes (not 2-D, negative or non-finite losses, classes
+            outside 0-9, shapes that disagree).
+    """
+    losses = read_npy(inside(workdir, VAL_LOSSES), ndim=2)
+    if losses is None:
+        return None
+    if not np.issubdtype(losses.dtype, np.floating) or not np.isfinite(losses).all() or (losses < 0).any():
+        raise RunFolderError("not per-example losses (finite, non-negative floats)", workdir / VAL_LOSSES)
+    predicted = read_npy(inside(workdir, VAL_PREDICTED), ndim=2)
+    labels = read_array(workdir, VAL_LABELS, ndim=1)
+    right = None
+    if predicted is not None and labels is not None:
+        if predicted.shape != losses.shape or len(labels) != losses.shape[1] \
+                or not np.issubdtype(predicted.dtype, np.integer) or not np.issubdtype(labels.dtype, np.integer):
+            raise RunFolderError(f"does not match {VAL_LOSSES} and {ARRAYS}/{VAL_LABELS}.npy", workdir / VAL_PREDICTED)
+        right = predicted.astype(np.int64) == labels.astype(np.int64)[None, :]
+    return EpochOutputs(losses.astype(np.float64), right)
 
 
 def write_diverged(workdir: Path, reason: str, last_good_epoch: int | None, seconds: float) -> None:

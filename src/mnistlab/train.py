@@ -2,7 +2,8 @@
 
 Artifacts of a trained experiment (names never change):
 ``config.json``, ``history.csv``, ``metrics.json`` (written last: its presence means complete),
-``model.keras``, ``summary.txt``, ``test_probabilities.npy``, ``figures/*.png``.
+``model.keras``, ``summary.txt``, ``test_probabilities.npy``, ``val_losses.npy`` and ``val_predicted.npy``
+(each epoch's per-example validation results), ``figures/*.png``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mnistlab.callbacks import (
     EpochKeyedRandomness,
     Progress,
     StopOnDivergence,
+    ValidationOutputs,
     clear_checkpoints,
 )
 from mnistlab.config import Experiment
@@ -176,7 +178,9 @@ def fit(model: keras.Model, exp: Experiment, data: Prepared, ctx: Context, workd
     else:
         clear_checkpoints(workdir)
     checkpoint = EpochCheckpoint(workdir, exp, rows)
-    callbacks = [StopOnDivergence(initial_epoch), checkpoint, Progress(label, exp.epochs, ctx.stream, initial_epoch)]
+    outputs = ValidationOutputs(workdir, data.x_val, data.y_val, EVAL_BATCH, initial_epoch)
+    callbacks = [StopOnDivergence(initial_epoch), outputs, checkpoint,
+                 Progress(label, exp.epochs, ctx.stream, initial_epoch)]
     kwargs = dict(epochs=exp.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
     t0 = time.perf_counter()
     if initial_epoch >= exp.epochs:  # killed after the last epoch's checkpoint: nothing left to train

@@ -10,10 +10,7 @@ def num(value, lang: str, digits: int = 4) -> str:
     """``0.8421`` -> ``0,8421`` (fr) or ``0.8421`` (en); integers with thin grouping; text as it is."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", "\u202f" if lang == "fr" else ",")
-    text = f"{value:.{digits}f}"
-    return text.replace(".", ",") if lang == "fr" else text
+    return i18n.number(value, lang, 0 if isinstance(value, int) else digits, group=isinstance(value, int))
 
 
 def say(key: str, lang: str, **args) -> str:

@@ -252,10 +252,9 @@ def block_compare(items: Items, run: Run, step: Step, value: str = "") -> None:
     so = quantities.seed_spread(old, lambda mm: mm["test_accuracy"])
     sn = quantities.seed_spread(new, lambda mm: mm["test_accuracy"])
     if so and sn:
-        pv = quantities.welch_p(sn, so)
         rows.append([say("exercises.seeds_accuracy", lang, old_seeds=so.n, new_seeds=sn.n),
                      f"{num(so.mean, lang)} ± {num(so.std, lang)}", f"{num(sn.mean, lang)} ± {num(sn.std, lang)}",
-                     points(sn.mean - so.mean, lang) + f" (p = {num(pv, lang, 3)})"])
+                     quantities.welch(sn, so).diff.text(lang)])
     a, b = label(value, lang), label(step.name, lang)
     items.table(Table([say("columns.measure", lang), a[:1].upper() + a[1:], b[:1].upper() + b[1:],
                        say("exercises.change", lang)], rows, numeric=(1, 2),
@@ -269,7 +268,8 @@ def pair(run: Run, new: str, old: str) -> tuple[dict, dict, quantities.Diff] | N
     if not (a and b):
         return None
     m, n = a.metrics, b.metrics
-    return m, n, quantities.accuracy_diff(m["test_accuracy"], n["test_accuracy"], min(m["n_test"], n["n_test"]))
+    return m, n, quantities.accuracy_diff(m["test_accuracy"], n["test_accuracy"], min(m["n_test"], n["n_test"]),
+                                          (a, b))
 
 
 def activations(items: Items, run: Run, act: Step) -> None:
@@ -317,8 +317,8 @@ def seeds_tables(items: Items, run: Run, act: Step) -> None:
     names, pairs = list(spreads), []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            pv = quantities.welch_p(spreads[a], spreads[b])
-            sig = pv is not None and pv < 0.05
+            w = quantities.welch(spreads[a], spreads[b])  # the judge: beyond 2 SE and Welch's p under ALPHA
+            pv, sig = w.p, w.finding
             pairs.append([f"{a} − {b}", points(spreads[a].mean - spreads[b].mean, lang), num(pv, lang, 3),
                           say("exercises.yes" if sig else "exercises.no", lang)])
     items.table(Table([say("exercises.pair", lang), say("exercises.difference_of_means", lang), "p (Welch)",

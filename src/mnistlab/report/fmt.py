@@ -7,20 +7,15 @@ same way and find it in the report.
 
 from __future__ import annotations
 
-import math
-
 from mnistlab import judge
-from mnistlab.i18n import say
+from mnistlab.i18n import DECIMAL, number, say
 
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % and units
 
 
 def num(x: float | None, lang: str, digits: int = 4) -> str:
     """A decimal number with ``digits`` decimals: ``0,9750`` (fr) / ``0.9750`` (en); ``—`` if unknown."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    s = f"{float(x):,.{digits}f}"
-    return s.replace(",", NNBSP).replace(".", ",") if lang == "fr" else s
+    return number(x, lang, digits)
 
 
 def signed(x: float | None, lang: str, digits: int = 4) -> str:
@@ -41,16 +36,14 @@ def general(x: float | None, lang: str) -> str:
     """A setting as short as it goes: ``0,001``, ``1``, ``0,01`` (``%g``)."""
     if x is None:
         return "—"
-    s = f"{float(x):g}"
-    return s.replace(".", ",") if lang == "fr" else s
+    return f"{float(x):g}".replace(".", DECIMAL.get(lang, "."))
 
 
 def integer(n: int | float | None, lang: str) -> str:
     """``101 770`` (fr) / ``101,770`` (en)."""
     if n is None:
         return "—"
-    s = f"{int(round(n)):,d}"
-    return s.replace(",", NNBSP) if lang == "fr" else s
+    return number(int(round(n)), lang, 0)
 
 
 def pct(x: float | None, lang: str, digits: int = 2) -> str:

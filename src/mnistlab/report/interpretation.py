@@ -40,7 +40,8 @@ def analysis(run: Run, lang: str) -> list[str]:
                        n_test=integer(m["n_test"], lang)))
     if ann and cnn:
         a, c = ann.metrics, cnn.metrics
-        d = quantities.accuracy_diff(c["test_accuracy"], a["test_accuracy"], min(a["n_test"], c["n_test"]))
+        d = quantities.accuracy_diff(c["test_accuracy"], a["test_accuracy"], min(a["n_test"], c["n_test"]),
+                                     (cnn, ann))
         harder = bool(e1) and judge.accuracies(a["test_accuracy"], e1.metrics["test_accuracy"], a["n_test"],
                                                e1.metrics["n_test"]).verdict == "lower"
         out.append(say("interpretation.fashion_harder" if harder else "interpretation.on_fashion", lang)
@@ -58,10 +59,12 @@ def analysis(run: Run, lang: str) -> list[str]:
                          else "interpretation.no_overfitting_lowest", lang))
     if aug and cnn:
         a, c = aug.metrics, cnn.metrics
-        d = quantities.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]))
+        d = quantities.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]),
+                                     (aug, cnn))
+        loss = quantities.loss_difference(aug, cnn, a["test_loss"], c["test_loss"])
         v = judge.augmentation(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]),
-                               a["test_loss"], c["test_loss"], quantities.loss_se(cnn, on_test=True))
-        loss = judge.losses(a["test_loss"], c["test_loss"], quantities.loss_se(cnn, on_test=True))
+                               a["test_loss"], c["test_loss"], quantities.loss_se(cnn, on_test=True), d.right,
+                               _losses(quantities.paired(aug, cnn)))
         end = {"helps": "interpretation.augmentation_helps", "hurts": "interpretation.augmentation_hurts",
                "same": "interpretation.augmentation_same"}[v.verdict]
         out.append(say("interpretation.augmentation", lang, diff=diff_text(d, lang),
@@ -69,7 +72,9 @@ def analysis(run: Run, lang: str) -> list[str]:
                        loss_verdict=loss.text(lang)) + say(end, lang))
     if act:
         va = act.metrics["val_accuracy"]
-        r = judge.ranking({_act(k): v for k, v in va.items()}, act.metrics.get("n_validation") or 0)
+        right = quantities.sub_right(act, va) or {}
+        r = judge.ranking({_act(k): v for k, v in va.items()}, act.metrics.get("n_validation") or 0,
+                          {_act(k): v for k, v in right.items()})
         if len(r.order) > 1:
             ta = act.metrics.get("test_accuracy") or {}
             swapped = set(ta) == set(va) and [_act(k) for k, _ in quantities.ranking(ta)] != [k for k, _ in r.order]
@@ -91,7 +96,7 @@ def improvements(run: Run, lang: str) -> list[str]:
         s, b = run.done(name), run.done(base)
         if s and b:
             d = quantities.accuracy_diff(s.metrics["test_accuracy"], b.metrics["test_accuracy"],
-                                    min(s.metrics["n_test"], b.metrics["n_test"]))
+                                         min(s.metrics["n_test"], b.metrics["n_test"]), (s, b))
             measured.append(say("interpretation.improved", lang, step=label(name, lang),
                                 accuracy=num(s.metrics["test_accuracy"], lang),
                                 base=num(b.metrics["test_accuracy"], lang), diff=diff_text(d, lang)))
@@ -136,6 +141,11 @@ def _per_epoch(step) -> float | None:
     fit, n = step.metrics.get("fit_seconds"), step.metrics.get("epochs_run")
     ok = isinstance(fit, (int, float)) and isinstance(n, int) and n > 0 and fit > 0
     return float(fit) / n if ok else None
+
+
+def _losses(both: tuple[quantities.PerImage, quantities.PerImage] | None):
+    """The two per-image test losses of a pair of steps (for the judge), or None."""
+    return (both[0].losses, both[1].losses) if both else None
 
 
 def _act(name: str) -> str:

@@ -58,11 +58,12 @@ class Curve:
 
 
 def curve(history: dict[str, list[float]] | None, n_val: int = 0, se_epoch: float | None = None,
-          n_train: int = 0) -> Curve | None:
+          n_train: int = 0, outputs: runfolder.EpochOutputs | None = None) -> Curve | None:
     """Read the facts of a training run off its history; None without one.
 
     ``n_val`` (validation images) and ``se_epoch`` (SE of one epoch's mean validation loss) let the judge
-    tell a change from noise; without them an accuracy move or a loss rise is never a finding.
+    tell a change from noise; without them an accuracy move or a loss rise is never a finding. ``outputs``
+    (each epoch's per-example validation results) make the judge compare epochs paired.
     """
     if not history or not history.get("loss"):
         return None
@@ -77,9 +78,11 @@ def curve(history: dict[str, list[float]] | None, n_val: int = 0, se_epoch: floa
 
     best = int(np.argmin(val_loss)) + 1 if val_loss else None
     n = n_val if n_val and n_val > 0 else 0
-    judged = judge.overfitting(val_loss, val_acc if len(val_acc) == len(val_loss) else None, n, se_epoch) \
-        if val_loss else None
-    drops = judge.dips(val_acc, n) if n and val_acc else []
+    per_example = outputs.losses if outputs is not None and outputs.epochs == len(val_loss) else None
+    right = outputs.right if outputs is not None and outputs.epochs == len(val_acc) else None
+    judged = judge.overfitting(val_loss, val_acc if len(val_acc) == len(val_loss) else None, n, se_epoch,
+                               per_example, right) if val_loss else None
+    drops = judge.dips(val_acc, n, right) if n and val_acc else []
     return Curve(
         epochs=len(loss),
         first_acc=first(acc), last_acc=last(acc), first_val_acc=first(val_acc), last_val_acc=last(val_acc),
@@ -96,7 +99,7 @@ def curve(history: dict[str, list[float]] | None, n_val: int = 0, se_epoch: floa
         val_loss_rises_after_best=bool(val_loss and val_loss[-1] > min(val_loss)),
         loss_at_best=float(loss[best - 1]) if best and best <= len(loss) else None,
         n_val=n, se_epoch=se_epoch, judged=judged,
-        val_trend=judge.trend(val_acc, n=n) if n and len(val_acc) > 1 else None,
+        val_trend=judge.trend(val_acc, n=n, right=right) if n and len(val_acc) > 1 else None,
         acc_trend=judge.trend(acc, n=n_train) if len(acc) > 1 and n_train and n_train > 0 else None,
     )
 
@@ -138,7 +141,93 @@ def step_curve(step: Step) -> Curve | None:
     if not history:
         return None
     n_train = (step.metrics or {}).get("n_train")
-    return curve(history, validation_size(step), loss_se(step), n_train if isinstance(n_train, int) else 0)
+    return curve(history, validation_size(step), loss_se(step), n_train if isinstance(n_train, int) else 0,
+                 epoch_outputs(step))
+
+
+def epoch_outputs(step: Step) -> runfolder.EpochOutputs | None:
+    """Each epoch's per-example validation results of a step (``val_losses.npy``...); None if absent,
+    malformed, or not what the step's history says (each row's mean loss within 5 % of the epoch's
+    ``val_loss``, its share of right images within 0.1 point of ``val_accuracy``): then said among the run's
+    problems, and the judge stays unpaired."""
+    try:
+        out = runfolder.read_epoch_outputs(step.folder)
+    except runfolder.RunFolderError as e:
+        step._problem(str(e))
+        return None
+    history = step.history or {}
+    vl, va = history.get("val_loss", []), history.get("val_accuracy", [])
+    if out is None or out.epochs not in (len(vl), len(va)):
+        return out  # another number of epochs: the judge does not use them (a run cut short, an old file)
+    bad = (len(vl) == out.epochs and not np.allclose(out.losses.mean(axis=1), vl, rtol=0.05, atol=1e-3)) or (
+        out.right is not None and len(va) == out.epochs and not np.allclose(out.right.mean(axis=1), va, atol=1e-3))
+    if bad:
+        step._problem(f"{step.folder / runfolder.VAL_LOSSES}: does not match the validation curves of "
+                      f"{runfolder.HISTORY}; not used")
+        return None
+    return out
+
+
+def last_epoch_right(step: Step) -> np.ndarray | None:
+    """Per validation image, whether the step's model got it right at its last epoch; None if unknown."""
+    out = epoch_outputs(step)
+    history = step.history or {}
+    va = history.get("val_accuracy", [])
+    if out is None or out.right is None or out.epochs != len(va) or abs(out.right[-1].mean() - va[-1]) > 1e-3:
+        return None  # rows that do not give the history's accuracy are not this run's
+    return out.right[-1]
+
+
+def sub_right(step: Step, names) -> dict[str, np.ndarray] | None:
+    """Per sub-run of ``step`` (one per activation), its last epoch's per-image validation results, when every
+    one of ``names`` has them on the same images; else None (the judge then stays unpaired)."""
+    out = {}
+    for name in names:
+        sub = step.subs.get(name)
+        right = last_epoch_right(sub) if sub is not None else None
+        if right is None or (out and len(right) != len(next(iter(out.values())))):
+            return None
+        out[name] = right
+    return out
+
+
+@dataclass
+class PerImage:
+    """A model's results on each test image: right or wrong, and its loss (cross-entropy, Keras' clipping)."""
+
+    right: np.ndarray  # bool (n,)
+    losses: np.ndarray  # float64 (n,)
+    labels: np.ndarray  # int64 (n,)
+
+
+def per_image(step: Step) -> PerImage | None:
+    """From ``test_probabilities.npy`` and ``arrays/test_labels.npy``; None when either is missing or they
+    disagree."""
+    probs = probabilities(step)
+    y = step.array("test_labels", ndim=1) if probs is not None else None
+    if y is None or len(y) != len(probs) or len(y) < 2 or y.max() > 9 or y.min() < 0:
+        return None
+    y = np.asarray(y, dtype=np.int64)
+    p = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
+    return PerImage(probs.argmax(axis=1) == y, -np.log(p.astype(np.float64)), y)
+
+
+def paired(a: Step | None, b: Step | None) -> tuple[PerImage, PerImage] | None:
+    """Two steps' per-image results on the same test images in the same order; None when they cannot pair."""
+    pa = per_image(a) if a is not None else None
+    pb = per_image(b) if b is not None and pa is not None else None
+    if pb is None or not np.array_equal(pa.labels, pb.labels):
+        return None
+    return pa, pb
+
+
+def loss_difference(a: Step, b: Step, loss_a: float, loss_b: float) -> judge.Verdict:
+    """The judge on ``loss_a - loss_b``, two test losses: the per-image differences when both steps have
+    them (paired), else sqrt(2) x ``b``'s test-loss SE."""
+    both = paired(a, b)
+    if both:
+        return judge.paired_losses(both[0].losses, both[1].losses, loss_a, loss_b)
+    return judge.losses(loss_a, loss_b, loss_se(b, on_test=True))
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:
@@ -262,11 +351,13 @@ def ranking(values: dict[str, float]) -> list[tuple[str, float]]:
 
 @dataclass
 class Diff:
-    """A difference of two accuracies measured on the same ``n`` images, with its standard error."""
+    """A difference of two accuracies measured on the same ``n`` images, with its standard error (paired by
+    McNemar's test when ``right`` holds both models' per-image results)."""
 
     a: float
     b: float
     n: int
+    right: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def d(self) -> float:
@@ -275,11 +366,12 @@ class Diff:
     @property
     def verdict(self) -> judge.Verdict:
         """The judge's verdict (:func:`mnistlab.judge.accuracies`)."""
-        return judge.accuracies(self.a, self.b, self.n)
+        ra, rb = self.right or (None, None)
+        return judge.accuracies(self.a, self.b, self.n, right_a=ra, right_b=rb)
 
     @property
     def se(self) -> float:
-        """sqrt(SE_a^2 + SE_b^2): ignores the pairing of the two models on the same images, so it errs wide."""
+        """The paired SE (McNemar) when both per-image results are known, else sqrt(SE_a^2 + SE_b^2)."""
         return self.verdict.se
 
     @property
@@ -288,9 +380,15 @@ class Diff:
         return self.verdict.finding
 
 
-def accuracy_diff(a: float, b: float, n: int) -> Diff:
-    """``a - b`` for two accuracies on the same ``n`` images."""
-    return Diff(float(a), float(b), int(n))
+def accuracy_diff(a: float, b: float, n: int, steps: tuple[Step | None, Step | None] | None = None,
+                  right: tuple[np.ndarray | None, np.ndarray | None] | None = None) -> Diff:
+    """``a - b`` for two accuracies on the same ``n`` images: paired when ``steps`` (two steps' test
+    accuracies) or ``right`` (per-image results) give both models' results on each image."""
+    if steps is not None and (both := paired(*steps)):
+        right = (both[0].right, both[1].right)
+    if right is not None and (right[0] is None or right[1] is None or len(right[0]) != len(right[1])):
+        right = None
+    return Diff(float(a), float(b), int(n), right)
 
 
 # --- several seeds ------------------------------------------------------------------------------------------
@@ -333,9 +431,7 @@ def seed_spread(step: Step, get) -> Spread | None:
     return Spread(values) if len(values) > 1 else None
 
 
-def welch_p(a: Spread, b: Spread) -> float | None:
-    """Two-sided Welch t-test p-value of the difference of means; None when it cannot be computed."""
-    if a.n < 2 or b.n < 2:
-        return None
-    p = judge.seeds(list(a.values.values()), list(b.values.values())).p
-    return None if p is None or math.isnan(p) else float(p)
+def welch(a: Spread, b: Spread) -> judge.Seeds:
+    """The judge on two settings over several seeds (Welch's t-test)."""
+    return judge.seeds(list(a.values.values()), list(b.values.values()))
+

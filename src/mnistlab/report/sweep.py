@@ -19,7 +19,7 @@ from typing import Any
 from mnistlab import judge
 from mnistlab.i18n import say
 from mnistlab.report.fmt import num, points
-from mnistlab.report.quantities import Spread, welch_p
+from mnistlab.report.quantities import Spread, welch
 from mnistlab.runfolder import RunFolderError, read_json
 from mnistlab.sweepfile import read_plan
 
@@ -43,14 +43,15 @@ def _metrics(path: Path) -> dict[str, Any] | None:
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Is setting ``a``'s mean validation accuracy different from ``b``'s beyond the noise?
 
-    The judge's rules (:mod:`mnistlab.judge`): two seeds or more on both sides, Welch's t-test (p below
-    ``judge.ALPHA``); otherwise the binomial standard error of each accuracy on its validation images, a
-    difference beyond ``judge.Z`` of them. Without validation images nothing exceeds the noise.
+    The judge decides (:mod:`mnistlab.judge`): two seeds or more on both sides, Welch's t-test (beyond
+    ``judge.Z`` SE and p below ``judge.ALPHA``); otherwise the binomial standard error of each accuracy on its
+    validation images, a difference beyond ``judge.Z`` of them. Without validation images nothing exceeds the noise.
     """
     d = a["val_mean"] - b["val_mean"]
     if len(a["val"]) > 1 and len(b["val"]) > 1:
-        p = welch_p(Spread(_keyed(a["val"])), Spread(_keyed(b["val"])))
-        return {"difference": d, "test": "welch", "p": p, "exceeds_noise": p is not None and p < judge.ALPHA}
+        w = welch(Spread(_keyed(a["val"])), Spread(_keyed(b["val"])))
+        p = None if w.p is None or math.isnan(w.p) else w.p
+        return {"difference": d, "test": "welch", "p": p, "exceeds_noise": w.finding}
     v = judge.accuracies(a["val_mean"], b["val_mean"], a["n_validation"], b["n_validation"])
     z = abs(d) / v.se if v.se > 0 else (math.inf if d else 0.0)
     return {"difference": d, "test": "binomial", "z": z, "exceeds_noise": v.finding}

@@ -149,8 +149,8 @@ def lower(s: str) -> str:
 
 
 def diff_text(d: quantities.Diff, lang: str) -> str:
-    """The judge's words on a difference of two accuracies (:func:`mnistlab.judge.accuracies`):
-    ``+0,04 point : pas de différence mesurable, deux erreurs-types valant ± 0,85 point``."""
+    """The judge's words on a difference of two accuracies (:func:`mnistlab.judge.accuracies`), naming its
+    test: ``+0,78 point, au-delà de deux erreurs-types appariées, ... (McNemar exact, ...)``."""
     return d.verdict.text(lang)
 
 
@@ -161,10 +161,14 @@ def compare(run: Run, lang: str, study: str, base: str, key: str = "test_accurac
     if either step is missing.
     """
     s, b = need(run, study, base)
-    d = quantities.accuracy_diff(s[key], b[key], min(s["n_test"], b["n_test"]))
+    steps = (run.step(study), run.step(base)) if key == "test_accuracy" else None  # paired on the test images
+    d = quantities.accuracy_diff(s[key], b[key], min(s["n_test"], b["n_test"]), steps)
     text = say("measures.compare", lang, study_accuracy=acc(s[key], lang), study=label(study, lang),
                base_accuracy=acc(b[key], lang), base=label(base, lang), difference=diff_text(d, lang))
-    return text, [where(f"{study}/metrics.json", key, "n_test"), where(f"{base}/metrics.json", key, "n_test")]
+    sources = [where(f"{study}/metrics.json", key, "n_test"), where(f"{base}/metrics.json", key, "n_test")]
+    if d.right is not None:  # McNemar on the per-image results
+        sources += [f"{name}/test_probabilities.npy, {name}/arrays/test_labels.npy" for name in (study, base)]
+    return text, sources
 
 
 # --- sentences about a training curve -----------------------------------------------------------------------

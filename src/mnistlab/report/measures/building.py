@@ -263,10 +263,15 @@ def q_loss_vs_metrics(run: Run, lang: str) -> Answer:
         vl, va = h["val_loss"], h["val_accuracy"]
         step = run.step("ex1")
         n_val, se = quantities.validation_size(step), quantities.loss_se(step)
+        out = quantities.epoch_outputs(step)  # each epoch's per-example results: epochs compared paired
+        per_example = out.losses if out is not None and out.epochs == len(vl) else None
+        right = out.right if out is not None and out.epochs == len(va) and out.right is not None else None
+        rises = judge.loss_steps(vl, se, per_example)
         # an epoch where the loss rises AND the accuracy rises, each beyond two standard errors (the judge)
         both = [i + 2 for i in range(min(len(vl), len(va)) - 1)
-                if judge.losses(vl[i + 1], vl[i], se).finding and vl[i + 1] > vl[i]
-                and judge.accuracies(va[i + 1], va[i], n_val).verdict == "higher"]
+                if rises[i].verdict == judge.Call.HIGHER
+                and judge.accuracies(va[i + 1], va[i], n_val, right_a=right[i + 1] if right is not None else None,
+                                     right_b=right[i] if right is not None else None).verdict == judge.Call.HIGHER]
         if both:
             e = both[0]
             p.append(say("measures_building.loss_and_accuracy_rise", lang, epoch=e,

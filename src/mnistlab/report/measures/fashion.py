@@ -73,19 +73,21 @@ def q_why_relu(run: Run, lang: str) -> Answer:
         return Answer([])
     va = m["val_accuracy"]
     ranked = quantities.ranking(va)
-    place = [a for a, _ in ranked].index("relu") + 1
-    best, best_v = ranked[0]
+    best = ranked[0][0]
+    r = judge.ranking(va, m.get("n_validation") or 0, quantities.sub_right(run.step("ex2.activations"), va))
+    others = ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu")
+    place = r.place("relu")  # a place only when the judge tells ReLU apart from every other activation
     p = [say("measures_fashion.relu_place", lang, place=_nth(place, lang), count=len(ranked),
-             relu=acc(va["relu"], lang), others=", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu"))]
-    r = judge.ranking(va, m.get("n_validation") or 0)
+             relu=acc(va["relu"], lang), others=others) if place is not None else
+         say("measures_fashion.relu_ranked", lang, relu=acc(va["relu"], lang), others=others,
+             ranking=r.sentence(lang))]
     if best == "relu":
         others = [a for a in r.leaders if a != "relu"]
         p.append(say("measures_fashion.relu_leads", lang) if r.finding else
                  say("measures_fashion.relu_tied", lang, others=listing(others, lang),
                      difference=r.first_vs_second.text(lang)))
     else:
-        d = quantities.accuracy_diff(best_v, va["relu"], m.get("n_validation") or 0)
-        p.append(say("measures_fashion.relu_behind", lang, best=best, difference=diff_text(d, lang)))
+        p.append(say("measures_fashion.relu_behind", lang, best=best, difference=r.pairs[best, "relu"].text(lang)))
     return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")])
 
 
@@ -111,7 +113,7 @@ def q_best_activation(run: Run, lang: str) -> Answer:
         return Answer([say("measures_fashion.one_activation", lang, activation=m["best"],
                            accuracy=acc(va[m["best"]], lang))])
     n = m.get("n_validation") or 0
-    r = judge.ranking(va, n)
+    r = judge.ranking(va, n, quantities.sub_right(run.step("ex2.activations"), va))
     (first, _), (second, _) = ranked[0], ranked[1]
     spread = r.first_vs_last
     p = [say("measures_fashion.validation_ranking", lang, ranking=", ".join(f"{a} {acc(v, lang)}" for a, v in ranked)),
@@ -119,6 +121,8 @@ def q_best_activation(run: Run, lang: str) -> Answer:
          if r.finding else
          say("measures_fashion.best_tied", lang, tied=r.tied(lang), first=first, second=second,
              difference=r.first_vs_second.text(lang), spread=spread.text(lang))]
+    if len(ranked) > 2:
+        p.append(say("measures_fashion.pairwise_ranking", lang, ranking=r.sentence(lang)))
     sources = [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")]
     ta = m.get("test_accuracy") or {}
     if set(ta) == set(va):
@@ -174,14 +178,9 @@ def q_sigmoid_tanh(run: Run, lang: str) -> Answer:
                      "measures_fashion.sigmoid_starts_level", lang)
         p.append(say("measures_fashion.sigmoid_first_epoch", lang, sigmoid=acc(s1, lang), relu=acc(r1, lang),
                      start=slower))
-    d_sig = judge.accuracies(va["relu"], va["sigmoid"], n)
-    d_tanh = judge.accuracies(va["tanh"], va["relu"], n)
-    sig = {"higher": "measures_fashion.relu_leads_sigmoid", "lower": "measures_fashion.sigmoid_leads_relu",
-           "same": "measures_fashion.relu_sigmoid_level"}[d_sig.verdict]
-    tanh = {"same": "measures_fashion.tanh_level", "higher": "measures_fashion.tanh_above",
-            "lower": "measures_fashion.tanh_below"}[d_tanh.verdict]
-    p.append(say("measures_fashion.saturation", lang, sigmoid_verdict=say(sig, lang), sigmoid_gap=d_sig.text(lang),
-                 tanh_place=say(tanh, lang), tanh_gap=d_tanh.text(lang)))
+    three = {a: va[a] for a in ("relu", "sigmoid", "tanh")}
+    r = judge.ranking(three, n, quantities.sub_right(s, three))  # every pair judged: no order the judge denies
+    p.append(say("measures_fashion.saturation_ranked", lang, ranking=r.sentence(lang, evidence=True)))
     return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation"),
                       "ex2.activations/sigmoid/history.csv", "ex2.activations/relu/history.csv"])
 
@@ -196,7 +195,9 @@ def q_leaky(run: Run, lang: str) -> Answer:
     m = maybe(run, "ex2.activations")
     if m and "leaky_relu" in m["val_accuracy"] and "relu" in m["val_accuracy"]:
         va = m["val_accuracy"]
-        d = quantities.accuracy_diff(va["leaky_relu"], va["relu"], m.get("n_validation") or 0)
+        right = quantities.sub_right(run.step("ex2.activations"), ("leaky_relu", "relu")) or {}
+        d = quantities.accuracy_diff(va["leaky_relu"], va["relu"], m.get("n_validation") or 0,
+                                     right=(right.get("leaky_relu"), right.get("relu")))
         p.append(say("measures_fashion.leaky_vs_relu", lang, leaky=acc(va["leaky_relu"], lang),
                      relu=acc(va["relu"], lang), difference=diff_text(d, lang)))
         sources.append(where("ex2.activations/metrics.json", "val_accuracy", "n_validation"))
@@ -297,10 +298,13 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
     c, aug = need(run, "ex2.cnn", "ex2.augment")
     text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
     worse = aug["test_loss"] > c["test_loss"]
-    se = quantities.loss_se(run.step("ex2.cnn"), on_test=True)
+    steps = run.step("ex2.augment"), run.step("ex2.cnn")
+    both = quantities.paired(*steps)  # the same test images: McNemar and per-image loss differences
     verdict = judge.augmentation(aug["test_accuracy"], c["test_accuracy"], min(aug["n_test"], c["n_test"]),
-                                 aug["test_loss"], c["test_loss"], se).verdict
-    loss = judge.losses(aug["test_loss"], c["test_loss"], se)
+                                 aug["test_loss"], c["test_loss"], quantities.loss_se(steps[1], on_test=True),
+                                 (both[0].right, both[1].right) if both else None,
+                                 (both[0].losses, both[1].losses) if both else None).verdict
+    loss = quantities.loss_difference(*steps, aug["test_loss"], c["test_loss"])
     more = epochs(aug.get("epochs_run"), lang)
     p = [say("measures_fashion.augmented", lang, epochs=more, comparison=lower(text),
              cnn_loss=num(c["test_loss"], lang), augmented_loss=num(aug["test_loss"], lang),

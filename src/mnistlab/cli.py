@@ -296,6 +296,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             pool.close()
 
 
+def _unnamed_line(fields: list[str]) -> None:
+    """One closing line when the hand-in's title block has its name or group blank."""
+    if fields:
+        flags = " and ".join(f"--{f}" for f in fields)
+        print(f"mnistlab: no {flags} given: the title block's {' and '.join(fields)} field is blank; "
+              f"pass {flags} to fill it", file=sys.stderr)
+
+
 def _report_after_run(run_dir, lang: str) -> None:
     """Write the run's report; a run is never failed by its report, which says why it is missing."""
     from pathlib import Path
@@ -310,6 +318,7 @@ def _report_after_run(run_dir, lang: str) -> None:
         print(printable(f"mnistlab: no report written ({e})"), file=sys.stderr)
         return
     print(printable(f"mnistlab: report: {written.html}"), file=sys.stderr)
+    _unnamed_line(written.unnamed)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -319,6 +328,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     missing = f"; missing: {', '.join(written.missing)}" if written.missing else ""
     print(printable(f"mnistlab: report written: {written.html} and {written.markdown.name} "
                     f"({written.figures} figures{missing})"), file=sys.stderr)
+    _unnamed_line(written.unnamed)
     return 0
 
 
@@ -339,6 +349,7 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     print(printable(f"mnistlab: notebook {done}: {w.notebook} and {w.html.name}"), file=sys.stderr)
     if w.report is not None:
         print(printable(f"mnistlab: report of the same execution: {w.report}"), file=sys.stderr)
+    _unnamed_line([f for f, v in (("author", args.author), ("group", args.group)) if not (v and v.strip())])
     return 0
 
 

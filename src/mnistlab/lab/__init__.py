@@ -20,6 +20,7 @@ from typing import Any
 
 from mnistlab import config
 from mnistlab.errors import ConfigError, MnistlabError
+from mnistlab.i18n import class_names
 from mnistlab.lab import fill, plan
 
 LANGS = ("fr",)
@@ -211,8 +212,8 @@ def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.Path
     v: dict[str, str] = {}
     if name == "setup":
         v = {"seed": repr(first.seed)}  # no data folder in the code: the hand-in runs anywhere
-    elif name == "ex1.load":
-        v = {"limits": fill.limits(ex1, "x")}
+    elif name == "ex1.check":
+        v = fill.data_check(ex1, "x", "mnist")
     elif name == "ex1.normalise":
         v = {"one_hot": fill.one_hot(ex1)}
     elif name == "ex1.samples":
@@ -224,8 +225,11 @@ def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.Path
     elif name == "ex1.predictions":
         v = {"n_predictions": repr(ex1.predictions_shown)}
     elif name == "ex2.load":
-        first2 = next(e for n, e in exps.items() if n != "ex1")
-        v = {"seed": repr(first2.seed), "limits": fill.limits(first2, "X")}
+        v = {"seed": repr(next(e for n, e in exps.items() if n != "ex1").seed)}
+    elif name == "ex2.check":
+        v = fill.data_check(next(e for n, e in exps.items() if n != "ex1"), "X", "fashion_mnist")
+    elif name == "ex2.confusion.pairs":
+        v = {"classes": repr(class_names("fashion_mnist", "fr"))}
     elif name == "ex2.samples":
         v = fill.grid(ann)
     elif name.startswith("ex2.ann"):

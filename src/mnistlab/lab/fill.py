@@ -69,6 +69,18 @@ def limits(exp: Experiment, x: str) -> str:
     return "\n".join(lines)
 
 
+def data_check(exp: Experiment, x: str, dataset: str) -> dict[str, str]:
+    """The data check cell's values: the array names, the published SHA-256 of each array (from
+    :mod:`mnistlab.data.sources`, literal in the cell so that the notebook runs anywhere), then the slicing
+    lines of the quick settings, after the check (the digests are those of the whole arrays)."""
+    from mnistlab.data import sources
+
+    published = {(x + k[1:] if k.startswith("x") else k): v for k, v in sources.published(dataset).items()}
+    body = ",\n    ".join(f"{k!r}: {v!r}" for k, v in published.items())
+    return {"x_train": f"{x}_train", "x_test": f"{x}_test", "digests": "{\n    " + body + ",\n}",
+            "limits": limits(exp, x)}
+
+
 def hidden(exp: Experiment, indent: str, activation: str | None = None, act_expr: str | None = None) -> str:
     """The hidden Dense (and Dropout) layers as list items; LeakyReLU as its own layer, as in the lab."""
     out = []

@@ -122,7 +122,9 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     nb = build.notebook(cells, author, group, date)
     written = Written(folder / NOTEBOOK, folder / HTML, "not executed")
     if execute:
-        _execute(nb, exps, written, lang, stream, folder_data, author, group)
+        command = ["notebook", *(patterns or []), *(f"--set {k}={v}" for k, v in (overrides or {}).items()),
+                   *(["--data", str(data_dir)] if data_dir is not None else [])]
+        _execute(nb, exps, written, lang, stream, folder_data, author, group, command)
     else:
         _save(nb, written.notebook)
     _export(written)
@@ -145,7 +147,7 @@ def _export(written: Written) -> None:
 
 
 def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_dir: str | None = None,
-             author: str | None = None, group: str | None = None) -> None:
+             author: str | None = None, group: str | None = None, command: list[str] | None = None) -> None:
     import nbformat
 
     from mnistlab.notebook import answers, build, capture, execute
@@ -155,6 +157,7 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_d
     with tempfile.TemporaryDirectory(prefix="mnistlab-notebook-") as tmp:
         capture_dir = Path(tmp) / "capture"
         capture_dir.mkdir()
+        started = datetime.now(UTC).isoformat(timespec="seconds")
         outcome = execute.run(nb, folder.resolve(), capture_dir, build.weights(nb, exps),
                               lambda n, o: _save(execute.cut(n, o), written.notebook), stream, data_dir)
         written.status, written.error, written.seconds = outcome.status, outcome.error, outcome.elapsed
@@ -169,7 +172,12 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_d
         quiet()  # write_run reads Keras' histories helpers: no TensorFlow start-up lines on the terminal
         seconds = {step: outcome.seconds[b] for b, step in plan.fit_cells().items() if b in outcome.seconds}
         run_dir = folder / RUN
-        capture.write_run(capture_dir, run_dir, exps, seconds, lang)
+        from mnistlab.backend import hardware
+
+        capture.write_run(capture_dir, run_dir, exps, seconds, lang, {
+            "command": command or ["notebook"], "hardware": hardware(), "started": started,
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": round(outcome.elapsed, 1)})
+        capture.save_figures(nb, run_dir)
         written.answered = build.fill_answers(nb, answers.answers(run_dir, lang), answers.analysis(run_dir, lang))
         import hashlib
 

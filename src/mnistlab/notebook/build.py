@@ -9,7 +9,7 @@ import re
 from mnistlab import lab
 from mnistlab.i18n import say
 from mnistlab.lab import plan
-from mnistlab.notebook import kernel
+from mnistlab.notebook import kernel, quoted
 
 LANG = "fr"  # the notebook's language: the lab's
 FIELD = "…"
@@ -51,12 +51,20 @@ def notebook(cells: list[lab.Cell], author: str | None, group: str | None, date:
 
 
 def fill_answers(nb, answers: dict[str, str], analysis: str) -> int:
-    """Write the measured answers into the answer cells; returns how many were filled."""
+    """Write the measured answers into the answer cells; returns how many were filled.
+
+    An answer keeps only the paragraphs whose measured values an output above it shows
+    (:func:`mnistlab.notebook.quoted.keep_shown`): a question asked before the cell that computes a result
+    is answered from the course, and the result is quoted where it is printed.
+    """
     filled = 0
+    shown = quoted.Shown()
     for cell in nb.cells:
         meta = cell.metadata.get("mnistlab", {})
-        if meta.get("answer") in answers and answers[meta["answer"]].strip():
-            cell.source = say("notebook.answer", LANG, answer=answers[meta["answer"]])
+        if cell.cell_type == "code":
+            shown.add(quoted.output_text(cell))
+        elif meta.get("answer") in answers and (text := quoted.keep_shown(answers[meta["answer"]], shown)).strip():
+            cell.source = say("notebook.answer", LANG, answer=text)
             filled += 1
         elif meta.get("analysis") and analysis.strip():
             cell.source = say("notebook.analysis", LANG, analysis=analysis)

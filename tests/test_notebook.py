@@ -446,3 +446,26 @@ def test_written_answers_are_recorded_and_graded_as_the_tools(executed, tmp_path
         assert e["status"] == "OK" and "generated-answers" in flags
         assert not any(f.startswith("similar:") for f in flags)
         assert e["total"] > 0
+
+
+@pytest.mark.slow
+def test_extended_tries_the_cheap_what_ifs_and_answers_from_them(tmp_path, shared_datasets):
+    """`--extended`: another loss and another optimizer are trained in a visible cell after the evaluation;
+    the answers to questions 5.3 and 5.4 follow that cell, from its printed numbers."""
+    w = make_notebook(["ex1"], {"epochs": 1, "train_limit": 300, "test_limit": 100}, data_dir=str(shared_datasets),
+                      out=tmp_path / "nb", extended=True)
+    assert w.status == "complete", w.error
+    nb = nbformat.read(w.notebook, as_version=4)
+    printed = _text(_block(nb, "ex1.whatif"))
+    for what in ("avec SGD", "avec l'erreur quadratique", "avec categorical_crossentropy"):
+        assert what in printed, printed
+    at = next(i for i, c in enumerate(nb.cells) if c.metadata.get("mnistlab", {}).get("block") == "ex1.whatif")
+    later = nb.cells[at + 1]
+    assert later.metadata["mnistlab"]["later"] == ["ex1.5.3", "ex1.5.4"]
+    assert "question 3 de la section 5" in later.source and "question 4 de la section 5" in later.source
+    assert "pas essayé" not in later.source and "0," in later.source
+    manifest = json.loads((tmp_path / "nb" / "run" / "manifest.json").read_text())
+    assert {"ext.ex1_sgd", "ext.ex1_mse_loss"} <= set(manifest["experiments"])
+    plain = make_notebook(["ex1"], QUICK, out=tmp_path / "plain", execute=False)
+    assert not any(c.metadata.get("mnistlab", {}).get("block") == "ex1.whatif"
+                   for c in nbformat.read(plain.notebook, as_version=4).cells)

@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     nb.add_argument("--data", metavar="DIR", help="local folder of IDX files (mnist/, fashion-mnist/)")
     nb.add_argument("--out", metavar="DIR", help="folder to write (default: notebooks/<UTC timestamp>)")
     nb.add_argument("--no-execute", action="store_true", help="write the notebook without executing it")
+    nb.add_argument("--extended", action="store_true",
+                    help="also try the lab's cheap 'what if' questions (another loss, another optimizer) and "
+                         "answer from them")
     nb.add_argument("--author", metavar="NAME", help="the title cell's name (left to fill otherwise)")
     nb.add_argument("--group", metavar="G", help="the title cell's group")
     nb.add_argument("--lang", choices=("fr",), default="fr", help="language of the notebook (the lab's)")
@@ -339,7 +342,8 @@ def cmd_notebook(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as Ctrl-C does
     w = notebook.make(args.experiments, config.parse_overrides(args.overrides), data_dir=args.data, out=args.out,
-                      execute=not args.no_execute, author=args.author, group=args.group, lang=args.lang)
+                      execute=not args.no_execute, author=args.author, group=args.group, lang=args.lang,
+                      extended=args.extended)
     if w.status == "failed":
         raise MnistlabError(f"{w.error}; the notebook up to that cell is in {w.notebook}")
     if w.status == "interrupted":

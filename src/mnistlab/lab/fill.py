@@ -48,6 +48,19 @@ def check(exp: Experiment) -> None:
         raise refuse("validation = 'split' with ImageDataGenerator batches")
 
 
+def check_study(exp: Experiment) -> None:
+    """Refuse a "what if" study the notebook's "what if" cell cannot express: it changes only the loss, the
+    optimizer, its rate and the epochs of the dense network of exercise 1.
+
+    Raises:
+        ConfigError: naming the setting and the study.
+    """
+    for key, lab in {**_LAB_ONLY, "model": "dense", "dataset": "mnist"}.items():
+        if getattr(exp, key) != lab:
+            raise ConfigError(f"{exp.name}: {key} = {getattr(exp, key)!r} is not part of the notebook's "
+                              "\"what if\" cell")
+
+
 def one_hot(exp: Experiment) -> str:
     """Exercise 1 with a loss that wants one-hot labels: the lab's Exercise 2 encoding, or nothing."""
     if not exp.one_hot:

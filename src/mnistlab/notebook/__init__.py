@@ -84,7 +84,8 @@ def check_data_dir(data_dir: str | os.PathLike, names: list[str]) -> str:
 
 def make(patterns: list[str] | None = None, overrides: dict | None = None, data_dir: str | None = None,
          out: str | os.PathLike | None = None, execute: bool = True, author: str | None = None,
-         group: str | None = None, lang: str = "fr", stream: TextIO | None = None) -> Written:
+         group: str | None = None, lang: str = "fr", stream: TextIO | None = None,
+         extended: bool = False) -> Written:
     """Write ``TP2.ipynb`` and ``TP2.html`` into a new folder, executed unless ``execute`` is False.
 
     Args:
@@ -94,6 +95,9 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
         out: the folder to write (default ``notebooks/<UTC stamp>``); refused if it holds a notebook already.
         author, group: the title cell's fields (left to fill when None).
         stream: progress lines (default stderr).
+        extended: also try the cheap "what if" studies of the lab (another loss, another optimizer) at the
+            lab's settings, in the cells the plan names (:func:`mnistlab.lab.plan.extended_cells`); the answers
+            then quote them instead of the course's expectation.
 
     Returns:
         What was written and how the execution ended; a failed cell is ``status="failed"`` with ``error``.
@@ -109,8 +113,10 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     configs = {n: config.load(n, overrides or {}).to_dict() for n in plan.step_names()}
     datasets = (["mnist"] if "ex1" in chosen else []) + (["fashion_mnist"] if set(chosen) - {"ex1"} else [])
     folder_data = check_data_dir(data_dir, datasets) if data_dir is not None else None
-    cells = lab.cells(configs, lang, steps=chosen, data_dir=folder_data)
-    exps = lab.experiments(configs, chosen)
+    studies = {n: config.load(n, overrides or {}) for names in plan.extended_cells().values() for n in names
+               if extended and plan.load().studies[n].base in chosen}
+    cells = lab.cells(configs, lang, steps=chosen, data_dir=folder_data, studies=studies)
+    exps = {**lab.experiments(configs, chosen), **studies}
     if execute:
         kernel.require(kernel.TOOLS + kernel.LAB_LIBRARIES)
     folder = Path(out) if out is not None else Path("notebooks") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -122,7 +128,8 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     nb = build.notebook(cells, author, group, date)
     written = Written(folder / NOTEBOOK, folder / HTML, "not executed")
     if execute:
-        command = ["notebook", *(patterns or []), *(f"--set {k}={v}" for k, v in (overrides or {}).items()),
+        command = ["notebook", *(patterns or []), *(["--extended"] if extended else []),
+                   *(f"--set {k}={v}" for k, v in (overrides or {}).items()),
                    *(["--data", str(data_dir)] if data_dir is not None else [])]
         _execute(nb, exps, written, lang, stream, folder_data, author, group, command)
     else:
@@ -184,7 +191,7 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_d
         from mnistlab import __version__
         nb.metadata[GENERATED_KEY] = {"version": __version__, "generated_answers": {
             c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells
-            if (c.metadata.get("mnistlab", {}).get("answer") or c.metadata.get("mnistlab", {}).get("analysis"))
+            if any(c.metadata.get("mnistlab", {}).get(k) for k in ("answer", "analysis", "later"))
             and build.TO_WRITE not in c.source}, "generated_code": {
             c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells if c.cell_type == "code"}}
     nbformat.validate(nb)

@@ -26,6 +26,7 @@ from mnistlab.runfolder import (
     METRICS,
     PROBABILITIES,
     save_array,
+    write_diverged,
     write_history,
     write_manifest,
 )
@@ -100,6 +101,16 @@ AFTER = {
     "ex2.confusion": '_mnistlab_dump("ex2.confusion", y_pred=__import__("numpy").asarray(y_pred), '
                      'y_test=__import__("numpy").asarray(y_test))',
     "ex2.augment.evaluate": _train("ex2.augment", "cnn", "cnn.history.history", "X_train_cnn", "X_test_cnn"),
+    # each "what if" study, in the cell's order, as whatif.0, whatif.1, ... (write_run names them)
+    "ex1.whatif": '''
+for _i, (_m, _h, _yv) in enumerate(whatif_results.values()):
+    _mnistlab_dump(f"whatif.{_i}", params=int(_m.count_params()), layers=_mnistlab_layers(_m),
+                   history={_k: [float(_v) for _v in _vs] for _k, _vs in _h.history.items()},
+                   test_loss=float(_h.history["val_loss"][-1]), test_accuracy=float(_h.history["val_accuracy"][-1]),
+                   n_train=len(x_train), n_test=len(x_test),
+                   probabilities=__import__("numpy").asarray(_m.predict(x_test, verbose=0), "float32"),
+                   test_labels=_mnistlab_labels(y_test))
+''',
 }
 
 
@@ -166,16 +177,27 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
         if facts:
             manifest["data"][ds] = {**facts["facts"], "first_train_labels": facts["first_train_labels"],
                                     "source": "notebook", **data_check(ds, facts.get("digests"))}
+    from mnistlab.lab import plan
+
+    alias = {n: f"whatif.{i}" for names in plan.extended_cells().values()
+             for i, n in enumerate(n for n in names if n in exps)}
     for name, exp in exps.items():
         # the notebook ran the lab's own code (NumPy arrays into fit, ImageDataGenerator): its faithful path
         exp = dataclasses.replace(exp, faithful=True)
-        got = _read(capture_dir, name)
+        got = _read(capture_dir, alias.get(name, name))
         if got is None:
             manifest["experiments"][name] = {"status": "not run", "config": exp.to_dict()}
             continue
         folder = run_dir / name
         write_json(folder / CONFIG, exp.to_dict())
         metrics: dict[str, Any]
+        losses = got.get("history", {}).get("loss", []) if isinstance(got.get("history"), dict) else []
+        if not all(math.isfinite(v) for v in losses):  # a study whose divergence is its result
+            good = [i + 1 for i, v in enumerate(losses) if math.isfinite(v)]
+            write_diverged(folder, "training loss became NaN or infinite", good[-1] if good else None,
+                           round(seconds.get(name, 0.0), 3))
+            manifest["experiments"][name] = {"status": "diverged", "config": exp.to_dict()}
+            continue
         if name == "ex2.activations":
             val = got["results"]
             n_train, n_val = _n_fit(exp, got["n_train"])

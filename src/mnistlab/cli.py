@@ -303,8 +303,8 @@ def _unnamed_line(fields: list[str]) -> None:
     """One closing line when the hand-in's title block has its name or group blank."""
     if fields:
         flags = " and ".join(f"--{f}" for f in fields)
-        print(f"mnistlab: no {flags} given: the title block's {' and '.join(fields)} field is blank; "
-              f"pass {flags} to fill it", file=sys.stderr)
+        blank = f"{' and '.join(fields)} {'fields are' if len(fields) > 1 else 'field is'} blank"
+        print(f"mnistlab: no {flags} given: the title block's {blank}; pass {flags} to fill it", file=sys.stderr)
 
 
 def _report_after_run(run_dir, lang: str) -> None:

@@ -469,3 +469,24 @@ def test_extended_tries_the_cheap_what_ifs_and_answers_from_them(tmp_path, share
     plain = make_notebook(["ex1"], QUICK, out=tmp_path / "plain", execute=False)
     assert not any(c.metadata.get("mnistlab", {}).get("block") == "ex1.whatif"
                    for c in nbformat.read(plain.notebook, as_version=4).cells)
+
+
+@pytest.mark.slow
+def test_every_figure_prints_its_text_at_7_pt_or_more(executed):
+    """Matplotlib writes 10 pt text at the inline backend's 100 dpi (13.9 px); the page shows a PNG at one CSS
+    px per pixel (0.75 pt), shrunk to the A4 width (188 mm) and to the print height limit (150 mm)."""
+    import base64
+    import struct
+
+    html_text = executed[0].html.read_text(encoding="utf-8")
+    limit_mm = float(re.search(r"img \{ break-inside: avoid; max-height: (\d+)mm", html_text).group(1))
+    nb = nbformat.read(executed[0].notebook, as_version=4)
+    sizes = []
+    for c in _code(nb):
+        for o in c.outputs:
+            if "image/png" in o.get("data", {}):
+                png = base64.b64decode(o.data["image/png"])
+                w, h = struct.unpack(">II", png[16:24])
+                scale = min(1.0, 188 / (w * 25.4 / 96), limit_mm / (h * 25.4 / 96))
+                sizes.append((c.metadata["mnistlab"]["block"], round(10 * 100 / 72 * 0.75 * scale, 1)))
+    assert len(sizes) >= 10 and all(pt >= 7 for _, pt in sizes), sizes

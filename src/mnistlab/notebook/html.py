@@ -62,13 +62,20 @@ def export(nb, title: str, lang: str = "fr") -> str:
 
 
 def _trimmed(nb):
-    """A copy of ``nb`` whose text outputs lose the spaces Keras pads its progress lines with (up to the
-    terminal's width): printed, that padding wraps onto blank lines."""
+    """A copy of ``nb`` whose text outputs show what a terminal would: of a line rewritten with carriage
+    returns (Keras' progress bar in a cell cut short), its last state; and none of the spaces Keras pads its
+    progress lines with (up to the terminal's width), which printed wrap onto blank lines."""
     import copy
 
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         for o in cell.get("outputs", []):
             if o.get("output_type") == "stream" and isinstance(o.get("text"), str):
-                o["text"] = "\n".join(line.rstrip() for line in o["text"].split("\n"))
+                o["text"] = "\n".join(_last_state(line).rstrip() for line in o["text"].split("\n"))
     return nb
+
+
+def _last_state(line: str) -> str:
+    """What a terminal shows of ``line``: the text after its last carriage return that is not empty."""
+    states = [s for s in line.replace("\b", "").split("\r") if s.strip()]
+    return states[-1] if states else ""

@@ -2,6 +2,7 @@
 
     python benchmarks/results_table.py runs/<stamp>            # print the table
     python benchmarks/results_table.py runs/<stamp> --readme   # replace the table in README.md
+    python benchmarks/results_table.py --expected              # the expected column from the reference bands
 
 Every number comes from the run's manifest.json and metrics.json files; nothing is typed by hand.
 """
@@ -27,17 +28,37 @@ def markers(section: str, kind: str) -> tuple[str, str]:
     return f"<!-- {section}:{kind}:begin -->", f"<!-- {section}:{kind}:end -->"
 
 
-EXPECTED = {  # what the lab's maths gives, shown beside what we measured
-    "ex1": "0.975-0.98",
-    "ex2.ann": "0.865-0.88",
-    "ex2.activations": "0.86-0.88 each",
-    "ex2.cnn": "0.89-0.91",
-    "ex2.confusion": "= ex2.cnn",
-    "ex2.augment": "0.90-0.91",
-}
+def expected(step: str, reference: dict | None = None) -> str:
+    """The "expected" cell of ``step``: the 5th to 95th percentile of its test accuracy over the reference runs
+    (:mod:`mnistlab.grade.bands`; the activation study: of each activation's validation accuracy)."""
+    from mnistlab.grade import bands
+
+    reference = reference if reference is not None else bands.load()
+    b = bands.band(reference, step, "test_accuracy")
+    if b is not None:
+        return f"{b['p5']:.4f}-{b['p95']:.4f}"
+    acts = [bands.band(reference, step, f"val_accuracy.{a}") for a in ("sigmoid", "tanh", "relu", "leaky_relu")]
+    acts = [a for a in acts if a is not None]
+    if acts:
+        return f"{min(a['p5'] for a in acts):.4f}-{max(a['p95'] for a in acts):.4f} each (val)"
+    return "no reference band"
+
+
+def expected_note(reference: dict | None = None) -> str:
+    """Where the "expected" column comes from: the band file's runs, seeds and CPU kind."""
+    from mnistlab.grade import bands
+
+    reference = reference if reference is not None else bands.load()
+    hw = reference.get("hardware") if isinstance(reference.get("hardware"), dict) else {}
+    return (f"Expected: the 5th-95th percentiles of the reference bands (`src/mnistlab/grade/{bands.DEFAULT}`, "
+            f"{reference.get('n_runs', '?')} runs of the lab at its settings, seeds "
+            f"{', '.join(map(str, reference.get('seeds') or []))}, on {hw.get('cpu_kind') or 'an unnamed CPU kind'}).")
 
 
 def table(run_dir: Path) -> str:
+    from mnistlab.grade import bands
+
+    reference = bands.load()
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     rows = ["| experiment | what | test accuracy | test loss | expected | time |",
             "| --- | --- | --- | --- | --- | --- |"]
@@ -55,7 +76,7 @@ def table(run_dir: Path) -> str:
             acc_text = f"{acc:.4f}"
             loss_text = f"{m['test_loss']:.4f}" if "test_loss" in m else ""
         rows.append(f"| {name} | {entry['config']['title']} | {acc_text} | {loss_text} | "
-                    f"{EXPECTED.get(name, '')} | {entry['seconds']:.0f} s |")
+                    f"{expected(name, reference)} | {entry['seconds']:.0f} s |")
     hw, v = manifest["hardware"], manifest["versions"]
     rows.append("")
     from machine import label
@@ -63,15 +84,42 @@ def table(run_dir: Path) -> str:
     rows.append(f"Measured by `mnistlab run` (seed {manifest.get('seed')}) on {label(hw)}, "
                 f"{hw['logical_cores']} logical cores, {hw['memory_gib']} GiB; Python {v['python']}, "
                 f"TensorFlow {v.get('tensorflow')}, Keras {v['keras']}; whole run {manifest.get('seconds', 0):.0f} s, "
-                f"finished {manifest.get('finished')}.")
+                f"finished {manifest.get('finished')}. {expected_note(reference)}")
     return "\n".join(rows)
+
+
+def refresh_expected(readme: Path | None = None) -> None:
+    """Rewrite the "expected" column of every results table in README.md from the reference bands, and the
+    sentence that names them, leaving the measured columns as their runs wrote them."""
+    from mnistlab.grade import bands
+
+    readme = readme or DOC_OF["results"]
+    reference = bands.load()
+    out = []
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| ") and len(cells) == 6 and not line.startswith(("| experiment", "| ---")):
+            cells[4] = expected(cells[0].removeprefix("| ").strip(), reference)
+            line = " | ".join(cells)
+        elif line.startswith("Measured by `mnistlab run`"):
+            line = line.split(" Expected: ", 1)[0] + " " + expected_note(reference)
+        out.append(line)
+    readme.write_text("\n".join(out) + "\n", encoding="utf-8")
+    print(f"updated {readme}")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", type=Path, nargs="?")
     p.add_argument("--readme", action="store_true", help="replace the table between the markers in README.md")
+    p.add_argument("--expected", action="store_true",
+                   help="only rewrite the README's expected column from the reference bands")
     args = p.parse_args()
+    if args.expected:
+        refresh_expected()
+        return 0
+    if args.run_dir is None:
+        p.error("give a run folder, or --expected")
     text = table(args.run_dir)
     if not args.readme:
         print(text)

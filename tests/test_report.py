@@ -445,3 +445,22 @@ def test_a_label_smoothed_step_says_what_its_loss_curves_measure(tmp_path):
                                                 config=config.load("improved.fashion_mnist",
                                                                    {"label_smoothing": 0.0}).to_dict()))
         assert items.blocks == []
+
+
+def test_a_run_report_speaks_as_the_student_and_names_the_other_execution_in_its_appendix(tmp_path, capsys):
+    """`mnistlab run`'s numbers come from the fast path: only the appendix says so, the code listing is
+    plainly labelled, and the command ends with one line when the name or group is blank."""
+    run = _copy(Path(__file__).parent / "report_run", tmp_path / "run")
+    assert cli.main(["report", str(run)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("mnistlab: no --author and --group given"), err
+    md = (run / "report.md").read_text(encoding="utf-8")
+    body, appendix = md.split('id="appendix"', 1)
+    assert "chemin d'exécution rapide" not in body and "chemin rapide" not in body
+    assert "chemin d'exécution rapide" in appendix and "run/report.html" in appendix
+    assert "autre exécution" in body  # the code listing's heading says it is not what produced the numbers
+    assert not re.search(r"^#.*mnistlab a entraîné", md, flags=re.M)
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"<td[^>]*>\s*(—|\?)\s*</td>", page)  # a value that does not apply is said in words
+    assert cli.main(["report", str(run), "--author", "Dupont Marie", "--group", "G2"]) == 0
+    assert "no --" not in capsys.readouterr().err

@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     nb.add_argument("--data", metavar="DIR", help="local folder of IDX files (mnist/, fashion-mnist/)")
     nb.add_argument("--out", metavar="DIR", help="folder to write (default: notebooks/<UTC timestamp>)")
     nb.add_argument("--no-execute", action="store_true", help="write the notebook without executing it")
+    nb.add_argument("--extended", action="store_true",
+                    help="also try the lab's cheap 'what if' questions (another loss, another optimizer) and "
+                         "answer from them")
     nb.add_argument("--author", metavar="NAME", help="the title cell's name (left to fill otherwise)")
     nb.add_argument("--group", metavar="G", help="the title cell's group")
     nb.add_argument("--lang", choices=("fr",), default="fr", help="language of the notebook (the lab's)")
@@ -303,6 +306,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             pool.close()
 
 
+def _unnamed_line(fields: list[str]) -> None:
+    """One closing line when the hand-in's title block has its name or group blank."""
+    if fields:
+        flags = " and ".join(f"--{f}" for f in fields)
+        blank = f"{' and '.join(fields)} {'fields are' if len(fields) > 1 else 'field is'} blank"
+        print(f"mnistlab: no {flags} given: the title block's {blank}; pass {flags} to fill it", file=sys.stderr)
+
+
 def _report_after_run(run_dir, lang: str) -> None:
     """Write the run's report; a run is never failed by its report, which says why it is missing."""
     from pathlib import Path
@@ -317,6 +328,7 @@ def _report_after_run(run_dir, lang: str) -> None:
         print(printable(f"mnistlab: no report written ({e})"), file=sys.stderr)
         return
     print(printable(f"mnistlab: report: {written.html}"), file=sys.stderr)
+    _unnamed_line(written.unnamed)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -326,6 +338,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     missing = f"; missing: {', '.join(written.missing)}" if written.missing else ""
     print(printable(f"mnistlab: report written: {written.html} and {written.markdown.name} "
                     f"({written.figures} figures{missing})"), file=sys.stderr)
+    _unnamed_line(written.unnamed)
     return 0
 
 
@@ -336,7 +349,8 @@ def cmd_notebook(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as Ctrl-C does
     w = notebook.make(args.experiments, config.parse_overrides(args.overrides), data_dir=args.data, out=args.out,
-                      execute=not args.no_execute, author=args.author, group=args.group, lang=args.lang)
+                      execute=not args.no_execute, author=args.author, group=args.group, lang=args.lang,
+                      extended=args.extended)
     if w.status == "failed":
         raise MnistlabError(f"{w.error}; the notebook up to that cell is in {w.notebook}")
     if w.status == "interrupted":
@@ -346,6 +360,7 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     print(printable(f"mnistlab: notebook {done}: {w.notebook} and {w.html.name}"), file=sys.stderr)
     if w.report is not None:
         print(printable(f"mnistlab: report of the same execution: {w.report}"), file=sys.stderr)
+    _unnamed_line([f for f, v in (("author", args.author), ("group", args.group)) if not (v and v.strip())])
     return 0
 
 

@@ -165,6 +165,12 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *, trust: bool = 
     )
 
 
+def published(name: str) -> dict[str, str]:
+    """The published SHA-256 of each array of ``name`` ({"x_train": hex, ...}), as :func:`differing` checks."""
+    _check_name(name)
+    return dict(_DIGESTS[name])
+
+
 def differing(name: str, digests: dict[str, str]) -> list[str]:
     """The fields (``x_train``, ...) whose SHA-256 (:func:`mnistlab.data.idx.digest`) is not the published one;
     a field missing from ``digests`` counts as differing."""

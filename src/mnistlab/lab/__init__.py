@@ -20,6 +20,7 @@ from typing import Any
 
 from mnistlab import config
 from mnistlab.errors import ConfigError, MnistlabError
+from mnistlab.i18n import class_names
 from mnistlab.lab import fill, plan
 
 LANGS = ("fr",)
@@ -85,7 +86,8 @@ def experiments(configs: dict[str, dict[str, Any]] | None, steps: list[str] | No
 
 
 def cells(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: list[str] | None = None,
-          data_dir: str | os.PathLike | None = None) -> list[Cell]:
+          data_dir: str | os.PathLike | None = None,
+          studies: dict[str, config.Experiment] | None = None) -> list[Cell]:
     """The lab as cells, in the lab's order, with the given settings.
 
     Args:
@@ -94,6 +96,8 @@ def cells(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: li
         steps: the lab steps to include (default: all); the steps their code needs are added.
         data_dir: ignored: the code loads data as the lab does (``mnist.load_data()``); an offline folder is
             served by the kernel's start-up (:mod:`mnistlab.notebook.loader`), never written into the code.
+        studies: the validated "what if" studies to try (``mnistlab notebook --extended``): the code blocks
+            that try them (:func:`mnistlab.lab.plan.extended_cells`) are left out when none of theirs is given.
 
     Returns:
         Markdown and code cells, each tagged with its section id.
@@ -108,6 +112,7 @@ def cells(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: li
     if [sid for sid, _, _ in _sections()] != list(shown):
         raise MnistlabError("tp2.fr.md and plan.toml must list the same sections in the same order")
     out: list[Cell] = []
+    tries = plan.extended_cells()
     for section, title, items in _sections():
         if shown[section].step and shown[section].step not in exps:
             continue
@@ -120,7 +125,11 @@ def cells(configs: dict[str, dict[str, Any]] | None, lang: str = "fr", steps: li
             if text:
                 out.append(Cell("markdown", section, "\n\n".join(text)))
                 text = []
-            if kind == "code":
+            if kind == "code" and name in tries:
+                chosen = [n for n in tries[name] if n in (studies or {})]
+                if chosen:
+                    out.append(Cell("code", section, _whatif(name, chosen, studies or {}), name))
+            elif kind == "code":
                 out.append(Cell("code", section, _code(name, exps, data_dir), name))
             else:
                 label = f"**Question {name.rsplit('.', 1)[1]}** : " if kind == "question" else "**À faire** : "
@@ -211,8 +220,8 @@ def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.Path
     v: dict[str, str] = {}
     if name == "setup":
         v = {"seed": repr(first.seed)}  # no data folder in the code: the hand-in runs anywhere
-    elif name == "ex1.load":
-        v = {"limits": fill.limits(ex1, "x")}
+    elif name == "ex1.check":
+        v = fill.data_check(ex1, "x", "mnist")
     elif name == "ex1.normalise":
         v = {"one_hot": fill.one_hot(ex1)}
     elif name == "ex1.samples":
@@ -224,8 +233,11 @@ def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.Path
     elif name == "ex1.predictions":
         v = {"n_predictions": repr(ex1.predictions_shown)}
     elif name == "ex2.load":
-        first2 = next(e for n, e in exps.items() if n != "ex1")
-        v = {"seed": repr(first2.seed), "limits": fill.limits(first2, "X")}
+        v = {"seed": repr(next(e for n, e in exps.items() if n != "ex1").seed)}
+    elif name == "ex2.check":
+        v = fill.data_check(next(e for n, e in exps.items() if n != "ex1"), "X", "fashion_mnist")
+    elif name == "ex2.confusion.pairs":
+        v = {"classes": repr(class_names("fashion_mnist", "fr"))}
     elif name == "ex2.samples":
         v = fill.grid(ann)
     elif name.startswith("ex2.ann"):
@@ -241,6 +253,22 @@ def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.Path
     elif name == "travail.final":
         v = {"finals": _finals(exps)}
     return _render(name, v)
+
+
+def whatif_key(name: str) -> str:
+    """How the notebook's "what if" cell names a study: its French label without the step it varies."""
+    return plan.load().studies[name].label["fr"].removeprefix("l'exercice 1 ")
+
+
+def _whatif(block: str, names: list[str], studies: dict[str, config.Experiment]) -> str:
+    """A "what if" block: one line per study (loss, optimizer, one-hot, epochs), the base step's layers."""
+    for n in names:
+        fill.check_study(studies[n])
+    first = studies[names[0]]
+    lines = [f"    {whatif_key(n)!r}: ({studies[n].loss!r}, lambda: {fill.optimizer(studies[n])}, "
+             f"{studies[n].one_hot!r}, {studies[n].epochs!r})," for n in names]
+    return _render(block, {**fill.common(first, "x_test"), "studies": "\n".join(lines),
+                           "layers": fill.hidden(first, "        ")})
 
 
 def _activations(exp: config.Experiment) -> dict[str, str]:

@@ -48,6 +48,19 @@ def check(exp: Experiment) -> None:
         raise refuse("validation = 'split' with ImageDataGenerator batches")
 
 
+def check_study(exp: Experiment) -> None:
+    """Refuse a "what if" study the notebook's "what if" cell cannot express: it changes only the loss, the
+    optimizer, its rate and the epochs of the dense network of exercise 1.
+
+    Raises:
+        ConfigError: naming the setting and the study.
+    """
+    for key, lab in {**_LAB_ONLY, "model": "dense", "dataset": "mnist"}.items():
+        if getattr(exp, key) != lab:
+            raise ConfigError(f"{exp.name}: {key} = {getattr(exp, key)!r} is not part of the notebook's "
+                              "\"what if\" cell")
+
+
 def one_hot(exp: Experiment) -> str:
     """Exercise 1 with a loss that wants one-hot labels: the lab's Exercise 2 encoding, or nothing."""
     if not exp.one_hot:
@@ -67,6 +80,18 @@ def limits(exp: Experiment, x: str) -> str:
         lines.append(f"{x}_test, y_test = {x}_test[:{exp.test_limit!r}], y_test[:{exp.test_limit!r}]"
                      f"  # ajout : test_limit = {exp.test_limit!r}")
     return "\n".join(lines)
+
+
+def data_check(exp: Experiment, x: str, dataset: str) -> dict[str, str]:
+    """The data check cell's values: the array names, the published SHA-256 of each array (from
+    :mod:`mnistlab.data.sources`, literal in the cell so that the notebook runs anywhere), then the slicing
+    lines of the quick settings, after the check (the digests are those of the whole arrays)."""
+    from mnistlab.data import sources
+
+    published = {(x + k[1:] if k.startswith("x") else k): v for k, v in sources.published(dataset).items()}
+    body = ",\n    ".join(f"{k!r}: {v!r}" for k, v in published.items())
+    return {"x_train": f"{x}_train", "x_test": f"{x}_test", "digests": "{\n    " + body + ",\n}",
+            "limits": limits(exp, x)}
 
 
 def hidden(exp: Experiment, indent: str, activation: str | None = None, act_expr: str | None = None) -> str:

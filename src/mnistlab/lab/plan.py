@@ -53,6 +53,8 @@ class Study:
     base: str
     label: dict[str, str]
     title_en: str
+    cell: str = ""  # the notebook's code block that tries it with `mnistlab notebook --extended` ("" for none)
+    answers: str = ""  # the question whose measured answer follows that block
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,8 @@ def parse(text: str, source: str = DATA) -> Plan:
             name, base = s["name"], s["base"]
             if base not in steps:
                 raise PlanError(f"study {name!r}: {base!r} is not a step of the lab", source)
-            studies[name] = Study(name, base, _labels(s["label"], name, source), str(s["title_en"]))
+            studies[name] = Study(name, base, _labels(s["label"], name, source), str(s["title_en"]),
+                                  str(s.get("cell", "")), str(s.get("answers", "")))
         others = {s["name"]: _labels(s["label"], s["name"], source) for s in raw.get("other", [])}
         for sid, s in raw["section"].items():
             if s["step"] and s["step"] not in steps:
@@ -223,3 +226,12 @@ def base(name: str) -> str | None:
         return name
     study = p.studies.get(name)
     return None if study is None else study.base
+
+
+def extended_cells() -> dict[str, list[str]]:
+    """{notebook code block: the "what if" studies it tries}, for ``mnistlab notebook --extended``."""
+    out: dict[str, list[str]] = {}
+    for s in load().studies.values():
+        if s.cell:
+            out.setdefault(s.cell, []).append(s.name)
+    return out

@@ -84,7 +84,8 @@ def check_data_dir(data_dir: str | os.PathLike, names: list[str]) -> str:
 
 def make(patterns: list[str] | None = None, overrides: dict | None = None, data_dir: str | None = None,
          out: str | os.PathLike | None = None, execute: bool = True, author: str | None = None,
-         group: str | None = None, lang: str = "fr", stream: TextIO | None = None) -> Written:
+         group: str | None = None, lang: str = "fr", stream: TextIO | None = None,
+         extended: bool = False) -> Written:
     """Write ``TP2.ipynb`` and ``TP2.html`` into a new folder, executed unless ``execute`` is False.
 
     Args:
@@ -94,6 +95,9 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
         out: the folder to write (default ``notebooks/<UTC stamp>``); refused if it holds a notebook already.
         author, group: the title cell's fields (left to fill when None).
         stream: progress lines (default stderr).
+        extended: also try the cheap "what if" studies of the lab (another loss, another optimizer) at the
+            lab's settings, in the cells the plan names (:func:`mnistlab.lab.plan.extended_cells`); the answers
+            then quote them instead of the course's expectation.
 
     Returns:
         What was written and how the execution ended; a failed cell is ``status="failed"`` with ``error``.
@@ -109,8 +113,10 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     configs = {n: config.load(n, overrides or {}).to_dict() for n in plan.step_names()}
     datasets = (["mnist"] if "ex1" in chosen else []) + (["fashion_mnist"] if set(chosen) - {"ex1"} else [])
     folder_data = check_data_dir(data_dir, datasets) if data_dir is not None else None
-    cells = lab.cells(configs, lang, steps=chosen, data_dir=folder_data)
-    exps = lab.experiments(configs, chosen)
+    studies = {n: config.load(n, overrides or {}) for names in plan.extended_cells().values() for n in names
+               if extended and plan.load().studies[n].base in chosen}
+    cells = lab.cells(configs, lang, steps=chosen, data_dir=folder_data, studies=studies)
+    exps = {**lab.experiments(configs, chosen), **studies}
     if execute:
         kernel.require(kernel.TOOLS + kernel.LAB_LIBRARIES)
     folder = Path(out) if out is not None else Path("notebooks") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -122,7 +128,10 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     nb = build.notebook(cells, author, group, date)
     written = Written(folder / NOTEBOOK, folder / HTML, "not executed")
     if execute:
-        _execute(nb, exps, written, lang, stream, folder_data, author, group)
+        command = ["notebook", *(patterns or []), *(["--extended"] if extended else []),
+                   *(f"--set {k}={v}" for k, v in (overrides or {}).items()),
+                   *(["--data", str(data_dir)] if data_dir is not None else [])]
+        _execute(nb, exps, written, lang, stream, folder_data, author, group, command)
     else:
         _save(nb, written.notebook)
     _export(written)
@@ -145,7 +154,7 @@ def _export(written: Written) -> None:
 
 
 def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_dir: str | None = None,
-             author: str | None = None, group: str | None = None) -> None:
+             author: str | None = None, group: str | None = None, command: list[str] | None = None) -> None:
     import nbformat
 
     from mnistlab.notebook import answers, build, capture, execute
@@ -155,6 +164,7 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_d
     with tempfile.TemporaryDirectory(prefix="mnistlab-notebook-") as tmp:
         capture_dir = Path(tmp) / "capture"
         capture_dir.mkdir()
+        started = datetime.now(UTC).isoformat(timespec="seconds")
         outcome = execute.run(nb, folder.resolve(), capture_dir, build.weights(nb, exps),
                               lambda n, o: _save(execute.cut(n, o), written.notebook), stream, data_dir)
         written.status, written.error, written.seconds = outcome.status, outcome.error, outcome.elapsed
@@ -169,14 +179,19 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_d
         quiet()  # write_run reads Keras' histories helpers: no TensorFlow start-up lines on the terminal
         seconds = {step: outcome.seconds[b] for b, step in plan.fit_cells().items() if b in outcome.seconds}
         run_dir = folder / RUN
-        capture.write_run(capture_dir, run_dir, exps, seconds, lang)
+        from mnistlab.backend import hardware
+
+        capture.write_run(capture_dir, run_dir, exps, seconds, lang, {
+            "command": command or ["notebook"], "hardware": hardware(), "started": started,
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": round(outcome.elapsed, 1)})
+        capture.save_figures(nb, run_dir)
         written.answered = build.fill_answers(nb, answers.answers(run_dir, lang), answers.analysis(run_dir, lang))
         import hashlib
 
         from mnistlab import __version__
         nb.metadata[GENERATED_KEY] = {"version": __version__, "generated_answers": {
             c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells
-            if (c.metadata.get("mnistlab", {}).get("answer") or c.metadata.get("mnistlab", {}).get("analysis"))
+            if any(c.metadata.get("mnistlab", {}).get(k) for k in ("answer", "analysis", "later"))
             and build.TO_WRITE not in c.source}, "generated_code": {
             c.id: hashlib.sha256(c.source.encode()).hexdigest()[:16] for c in nb.cells if c.cell_type == "code"}}
     nbformat.validate(nb)

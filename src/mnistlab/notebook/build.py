@@ -9,7 +9,7 @@ import re
 from mnistlab import lab
 from mnistlab.i18n import say
 from mnistlab.lab import plan
-from mnistlab.notebook import kernel
+from mnistlab.notebook import kernel, quoted
 
 LANG = "fr"  # the notebook's language: the lab's
 FIELD = "…"
@@ -38,6 +38,10 @@ def notebook(cells: list[lab.Cell], author: str | None, group: str | None, date:
         meta = {"mnistlab": {"section": c.section, **({"block": c.name} if c.kind == "code" else {})}}
         if c.kind == "code":
             nb.cells.append(v4.new_code_cell(c.source, metadata=meta))
+            later = _later(c.name)
+            if later:  # the measured answers to questions the lab asks before this cell
+                nb.cells.append(v4.new_markdown_cell(TO_WRITE, metadata={"mnistlab": {"section": c.section,
+                                                                                      "later": later}}))
             continue
         if c.question:
             meta["mnistlab"]["question"] = c.name
@@ -51,16 +55,42 @@ def notebook(cells: list[lab.Cell], author: str | None, group: str | None, date:
 
 
 def fill_answers(nb, answers: dict[str, str], analysis: str) -> int:
-    """Write the measured answers into the answer cells; returns how many were filled."""
+    """Write the measured answers into the answer cells; returns how many were filled.
+
+    An answer keeps only the paragraphs whose measured values an output above it shows
+    (:func:`mnistlab.notebook.quoted.keep_shown`): a question asked before the cell that computes a result
+    is answered from the course, and the result is quoted where it is printed.
+    """
     filled = 0
+    shown = quoted.Shown()
     for cell in nb.cells:
         meta = cell.metadata.get("mnistlab", {})
-        if meta.get("answer") in answers and answers[meta["answer"]].strip():
-            cell.source = say("notebook.answer", LANG, answer=answers[meta["answer"]])
+        if cell.cell_type == "code":
+            shown.add(quoted.output_text(cell))
+        elif meta.get("answer") in answers and (text := quoted.keep_shown(answers[meta["answer"]], shown)).strip():
+            cell.source = say("notebook.answer", LANG, answer=text)
             filled += 1
+        elif meta.get("later"):
+            parts = [say("notebook.answer_later", LANG, number=k.rsplit(".", 1)[1], section=k.split(".")[1],
+                         answer=later) for k in meta["later"] if k in answers
+                     and (later := quoted.keep_shown(_measured(answers[k]), shown)).strip()]
+            if parts:
+                cell.source = "\n\n".join(parts)
         elif meta.get("analysis") and analysis.strip():
             cell.source = say("notebook.analysis", LANG, analysis=analysis)
     return filled
+
+
+def _later(block: str) -> list[str]:
+    """The questions whose measured answer follows code block ``block`` (its "what if" studies'), in order."""
+    names = plan.extended_cells().get(block, [])
+    studies = plan.load().studies
+    return list(dict.fromkeys(studies[n].answers for n in names if studies[n].answers))
+
+
+def _measured(answer: str) -> str:
+    """An answer without its first paragraph (the course's explanation, already written at the question)."""
+    return answer.split("\n\n", 1)[1] if "\n\n" in answer else ""
 
 
 def weights(nb, exps: dict) -> list[float]:

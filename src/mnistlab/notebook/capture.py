@@ -26,6 +26,7 @@ from mnistlab.runfolder import (
     METRICS,
     PROBABILITIES,
     save_array,
+    write_diverged,
     write_history,
     write_manifest,
 )
@@ -83,12 +84,12 @@ def _train(step: str, model: str, hist: str, n_train: str, n_test: str) -> str:
 # Code block of the lab -> the snippet run after it.
 AFTER = {
     "ex1.imports": _VERSIONS,
-    "ex1.load": '_mnistlab_dump("data.mnist", facts=_mnistlab_facts(x_train, y_train, x_test, y_test), '
+    "ex1.check": '_mnistlab_dump("data.mnist", facts=_mnistlab_facts(x_train, y_train, x_test, y_test), '
                 'first_train_labels=[int(_v) for _v in y_train[:16]], digests=_mnistlab_loaded("mnist"))',
     "ex1.evaluate": _train("ex1", "model", "history.history", "x_train", "x_test"),
     "ex1.predictions": '_mnistlab_dump("ex1.predictions", probabilities=__import__("numpy").asarray(predictions, '
                        '"float32"), y_test=__import__("numpy").asarray(y_test))',
-    "ex2.load": _VERSIONS + "\n" + '_mnistlab_dump("data.fashion_mnist", facts=_mnistlab_facts(X_train, y_train, '
+    "ex2.check": _VERSIONS + "\n" + '_mnistlab_dump("data.fashion_mnist", facts=_mnistlab_facts(X_train, y_train, '
                 'X_test, y_test), first_train_labels=[int(_v) for _v in y_train[:16]], '
                 'digests=_mnistlab_loaded("fashion_mnist"))',
     "ex2.ann.evaluate": _train("ex2.ann", "model", "history.history", "X_train", "X_test"),
@@ -100,6 +101,16 @@ AFTER = {
     "ex2.confusion": '_mnistlab_dump("ex2.confusion", y_pred=__import__("numpy").asarray(y_pred), '
                      'y_test=__import__("numpy").asarray(y_test))',
     "ex2.augment.evaluate": _train("ex2.augment", "cnn", "cnn.history.history", "X_train_cnn", "X_test_cnn"),
+    # each "what if" study, in the cell's order, as whatif.0, whatif.1, ... (write_run names them)
+    "ex1.whatif": '''
+for _i, (_m, _h, _yv) in enumerate(whatif_results.values()):
+    _mnistlab_dump(f"whatif.{_i}", params=int(_m.count_params()), layers=_mnistlab_layers(_m),
+                   history={_k: [float(_v) for _v in _vs] for _k, _vs in _h.history.items()},
+                   test_loss=float(_h.history["val_loss"][-1]), test_accuracy=float(_h.history["val_accuracy"][-1]),
+                   n_train=len(x_train), n_test=len(x_test),
+                   probabilities=__import__("numpy").asarray(_m.predict(x_test, verbose=0), "float32"),
+                   test_labels=_mnistlab_labels(y_test))
+''',
 }
 
 
@@ -140,7 +151,7 @@ def _n_fit(exp: Experiment, n: int) -> tuple[int, int]:
 
 
 def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], seconds: dict[str, float],
-              lang: str = "fr") -> Path:
+              lang: str = "fr", execution: dict[str, Any] | None = None) -> Path:
     """Write a run folder (manifest, per step config, metrics, history) from an execution's captures.
 
     Args:
@@ -148,6 +159,8 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
         run_dir: the run folder to write (created).
         exps: the validated settings of each step the notebook holds.
         seconds: wall time of each step's ``fit`` cell, measured around its execution.
+        execution: what the manifest says of the execution itself (``command``, ``hardware``, ``started``,
+            ``finished``, ``seconds``), for the report's date and appendix.
 
     Returns:
         ``run_dir``.
@@ -157,22 +170,34 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
 
     versions = _read(capture_dir, "versions") or {}
     manifest: dict[str, Any] = {"versions": versions, "data": {}, "experiments": {}, "lang": lang,
-                                "status": "complete", "seed": next(iter(exps.values())).seed if exps else None}
+                                "status": "complete", "seed": next(iter(exps.values())).seed if exps else None,
+                                **(execution or {})}
     for ds in ("mnist", "fashion_mnist"):
         facts = _read(capture_dir, f"data.{ds}")
         if facts:
             manifest["data"][ds] = {**facts["facts"], "first_train_labels": facts["first_train_labels"],
                                     "source": "notebook", **data_check(ds, facts.get("digests"))}
+    from mnistlab.lab import plan
+
+    alias = {n: f"whatif.{i}" for names in plan.extended_cells().values()
+             for i, n in enumerate(n for n in names if n in exps)}
     for name, exp in exps.items():
         # the notebook ran the lab's own code (NumPy arrays into fit, ImageDataGenerator): its faithful path
         exp = dataclasses.replace(exp, faithful=True)
-        got = _read(capture_dir, name)
+        got = _read(capture_dir, alias.get(name, name))
         if got is None:
             manifest["experiments"][name] = {"status": "not run", "config": exp.to_dict()}
             continue
         folder = run_dir / name
         write_json(folder / CONFIG, exp.to_dict())
         metrics: dict[str, Any]
+        losses = got.get("history", {}).get("loss", []) if isinstance(got.get("history"), dict) else []
+        if not all(math.isfinite(v) for v in losses):  # a study whose divergence is its result
+            good = [i + 1 for i, v in enumerate(losses) if math.isfinite(v)]
+            write_diverged(folder, "training loss became NaN or infinite", good[-1] if good else None,
+                           round(seconds.get(name, 0.0), 3))
+            manifest["experiments"][name] = {"status": "diverged", "config": exp.to_dict()}
+            continue
         if name == "ex2.activations":
             val = got["results"]
             n_train, n_val = _n_fit(exp, got["n_train"])
@@ -208,6 +233,26 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
                                          **({"seconds": round(seconds[name], 3)} if name in seconds else {})}
     write_manifest(run_dir, manifest)
     return run_dir
+
+
+# Code block of the lab -> (step, figure name) of the figure it draws that the report shows as the run's own PNG.
+FIGURES = {"ex1.samples": ("ex1", "samples"), "ex2.samples": ("ex2.ann", "samples")}
+
+
+def save_figures(nb, run_dir: Path) -> None:
+    """The notebook's own sample figures as the run's ``<step>/figures/<name>.png`` (the report shows them)."""
+    import base64
+
+    from mnistlab.fileio import write_bytes
+    from mnistlab.runfolder import FIGURES as FIGURES_DIR
+
+    for cell in nb.cells:
+        where = FIGURES.get(cell.get("metadata", {}).get("mnistlab", {}).get("block", ""))
+        if where is None or not (run_dir / where[0]).is_dir():
+            continue
+        png = next((o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})), None)
+        if isinstance(png, str):
+            write_bytes(run_dir / where[0] / FIGURES_DIR / f"{where[1]}.png", base64.b64decode(png))
 
 
 def _confusion(y: np.ndarray, pred: np.ndarray, names: list[str], folder: Path) -> dict[str, Any]:

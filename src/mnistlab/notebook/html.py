@@ -32,9 +32,12 @@ pre, .jp-InputArea pre, .jp-OutputArea-output pre, .highlight pre {
   .jp-RenderedHTMLCommon h3 { font-size: 11pt !important; margin: .5em 0 .2em !important; }
   pre, .jp-InputArea pre, .jp-OutputArea-output pre, .jp-OutputArea-output { font-size: 7.5pt !important;
     line-height: 1.25 !important; }
+  /* a Keras epoch line (about 120 characters) fits the A4 width whole at 7 pt */
+  .jp-OutputArea-output pre { font-size: 7pt !important; }
   .jp-Cell { padding: 0 !important; margin: 0 0 1.5mm 0 !important; }
   .jp-InputArea-editor { padding: 1mm !important; }
-  .jp-OutputArea-output img { break-inside: avoid; max-height: 90mm; width: auto; }
+  /* figures print at least at two thirds of their size: their 10 pt text stays above 7 pt */
+  .jp-OutputArea-output img { break-inside: avoid; max-height: 150mm; width: auto; }
   h1, h2, h3 { break-after: avoid; }
 }
 img { max-width: 100%; height: auto; }
@@ -46,6 +49,7 @@ def export(nb, title: str, lang: str = "fr") -> str:
     wraps code and outputs, in ``lang`` (``<html lang="fr">``)."""
     from nbconvert import HTMLExporter
 
+    nb = _trimmed(nb)
     exporter = HTMLExporter(template_name="lab")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _SCRIPT.sub("", body)
@@ -55,3 +59,23 @@ def export(nb, title: str, lang: str = "fr") -> str:
     if "<head>" in body and "</head>" in body:  # the policy first; the print rules last, over the template's
         return body.replace("<head>", "<head>\n" + csp, 1).replace("</head>", style + "</head>", 1)
     return csp + style + body
+
+
+def _trimmed(nb):
+    """A copy of ``nb`` whose text outputs show what a terminal would: of a line rewritten with carriage
+    returns (Keras' progress bar in a cell cut short), its last state; and none of the spaces Keras pads its
+    progress lines with (up to the terminal's width), which printed wrap onto blank lines."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream" and isinstance(o.get("text"), str):
+                o["text"] = "\n".join(_last_state(line).rstrip() for line in o["text"].split("\n"))
+    return nb
+
+
+def _last_state(line: str) -> str:
+    """What a terminal shows of ``line``: the text after its last carriage return that is not empty."""
+    states = [s for s in line.replace("\b", "").split("\r") if s.strip()]
+    return states[-1] if states else ""

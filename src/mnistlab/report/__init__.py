@@ -11,6 +11,7 @@ For other tools (the notebook): :func:`questions`, :func:`answers` and :func:`an
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class Written:
     markdown: Path
     figures: int  # figures embedded in the HTML (and written for the Markdown)
     missing: list[str]  # steps of the lab without results
+    unnamed: list[str] = dataclasses.field(default_factory=list)  # title fields left blank: "author", "group"
 
 
 def build(run_dir: str | os.PathLike, lang: str = "fr", author: str = "", group: str = "") -> Written:
@@ -84,7 +86,10 @@ def build(run_dir: str | os.PathLike, lang: str = "fr", author: str = "", group:
     write_text(md_path, render.to_markdown(doc, fig_dir))
     write_text(html_path, render.to_html(doc))
     missing = [] if run.manifest.get("kind") == "sweep" else [n for n in config.names() if not run.step(n).complete]
-    return Written(html_path, md_path, len(doc.figures), missing)
+    m = run.manifest
+    unnamed = [k for k, given in (("author", author or m.get(runfolder.M_AUTHOR)), ("group", group or m.get(
+        runfolder.M_GROUP))) if not (isinstance(given, str) and given.strip())]
+    return Written(html_path, md_path, len(doc.figures), missing, unnamed)
 
 
 # --- what the notebook (and any other tool) reads from the report package -----------------------------------

@@ -37,6 +37,9 @@ class Bullets:
     kind: str = ""
 
 
+EMPTY = "—"  # a table cell without a value
+
+
 @dataclass
 class Table:
     header: list[str]
@@ -96,8 +99,18 @@ class Items:
             self.blocks.append(Para(text, kind))
 
     def table(self, t: Table | None) -> None:
-        if t is not None and t.rows:
-            self.blocks.append(t)
+        """Add ``t`` without its columns that hold nothing ("—" in every row); a lone "—" left in a row
+        (a value that does not apply to it) is said in words."""
+        if t is None or not t.rows:
+            return
+        keep = [j for j in range(len(t.header)) if any(j < len(r) and r[j] != EMPTY for r in t.rows)]
+        if len(keep) < len(t.header):
+            t.header = [t.header[j] for j in keep]
+            t.rows = [[r[j] for j in keep if j < len(r)] for r in t.rows]
+            t.numeric = tuple(keep.index(j) for j in t.numeric if j in keep)
+        none = say("report.not_applicable", self.lang)
+        t.rows = [[none if c == EMPTY else c for c in r] for r in t.rows]
+        self.blocks.append(t)
 
     def fig(self, f: Figure | None, caption: str = "", missing: str = "") -> None:
         if f is None:

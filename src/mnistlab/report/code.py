@@ -74,8 +74,8 @@ def generate(exp: Experiment, lang: str = "fr", configs: dict[str, dict[str, Any
         return say("report.code_beyond_lab", lang, name=exp.name, why=e.message.split(": ", 1)[-1]) + "\n"
 
 
-def complete(configs: dict[str, dict[str, Any]], fast_path: bool, lang: str = "fr") -> str:
-    """The whole lab as one program (:func:`listing`), headed by one comment when the run took the fast path.
+def complete(configs: dict[str, dict[str, Any]], lang: str = "fr") -> str:
+    """The whole lab as one program (:func:`listing`) with the run's settings; its heading says whether it ran.
 
     Settings outside the lab's code give a comment saying which, instead of code that did not run.
     """
@@ -84,4 +84,4 @@ def complete(configs: dict[str, dict[str, Any]], fast_path: bool, lang: str = "f
     except ConfigError as e:
         return say("report.code_beyond_lab", lang, name="TP", why=e.message.split(": ", 1)[-1]).replace(
             "src/mnistlab/experiments/TP.toml", "config.json") + "\n"
-    return (say("report.code_fast_path", lang) if fast_path else "") + body
+    return body

@@ -393,5 +393,6 @@ def complete_code(items: Items, run: Run) -> None:
     if not configs:
         return
     fast = any(s.exp is not None and not s.exp.faithful for s in steps)
-    items.h(3, say("exercises.complete_code_heading", items.lang), "code-complete")
-    items.blocks.append(Code(code.complete(configs, fast, items.lang), ""))  # the heading above names it
+    heading = "exercises.complete_code_heading_fast" if fast else "exercises.complete_code_heading"
+    items.h(3, say(heading, items.lang), "code-complete")
+    items.blocks.append(Code(code.complete(configs, items.lang), ""))  # the heading above names it

@@ -48,6 +48,8 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
     command = m.get("command") if isinstance(m.get("command"), list) else []
     items.p(say("frame.command_machine", lang, command=tidy(" ".join(map(str, command))), cpu=hw.get("cpu", "?"),
                 cores=hw.get("logical_cores", "?")))
+    if other_execution(run):
+        items.p(say("frame.fast_path", lang))
     items.p(say("frame.rebuild", lang, run=run.folder.name), "small")
     rows = []
     for b in body:
@@ -65,6 +67,12 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
     return items.blocks
 
 
+def other_execution(run: Run) -> bool:
+    """True when the run's numbers come from ``mnistlab run`` (its fast path), not from the notebook's code."""
+    data = run.manifest.get("data") if isinstance(run.manifest.get("data"), dict) else {}
+    return bool(data) and not any(isinstance(d, dict) and d.get("source") == "notebook" for d in data.values())
+
+
 def finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
@@ -77,10 +85,6 @@ def overview_items(run: Run, lang: str) -> list:
         why = say("measures.status_problem", lang, status=status_word(run.status, lang), problem=tidy(reason)) \
             if isinstance(reason, str) and reason else status_word(run.status, lang)
         items.p(say("frame.not_finished", lang, why=why), "warn")
-    data = run.manifest.get("data") if isinstance(run.manifest.get("data"), dict) else {}
-    from_notebook = any(isinstance(d, dict) and d.get("source") == "notebook" for d in data.values())
-    if data and not from_notebook:
-        items.p(say("frame.fast_path", lang))
     lab = config.names()
     missing = [run.step(n) for n in lab if not run.step(n).complete]
     if missing:

@@ -11,7 +11,7 @@ from mnistlab import judge
 from mnistlab.i18n import class_names, say
 from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
-from mnistlab.report.fmt import epochs, integer, listing, num, points, seconds
+from mnistlab.report.fmt import epochs, integer, listing, num, seconds
 from mnistlab.report.measures import diff_text, label
 
 
@@ -27,17 +27,21 @@ def overfitting(run: Run) -> tuple[list[tuple[str, quantities.Curve]], list[str]
 
 
 def analysis(run: Run, lang: str) -> list[str]:
-    """The analysis as sentences (at most 10), first person plural, only what the run shows."""
+    """The analysis as sentences (5 to 10 printed lines), first person plural, only what the run shows: the
+    results with the judge's verdicts, what surprised us, the hardest class, the difficulties met, and one
+    proposal aimed at what resisted."""
     out: list[str] = []
+    surprises: list[str] = []
     e1, ann, cnn = run.done("ex1"), run.done("ex2.ann"), run.done("ex2.cnn")
     act, conf, aug = run.done("ex2.activations"), run.done("ex2.confusion"), run.done("ex2.augment")
     if e1:
         m = e1.metrics
-        se = judge.binomial_se(m["test_accuracy"], m["n_test"])
         out.append(say("interpretation.ex1_result", lang, params=integer(m["params"], lang),
-                       accuracy=num(m["test_accuracy"], lang), se=points(se, lang, sign=False),
-                       epochs=epochs(m.get("epochs_run"), lang), errors=integer(m["test_errors"], lang),
-                       n_test=integer(m["n_test"], lang)))
+                       accuracy=num(m["test_accuracy"], lang), epochs=epochs(m.get("epochs_run"), lang),
+                       errors=integer(m["test_errors"], lang), n_test=integer(m["n_test"], lang)))
+        c = quantities.step_curve(e1)
+        if c is not None and c.first_gap is not None and c.first_gap < 0:
+            surprises.append("interpretation.surprise_validation")
     if ann and cnn:
         a, c = ann.metrics, cnn.metrics
         d = quantities.accuracy_diff(c["test_accuracy"], a["test_accuracy"], min(a["n_test"], c["n_test"]),
@@ -47,16 +51,8 @@ def analysis(run: Run, lang: str) -> list[str]:
         out.append(say("interpretation.fashion_harder" if harder else "interpretation.on_fashion", lang)
                    + say("interpretation.cnn_vs_ann", lang, cnn=num(c["test_accuracy"], lang),
                          ann=num(a["test_accuracy"], lang), diff=diff_text(d, lang)))
-    rose, flat = overfitting(run)
-    if rose:
-        out.append(say("interpretation.overfitting", lang)
-                   + " ".join(say("interpretation.overfitting_step", lang, step=label(n, lang),
-                                  verdict=c.judged.text(lang)) for n, c in rose))
-    elif flat:
-        rose_a_little = [n for n in flat if (c := quantities.step_curve(run.step(n))) and c.val_loss_rises_after_best]
-        out.append(say("interpretation.no_overfitting", lang, n_steps=len(flat))
-                   + say("interpretation.no_overfitting_small_rise" if rose_a_little
-                         else "interpretation.no_overfitting_lowest", lang))
+        if not (d.measurable and d.d > 0):
+            surprises.insert(0, "interpretation.surprise_cnn")
     if aug and cnn:
         a, c = aug.metrics, cnn.metrics
         d = quantities.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]),
@@ -70,6 +66,14 @@ def analysis(run: Run, lang: str) -> list[str]:
         out.append(say("interpretation.augmentation", lang, diff=diff_text(d, lang),
                        loss_before=num(c["test_loss"], lang), loss_after=num(a["test_loss"], lang),
                        loss_verdict=loss.text(lang)) + say(end, lang))
+        if v.verdict != "helps":
+            surprises.insert(1 if surprises[:1] == ["interpretation.surprise_cnn"] else 0,
+                             "interpretation.surprise_augmentation")
+    rose, _ = overfitting(run)
+    if rose:  # a finding; its absence is said in the answers, not repeated here
+        out.append(say("interpretation.overfitting", lang)
+                   + " ".join(say("interpretation.overfitting_step", lang, step=label(n, lang),
+                                  verdict=c.judged.text(lang)) for n, c in rose))
     if act:
         va = act.metrics["val_accuracy"]
         right = quantities.sub_right(act, va) or {}
@@ -78,19 +82,22 @@ def analysis(run: Run, lang: str) -> list[str]:
         if len(r.order) > 1:
             ta = act.metrics.get("test_accuracy") or {}
             swapped = set(ta) == set(va) and [_act(k) for k, _ in quantities.ranking(ta)] != [k for k, _ in r.order]
-            first, last = r.order[0][0], r.order[-1][0]
-            if r.finding:
-                head = say("interpretation.activations_lead", lang, first=first, verdict=r.first_vs_second.text(lang))
-            else:
-                head = say("interpretation.activations_tied", lang, tied=r.tied(lang), first=first, last=last,
-                           verdict=r.first_vs_last.text(lang))
-            out.append(head + (say("interpretation.ranking_changes", lang) if swapped else "") + ".")
+            first = r.order[0][0]
+            if r.finding:  # a tie is said in the answers (question 4.1); here only a clear leader
+                out.append(say("interpretation.activations_lead", lang, first=first,
+                               verdict=r.first_vs_second.text(lang))
+                           + (say("interpretation.ranking_changes", lang) if swapped else "") + ".")
+            if not (r.finding and first == "relu"):
+                surprises.append("interpretation.surprise_activations")
+    if surprises:
+        out.append(say(surprises[0], lang))
     out += difficulties(run, lang, cnn, ann, conf)
-    return out[:8] + improvements(run, lang)
+    return out[:9] + improvements(run, lang, conf)
 
 
-def improvements(run: Run, lang: str) -> list[str]:
-    """Two proposals for improvement, with the run's measurement where it holds one (the improved models)."""
+def improvements(run: Run, lang: str, conf=None) -> list[str]:
+    """One proposal aimed at what resisted most, with the run's measurement where it holds one (the improved
+    models)."""
     measured = []
     for name, base in (("improved.mnist", "ex1"), ("improved.fashion_mnist", "ex2.cnn")):
         s, b = run.done(name), run.done(base)
@@ -100,7 +107,10 @@ def improvements(run: Run, lang: str) -> list[str]:
             measured.append(say("interpretation.improved", lang, step=label(name, lang),
                                 accuracy=num(s.metrics["test_accuracy"], lang),
                                 base=num(b.metrics["test_accuracy"], lang), diff=diff_text(d, lang)))
-    out = [say("interpretation.improve", lang)]
+    h = quantities.hardest(conf.metrics) if conf else None
+    target = (say("interpretation.improve_target_class", lang, name=_cls(h.leaders[0], lang))
+              if h and h.leaders and len(h.leaders) == 1 else say("interpretation.improve_target_any", lang))
+    out = [say("interpretation.improve", lang, target=target)]
     if measured:
         out.append(say("interpretation.tried", lang) + "; ".join(measured) + ".")
     return out
@@ -121,7 +131,7 @@ def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
                    predicted=_cls(top["predicted"], lang), count=integer(top["count"], lang)) if top else ""
         if h and h.leaders:
             names = listing([say("interpretation.class_recall", lang, name=loc[en.index(k)] if k in en else k,
-                                 recall=num(m["per_class"][k]["recall"], lang, 3)) for k in h.leaders], lang)
+                                 recall=num(m["per_class"][k]["recall"], lang, 3)) for k in h.leaders[:3]], lang)
             out.append(say("interpretation.hardest_classes" if len(h.leaders) > 1 else "interpretation.hardest_class",
                            lang, names=names, confusion=pair))
     reuse = [n for n in ("ex1", "ex2.augment") if run.done(n) and run.done(n).metrics.get("validation_is_test")]

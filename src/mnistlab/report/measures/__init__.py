@@ -125,7 +125,7 @@ def unavailable_text(run: Run, reason: str, lang: str) -> str:
 def study_missing(lang: str, *names: str) -> str:
     """A "what if" study the run does not hold: the answer rests on the course's reasoning (the appendix says
     how to measure it)."""
-    return say("measures.study_missing", lang)
+    return say("measures.study_missing", lang, studies=listing([label(n, lang) for n in names], lang))
 
 
 def tidy(reason: str) -> str:

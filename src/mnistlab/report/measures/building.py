@@ -86,7 +86,8 @@ def q_normalize(run: Run, lang: str, dataset: str = "mnist") -> Answer:
     f = data_facts(run, dataset)
     if "x_train" in f:
         x = f["x_train"]
-        p.append(say("measures_building.pixel_range", lang, dtype=x["dtype"], min=x["min"], max=x["max"]))
+        p.append(say("measures_building.pixel_range", lang, dtype=x["dtype"], min=x["min"], max=x["max"],
+                     name="X_train" if dataset == "fashion_mnist" else "x_train"))
         return Answer(p, [where("manifest.json", f"data.{dataset}")])
     return Answer(p)
 

@@ -123,7 +123,8 @@ def q_remedies(run: Run, lang: str, step: str, short: bool = False) -> Answer:
 def q_two_curves(run: Run, lang: str) -> Answer:
     need_history(run, "ex1")
     c = quantities.step_curve(run.step("ex1"))
-    p = [curve_sentence(c, lang)]
+    first = curve_sentence(c, lang)  # the same reading as question 6.a, said of the figure
+    p = [say("measures_training.on_the_figure", lang) + first[:1].lower() + first[1:]]
     if c.first_gap is not None and c.first_gap < 0:
         p.append(say("measures_training.validation_above_training", lang))
     p.append(overfit_sentence(c, lang))

@@ -41,6 +41,8 @@ class Options:
     keras_home: str | None = None  # a Keras cache folder holding the data sets, for --execute
     only: list[str] | None = None  # re-grade these students; the others' rows are kept
     lang: str = "fr"
+    worksheet: str | None = None  # Moodle's offline grading worksheet to fill (written back under out)
+    scale: float | None = None  # the assignment's maximum grade (None: the worksheet's, else the points)
 
 
 def grade(source: str | Path, out: str | Path, opts: Options | None = None,
@@ -62,8 +64,15 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
         raise MnistlabError("not a folder", out)
     rub = rubricmod.load(opts.rubric)
     bands = bandmod.load(Path(opts.reference) if opts.reference else None)
-    overrides = tables.read_overrides(out / tables.OVERRIDES)
+    overrides = tables.read_overrides(out / tables.OVERRIDES, {i.id: i.points for i in rub.items})
+    sheet = None
+    if opts.worksheet:
+        from mnistlab.grade import moodle
+
+        sheet = moodle.read_worksheet(Path(opts.worksheet))
     subs = submissions.collect(source, exclude=out)
+    overrides = tables.check_override_students(overrides, [(s.student, s.file) for s in subs],
+                                               out / tables.OVERRIDES)
     if opts.only:
         wanted = {w.casefold().strip() for w in opts.only}
         subs = [s for s in subs if s.student.casefold() in wanted]
@@ -79,7 +88,7 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
         _execute_on_cluster(subs, out, opts, stream)
     entries = _grade_all(subs, out, rub, bands, overrides, opts, stream)
     pairs = _similarity(entries, rub)
-    _write(out, entries, pairs, rub, bands, opts, isolation)
+    _write(out, entries, pairs, rub, bands, opts, isolation, sheet, stream)
     return entries
 
 
@@ -161,11 +170,10 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
         entry.update(status="BROKEN", reason=f"the grader could not read it ({type(e).__name__}: {str(e)[:120]})")
         return entry
     for m in graded.marks:
-        key = (sub.student, m.item)
-        if key in overrides:
+        key = (sub.file, m.item)
+        if key in overrides:  # the instructor's points and reason replace the automatic ones
             pts, comment = overrides[key]
-            m.points = pts
-            m.extra.append(("override", {"points": pts, "comment": comment}))
+            m.points, m.say, m.args, m.extra = pts, "override", {"points": pts, "comment": comment}, []
     # max: the points that could be earned (an item without a reference band is not graded)
     entry.update(marks=graded.marks, total=graded.total, max=sum(m.max for m in graded.marks),
                  flags_evidence=list(graded.flags), values=graded.values, answers=graded.answers,
@@ -218,35 +226,62 @@ def _similarity(entries: list[dict], rub) -> list:
     return pairs
 
 
-def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolation: str) -> None:
-    from mnistlab.grade import classpage, feedback, submissions, tables
+def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolation: str, sheet=None,
+           stream: TextIO | None = None) -> None:
+    from mnistlab.grade import classpage, feedback, moodle, submissions, tables
+    from mnistlab.grade.words import say
 
     items = [i.id for i in rub.items]
-    rows = []
+    method = feedback.band_method(bands, rub.thresholds, opts.lang)
     used: set[str] = set()
     for e in entries:
         e["flags"] = [f for f, _ in e["flags_evidence"]]
         e["items"] = {m.item: m.points for m in e["marks"]}
-        e["summary"] = feedback.summary(e, opts.lang)
+        e["band_method"] = method if any(m.say.startswith("results.") for m in e["marks"]) else ""
+        e["comment"] = moodle.comment(e, opts.lang, _scale(opts, sheet))
         name = submissions.slug(e["student"])
         while name in used:
             name += "_"
         used.add(name)
         write_text(out / FEEDBACK / f"{name}.md", feedback.markdown(e, opts.lang))
         write_text(out / FEEDBACK / f"{name}.html", feedback.page(e, opts.lang))
-        rows.append(e)
-    if opts.only:
-        now = {e["student"] for e in rows}
-        kept = [r for r in tables.read_grades(out / tables.GRADES) if r["student"] not in now]
+    rows, kept_pairs = list(entries), pairs
+    if opts.only:  # everyone else's rows, comments and class-page data stay as they were
+        now = {e["file"] for e in entries}
+        stored = classpage.load(out)
+        kept = [r for r in tables.read_grades(out / tables.GRADES) if r["file"] not in now]
         for r in kept:
-            r["ident"] = submissions.student_name(r["file"])[1]
-        rows = kept + rows
-        rows.sort(key=lambda r: r["student"].casefold())
+            r.update(stored["students"].get(r["file"], {}))
+        rows = sorted(kept + rows, key=lambda r: r["student"].casefold())
+        regraded = {e["student"] for e in entries}
+        kept_pairs = [p for p in stored["pairs"] if p["a"] not in regraded and p["b"] not in regraded]
+        kept_pairs += classpage.pair_rows(pairs)
+    else:
+        kept_pairs = classpage.pair_rows(pairs)
     tables.write_grades(out / tables.GRADES, items, rows)
-    tables.write_moodle(out / tables.MOODLE, rows)
+    scale = _scale(opts, sheet)
+    moodle.write_import(out / moodle.MOODLE, rows, opts.lang, scale)
+    moodle.write_gradebook(out / moodle.GRADEBOOK, rows, opts.lang, scale, say("gradebook_item", opts.lang))
+    if sheet is not None:
+        moodle.fill(sheet, rows, opts.scale)
+        moodle.write_worksheet(out / Path(opts.worksheet).name, sheet)
+        for name in sheet.unmatched:
+            print(f"mnistlab grade: {name}: not in the worksheet (no participant id, email or unique full name "
+                  "matches); grade them by hand", file=stream or sys.stderr)
     tables.ensure_overrides(out / tables.OVERRIDES)
-    if not opts.only:
-        write_text(out / CLASS_PAGE, classpage.page(entries, items, pairs, bands, opts.lang, isolation))
+    classpage.save(out, rows, kept_pairs)
+    write_text(out / CLASS_PAGE, classpage.page(rows, rub, kept_pairs, bands, opts.lang, isolation,
+                                                regraded=len(entries) if opts.only else None))
+
+
+def _scale(opts, sheet) -> float | None:
+    if opts.scale:
+        return opts.scale
+    if sheet is not None:
+        from mnistlab.grade import moodle
+
+        return moodle.worksheet_max(sheet)
+    return None
 
 
 def _clock(s: float) -> str:

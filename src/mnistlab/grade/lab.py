@@ -74,3 +74,15 @@ def generated_marker() -> str:
     from mnistlab.notebook import GENERATED_KEY
 
     return GENERATED_KEY
+
+
+def step_title(step: str, lang: str = "fr") -> str:
+    """The step's title in ``lang`` (``Exercice 1 — MNIST, ...``); the step's name when the lab has none."""
+    from mnistlab.errors import MnistlabError
+    from mnistlab.lab import plan
+
+    try:
+        title = plan.title_en(step) if lang == "en" else settings(step).get("title")
+    except MnistlabError:
+        title = None
+    return str(title or step)

@@ -13,7 +13,8 @@ from mnistlab.grade.parse import Notebook
 from mnistlab.grade.rubric import Item, Rubric
 from mnistlab.grade.words import say
 
-_MIRROR = {"min": "max", "max": "min", "p5": "p95", "p95": "p5", "p25": "p75", "p75": "p25", "p50": "p50"}
+_MIRROR = {"min": "max", "max": "min", "p5": "p95", "p95": "p5", "p25": "p75", "p75": "p25", "p50": "p50",
+           "lo": "hi", "hi": "lo"}
 
 
 @dataclass

@@ -260,6 +260,10 @@ def _grade_parser(sub) -> None:
     g.add_argument("--keras-home", metavar="DIR", help="Keras cache folder holding the data sets, for --execute")
     g.add_argument("--only", action="append", metavar="STUDENT", help="re-grade this student only (repeat)")
     g.add_argument("--lang", choices=LANGS, default="fr", help="language of the feedback")
+    g.add_argument("--worksheet", metavar="FILE", help="Moodle's offline grading worksheet (CSV) downloaded from "
+                                                      "the assignment: filled and written back under --out")
+    g.add_argument("--scale", type=float, metavar="MAX", help="the assignment's maximum grade, e.g. 20 (default: the "
+                                                             "worksheet's Maximum grade, else the rubric's points)")
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -269,10 +273,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise MnistlabError("--workers must be >= 1, --timeout > 0 and --memory >= 256")
     if args.cluster and not args.execute:
         raise MnistlabError("--cluster runs executions: give it with --execute")
+    if args.scale is not None and not 0 < args.scale < 1e6:
+        raise MnistlabError("--scale must be a maximum grade > 0, e.g. 20")
     opts = grade.Options(reference=args.reference, rubric=args.rubric, execute=args.execute, workers=args.workers,
                          cluster=args.cluster, timeout_s=args.timeout, memory_mb=args.memory,
                          keras_home=args.keras_home,
-                         only=args.only, lang=args.lang)
+                         only=args.only, lang=args.lang, worksheet=args.worksheet, scale=args.scale)
     entries = grade.grade(args.submissions, args.out, opts)
     ok = sum(e["status"] == "OK" for e in entries)
     print(printable(f"mnistlab: graded {ok}/{len(entries)} submissions: {args.out}/grades.csv"), file=sys.stderr)

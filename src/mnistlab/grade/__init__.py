@@ -54,8 +54,8 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
         a bad submission never raises, it gets a status.
     """
     from mnistlab.grade import bands as bandmod
+    from mnistlab.grade import moodle, submissions, tables
     from mnistlab.grade import rubric as rubricmod
-    from mnistlab.grade import submissions, tables
 
     opts = opts or Options()
     stream = stream or sys.stderr
@@ -65,14 +65,15 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
     rub = rubricmod.load(opts.rubric)
     bands = bandmod.load(Path(opts.reference) if opts.reference else None)
     overrides = tables.read_overrides(out / tables.OVERRIDES, {i.id: i.points for i in rub.items})
+    if opts.only:  # a damaged grades.csv stops here, before anything is graded or written
+        tables.read_grades(out / tables.GRADES)
     sheet = None
     if opts.worksheet:
-        from mnistlab.grade import moodle
-
         sheet = moodle.read_worksheet(Path(opts.worksheet))
+        moodle.check_scale(sheet, opts.scale)
     subs = submissions.collect(source, exclude=out)
-    overrides = tables.check_override_students(overrides, [(s.student, s.file) for s in subs],
-                                               out / tables.OVERRIDES)
+    names = [(s.student, moodle.identity({"file": s.file})[0] or s.student, s.file) for s in subs]
+    overrides = tables.check_override_students(overrides, names, out / tables.OVERRIDES)
     if opts.only:
         wanted = {w.casefold().strip() for w in opts.only}
         subs = [s for s in subs if s.student.casefold() in wanted]
@@ -264,10 +265,13 @@ def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolat
     moodle.write_gradebook(out / moodle.GRADEBOOK, rows, opts.lang, scale, say("gradebook_item", opts.lang))
     if sheet is not None:
         moodle.fill(sheet, rows, opts.scale)
-        moodle.write_worksheet(out / Path(opts.worksheet).name, sheet)
+        filled = out / moodle.filled_name(Path(opts.worksheet))
+        moodle.write_worksheet(filled, sheet)
+        print(f"mnistlab grade: worksheet {filled}: {len(rows) - len(sheet.unmatched)} students filled, "
+              f"{sheet.without_submission} rows without a submission left as they were", file=stream or sys.stderr)
         for name in sheet.unmatched:
             print(f"mnistlab grade: {name}: not in the worksheet (no participant id, email or unique full name "
-                  "matches); grade them by hand", file=stream or sys.stderr)
+                  "matches it); enter this grade in Moodle by hand", file=stream or sys.stderr)
     tables.ensure_overrides(out / tables.OVERRIDES)
     classpage.save(out, rows, kept_pairs)
     write_text(out / CLASS_PAGE, classpage.page(rows, rub, kept_pairs, bands, opts.lang, isolation,

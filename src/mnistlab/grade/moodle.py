@@ -72,7 +72,9 @@ def identity(row: dict) -> tuple[str, str, str]:
         if m:
             name, ident = " ".join(m["name"].split()), ident or m["id"]
             break
-    email = next(iter(_EMAIL.findall(f"{row.get('file') or ''} {row.get('student') or ''}")), "")
+    path = PurePosixPath(str(row.get("file") or ""))
+    text = " ".join([*path.parts[:-1], path.stem, str(row.get("student") or "")])
+    email = next(iter(_EMAIL.findall(text)), "")
     return name, ident, email
 
 
@@ -100,7 +102,7 @@ def comment(row: dict, lang: str, scale: float | None = None) -> str:
     texts = {q.key: q.text for q in lab.questions()}
     lost = []
     for m in row.get("marks", []):
-        if m.points >= m.max:
+        if m.points >= m.max and m.say != "override":  # full points, unless the instructor set them
             continue
         what = say("quoted", lang, text=texts[m.item]) if m.item in texts else (
             lab.step_title(_step(m.item), lang) if _step(m.item) else say("analysis_item", lang))
@@ -136,20 +138,20 @@ def read_worksheet(path: Path) -> Worksheet:
         raise MnistlabError(f"unreadable worksheet ({e})", path) from None
     if not table:
         raise MnistlabError("empty worksheet", path)
-    header = table[0]
+    top = table[0]
     found: dict[str, dict[str, int]] = {"en": {}, "fr": {}}
-    for i, h in enumerate(header):
-        for lang, table in strings().items():
+    for i, h in enumerate(top):
+        for lang, names in strings().items():
             for key in KEYS:
-                if h.strip().casefold() in (n.casefold() for n in table[key]):
+                if h.strip().casefold() in (n.casefold() for n in names[key]):
                     found[lang].setdefault(key, i)
     lang = max(found, key=lambda k: (sum(r in found[k] for r in REQUIRED), len(found[k])))
     missing = [header(k, lang) for k in REQUIRED if k not in found[lang]]
     if missing:
         raise MnistlabError(f"not a Moodle offline grading worksheet: no column {', '.join(map(repr, missing))} "
                             f"(download it from the assignment: Grading action > Download grading worksheet)", path)
-    rows = [r + [""] * (len(header) - len(r)) for r in table[1:]]
-    return Worksheet(header, rows, found[lang], lang, delimiter)
+    rows = [r + [""] * (len(top) - len(r)) for r in table[1:]]
+    return Worksheet(top, rows, found[lang], lang, delimiter)
 
 
 def fill(sheet: Worksheet, rows: list[dict], scale: float | None, now: datetime.datetime | None = None) -> Worksheet:
@@ -161,11 +163,7 @@ def fill(sheet: Worksheet, rows: list[dict], scale: float | None, now: datetime.
         MnistlabError: ``scale`` differs from the worksheet's ``Maximum grade``.
     """
     c = sheet.columns
-    top = worksheet_max(sheet)
-    if scale and top and abs(scale - top) > 1e-9:
-        raise MnistlabError(f"--scale {scale:g} but the worksheet's {sheet.header[c['max']]!r} is {top:g}: Moodle "
-                            "refuses grades over the assignment's maximum; leave --scale out to use it")
-    scale = scale or top
+    scale = check_scale(sheet, scale)
     decimal = _decimal(sheet)
     stamp = moodle_date(now or datetime.datetime.now().astimezone(), _date_lang(sheet))
     match = _match(sheet, rows)
@@ -178,6 +176,24 @@ def fill(sheet: Worksheet, rows: list[dict], scale: float | None, now: datetime.
         if "feedback" in c:
             line[c["feedback"]] = r.get("comment") or ""
     return sheet
+
+
+def check_scale(sheet: Worksheet, scale: float | None) -> float | None:
+    """The maximum grade to scale to: ``scale``, else the worksheet's ``Maximum grade``.
+
+    Raises:
+        MnistlabError: ``scale`` differs from the worksheet's maximum.
+    """
+    top = worksheet_max(sheet)
+    if scale and top and abs(scale - top) > 1e-9:
+        raise MnistlabError(f"--scale {scale:g} but the worksheet's {sheet.header[sheet.columns['max']]!r} is "
+                            f"{top:g}: Moodle refuses grades over the assignment's maximum; leave --scale out")
+    return scale or top
+
+
+def filled_name(worksheet: Path) -> str:
+    """The file name of the filled worksheet: the downloaded one's, marked (the download is never overwritten)."""
+    return f"{worksheet.stem}-graded{worksheet.suffix or '.csv'}"
 
 
 def write_worksheet(path: Path, sheet: Worksheet) -> None:

@@ -153,27 +153,28 @@ def read_overrides(path: Path, items: dict[str, float] | None = None) -> dict[tu
     return out
 
 
-def check_override_students(overrides: dict, students: list[tuple[str, str]], path: Path) -> dict:
-    """``overrides`` keyed by the submission's file: each override's student is one submission of the class,
-    named by its name (as in grades.csv) or, when two share a name, by its file.
+def check_override_students(overrides: dict, students: list[tuple[str, str, str]], path: Path) -> dict:
+    """``overrides`` keyed by the submission's file. ``students``: (name as in grades.csv, name from the file
+    or Moodle's folder, file) of every submission; an override names one of them by either name or by its file.
 
     Raises:
-        MnistlabError: a student no submission has, or a name two submissions share (the files listed).
+        MnistlabError: a student no submission has, or a name two submissions share (their files listed).
     """
-    by_name: dict[str, list[str]] = {}
-    files = {f for _, f in students}
-    for name, file in students:
-        by_name.setdefault(" ".join(name.casefold().split()), []).append(file)
+    by_name: dict[str, set[str]] = {}
+    files = {f for _, _, f in students}
+    for shown, base, file in students:
+        for name in (shown, base):
+            by_name.setdefault(" ".join(name.casefold().split()), set()).add(file)
     out = {}
     for (student, item), value in overrides.items():
         if student in files:
             out[(student, item)] = value
             continue
-        found = by_name.get(" ".join(student.casefold().split()), [])
+        found = sorted(by_name.get(" ".join(student.casefold().split()), set()))
         if not found:
             raise MnistlabError(f"no submission of {student!r} (names as in grades.csv, or a file)", path)
         if len(found) > 1:
-            raise MnistlabError(f"{len(found)} submissions are named {student!r} ({', '.join(sorted(found))}): "
+            raise MnistlabError(f"{len(found)} submissions are named {student!r} ({', '.join(found)}): "
                                 "write the file instead of the name in the student column", path)
         out[(found[0], item)] = value
     return out

@@ -175,8 +175,8 @@ def page(rows: list[dict], rub, pairs: list[dict], bands: dict, lang: str, isola
     if regraded is not None:
         body.append(f"<p>{e(say('regraded_note', lang, n=regraded))}</p>")
     body.append(f"<p>{e(band_method(bands, rub.thresholds, lang))}</p>")
-    per_step = ", ".join(f"{s} n = {b['test_accuracy']['n']}" for s, b in (bands.get("bands") or {}).items()
-                         if isinstance((b.get("test_accuracy") or {}).get("n"), int))
+    per_step = ", ".join(f"{s} n = {max(m['n'] for m in b.values())}" for s, b in (bands.get("bands") or {}).items()
+                         if b and all(isinstance(m, dict) and isinstance(m.get("n"), int) for m in b.values()))
     if per_step:
         body.append(f"<p>{e(say('band_runs', lang, steps=per_step))}</p>")
     if isolation:

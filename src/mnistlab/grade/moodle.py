@@ -89,7 +89,11 @@ def grade_text(total: float | None, max_points: float | None, scale: float | Non
 def comment(row: dict, lang: str, scale: float | None = None) -> str:
     """The feedback comment (HTML, as Moodle's comments editor stores it): the total, then per item that lost
     points the question's text (or the step's title) and what was missing, every item listed."""
-    e, sep = html.escape, say("colon", lang)
+    sep = say("colon", lang)
+
+    def e(text: str) -> str:
+        return html.escape(text, quote=False)
+
     if row.get("status") != "OK" or row.get("total") is None:
         try:
             return f"<p>{e(say('status.' + str(row.get('status')), lang, reason=row.get('reason') or ''))}</p>"

@@ -163,8 +163,12 @@ def test_only_keeps_everyone_else_and_refreshes_the_class_page(klass, tmp_path):
                                        encoding="utf-8")
     grade(klass / "subs", out, Options(**opts, only=["Bruno Petit_1002_assignsubmission_file_TP2_Bruno"]))
     after = read(out / "w-graded.csv")
-    assert after[1] == before[1] and after[3:] == before[3:]  # everyone else's grades and comments kept
+    original = read(sheet)
+    for i in (1, 3, 4, 5):  # everyone else: grade and comment kept, the worksheet's own date left for Moodle
+        assert after[i][4] == before[i][4] and after[i][9] == before[i][9]
+        assert after[i][8] == original[i][8]
     assert after[2][4] != before[2][4] and "answered orally" in after[2][9]
+    assert EN_DATE.match(after[2][8])  # the re-graded student's grade is new: now
     page = (out / "class.html").read_text(encoding="utf-8")
     assert "re-graded with --only" in page and "re-graded with --only" not in page_before
     review = page.split("To review")[1]  # the kept students' answers are still in the review queue

@@ -264,7 +264,7 @@ def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolat
     moodle.write_import(out / moodle.MOODLE, rows, opts.lang, scale)
     moodle.write_gradebook(out / moodle.GRADEBOOK, rows, opts.lang, scale, say("gradebook_item", opts.lang))
     if sheet is not None:
-        moodle.fill(sheet, rows, opts.scale)
+        moodle.fill(sheet, rows, opts.scale, fresh={e["file"] for e in entries} if opts.only else None)
         filled = out / moodle.filled_name(Path(opts.worksheet))
         moodle.write_worksheet(filled, sheet)
         print(f"mnistlab grade: worksheet {filled}: {len(rows) - len(sheet.unmatched)} students filled, "

@@ -158,10 +158,16 @@ def read_worksheet(path: Path) -> Worksheet:
     return Worksheet(top, rows, found[lang], lang, delimiter)
 
 
-def fill(sheet: Worksheet, rows: list[dict], scale: float | None, now: datetime.datetime | None = None) -> Worksheet:
-    """The worksheet with each matched student's grade, ``Last modified (grade)`` (now, in the worksheet's
-    own date format) and feedback comments; rows matched by participant id, then email, then full name (one
-    each way, never guessed); the graded students left unmatched are listed in ``sheet.unmatched``.
+def fill(sheet: Worksheet, rows: list[dict], scale: float | None, now: datetime.datetime | None = None,
+         fresh: set[str] | None = None) -> Worksheet:
+    """The worksheet with each matched student's grade, ``Last modified (grade)`` and feedback comments; rows
+    matched by participant id, then email, then full name (one each way, never guessed); the graded students
+    left unmatched are listed in ``sheet.unmatched``.
+
+    ``Last modified (grade)`` becomes now (in the worksheet's own date format) for the submissions graded now
+    (``fresh``, their files; None: all): the others keep the worksheet's date, so that Moodle still refuses to
+    overwrite a grade changed there since. A comment is written only where there is one (an earlier
+    grading's, kept for ``--only``), never emptied.
 
     Raises:
         MnistlabError: ``scale`` differs from the worksheet's ``Maximum grade``.
@@ -176,9 +182,10 @@ def fill(sheet: Worksheet, rows: list[dict], scale: float | None, now: datetime.
     for ri, gi in match.items():
         r, line = rows[gi], sheet.rows[ri]
         line[c["grade"]] = grade_text(r.get("total"), r.get("max"), scale, decimal)
-        line[c["modified"]] = stamp
-        if "feedback" in c:
-            line[c["feedback"]] = r.get("comment") or ""
+        if fresh is None or r.get("file") in fresh:
+            line[c["modified"]] = stamp
+        if "feedback" in c and r.get("comment"):
+            line[c["feedback"]] = r["comment"]
     return sheet
 
 

@@ -131,6 +131,8 @@ def read_overrides(path: Path, items: dict[str, float] | None = None) -> dict[tu
     for n, values in enumerate(table[1:], 2):
         if not any(v.strip() for v in values):
             continue
+        while len(values) > len(header) and not values[-1].strip():  # a spreadsheet's trailing empty fields
+            values = values[:-1]
         if len(values) > len(header):
             raise MnistlabError(f"line {n}: {len(values)} fields for {len(header)} columns (a decimal comma in a "
                                 f"file separated by commas? write 0.5, or put the number in quotes)", path)

@@ -252,7 +252,9 @@ def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolat
         stored = classpage.load(out)
         kept = [r for r in tables.read_grades(out / tables.GRADES) if r["file"] not in now]
         for r in kept:
-            r.update(stored["students"].get(r["file"], {}))
+            was = stored["students"].get(r["file"], {})
+            r.update({k: was[k] for k in ("values", "answers", "flags_evidence", "comment", "band_method", "ident",
+                                          "reason") if was.get(k)})
         rows = sorted(kept + rows, key=lambda r: r["student"].casefold())
         regraded = {e["student"] for e in entries}
         kept_pairs = [p for p in stored["pairs"] if p["a"] not in regraded and p["b"] not in regraded]

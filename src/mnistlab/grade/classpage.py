@@ -55,9 +55,16 @@ def load(out: Path) -> dict:
     except (OSError, ValueError, KeyError, TypeError):
         return {"students": {}, "pairs": []}
     for v in students.values():  # untrusted: keep only well-typed fields
-        v["values"] = {k: x for k, x in (v.get("values") or {}).items() if isinstance(x, (int, float))}
-        v["answers"] = {k: x for k, x in (v.get("answers") or {}).items() if isinstance(x, str)}
-        v["flags_evidence"] = [tuple(map(str, f)) for f in v.get("flags_evidence") or [] if len(f) == 2]
+        values, answers, evidence = v.get("values"), v.get("answers"), v.get("flags_evidence")
+        v["values"] = {str(k): x for k, x in (values.items() if isinstance(values, dict) else ())
+                       if isinstance(x, (int, float)) and not isinstance(x, bool)}
+        v["answers"] = {str(k): x for k, x in (answers.items() if isinstance(answers, dict) else ())
+                        if isinstance(x, str)}
+        v["flags_evidence"] = [tuple(map(str, f)) for f in (evidence if isinstance(evidence, list) else [])
+                               if isinstance(f, list) and len(f) == 2]
+    for p in pairs:
+        p["evidence"] = [x for x in (p.get("evidence") if isinstance(p.get("evidence"), list) else [])
+                         if isinstance(x, list) and len(x) == 3]
         for key in ("student", "ident", "reason", "comment", "band_method"):
             v[key] = str(v.get(key) or "")
     return {"students": students, "pairs": pairs}
@@ -251,7 +258,7 @@ def _pairs(pairs: list[dict], lang: str) -> list[str]:
     out.append("<table>")
     for p in pairs:
         ev = "".join(f"<tr><td>{e(str(w))}</td><td><pre>{e(str(a))}</pre></td><td><pre>{e(str(b))}</pre></td></tr>"
-                     for w, a, b in (x for x in p.get("evidence") or [] if len(x) == 3))
+                     for w, a, b in p.get("evidence") or [])
         value = p["value"] if isinstance(p["value"], (int, float)) else 0.0
         out.append(f"<tr><td>{e(str(p['a']))}</td><td>{e(str(p['b']))}</td><td>{e(str(p['measure']))} "
                    f"{e(num(float(value), lang, 2))}</td><td><details><table>{ev}</table></details></td></tr>")

@@ -3,13 +3,16 @@
     python benchmarks/bench_reference.py run --data ../shared/datasets --seeds 1-10,42 --root runs/ref   # long
     python benchmarks/bench_reference.py build runs/ref/seed* --out src/mnistlab/grade/reference_tp2.json
     python benchmarks/bench_reference.py build --reference runs/ref20 --out bands.json  # from run --seeds N
+    python benchmarks/bench_reference.py build runs/avx2/*/seed* \
+        --merge benchmarks/results/reference_tp2_avx512-bf16.json     # pool with another CPU kind's band file
 
 ``run`` makes one ``mnistlab run --set seed=S --out ROOT/seedS`` per seed (a fresh process each; a finished
 one has ``.done``, so a re-run skips it); ``--workers N``/``--cluster ADDR`` are passed to ``mnistlab run``.
-``build`` reads finished run folders (those with ``metrics.json``), computes per step and metric the
-percentiles over the seeds (:mod:`mnistlab.grade.bands`), writes the band file, and a record of it (the
-runs, their seconds, versions, CPU kind) under ``benchmarks/results/``. Nothing is typed in: every value comes
-from the runs' own files.
+``build`` reads finished run folders (those with ``metrics.json``), computes per step, metric and CPU kind the
+summary over the seeds and the pooled 99 % prediction interval (:mod:`mnistlab.grade.bands`), pools them with
+the band files given to ``--merge`` (other CPU kinds, whose runs are elsewhere), writes the band file, and a
+record of it (the runs, their seconds, versions, CPU kinds, n per step) under ``benchmarks/results/``.
+Nothing is typed in: every value comes from the runs' own files or the merged band files.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+
+HEADLINE = ("test_accuracy", "test_loss", "val_accuracy.relu", "val_accuracy.leaky_relu")
 
 
 def seeds(text: str) -> list[int]:
@@ -63,34 +69,40 @@ def build(args) -> None:
         dirs.append(Path(args.reference))
     finished = [d for d in dirs if (d / "manifest.json").is_file() and (args.reference or (d / ".done").exists()
                                                                         or not args.require_done)]
-    if not finished:
+    if not finished and not args.merge:
         sys.exit("bench_reference: no finished run folder given")
-    wanted = args.expected
-    n = len(finished)
-    note = args.note or (f"{n} reference runs of the whole lab at its settings"
-                         + (f"; {wanted - n} of the {wanted} planned were not finished when this file was built"
-                            if wanted and n < wanted else ""))
-    data = bands.build(finished, note=note)
+    parts = [bands.build(finished)] if finished else []
+    parts += [bands.load(Path(m)) for m in args.merge]
+    merged = bands.merge(*parts)
+    runs = {k: g["n_runs"] for k, g in merged["runs_by_cpu_kind"].items()}
+    note = args.note or ("reference runs of the lab at its settings, by CPU kind: "
+                         + ", ".join(f"{k} {n}" for k, n in runs.items()))
+    data = bands.merge(*parts, note=note)
     bands.write(Path(args.out), data)
     record = {"built": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-              "command": " ".join(sys.argv), "runs": [], "band_file": str(args.out),
-              "n_runs": data["n_runs"], "seeds": data["seeds"], "versions": data["versions"],
-              "hardware": data["hardware"], "note": note,
-              "headline": {step: {m: {k: round(v[k], 4) for k in ("p5", "p50", "p95", "sd")}
-                                  for m, v in metrics.items() if m in ("test_accuracy", "test_loss")}
+              "command": " ".join(sys.argv), "runs": [], "band_file": str(args.out), "merged": args.merge,
+              "n_runs": data["n_runs"], "runs_by_cpu_kind": data["runs_by_cpu_kind"], "versions": data["versions"],
+              "hardware": data["hardware"], "method": data["method"], "note": note,
+              "headline": {step: {m: {k: round(v[k], 4) if isinstance(v[k], float) else v[k]
+                                      for k in ("n", "mean", "sd", "lo", "hi") if k in v}
+                                  for m, v in metrics.items()
+                                  if m in HEADLINE}
                            for step, metrics in data["bands"].items()}}
     for d in finished:
         m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
         record["runs"].append({"dir": str(d), "seed": m.get("seed"), "status": m.get("status"),
+                               "cpu_kind": (m.get("hardware") or {}).get("cpu_kind"),
                                "seconds": {k: v.get("seconds") for k, v in (m.get("experiments") or {}).items()}})
-    kind = (data["hardware"] or {}).get("cpu_kind") or "unknown"
+    kind = data["hardware"]["cpu_kind"] or "unknown"
     path = ROOT / "benchmarks" / "results" / f"bench_reference_{datetime.date.today()}_{kind}.json"
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{args.out}: {data['n_runs']} runs, seeds {data['seeds']}; record {path.relative_to(ROOT)}")
+    print(f"{args.out}: {data['n_runs']} runs ({', '.join(f'{k} {n}' for k, n in runs.items())}); "
+          f"record {path.relative_to(ROOT)}")
     for step, h in record["headline"].items():
         for metric, v in h.items():
-            print(f"  {step:16s} {metric:14s} P5 {v['p5']:.4f}  P50 {v['p50']:.4f}  P95 {v['p95']:.4f}  "
-                  f"sd {v['sd']:.4f}")
+            if "lo" in v:
+                print(f"  {step:16s} {metric:24s} n {v['n']:3d}  mean {v['mean']:.4f}  sd {v['sd']:.4f}  "
+                      f"99 % PI [{v['lo']:.4f}, {v['hi']:.4f}]")
 
 
 def main() -> None:
@@ -106,7 +118,8 @@ def main() -> None:
     b.add_argument("runs", nargs="*", help="run folders, one per seed")
     b.add_argument("--reference", help="a run folder of mnistlab run --seeds N")
     b.add_argument("--out", default=str(ROOT / "src" / "mnistlab" / "grade" / "reference_tp2.json"))
-    b.add_argument("--expected", type=int, default=0, help="how many runs were planned (said in the file)")
+    b.add_argument("--merge", action="append", default=[], metavar="BAND_FILE",
+                   help="pool with this band file's CPU kinds (repeat)")
     b.add_argument("--require-done", action="store_true", help="only folders with a .done file")
     b.add_argument("--note", default="")
     args = p.parse_args()

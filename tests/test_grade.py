@@ -149,12 +149,19 @@ def test_names_and_answers_are_escaped(cohort):
 
 
 def test_feedback_states_the_band_in_french_and_english(cohort, tmp_path):
+    from mnistlab.grade import bands
+    from mnistlab.grade.words import num
+
+    b = bands.band(bands.load(cohort / "bands.json"), "ex1", "test_accuracy")
     md = (cohort / "out" / "feedback" / "Alice_Martin.md").read_text(encoding="utf-8")
-    assert "0,9751 dans la bande de référence \\[P5 = 0,97" in md and "(10 exécutions de référence)" in md
+    assert (f"0,9751 dans la bande de référence \\[{num(b['lo'], 'fr')} ; {num(b['hi'], 'fr')}\\]" in md
+            and "(10 exécutions de référence)" in md)
+    assert "intervalle de prédiction à 99 % d'une nouvelle exécution" in md and "dans 1 % des cas" in md
     out = tmp_path / "en"
     grade(cohort / "subs", out, Options(reference=str(cohort / "bands.json"), lang="en", only=["Alice Martin"]))
     en = (out / "feedback" / "Alice_Martin.md").read_text(encoding="utf-8")
-    assert "0.9751 in the reference band \\[P5 = 0.97" in en
+    assert f"0.9751 in the reference band \\[{num(b['lo'], 'en')}; {num(b['hi'], 'en')}\\]" in en
+    assert "the 99 % prediction interval of a new run" in en
     assert "no code cell" not in en and "précision" not in en
 
 
@@ -176,7 +183,9 @@ def test_moodle_import_and_nothing_outside_out(cohort):
     out = cohort / "out"
     with open(out / "moodle_grades.csv", encoding="utf-8") as f:
         moodle = list(csv.DictReader(f))
-    assert {"Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments"} <= set(moodle[0])
+    # the worksheet's columns in Moodle's French strings (the grading's language)
+    assert {"Identifiant", "Nom complet", "Note", "Note maximale", "Dernière modification (note)",
+            "Feedback par commentaires"} <= set(moodle[0])
     assert sorted(p.name for p in cohort.iterdir()) == ["bands.json", "out", "subs"]
 
 

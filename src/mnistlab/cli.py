@@ -268,6 +268,10 @@ def _grade_parser(sub) -> None:
                                                         "runs (provenance), not of its results")
     g.add_argument("--only", action="append", metavar="STUDENT", help="re-grade this student only (repeat)")
     g.add_argument("--lang", choices=LANGS, default="fr", help="language of the feedback")
+    g.add_argument("--worksheet", metavar="FILE", help="Moodle's offline grading worksheet (CSV) downloaded from "
+                                                      "the assignment: filled and written back under --out")
+    g.add_argument("--scale", type=float, metavar="MAX", help="the assignment's maximum grade, e.g. 20 (default: the "
+                                                             "worksheet's Maximum grade, else the rubric's points)")
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -279,10 +283,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise MnistlabError("--cluster runs executions: give it with --execute")
     if (args.data or args.quick) and not args.execute:
         raise MnistlabError("--data and --quick are for executions: give them with --execute")
+    if args.scale is not None and not 0 < args.scale < 1e6:
+        raise MnistlabError("--scale must be a maximum grade > 0, e.g. 20")
     opts = grade.Options(reference=args.reference, rubric=args.rubric, execute=args.execute, workers=args.workers,
                          cluster=args.cluster, timeout_s=args.timeout, memory_mb=args.memory,
                          keras_home=args.keras_home, data=args.data, quick=args.quick,
-                         only=args.only, lang=args.lang)
+                         only=args.only, lang=args.lang, worksheet=args.worksheet, scale=args.scale)
     entries = grade.grade(args.submissions, args.out, opts)
     ok = sum(e["status"] == "OK" for e in entries)
     print(printable(f"mnistlab: graded {ok}/{len(entries)} submissions: {args.out}/grades.csv"), file=sys.stderr)

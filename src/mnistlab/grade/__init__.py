@@ -43,6 +43,8 @@ class Options:
     quick: bool = False  # --execute at 1 epoch on slices: does the code run (provenance), not its results
     only: list[str] | None = None  # re-grade these students; the others' rows are kept
     lang: str = "fr"
+    worksheet: str | None = None  # Moodle's offline grading worksheet to fill (written back under out)
+    scale: float | None = None  # the assignment's maximum grade (None: the worksheet's, else the points)
 
 
 def grade(source: str | Path, out: str | Path, opts: Options | None = None,
@@ -54,8 +56,8 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
         a bad submission never raises, it gets a status.
     """
     from mnistlab.grade import bands as bandmod
+    from mnistlab.grade import moodle, submissions, tables
     from mnistlab.grade import rubric as rubricmod
-    from mnistlab.grade import submissions, tables
 
     opts = opts or Options()
     stream = stream or sys.stderr
@@ -65,8 +67,16 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
     _check_out(Path(source), out)
     rub = rubricmod.load(opts.rubric)
     bands = bandmod.load(Path(opts.reference) if opts.reference else None)
-    overrides = tables.read_overrides(out / tables.OVERRIDES)
+    overrides = tables.read_overrides(out / tables.OVERRIDES, {i.id: i.points for i in rub.items})
+    if opts.only:  # a damaged grades.csv stops here, before anything is graded or written
+        tables.read_grades(out / tables.GRADES)
+    sheet = None
+    if opts.worksheet:
+        sheet = moodle.read_worksheet(Path(opts.worksheet))
+        moodle.check_scale(sheet, opts.scale)
     subs = submissions.collect(source, exclude=out)
+    names = [(s.student, moodle.identity({"file": s.file})[0] or s.student, s.file) for s in subs]
+    overrides = tables.check_override_students(overrides, names, out / tables.OVERRIDES)
     if opts.only:
         wanted = {w.casefold().strip() for w in opts.only}
         subs = [s for s in subs if s.student.casefold() in wanted]
@@ -83,7 +93,7 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
         _execute_on_cluster(subs, out, opts, stream)
     entries = _grade_all(subs, out, rub, bands, overrides, opts, stream)
     pairs = _similarity(entries, rub)
-    _write(out, entries, pairs, rub, bands, opts, isolation)
+    _write(out, entries, pairs, rub, bands, opts, isolation, sheet, stream)
     return entries
 
 
@@ -194,11 +204,10 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
         entry.update(status="BROKEN", reason=f"the grader could not read it ({type(e).__name__}: {str(e)[:120]})")
         return entry
     for m in graded.marks:
-        key = (sub.student, m.item)
-        if key in overrides:
+        key = (sub.file, m.item)
+        if key in overrides:  # the instructor's points and reason replace the automatic ones
             pts, comment = overrides[key]
-            m.points = pts
-            m.extra.append(("override", {"points": pts, "comment": comment}))
+            m.points, m.say, m.args, m.extra = pts, "override", {"points": pts, "comment": comment}, []
     # max: the points that could be earned (an item without a reference band is not graded)
     entry.update(marks=graded.marks, total=graded.total, max=sum(m.max for m in graded.marks),
                  flags_evidence=list(graded.flags), values=graded.values, answers=graded.answers,
@@ -284,31 +293,63 @@ def _similarity(entries: list[dict], rub) -> list:
     return pairs
 
 
-def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolation: str) -> None:
-    from mnistlab.grade import classpage, feedback, submissions, tables
+def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolation: str, sheet=None,
+           stream: TextIO | None = None) -> None:
+    from mnistlab.grade import classpage, feedback, moodle, submissions, tables
+    from mnistlab.grade.words import say
 
     items = [i.id for i in rub.items]
-    rows = []
+    method = feedback.band_method(bands, rub.thresholds, opts.lang)
     for e in entries:
         e["flags"] = [f for f, _ in e["flags_evidence"]]
         e["items"] = {m.item: m.points for m in e["marks"]}
-        e["summary"] = feedback.summary(e, opts.lang)
+        e["band_method"] = method if any(m.say.startswith("results.") for m in e["marks"]) else ""
+        e["comment"] = moodle.comment(e, opts.lang, _scale(opts, sheet))
         name = e["stored"]  # short and unique among the class, whatever the name's script or length
         write_text(out / FEEDBACK / f"{name}.md", feedback.markdown(e, opts.lang))
         write_text(out / FEEDBACK / f"{name}.html", feedback.page(e, opts.lang))
-        rows.append(e)
-    if opts.only:
-        now = {e["student"] for e in rows}
-        kept = [r for r in tables.read_grades(out / tables.GRADES) if r["student"] not in now]
+    rows, kept_pairs = list(entries), pairs
+    if opts.only:  # everyone else's rows, comments and class-page data stay as they were
+        now = {e["file"] for e in entries}
+        stored = classpage.load(out)
+        kept = [r for r in tables.read_grades(out / tables.GRADES) if r["file"] not in now]
         for r in kept:
-            r["ident"] = submissions.student_name(r["file"])[1]
-        rows = kept + rows
-        rows.sort(key=lambda r: r["student"].casefold())
+            was = stored["students"].get(r["file"], {})
+            r.update({k: was[k] for k in ("values", "answers", "flags_evidence", "comment", "band_method", "ident",
+                                          "reason") if was.get(k)})
+        rows = sorted(kept + rows, key=lambda r: r["student"].casefold())
+        regraded = {e["student"] for e in entries}
+        kept_pairs = [p for p in stored["pairs"] if p["a"] not in regraded and p["b"] not in regraded]
+        kept_pairs += classpage.pair_rows(pairs)
+    else:
+        kept_pairs = classpage.pair_rows(pairs)
     tables.write_grades(out / tables.GRADES, items, rows)
-    tables.write_moodle(out / tables.MOODLE, rows)
+    scale = _scale(opts, sheet)
+    moodle.write_import(out / moodle.MOODLE, rows, opts.lang, scale)
+    moodle.write_gradebook(out / moodle.GRADEBOOK, rows, opts.lang, scale, say("gradebook_item", opts.lang))
+    if sheet is not None:
+        moodle.fill(sheet, rows, opts.scale, fresh={e["file"] for e in entries} if opts.only else None)
+        filled = out / moodle.filled_name(Path(opts.worksheet))
+        moodle.write_worksheet(filled, sheet)
+        print(f"mnistlab grade: worksheet {filled}: {len(rows) - len(sheet.unmatched)} students filled, "
+              f"{sheet.without_submission} rows without a submission left as they were", file=stream or sys.stderr)
+        for name in sheet.unmatched:
+            print(f"mnistlab grade: {name}: not in the worksheet (no participant id, email or unique full name "
+                  "matches it); enter this grade in Moodle by hand", file=stream or sys.stderr)
     tables.ensure_overrides(out / tables.OVERRIDES)
-    if not opts.only:
-        write_text(out / CLASS_PAGE, classpage.page(entries, items, pairs, bands, opts.lang, isolation))
+    classpage.save(out, rows, kept_pairs)
+    write_text(out / CLASS_PAGE, classpage.page(rows, rub, kept_pairs, bands, opts.lang, isolation,
+                                                regraded=len(entries) if opts.only else None))
+
+
+def _scale(opts, sheet) -> float | None:
+    if opts.scale:
+        return opts.scale
+    if sheet is not None:
+        from mnistlab.grade import moodle
+
+        return moodle.worksheet_max(sheet)
+    return None
 
 
 def _clock(s: float) -> str:

@@ -143,7 +143,7 @@ def dataset(nbk: Notebook, bands: dict, margin: float, lang: str = "fr") -> list
         own = bandmod.band(bands, name, "test_accuracy")
         if name == "ex1" or acc is None or mnist is None or own is None or any(f[0].endswith(":ex2") for f in flags):
             continue
-        if acc > own["max"] + margin and acc >= mnist["p5"] - margin:
-            flags.append((f"wrong-dataset:{name}", say("ev.mnist_band", lang, acc=acc, max=own["max"],
-                                                       p5=mnist["p5"])))
+        if acc > own["hi"] + margin and acc >= mnist["lo"] - margin:
+            flags.append((f"wrong-dataset:{name}", say("ev.mnist_band", lang, acc=acc, high=own["hi"],
+                                                       low=mnist["lo"])))
     return flags

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import re
 
-from mnistlab.grade import tables
 from mnistlab.grade.words import num, say
 
 _MD = re.compile(r"([\\`*_{}\[\]#|~])")
@@ -46,6 +45,8 @@ def markdown(entry: dict, lang: str) -> str:
         out += [f"**{say('total', lang)}**{sep}{num(entry['total'], lang, 2)} / {num(entry['max'], lang, 2)}", "",
                 f"| {say('item', lang)} | {say('points', lang)} | {say('reason', lang)} |", "|---|---|---|"]
         out += [f"| {md_escape(i)} | {md_escape(p)} | {md_escape(r)} |" for i, p, r in rows(entry, lang)]
+        if entry.get("band_method"):
+            out += ["", md_escape(entry["band_method"])]
     flags = [(f, e) for f, e in entry.get("flags_evidence", []) if not f.startswith("similar:")]
     out += ["", f"## {say('flags', lang)}", ""]
     out += [f"- {md_escape(f)}{sep}{md_escape(e)}" for f, e in flags] or [say("no_flags", lang)]
@@ -66,6 +67,8 @@ def page(entry: dict, lang: str) -> str:
         for i, p, r in rows(entry, lang):
             body.append(f"<tr><td>{e(i)}</td><td>{e(p)}</td><td>{e(r)}</td></tr>")
         body.append("</table>")
+        if entry.get("band_method"):
+            body.append(f"<p>{e(entry['band_method'])}</p>")
     flags = [(f, ev) for f, ev in entry.get("flags_evidence", []) if not f.startswith("similar:")]
     body.append(f"<h2>{e(say('flags', lang))}</h2>")
     body.append("<ul>" + "".join(f"<li><code>{e(f)}</code>{sep}{e(ev)}</li>" for f, ev in flags) + "</ul>"
@@ -83,9 +86,18 @@ def document(title: str, body: str, lang: str) -> str:
             ".status{color:#a00}</style></head><body>\n" + body + "\n</body></html>\n")
 
 
-def summary(entry: dict, lang: str) -> str:
-    """One line for the Moodle feedback column: the total and the items that lost points."""
-    lost = [m.item for m in entry.get("marks", []) if m.points < m.max]
-    head = (_status_line(entry, lang)
-            or f"{num(entry.get('total') or 0, lang, 2)} / {num(entry.get('max') or 0, lang, 2)}")
-    return tables.cell(head + (f" ; -{', '.join(lost[:15])}" if lost else ""))
+def band_method(bands: dict, thresholds: dict, lang: str) -> str:
+    """One sentence naming how the reference band was made: the prediction interval and its rate, or the
+    percentiles the rubric uses; the runs and their CPU kinds."""
+    from mnistlab.grade import bands as bandmod
+
+    ns = [b["n"] for metrics in (bands.get("bands") or {}).values() for b in metrics.values()
+          if isinstance(b, dict) and isinstance(b.get("n"), int)]
+    kinds = ", ".join((bands.get("hardware") or {}).get("cpu_kinds") or []) or "?"
+    runs = f"{min(ns)}" if ns and min(ns) == max(ns) else f"{min(ns)}–{max(ns)}" if ns else "0"
+    if thresholds.get("band_low") == "lo" and thresholds.get("band_high") == "hi":
+        rate = bandmod.rate(bands)
+        return say("band_method", lang, conf=num(100 * (1 - rate), lang, 0), rate=num(100 * rate, lang, 0),
+                   runs=runs, cpus=kinds)
+    return say("band_percentiles", lang, low=str(thresholds.get("band_low")).upper(),
+               high=str(thresholds.get("band_high")).upper(), runs=runs, cpus=kinds)

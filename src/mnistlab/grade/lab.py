@@ -157,3 +157,15 @@ def code_section(block: str) -> str | None:
         if c.kind == "code" and c.name == block:
             return c.section if c.section in ids else None
     return None
+
+
+def step_title(step: str, lang: str = "fr") -> str:
+    """The step's title in ``lang`` (``Exercice 1 — MNIST, ...``); the step's name when the lab has none."""
+    from mnistlab.errors import MnistlabError
+    from mnistlab.lab import plan
+
+    try:
+        title = plan.title_en(step) if lang == "en" else settings(step).get("title")
+    except MnistlabError:
+        title = None
+    return str(title or step)

@@ -18,12 +18,12 @@ DEFAULT = "rubric_tp2.toml"
 KINDS = ("code", "outputs", "results", "answer", "fact", "analysis")
 FACTS = ("params", "n_train", "test_accuracy", "tf_version", "best_activation")
 NEEDS = ("summary", "fit_log", "evaluate")
-THRESHOLDS = {"band_low": "p5", "band_high": "max", "band_margin": 0.003, "answer_min_words": 4,
+THRESHOLDS = {"band_low": "lo", "band_high": "hi", "band_margin": 0.0, "answer_min_words": 4,
               "analysis_min_words": 40, "fact_tolerance": 0.0006, "consistency_tolerance": 0.00051,
               "similar_code": 0.8, "similar_code_min_lines": 8, "similar_answers": 0.5,
               "similar_answers_min_words": 60, "similar_numbers": 4,
               "similar_numbers_fraction": 0.5}
-_BAND_KEYS = ("min", "p5", "p25", "p50", "p75", "p95", "max")
+_BAND_KEYS = ("lo", "hi", "min", "p5", "p25", "p50", "p75", "p95", "max")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from mnistlab.grade.rubric import Item, Rubric
 from mnistlab.grade.words import say
 
 _MAX_DIGITS = 30  # characters of a number quoted in an answer (float's range is 309 digits; a lab number has < 10)
-_MIRROR = {"min": "max", "max": "min", "p5": "p95", "p95": "p5", "p25": "p75", "p75": "p25", "p50": "p50"}
+_MIRROR = {"min": "max", "max": "min", "p5": "p95", "p95": "p5", "p25": "p75", "p75": "p25", "p50": "p50",
+           "lo": "hi", "hi": "lo"}
 
 
 @dataclass

@@ -295,7 +295,7 @@ def _similarity(entries: list[dict], rub) -> list:
 
 def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolation: str, sheet=None,
            stream: TextIO | None = None) -> None:
-    from mnistlab.grade import classpage, feedback, moodle, submissions, tables
+    from mnistlab.grade import classpage, feedback, moodle, tables
     from mnistlab.grade.words import say
 
     items = [i.id for i in rub.items]

@@ -39,11 +39,13 @@ def require(modules: tuple[str, ...]) -> None:
 
 
 @contextlib.contextmanager
-def manager(data_dir: str | None = None) -> Iterator[object]:
+def manager(data_dir: str | None = None, speed: bool = True) -> Iterator[object]:
     """A jupyter_client KernelManager whose kernel is ``sys.executable -m ipykernel_launcher``.
 
     The kernel runs a start-up file before any cell (:mod:`mnistlab.notebook.loader`): the lab's
-    ``load_data()`` calls then serve ``data_dir`` offline (when given) and record what they returned.
+    ``load_data()`` calls then serve ``data_dir`` offline (when given) and record what they returned; with
+    ``speed`` (the default) it also installs :mod:`mnistlab.notebook.speed`, which makes the cells faster and
+    leaves every number they print as in a plain kernel (``speed=False``: that plain kernel).
     """
     require(TOOLS)
     from jupyter_client.kernelspec import KernelSpecManager
@@ -55,7 +57,7 @@ def manager(data_dir: str | None = None) -> Iterator[object]:
         from mnistlab.notebook import loader
 
         startup = Path(tmp) / "mnistlab_startup.py"
-        startup.write_text(loader.startup_source(data_dir), encoding="utf-8")
+        startup.write_text(loader.startup_source(data_dir, speed), encoding="utf-8")
         spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
                          f"--IPKernelApp.exec_files={json.dumps([str(startup)])}",
                          # C-level lines (TensorFlow start-up) go to the kernel's stderr, not the cells

@@ -57,10 +57,14 @@ def install(data_dir: str | None = None) -> None:
             m.load_data = wrapped
 
 
-def startup_source(data_dir: str | None) -> str:
-    """The start-up file's text: installs the loader and leaves no name in the notebook's namespace."""
-    return ("def _mnistlab_start():\n"
-            "    from mnistlab.notebook import loader\n"
-            f"    loader.install({data_dir!r})\n\n\n"
-            "_mnistlab_start()\n"
-            "del _mnistlab_start\n")
+def startup_source(data_dir: str | None, speed: bool = True) -> str:
+    """The start-up file's text: installs the loader and, with ``speed``, the kernel's speed settings
+    (:mod:`mnistlab.notebook.speed`: the printed numbers stay those of a plain kernel); it leaves no name in
+    the notebook's namespace."""
+    lines = ["def _mnistlab_start():\n",
+             "    from mnistlab.notebook import loader\n",
+             f"    loader.install({data_dir!r})\n"]
+    if speed:
+        lines += ["    from mnistlab.notebook import speed\n",
+                  "    speed.install()\n"]
+    return "".join(lines) + "\n\n_mnistlab_start()\ndel _mnistlab_start\n"

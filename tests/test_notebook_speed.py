@@ -128,3 +128,18 @@ def test_the_notebook_prints_the_same_numbers_with_and_without_the_start_up(tmp_
     digests = [re.sub(r"speed .*", "", "".join(o.get("text", "") for o in nb.cells[-1].outputs))
                for nb in (plain, fast)]
     assert digests[0] == digests[1] and "predictions" in digests[0] and "cnn [" in digests[0]
+
+
+@pytest.mark.parametrize("source,said", [("notebook", True), ("mnistlab", False)])
+def test_the_appendix_names_what_the_kernel_changed_for_a_notebook_only(tmp_path, source, said):
+    import json
+
+    from mnistlab.i18n import say
+    from mnistlab.report.artifacts import read_run
+    from mnistlab.report.frame import appendix_items
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"data": {"mnist": {"source": source}}, "experiments": {}}),
+                                            encoding="utf-8")
+    for lang in ("fr", "en"):
+        text = repr(appendix_items(read_run(tmp_path), lang, []))
+        assert (say("frame.notebook_kernel", lang)[:60] in text) is said

@@ -49,6 +49,9 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
     items.p(say("frame.command_machine", lang, command=tidy(" ".join(map(str, command))), cpu=hw.get("cpu", "?"),
                 cores=hw.get("logical_cores", "?")))
     items.p(say("frame.rebuild", lang, run=run.folder.name), "small")
+    data = m.get("data") if isinstance(m.get("data"), dict) else {}
+    if any(isinstance(d, dict) and d.get("source") == "notebook" for d in data.values()):
+        items.p(say("frame.notebook_kernel", lang), "small")  # what the notebook's kernel start-up changed
     rows = []
     for b in body:
         if isinstance(b, QA) and b.answer.sources:

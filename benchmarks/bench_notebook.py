@@ -83,8 +83,12 @@ def run_plain(data: str, steps: list[str], sets: list[str], work: Path, tag: str
     path = next(out.glob("*.ipynb"))
     nb = nbformat.read(path, as_version=4)
     with kernel.manager(data, speed=False) as km:
-        NotebookClient(nb, km=km, timeout=None, record_timing=True, allow_errors=False,
-                       resources={"metadata": {"path": str(out)}}).execute()
+        try:
+            NotebookClient(nb, km=km, timeout=None, record_timing=True, allow_errors=False,
+                           resources={"metadata": {"path": str(out)}}).execute()
+        finally:  # nbclient leaves a kernel it did not create running
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     nbformat.write(nb, path)
     return {"wall_seconds": time.perf_counter() - t0, "steps": cell_seconds(nb, steps)}
 

@@ -3,8 +3,9 @@
 - ``ImageDataGenerator(...).flow(...)`` batches: the fast batches are the generator's own images, bit for
   bit, with the same random draws left consumed, for the lab's settings and others a student may write.
 - The whole lab's notebook on slices at 1 epoch, executed in a plain kernel and in the kernel with the
-  start-up: every number every cell prints (fit logs, evaluate, the activation study's dictionary) and the
-  digests of the predictions and of every trained model's weights are the same.
+  start-up: every number every cell shows (fit logs, evaluate, the activation study's dictionary: the
+  final state of each progress line, whose intermediate states follow a timer) and the digests of the
+  predictions and of every trained model's weights are the same.
 """
 
 import re
@@ -77,14 +78,21 @@ def test_settings_it_does_not_compute_keep_the_generators_code():
     assert speed.same_images(32)  # the start-up's own check agrees on this machine
 
 
+def _shown(text: str) -> str:
+    """What a terminal shows of ``text``: each line as its last carriage return left it. Keras' progress bar
+    rewrites its line on a timer (every 0.05 s), so which intermediate states reach the output depends on
+    the speed, not on the numbers; its final state (the epoch's or evaluation's line) is what stays."""
+    return "\n".join(line.split("\r")[-1] for line in text.split("\n"))
+
+
 def _numbers(nb) -> list[list[str]]:
-    """Every number each code cell prints, less durations (per step, per epoch) and object addresses."""
+    """Every number each code cell shows, less durations (per step, per epoch) and object addresses."""
     out = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        text = "".join(o.get("text", "") if o.get("output_type") == "stream"
-                       else o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+        text = _shown("".join(o.get("text", "") if o.get("output_type") == "stream"
+                              else o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", [])))
         text = re.sub(r"0x[0-9a-f]+|\d+(\.\d+)?\s?(us|ms|s)(/step)?\b", "", text)
         out.append(re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", text))
     return out
@@ -109,8 +117,12 @@ def _execute(path, data_dir, fast: bool):
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(DIGESTS))
     with kernel.manager(str(data_dir), speed=fast) as km:
-        NotebookClient(nb, km=km, timeout=600, allow_errors=False,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        try:
+            NotebookClient(nb, km=km, timeout=900, allow_errors=False,
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        finally:  # nbclient leaves a kernel it did not create running
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     return nb
 
 

@@ -61,13 +61,45 @@ def cell_seconds(nb, steps: list[str]) -> dict[str, float]:
     return out
 
 
-def run_notebook(data: str, steps: list[str], sets: list[str], work: Path, tag: str) -> dict:
+def fit_cell_seconds(nb, steps: list[str]) -> dict[str, float]:
+    """Seconds of each step's training cell (the plan's ``fit_cell``): what grows with the epochs."""
+    from mnistlab.lab import plan
+
+    cells = {b: s for b, s in plan.fit_cells().items() if s in steps}  # block -> step
+    out = {}
+    for cell in nb.cells:
+        block = cell.get("metadata", {}).get("mnistlab", {}).get("block", "")
+        timing = cell.get("metadata", {}).get("execution", {})
+        if block in cells and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            out[cells[block]] = (dt.datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+                                 - dt.datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+                                 ).total_seconds()
+    return out
+
+
+def from_notebook(path: Path, steps: list[str], wall: float | None) -> dict:
     import nbformat
 
+    nb = nbformat.read(path, as_version=4)
+    return {"wall_seconds": wall, "steps": cell_seconds(nb, steps), "fit": fit_cell_seconds(nb, steps)}
+
+
+def from_run(out: Path, steps: list[str], wall: float | None) -> dict:
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    fit = {}
+    for name in steps:
+        metrics = out / name / "metrics.json"
+        if metrics.is_file():
+            f = json.loads(metrics.read_text(encoding="utf-8")).get("fit_seconds")
+            fit[name] = sum(f.values()) if isinstance(f, dict) else f
+    return {"wall_seconds": wall, "fit": {k: v for k, v in fit.items() if v is not None},
+            "steps": {n: e["seconds"] for n, e in manifest["experiments"].items() if n in steps and "seconds" in e}}
+
+
+def run_notebook(data: str, steps: list[str], sets: list[str], work: Path, tag: str) -> dict:
     out = work / tag
     wall = _cli(["notebook", *steps, "--data", data, "--out", str(out), *sets], work / f"{tag}.log")
-    nb = nbformat.read(next(out.glob("*.ipynb")), as_version=4)
-    return {"wall_seconds": wall, "steps": cell_seconds(nb, steps)}
+    return from_notebook(next(out.glob("*.ipynb")), steps, wall)
 
 
 def run_plain(data: str, steps: list[str], sets: list[str], work: Path, tag: str) -> dict:
@@ -90,15 +122,13 @@ def run_plain(data: str, steps: list[str], sets: list[str], work: Path, tag: str
             if km.has_kernel:
                 km.shutdown_kernel(now=True)
     nbformat.write(nb, path)
-    return {"wall_seconds": time.perf_counter() - t0, "steps": cell_seconds(nb, steps)}
+    return from_notebook(path, steps, time.perf_counter() - t0)
 
 
 def run_run(data: str, steps: list[str], sets: list[str], work: Path, tag: str) -> dict:
     out = work / tag
     wall = _cli(["run", *steps, "--data", data, "--out", str(out), *sets], work / f"{tag}.log")
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    return {"wall_seconds": wall,
-            "steps": {n: e["seconds"] for n, e in manifest["experiments"].items() if n in steps and "seconds" in e}}
+    return from_run(out, steps, wall)
 
 
 RUNNERS = {"notebook": run_notebook, "plain": run_plain, "run": run_run}
@@ -114,11 +144,18 @@ def table(record: dict) -> str:
 
     k = kind(record["hardware"])
     rounds = record["rounds"]
-    names = [*record["steps"], "other", "whole command"]
+    names = [*record["steps"], "other", "all steps", "whole command"]
+
+    names += [f"{s} (training cell)" for s in record["steps"] if any(s in r["run"].get("fit", {}) for r in rounds)]
 
     def per(way: str, name: str) -> list[float]:
+        if name.endswith(" (training cell)"):
+            step = name.removesuffix(" (training cell)")
+            return [r[way]["fit"][step] for r in rounds if step in r[way].get("fit", {})]
         if name == "whole command":
-            return [r[way]["wall_seconds"] for r in rounds]
+            return [r[way]["wall_seconds"] for r in rounds if r[way].get("wall_seconds") is not None]
+        if name == "all steps":  # the cells (or the run's steps) together: the work the three ways share
+            return [sum(r[way]["steps"].values()) for r in rounds]
         return [r[way]["steps"][name] for r in rounds if name in r[way]["steps"]]
 
     def cell(xs: list[float]) -> str:
@@ -133,15 +170,63 @@ def table(record: dict) -> str:
         p, n, r = per("plain", name), per("notebook", name), per("run", name)
         if not (p or n or r):
             continue
-        bold = "**" if name == "whole command" else ""
+        bold = "**" if name == "all steps" else ""
         lines.append(f"| {bold}{name}{bold} | {k} | {cell(p)} | {cell(n)} | {cell(r)} | {bold}{ratio(n, r)}{bold} | "
                      f"{ratio(p, r)} | {ratio(n, p)} |")
     lines.append("")
     lines.append(f"Medians (min-max) of {len(rounds)} alternating rounds; settings: "
                  f"{' '.join(record['sets']) or 'the lab as it is'}. CPU {label(record['hardware'])}, "
                  f"{record['hardware'].get('logical_cores')} logical cores; {record['date'][:10]}. The 'other' row "
-                 "is the data loading and plotting cells of no step (the run counts that work in its steps).")
+                 "is the data loading and plotting cells of no step (the run counts that work in its steps); a "
+                 "'(training cell)' row is the step's fit cell against the run's fit time, the part that grows "
+                 "with the epochs; 'all "
+                 "steps' is every cell (the run: every step) and 'whole command' adds the kernel's start, the "
+                 "captures, the report and the HTML export (the run: its report).")
     return "\n".join(lines)
+
+
+def save(record: dict) -> Path:
+    from machine import record_path
+
+    path = record_path("bench_notebook", record["date"], record["hardware"])
+    if record["sets"]:
+        path = path.with_name(path.stem + "_reduced.json")
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def rebuild(work: Path, args) -> int:
+    """The record of the rounds whose three ways all finished in ``work``."""
+    import re
+
+    from mnistlab.backend import hardware, quiet, versions
+    from mnistlab.lab import plan
+
+    steps = [s for s in (args.steps or plan.step_names())]
+    walls = {}
+    if args.log:
+        for m in re.finditer(r"round (\d+): (\w+) ([\d.]+) s", Path(args.log).read_text(encoding="utf-8")):
+            walls[(m[2], int(m[1]))] = float(m[3])
+    rounds = []
+    for i in range(1, 100):
+        nbs = {w: next((work / f"{w}-{i}").glob("*.ipynb"), None) for w in ("notebook", "plain")}
+        run = work / f"run-{i}"
+        if not all(nbs.values()) or not (run / "manifest.json").is_file() or ("plain", i) not in walls \
+                and args.log:
+            break
+        rounds.append({"order": list(WAYS[(i - 1) % 3:] + WAYS[:(i - 1) % 3]),
+                       "notebook": from_notebook(nbs["notebook"], steps, walls.get(("notebook", i))),
+                       "plain": from_notebook(nbs["plain"], steps, walls.get(("plain", i))),
+                       "run": from_run(run, steps, walls.get(("run", i)))})
+    quiet()
+    record = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "steps": steps, "sets": args.sets,
+              "hardware": hardware(), "versions": versions(), "load_average": os.getloadavg(), "rounds": rounds,
+              "rebuilt_from": str(work)}
+    path = save(record)
+    print(table(record))
+    print(f"\nrecord: {path}")
+    return 0
 
 
 def main() -> int:
@@ -153,10 +238,15 @@ def main() -> int:
                    help="settings for all three ways, e.g. epochs=1, train_limit=6000 (default: the lab's)")
     p.add_argument("--work", help="folder for logs and outputs (default: a temporary folder, kept)")
     p.add_argument("--from-record", metavar="JSON", help="print the table of an existing record and stop")
+    p.add_argument("--from-work", metavar="DIR", help="write the record of the complete rounds in a work folder "
+                   "(an interrupted benchmark), with the wall times of the log given by --log")
+    p.add_argument("--log", metavar="FILE", help="with --from-work: this benchmark's printed lines")
     args = p.parse_args()
     if args.from_record:
         print(table(json.loads(Path(args.from_record).read_text(encoding="utf-8"))))
         return 0
+    if args.from_work:
+        return rebuild(Path(args.from_work), args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from mnistlab.lab import plan
 
@@ -186,13 +276,7 @@ def main() -> int:
     quiet()
     record = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "steps": steps, "sets": args.sets,
               "hardware": hardware(), "versions": versions(), "load_average": os.getloadavg(), "rounds": rounds}
-    from machine import record_path
-
-    path = record_path("bench_notebook", record["date"], record["hardware"])
-    if args.sets:
-        path = path.with_name(path.stem + "_reduced.json")
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    path = save(record)
     print(table(record))
     print(f"\nrecord: {path}")
     return 0

@@ -9,15 +9,14 @@ changes two things, each measured (docs/SPEED.md) and each leaving the maths alo
   ``fit(datagen.flow(...))``). The batches, their order and the shuffles are the same; with the autotuner
   on, a training step on two cores often ran on one (docs/DEVELOPING.md, "tf.data's autotuner"), which is
   why ``mnistlab run``'s own pipelines have it off (:func:`mnistlab.data.pipeline.without_autotune`).
-- ``ImageDataGenerator(...).flow(...)`` batches (``NumpyArrayIterator``) are computed with the generator's
-  own random draws, in the same order, and the same SciPy interpolation call that
-  ``apply_affine_transform`` ends in (``scipy.ndimage``'s ``geometric_transform``, same matrix, offset,
-  order, mode and fill value), without the per-image Python wrappers around it (3x3 matrices rebuilt,
-  axes rolled, channels stacked), which cost about three quarters of each image's time. The images are
-  identical to the generator's own: :func:`install` checks this on random images before it switches the
-  fast batches on, and keeps the generator's own code when they differ or a setting is one it does not
-  cover (shifts, shear, channel or brightness shifts, normalisation, a preprocessing function, saved
-  images, interpolation order above 1).
+- ``ImageDataGenerator(...).flow(...)`` batches (``NumpyArrayIterator``) are computed a whole batch at a
+  time: the generator's own random draws, in the same order, in one NumPy call (:func:`draws`), the same
+  matrices (:func:`transformed_batch`), and SciPy's order-1 interpolation replayed in float64 NumPy, operation
+  by operation (:func:`interpolate`), instead of Python work and one SciPy call per image. The images are
+  identical to the generator's own: before the first fast batch, :func:`checked` compares them on random
+  images, and the generator's own code runs when they differ or a setting is one it does not cover
+  (:func:`covered`: shifts, shear, channel or brightness shifts, normalisation, rescaling, a preprocessing
+  function, saved images, another interpolation order or fill mode).
 
 What was installed is kept in :data:`INSTALLED`.
 """
@@ -34,10 +33,11 @@ AUTOTUNE, IMAGES = "tf_data_autotune_off", "image_generator"
 
 def install(check_images: int = 64) -> list[str]:
     """Switch the settings on (once per process); ``check_images``: random images compared bit for bit with
-    the generator's own before its fast batches are used. Returns :data:`INSTALLED`."""
+    the generator's own before the first fast batch (:func:`checked`; 0: no check). Returns :data:`INSTALLED`."""
+    _CHECK["images"] = check_images
     if AUTOTUNE not in INSTALLED and _autotune_off():
         INSTALLED.append(AUTOTUNE)
-    if IMAGES not in INSTALLED and _image_batches(check_images):
+    if IMAGES not in INSTALLED and _image_batches():
         INSTALLED.append(IMAGES)
     return INSTALLED
 
@@ -214,10 +214,21 @@ def interpolate(images: np.ndarray, m: np.ndarray, mode: str, cval: float) -> np
     return t.astype(images.dtype)
 
 
+_CHECK: dict[str, object] = {"images": 64, "same": None}  # the check's size, and its verdict once made
+
+
+def checked() -> bool:
+    """Whether the whole-batch images were found identical to the generator's own on this machine: checked
+    once, at the first batch a covered generator asks for (so a kernel that never augments pays nothing)."""
+    if _CHECK["same"] is None:
+        _CHECK["same"] = not _CHECK["images"] or same_images(int(_CHECK["images"]))
+    return bool(_CHECK["same"])
+
+
 def _fast_batches(original):
     @functools.wraps(original)
     def batches(self, index_array):
-        if covered(self.image_data_generator, self):
+        if covered(self.image_data_generator, self) and checked():
             return transformed_batch(self, index_array)
         return original(self, index_array)
 
@@ -259,15 +270,12 @@ def same_images(n: int, seed: int = 0) -> bool:
         np.random.set_state(state)
 
 
-def _image_batches(check_images: int) -> bool:
+def _image_batches() -> bool:
     try:
         from keras.src.legacy.preprocessing.image import NumpyArrayIterator
     except ImportError:
         return False
     current = NumpyArrayIterator._get_batches_of_transformed_samples
-    if getattr(current, "__mnistlab__", False):
-        return True
-    if check_images and not same_images(check_images):
-        return False
-    NumpyArrayIterator._get_batches_of_transformed_samples = _fast_batches(current)
+    if not getattr(current, "__mnistlab__", False):
+        NumpyArrayIterator._get_batches_of_transformed_samples = _fast_batches(current)
     return True

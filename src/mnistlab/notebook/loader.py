@@ -65,6 +65,9 @@ def startup_source(data_dir: str | None, speed: bool = True) -> str:
              "    from mnistlab.notebook import loader\n",
              f"    loader.install({data_dir!r})\n"]
     if speed:
-        lines += ["    from mnistlab.notebook import speed\n",
+        lines += ["    try:  # a kernel whose mnistlab has no speed settings runs the cells as they are\n",
+                  "        from mnistlab.notebook import speed\n",
+                  "    except ImportError:\n",
+                  "        return\n",
                   "    speed.install()\n"]
     return "".join(lines) + "\n\n_mnistlab_start()\ndel _mnistlab_start\n"

@@ -280,6 +280,8 @@ def main() -> int:
     from machine import record_path
 
     path = record_path("bench_lab", record["date"], record["hardware"])
+    if args.limit:  # a sliced run is no record of the lab: its own name, never the kind's record
+        path = path.with_name(f"{path.stem}_limit{args.limit}.json")
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 

@@ -122,3 +122,28 @@ def test_a_new_cpu_kind_gets_its_own_readme_section(tmp_path):
                                   "\n\n<!-- bench:avx2:begin -->\navx2 rows\n<!-- bench:avx2:end -->\n\nafter\n")
     with pytest.raises(SystemExit, match="markers"):
         results_table.write_readme_section(*results_table.markers("improved", "avx2"), "rows", readme=readme)
+
+
+def test_bench_notebook_times_each_step_from_the_cells_and_compares_the_three_ways():
+    import bench_notebook
+    from nbformat import v4
+
+    def cell(block: str, start: str, end: str):
+        c = v4.new_code_cell("pass", metadata={"mnistlab": {"block": block}, "execution": {
+            "iopub.execute_input": f"2026-12-07T10:00:{start}Z", "shell.execute_reply": f"2026-12-07T10:00:{end}Z"}})
+        return c
+
+    nb = v4.new_notebook(cells=[cell("setup", "00.0", "01.0"), cell("ex1.fit", "01.0", "11.0"),
+                                cell("ex1.evaluate", "11.0", "12.5"), cell("ex2.cnn.fit", "12.5", "42.5"),
+                                v4.new_markdown_cell("text")])
+    steps = ["ex1", "ex2.cnn"]
+    assert bench_notebook.cell_seconds(nb, steps) == {"other": 1.0, "ex1": 11.5, "ex2.cnn": 30.0}
+    assert bench_notebook.fit_cell_seconds(nb, steps) == {"ex1": 10.0, "ex2.cnn": 30.0}
+    way = {"wall_seconds": 50.0, "steps": {"ex1": 11.5, "ex2.cnn": 30.0}, "fit": {"ex1": 10.0, "ex2.cnn": 30.0}}
+    run = {"wall_seconds": 40.0, "steps": {"ex1": 5.0, "ex2.cnn": 25.0}, "fit": {"ex1": 4.0, "ex2.cnn": 24.0}}
+    record = {"steps": steps, "sets": ["epochs=1"], "date": "2026-12-07T10:00:00+00:00",
+              "hardware": {"cpu": "AMD EPYC", "cpu_kind": "avx2", "cpu_flags": ["avx2", "fma"], "logical_cores": 2},
+              "rounds": [{"notebook": way, "plain": way, "run": run}] * 3}
+    text = bench_notebook.table(record)
+    assert "| ex2.cnn | avx2 | 30.0 (30.0-30.0) | 30.0 (30.0-30.0) | 25.0 (25.0-25.0) | 1.20x | 1.20x | 1.00x |" in text
+    assert "| **all steps** | avx2 |" in text and "| ex1 (training cell) | avx2 |" in text and "3 alternating" in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -38,13 +39,27 @@ def require(modules: tuple[str, ...]) -> None:
                             "(or `pip install -e .` from the project)")
 
 
+def _pythonpath() -> str:
+    """PYTHONPATH for the kernel: this mnistlab's folder first, then the caller's entries made absolute (the
+    kernel starts in the notebook's folder, where a relative ``src`` would name nothing or another copy)."""
+    import mnistlab
+
+    own = Path(mnistlab.__file__).resolve().parents[1]
+    first = [] if own.name in ("site-packages", "dist-packages") else [str(own)]  # installed: found anyway
+    rest = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys([*first, *rest]))
+
+
 @contextlib.contextmanager
-def manager(data_dir: str | None = None, *, grader: bool = False, quick: bool = False) -> Iterator[object]:
+def manager(data_dir: str | None = None, *, grader: bool = False, quick: bool = False,
+            speed: bool = True) -> Iterator[object]:
     """A jupyter_client KernelManager whose kernel is ``sys.executable -m ipykernel_launcher``.
 
     The kernel runs a start-up file before any cell (:mod:`mnistlab.notebook.loader`): the lab's
     ``load_data()`` calls then serve ``data_dir`` offline (when given) and record what they returned;
-    ``grader`` and ``quick`` as for :func:`mnistlab.notebook.loader.install`.
+    ``grader`` and ``quick`` as for :func:`mnistlab.notebook.loader.install`; with ``speed`` (the default) it
+    also installs :mod:`mnistlab.notebook.speed`, which makes the cells faster and leaves every number they
+    print as in a plain kernel (``speed=False``: that plain kernel).
     """
     require(TOOLS)
     from jupyter_client.kernelspec import KernelSpecManager
@@ -56,14 +71,15 @@ def manager(data_dir: str | None = None, *, grader: bool = False, quick: bool = 
         from mnistlab.notebook import loader
 
         startup = Path(tmp) / "mnistlab_startup.py"
-        startup.write_text(loader.startup_source(data_dir, grader=grader, quick=quick), encoding="utf-8")
+        startup.write_text(loader.startup_source(data_dir, grader=grader, quick=quick, speed=speed),
+                           encoding="utf-8")
         spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
                          f"--IPKernelApp.exec_files={json.dumps([str(startup)])}",
                          # C-level lines (TensorFlow start-up) go to the kernel's stderr, not the cells
                          "--IPKernelApp.capture_fd_output=False"],
                 "display_name": KERNELSPEC["display_name"], "language": "python",
                 # TensorFlow's C++ start-up lines (no GPU found, CPU features) are not the lab's output.
-                "env": {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}}
+                "env": {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", "PYTHONPATH": _pythonpath()}}
         (folder / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
         ksm = KernelSpecManager(kernel_dirs=[tmp], ensure_native_kernel=False)
         yield KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)

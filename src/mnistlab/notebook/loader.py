@@ -135,10 +135,17 @@ class _AfterImport:
         return spec
 
 
-def startup_source(data_dir: str | None, *, grader: bool = False, quick: bool = False) -> str:
-    """The start-up file's text: installs the loader and leaves no name in the notebook's namespace."""
-    return ("def _mnistlab_start():\n"
-            "    from mnistlab.notebook import loader\n"
-            f"    loader.install({data_dir!r}, grader={grader!r}, quick={quick!r})\n\n\n"
-            "_mnistlab_start()\n"
-            "del _mnistlab_start\n")
+def startup_source(data_dir: str | None, *, grader: bool = False, quick: bool = False, speed: bool = True) -> str:
+    """The start-up file's text: installs the loader and, with ``speed``, the kernel's speed settings
+    (:mod:`mnistlab.notebook.speed`: the printed numbers stay those of a plain kernel); it leaves no name in
+    the notebook's namespace."""
+    lines = ["def _mnistlab_start():\n",
+             "    from mnistlab.notebook import loader\n",
+             f"    loader.install({data_dir!r}, grader={grader!r}, quick={quick!r})\n"]
+    if speed:
+        lines += ["    try:  # a kernel whose mnistlab has no speed settings runs the cells as they are\n",
+                  "        from mnistlab.notebook import speed\n",
+                  "    except ImportError:\n",
+                  "        return\n",
+                  "    speed.install()\n"]
+    return "".join(lines) + "\n\n_mnistlab_start()\ndel _mnistlab_start\n"

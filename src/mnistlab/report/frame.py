@@ -51,6 +51,9 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
     if other_execution(run):
         items.p(say("frame.fast_path", lang))
     items.p(say("frame.rebuild", lang, run=run.folder.name), "small")
+    data = m.get("data") if isinstance(m.get("data"), dict) else {}
+    if any(isinstance(d, dict) and d.get("source") == "notebook" for d in data.values()):
+        items.p(say("frame.notebook_kernel", lang), "small")  # what the notebook's kernel start-up changed
     rows = []
     for b in body:
         if isinstance(b, QA) and b.answer.sources:

@@ -28,31 +28,44 @@ def markers(section: str, kind: str) -> tuple[str, str]:
     return f"<!-- {section}:{kind}:begin -->", f"<!-- {section}:{kind}:end -->"
 
 
+def _edges(b: dict) -> tuple[float, float]:
+    """A band's edges: the prediction interval of a rebuilt band file, else (older files) its P5 and P95."""
+    return (b["lo"], b["hi"]) if "lo" in b and "hi" in b else (b["p5"], b["p95"])
+
+
 def expected(step: str, reference: dict | None = None) -> str:
-    """The "expected" cell of ``step``: the 5th to 95th percentile of its test accuracy over the reference runs
-    (:mod:`mnistlab.grade.bands`; the activation study: of each activation's validation accuracy)."""
+    """The "expected" cell of ``step``: the band the grader holds a run of it to (:mod:`mnistlab.grade.bands`,
+    its test accuracy; the activation study: each activation's validation accuracy), with its number of runs."""
     from mnistlab.grade import bands
 
     reference = reference if reference is not None else bands.load()
     b = bands.band(reference, step, "test_accuracy")
     if b is not None:
-        return f"{b['p5']:.4f}-{b['p95']:.4f}"
+        lo, hi = _edges(b)
+        return f"{lo:.4f}-{hi:.4f} (n={b.get('n', '?')})"
     acts = [bands.band(reference, step, f"val_accuracy.{a}") for a in ("sigmoid", "tanh", "relu", "leaky_relu")]
     acts = [a for a in acts if a is not None]
     if acts:
-        return f"{min(a['p5'] for a in acts):.4f}-{max(a['p95'] for a in acts):.4f} each (val)"
+        los, his = zip(*(_edges(a) for a in acts), strict=True)
+        return f"{min(los):.4f}-{max(his):.4f} each (val, n={min(a.get('n', 0) for a in acts)})"
     return "no reference band"
 
 
 def expected_note(reference: dict | None = None) -> str:
-    """Where the "expected" column comes from: the band file's runs, seeds and CPU kind."""
+    """Where the "expected" column comes from: the band file's method, runs and CPU kinds."""
     from mnistlab.grade import bands
 
     reference = reference if reference is not None else bands.load()
-    hw = reference.get("hardware") if isinstance(reference.get("hardware"), dict) else {}
-    return (f"Expected: the 5th-95th percentiles of the reference bands (`src/mnistlab/grade/{bands.DEFAULT}`, "
-            f"{reference.get('n_runs', '?')} runs of the lab at its settings, seeds "
-            f"{', '.join(map(str, reference.get('seeds') or []))}, on {hw.get('cpu_kind') or 'an unnamed CPU kind'}).")
+    method = reference.get("method") if isinstance(reference.get("method"), dict) else {}
+    kinds = reference.get("runs_by_cpu_kind") if isinstance(reference.get("runs_by_cpu_kind"), dict) else {}
+    if not kinds:
+        hw = reference.get("hardware") if isinstance(reference.get("hardware"), dict) else {}
+        kinds = {hw.get("cpu_kind") or "an unnamed CPU kind": {"n_runs": reference.get("n_runs", "?")}}
+    where = ", ".join(f"{k} ({v.get('n_runs', '?')} runs)" for k, v in sorted(kinds.items()))
+    what = (f"{100 * (1 - float(method['rate'])):.0f} % prediction interval for one run"
+            if method.get("rate") else "5th-95th percentiles")
+    return (f"Expected: the reference bands' {what} (`src/mnistlab/grade/{bands.DEFAULT}`, runs of the lab at "
+            f"its settings on {where}; n per step in the cell).")
 
 
 def table(run_dir: Path) -> str:

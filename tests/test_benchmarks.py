@@ -124,6 +124,19 @@ def test_a_new_cpu_kind_gets_its_own_readme_section(tmp_path):
         results_table.write_readme_section(*results_table.markers("improved", "avx2"), "rows", readme=readme)
 
 
+def test_the_readme_expected_column_is_the_graders_band_with_its_runs():
+    import results_table
+
+    from mnistlab.grade import bands
+
+    shipped = bands.load()
+    b = bands.band(shipped, "ex1", "test_accuracy")
+    assert results_table.expected("ex1", shipped) == f"{b['lo']:.4f}-{b['hi']:.4f} (n={b['n']})"
+    assert results_table.expected("ex2.activations", shipped).endswith(" each (val, n=22)")
+    note = results_table.expected_note(shipped)
+    assert "99 % prediction interval" in note and "avx2 (11 runs)" in note
+
+
 def test_bench_notebook_times_each_step_from_the_cells_and_compares_the_three_ways():
     import bench_notebook
     from nbformat import v4

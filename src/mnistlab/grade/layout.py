@@ -41,6 +41,12 @@ _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
 _ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|conclusion)"
                             r"\s*(?:\([^)]*\))?\s*:", re.I)  # "Analyse personnelle : ..." on one line
+_DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})(?![\d,])\s*([.):\-–—]*)\s+\S")  # "4.2 ..." (section 4, question 2)
+_BOLD_START = re.compile(r"^\s*(?:[-*+>]\s+)?(?:\*\*|__)")
+_LEAD = re.compile(r"^(?:(?:[ée]tape|step|partie|part|section)\s*(\d)|(\d)(?=\s*[\-–—]))\s*[.):\-–—]*\s*(.*)$",
+                   re.I)  # "Étape 1. ...", "3 – À faire. ..." (a section named, its answer on the same line)
+_TODO_WORDS = re.compile(r"^(?:[àa]\s+(?:faire|observer|v[ée]rifier)|to\s*do|observe|observation)\b\s*[.:\-–—]*\s*",
+                         re.I)
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
 _DECOR = " \t*_#>|`~-"
 
@@ -285,8 +291,19 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
             key = qs.numbered(f"{exercise or 'ex1'}.{prefixed.group(1)}", prefixed.group(2) or "1")
             if key:
                 section, used = qs.by_key[key].section, {key.rsplit(".", 1)[1]}
-                anchors.append((pos, key, bare.split(":", 1)[1].strip(" *_") if ":" in bare else ""))
+                after = re.match(r"^\W*\w+\s*\d\s*\W*\s*(?:q|question)\s*\.?\s*\d?\s*[.):\-–—]*\s*(.*)$", bare, re.I)
+                anchors.append((pos, key, after.group(1).strip(" *_") if after else ""))
                 continue
+        lead = _lead(qs, bare, exercise, named={k for _, k, _ in anchors})
+        if lead:
+            keys, rest = lead
+            section, used, qlist = qs.by_key[keys[0]].section, set(), []
+            anchors += [(pos, key, rest) for key in keys]
+            continue
+        dotted = _DOTTED.match(bare)
+        if dotted and not _LABEL.match(bare) and (dotted.group(3) or in_answers or _BOLD_START.match(ln.text)) \
+                and qs.numbered(f"{exercise or 'ex1'}.{dotted.group(1)}", dotted.group(2)):
+            bare = "Q" + bare  # "**4.2** ...": question 2 of section 4, as "Q4.2"
         if not ln.comment and _ANALYSIS_LINE.match(bare) and len(bare.split()) > 5:  # "Analyse : ..."
             heads.add(pos)
             analysis_at.append(pos)
@@ -374,6 +391,28 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         if len(text.split()) > len(analysis.split()):
             analysis, cell = text, ls[pos].cell
     return found, analysis, cell
+
+
+def _lead(qs: _Questions, bare: str, exercise: str | None, named: set[str]) -> tuple[list[str], str] | None:
+    """A line that names a section and answers on the same line ("Étape 1. Les images ...", "3 – À faire. Les
+    chiffres ..."): (the section's to-do items not yet answered, or its only question; the answer)."""
+    m = _LEAD.match(bare)
+    if not m or len(m.group(3).split()) < 4 or _PREFIXED.match(norm(bare)):
+        return None
+    sid = f"{exercise or 'ex1'}.{m.group(1) or m.group(2)}"
+    if sid not in qs.sections:
+        return None
+    rest = m.group(3)
+    todo = _TODO_WORDS.match(rest)
+    qs_in = [q for q in qs.all if q.section == sid]
+    if todo:
+        keys = [q.key for q in qs_in if q.todo and q.key not in named]
+        rest = rest[todo.end():]
+    elif m.group(1) and len([q for q in qs_in if not q.todo]) == 1:
+        keys = [q.key for q in qs_in if not q.todo]
+    else:
+        return None
+    return (keys, rest.strip(" *_")) if keys else None
 
 
 @functools.cache

@@ -294,7 +294,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 after = re.match(r"^\W*\w+\s*\d\s*\W*\s*(?:q|question)\s*\.?\s*\d?\s*[.):\-–—]*\s*(.*)$", bare, re.I)
                 anchors.append((pos, key, after.group(1).strip(" *_") if after else ""))
                 continue
-        lead = _lead(qs, bare, exercise, named={k for _, k, _ in anchors})
+        lead = None if ln.heading or ln.comment else _lead(qs, bare, exercise, named={k for _, k, _ in anchors})
         if lead:
             keys, rest = lead
             section, used, qlist = qs.by_key[keys[0]].section, set(), []
@@ -400,8 +400,9 @@ def _lead(qs: _Questions, bare: str, exercise: str | None, named: set[str]) -> t
     if not m or len(m.group(3).split()) < 4 or _PREFIXED.match(norm(bare)):
         return None
     sid = f"{exercise or 'ex1'}.{m.group(1) or m.group(2)}"
-    if sid not in qs.sections:
-        return None
+    if sid not in qs.sections or norm(bare) in _lab_prose() or any(
+            t and norm(m.group(3)).startswith(t) for t in qs.titles[sid]):
+        return None  # the lab's own line, or the section's title
     rest = m.group(3)
     todo = _TODO_WORDS.match(rest)
     qs_in = [q for q in qs.all if q.section == sid]

@@ -39,7 +39,7 @@ _SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.
 _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
 _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
-_ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|conclusion)"
+_ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|conclusions?|analyse|analysis|bilan)"
                             r"\s*(?:\([^)]*\))?\s*:", re.I)  # "Analyse personnelle : ..." on one line
 _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})(?![\d,])\s*([.):\-–—]*)\s+\S")  # "4.2 ..." (section 4, question 2)
 _BOLD_START = re.compile(r"^\s*(?:[-*+>]\s+)?(?:\*\*|__)")
@@ -382,7 +382,8 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     for pos, key, rest in anchors:
         found.append(Found(key, _body(ls, pos, rest, starts, covered), ls[pos].cell))
     _in_order(found, anchors, ls, starts)
-    found += _todo(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
+    found += _unlabelled(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
+    found += _todo(qs, ls, where, covered | heads, {k for _, k, _ in anchors} | {f.key for f in found})
     analysis, cell = "", None
     for pos in analysis_at:
         head = _bare(ls[pos].text)
@@ -463,6 +464,47 @@ def _paragraphs(ls: list[Line], pos: int, starts: list[int]) -> list[tuple[int, 
         out[-1][1].append(ln.text)
         last_cell = ln.cell
     return [(cell, "\n".join(lines)) for cell, lines in out]
+
+
+_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}\s*[.)])\s+")
+
+
+def _unlabelled(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:
+    """A section none of whose questions is named, whose prose after its code is a list (bullets, numbers or
+    paragraphs) of as many items as it has questions: the items answer them in order (its to-do items first,
+    as in the lab, when the list has room for them; one item for all its to-do items when one short)."""
+    out = []
+    for sid in qs.order:
+        keys = [q.key for q in qs.all if q.section == sid]
+        if any(k in named for k in keys):
+            continue
+        items: list[tuple[int, list[str]]] = []
+        fresh = True
+        for p, ln in enumerate(ls):
+            if where[p] != sid or p in taken or ln.comment or ln.heading:
+                continue
+            if not ln.text.strip():
+                fresh = True
+                continue
+            if _norm(ln.text) in _lab_prose() or _ANALYSIS_LINE.match(_bare(ln.text)):
+                fresh = True
+                continue
+            if _ITEM.match(ln.text) or fresh or not items or items[-1][0] != ln.cell:
+                items.append((ln.cell, []))
+            items[-1][1].append(ln.text)
+            fresh = False
+        todo = [k for k in keys if qs.by_key[k].todo]
+        plain = [k for k in keys if not qs.by_key[k].todo]
+        if len(items) == len(keys):
+            pairs = list(zip(keys, items, strict=True))
+        elif todo and len(items) == len(plain) + 1:
+            pairs = [(k, items[0]) for k in todo] + list(zip(plain, items[1:], strict=True))
+        elif len(items) == len(plain):
+            pairs = list(zip(plain, items, strict=True))
+        else:
+            continue
+        out += [Found(k, _ITEM.sub("", "\n".join(text), count=1), cell) for k, (cell, text) in pairs]
+    return out
 
 
 def _todo(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:

@@ -33,7 +33,7 @@ class Answer:
 
     @property
     def words(self) -> int:
-        return len(re.findall(r"\w+", self.text))
+        return len(re.findall(r"\w+(?:[-.,]\w+)*", self.text))  # "t-shirt", "0.9747", "28x28": one word each
 
 
 def read(nbk: Notebook) -> tuple[dict[str, Answer], Answer]:

@@ -30,7 +30,7 @@ from mnistlab.grade import lab
 from mnistlab.grade import parts as partsmod
 from mnistlab.grade.parse import Notebook
 
-_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]ponse|answer|a(?=\d{1,2}\s*[:.)]))\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
+_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]ponse|answer|rep|r[eé]p\.?|[ar](?=\d{1,2}\s*[:.)]))\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
                     r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
 _EXERCISE_LABEL = re.compile(r"^ex(?:ercice|ercise)?\s*\.?\s*([12])\s*[-:,.]?\s*", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")

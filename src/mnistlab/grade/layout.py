@@ -364,6 +364,12 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                         section = _next_section(qs, section, exercise)
                         used = set()
                     key = qs.numbered(section, n) if section else None
+            if key and number and not label and rest.rstrip(" *_").endswith("?"):
+                anchors.append((pos, key, ""))  # "2. Rôle de Flatten ?": a numbered list of questions, retold
+                if key not in qlist:
+                    qlist.append(key)
+                used.add(key.rsplit(".", 1)[1])
+                continue
             if key:
                 if qlist and key not in qlist:
                     qlist = []

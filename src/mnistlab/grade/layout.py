@@ -40,7 +40,7 @@ _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")
 _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
 _ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|conclusions?|analyse|analysis|bilan)"
-                            r"\s*(?:\([^)]*\))?\s*:", re.I)  # "Analyse personnelle : ..." on one line
+                            r"\s*(?:\([^)]*\))?\s*[:.—–-]", re.I)  # "Analyse personnelle : ..." on one line
 _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})(?![\d,])\s*([.):\-–—]*)\s+\S")  # "4.2 ..." (section 4, question 2)
 _BOLD_START = re.compile(r"^\s*(?:[-*+>]\s+)?(?:\*\*|__)")
 _LEAD = re.compile(r"^(?:(?:[ée]tape|step|partie|part|section)\s*(\d)|(\d)(?=\s*[\-–—]))\s*[.):\-–—]*\s*(.*)$",
@@ -393,7 +393,8 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     analysis, cell = "", None
     for pos in analysis_at:
         head = _bare(ls[pos].text)
-        rest = re.split(r"[:：]", head, maxsplit=1)[1] if ":" in head else ""
+        lead = _ANALYSIS_LINE.match(head)
+        rest = head[lead.end():] if lead else re.split(r"[:：]", head, maxsplit=1)[1] if ":" in head else ""
         text = _body(ls, pos, rest, starts)
         if len(text.split()) > len(analysis.split()):
             analysis, cell = text, ls[pos].cell

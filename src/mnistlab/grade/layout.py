@@ -386,7 +386,8 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     starts = sorted({p for p, _, _ in anchors} | heads)
     covered: set[int] = set()
     for pos, key, rest in anchors:
-        found.append(Found(key, _body(ls, pos, rest, starts, covered), ls[pos].cell))
+        found.append(Found(key, _body(ls, pos, rest, starts, covered, _cut(ls, cues, qs.by_key[key].section)),
+                           ls[pos].cell))
     _in_order(found, anchors, ls, starts)
     found += _unlabelled(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
     found += _todo(qs, ls, where, covered | heads, {k for _, k, _ in anchors} | {f.key for f in found})
@@ -528,12 +529,19 @@ def _todo(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: s
     return out
 
 
-def _body(ls: list[Line], pos: int, rest: str, starts: list[int], covered: set[int] | None = None) -> str:
+def _cut(ls: list[Line], cues: dict, section: str) -> list[int]:
+    """The starts of the code cells of other sections than ``section``: an answer does not run past them."""
+    return [p for p, ln in enumerate(ls) if ln.code and cues.get(ln.cell) not in (None, section)]
+
+
+def _body(ls: list[Line], pos: int, rest: str, starts: list[int], covered: set[int] | None = None,
+          cut: list[int] = ()) -> str:
     """The answer's text: ``rest`` of the anchor's line, then the lines up to the next anchor or heading
-    (of the same kind: Markdown lines for a Markdown anchor, the same cell's comments for a comment)."""
+    (of the same kind: Markdown lines for a Markdown anchor, the same cell's comments for a comment) or the
+    code of another section."""
     anchor = ls[pos]
     out = [rest] if rest else []
-    end = next((s for s in starts if s > pos), len(ls))
+    end = min(next((s for s in starts if s > pos), len(ls)), next((s for s in cut if s > pos), len(ls)))
     for p in range(pos + 1, end):
         ln = ls[p]
         if ln.comment != anchor.comment or (anchor.comment and ln.cell != anchor.cell):

@@ -30,7 +30,8 @@ from mnistlab.grade import lab
 from mnistlab.grade import parts as partsmod
 from mnistlab.grade.parse import Notebook
 
-_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]ponse|answer|rep|r[eé]p\.?|[ar](?=\d{1,2}\s*[:.)]))\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
+_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]p(?:onse)?|answer|[ar](?=\d{1,2}\s*[:.)]))"
+                    r"\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
                     r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
 _EXERCISE_LABEL = re.compile(r"^ex(?:ercice|ercise)?\s*\.?\s*([12])\s*[-:,.]?\s*", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
@@ -39,14 +40,15 @@ _SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.
 _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
 _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
-_ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|conclusions?|analyse|analysis|bilan)"
+_ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|"
+                            r"conclusions?|analyse|analysis|bilan)"
                             r"\s*(?:\([^)]*\))?\s*[:.—–-]", re.I)  # "Analyse personnelle : ..." on one line
 _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})(?![\d,])\s*([.):\-–—]*)\s+\S")  # "4.2 ..." (section 4, question 2)
 _BOLD_START = re.compile(r"^\s*(?:[-*+>]\s+)?(?:\*\*|__)")
-_LEAD = re.compile(r"^(?:(?:[ée]tape|step|partie|part|section)\s*(\d)|(\d)(?=\s*[\-–—]))\s*[.):\-–—]*\s*(.*)$",
+_LEAD = re.compile(r"^(?:(?:[\xe9e]tape|step|partie|part|section)\s*(\d)|(\d)(?=\s*[\-–—]))\s*[.):\-–—]*\s*(.*)$",
                    re.I)  # "Étape 1. ...", "3 – À faire. ..." (a section named, its answer on the same line)
-_TODO_WORDS = re.compile(r"^(?:[àa]\s+(?:faire|observer|v[ée]rifier)|to\s*do|observe|observation)\b\s*[.:\-–—]*\s*",
-                         re.I)
+_TODO_WORDS = re.compile(r"^(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)|to\s*do|observe|observation)\b"
+                         r"\s*[.:\-–—]*\s*", re.I)
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
 _DECOR = " \t*_#>|`~-"
 
@@ -489,7 +491,7 @@ def _unlabelled(qs: _Questions, ls: list[Line], where: list, taken: set[int], na
         items: list[tuple[int, list[str]]] = []
         fresh = True
         for p, ln in enumerate(ls):
-            if where[p] != sid or p in taken or ln.comment or ln.heading:
+            if where[p] != sid or p in taken or ln.heading or (ln.comment and not _student_comment(ln)):
                 continue
             if not ln.text.strip():
                 fresh = True
@@ -497,7 +499,7 @@ def _unlabelled(qs: _Questions, ls: list[Line], where: list, taken: set[int], na
             if _norm(ln.text) in _lab_prose() or _ANALYSIS_LINE.match(_bare(ln.text)):
                 fresh = True
                 continue
-            if _ITEM.match(ln.text) or fresh or not items or items[-1][0] != ln.cell:
+            if _ITEM.match(ln.text) or fresh or not items or items[-1][0] != ln.cell or ln.comment != ls[p - 1].comment:
                 items.append((ln.cell, []))
             items[-1][1].append(ln.text)
             fresh = False
@@ -515,6 +517,16 @@ def _unlabelled(qs: _Questions, ls: list[Line], where: list, taken: set[int], na
     return out
 
 
+def _student_comment(ln: Line) -> bool:
+    """A code comment of the student's own words (four or more, not one of the lab's code comments)."""
+    return ln.comment and not ln.code and len(ln.text.split()) >= 4 and _norm(ln.text) not in _lab_comments()
+
+
+@functools.cache
+def _lab_comments() -> frozenset[str]:
+    return frozenset(n for src in lab.code_blocks() for c in _comments(src) if (n := norm(c)))
+
+
 def _todo(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:
     """The lab's "À faire" items (identify the digits, does validation follow training?) are answered by a
     sentence in their section that answers no question: such prose (not the lab's own) answers them."""
@@ -522,8 +534,9 @@ def _todo(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: s
     for q in qs.all:
         if not q.todo or q.key in named:
             continue
-        text = [ls[p] for p in range(len(ls)) if where[p] == q.section and p not in taken and not ls[p].comment
-                and not ls[p].heading and _norm(ls[p].text) and _norm(ls[p].text) not in _lab_prose()]
+        text = [ls[p] for p in range(len(ls)) if where[p] == q.section and p not in taken
+                and (not ls[p].comment or _student_comment(ls[p])) and not ls[p].heading and _norm(ls[p].text)
+                and _norm(ls[p].text) not in _lab_prose()]
         if len(" ".join(t.text for t in text).split()) >= 4:
             out.append(Found(q.key, "\n".join(t.text for t in text), text[0].cell))
     return out

@@ -136,11 +136,30 @@ def read(nb: dict) -> Notebook:
         if step is not None:
             st = state.steps.setdefault(step, Step(step))
             st.errors += [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
-            _outputs(st, i, outs, txt, fill_only=not own, printed_too=not firm and "test" not in st.printed)
+            for part, chunk in _per_fit(state.fits, outs) or [(step, outs)]:
+                pst = state.steps.setdefault(part, Step(part))
+                _outputs(pst, i, chunk, outputs.text(chunk) if chunk is not outs else txt, fill_only=not own,
+                         printed_too=not firm and "test" not in pst.printed)
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
                     nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids, where, state.called)
+
+
+_EPOCH_ONE = re.compile(r"(?m)^\s*Epoch 1/\d+")
+
+
+def _per_fit(fits: list[str], outs: list) -> list[tuple[str, list]] | None:
+    """A cell that trains several steps' models (the CNN, then the augmented one): its outputs cut where each
+    fit log starts, each part to the step of its ``fit()`` (what comes before the first fit goes with it).
+    None when the cell trains one step's model or its logs do not match its fit calls one to one."""
+    if len(set(fits)) < 2:
+        return None
+    starts = [k for k, o in enumerate(outs) if _EPOCH_ONE.search(outputs.text([o]))]
+    if len(starts) != len(fits):
+        return None
+    bounds = [0, *starts[1:], len(outs)]
+    return [(fits[j], outs[bounds[j]:bounds[j + 1]]) for j in range(len(fits))]
 
 
 def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False, printed_too: bool = True) -> None:
@@ -199,11 +218,12 @@ class _State:
         self.result = None  # this cell's last expression, as a pattern over its execute_result
         self.exercise = "ex1"
         self.last: str | None = None
+        self.fits: list[str] = []  # this cell's fit() calls (outside loops), by step, in order
 
     def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
         """(the step the cell's outputs go to, whether the cell's code names that step)."""
         tree = parse_code(src)
-        self.specs, self.result = [], None
+        self.specs, self.result, self.fits = [], None, []
         if tree is None:
             return self.last, False
         lines = src.split("\n")
@@ -333,6 +353,8 @@ class _State:
                    "data " + _compact(args["validation_data"]) if "validation_data" in args else "none")
             node = args.get("validation_split", args.get("validation_data", value))
             st.settings["validation"], st.lines["validation"] = val, _line(node, number, lines)
+            if not in_loop:
+                self.fits.append(step)
             if isinstance(target, ast.Name):
                 self.histories[target.id] = step
                 self.validations[target.id] = (step, "val_split" if val.startswith("split") else

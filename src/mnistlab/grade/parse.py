@@ -103,6 +103,7 @@ def read(nb: dict) -> Notebook:
     state = _State()
     code, code_ids, counts, errs, md, ids, where = [], [], [], [], [], [], []
     tf_version = n_train = None
+    failed: dict[str, list[tuple[list[str], set[str]]]] = {}  # step -> its failed cells (errors, code lines)
     for i, cell in enumerate(cells):
         ids.append(cell.get("id") if isinstance(cell.get("id"), str) else None)
         meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
@@ -135,7 +136,11 @@ def read(nb: dict) -> Notebook:
                 st.printed_accuracy = value
         if step is not None:
             st = state.steps.setdefault(step, Step(step))
-            st.errors += [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
+            cell_errors = [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
+            st.errors += cell_errors
+            if _supersede(st, failed.setdefault(step, []), src, cell_errors, own and count is not None) and (
+                    step in state.defined):
+                st.layers, st.lines["layers"] = state.defined[step]  # the corrected model, not the failed one
             for part, chunk in _per_fit(state.fits, outs) or [(step, outs)]:
                 pst = state.steps.setdefault(part, Step(part))
                 _outputs(pst, i, chunk, outputs.text(chunk) if chunk is not outs else txt, fill_only=not own,
@@ -144,6 +149,22 @@ def read(nb: dict) -> Notebook:
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
                     nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids, where, state.called)
+
+
+def _supersede(st: Step, failed: list, src: str, errors: list[str], ran: bool) -> bool:
+    """A failed cell of a step, then a cell of that step that runs without error and repeats most of its code
+    (the typo corrected below): the error no longer counts against the step (cell-errors still shows it)."""
+    keys = {k for k in map(line_key, src.split("\n")) if k}
+    if errors:
+        failed.append((errors, keys))
+        return False
+    done = False
+    for errs, old in list(failed) if ran else []:
+        if old and len(old & keys) >= 0.5 * len(old):
+            st.errors = [e for e in st.errors if e not in errs]
+            failed.remove((errs, old))
+            done = True
+    return done
 
 
 _EPOCH_ONE = re.compile(r"(?m)^\s*Epoch 1/\d+")
@@ -219,11 +240,12 @@ class _State:
         self.exercise = "ex1"
         self.last: str | None = None
         self.fits: list[str] = []  # this cell's fit() calls (outside loops), by step, in order
+        self.defined: dict[str, tuple] = {}  # step -> (layers, line) of the model this cell defines
 
     def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
         """(the step the cell's outputs go to, whether the cell's code names that step)."""
         tree = parse_code(src)
-        self.specs, self.result, self.fits = [], None, []
+        self.specs, self.result, self.fits, self.defined = [], None, [], {}
         if tree is None:
             return self.last, False
         lines = src.split("\n")
@@ -315,6 +337,7 @@ class _State:
             st = self.steps.setdefault(step, Step(step))
             if not st.layers:
                 st.layers, st.lines["layers"] = layers, where
+            self.defined[step] = (layers, where)
             return step
         if not isinstance(value.func, ast.Attribute) or not isinstance(value.func.value, ast.Name):
             return None

@@ -20,19 +20,14 @@ naming the analysis or a conclusion.
 from __future__ import annotations
 
 import functools
-import io
 import re
-import tokenize
-import unicodedata
-from dataclasses import dataclass
 
 from mnistlab.grade import lab
 from mnistlab.grade import parts as partsmod
 from mnistlab.grade.parse import Notebook
+from mnistlab.grade.prose import _ANALYSIS_LINE, _DECOR, _LABEL, Found, Line, _bare, _lab_prose, _norm, lines, norm  # noqa: F401
+from mnistlab.grade.unlabelled import _in_order, _todo, _unlabelled
 
-_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]p(?:onse)?|answer|[ar](?=\d{1,2}\s*[:.)]))"
-                    r"\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
-                    r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
 _EXERCISE_LABEL = re.compile(r"^ex(?:ercice|ercise)?\s*\.?\s*([12])\s*[-:,.]?\s*", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
 _EXERCISE = re.compile(r"\b(?:exercice|exercise|ex)\s*\.?\s*([12])\b", re.I)
@@ -40,9 +35,6 @@ _SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.
 _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
 _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
-_ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|"
-                            r"conclusions?|analyse|analysis|bilan)"
-                            r"\s*(?:\([^)]*\))?\s*[:.—–-]", re.I)  # "Analyse personnelle : ..." on one line
 _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})(?![\d,])\s*([.):\-–—]*)\s+\S")  # "4.2 ..." (section 4, question 2)
 _BOLD_START = re.compile(r"^\s*(?:[-*+>]\s+)?(?:\*\*|__)")
 _LEAD = re.compile(r"^(?:(?:[\xe9e]tape|step|partie|part|section)\s*(\d)|(\d)(?=\s*[\-–—]))\s*[.):\-–—]*\s*(.*)$",
@@ -50,86 +42,6 @@ _LEAD = re.compile(r"^(?:(?:[\xe9e]tape|step|partie|part|section)\s*(\d)|(\d)(?=
 _TODO_WORDS = re.compile(r"^(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)|to\s*do|observe|observation)\b"
                          r"\s*[.:\-–—]*\s*", re.I)
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
-_DECOR = " \t*_#>|`~-"
-
-
-@dataclass
-class Line:
-    """One line of the notebook's prose: its cell, its text, whether it is a code comment."""
-
-    cell: int
-    text: str
-    comment: bool = False
-    heading: bool = False
-    code: bool = False  # the mark of a code cell's start (no text)
-
-
-@dataclass
-class Found:
-    """An answer found: its question, its text, the cell it starts in."""
-
-    key: str
-    text: str
-    cell: int
-
-
-def lines(nbk: Notebook) -> list[Line]:
-    """The notebook's Markdown lines and code comments, in notebook order."""
-    md = {i: src for i, src, _ in nbk.markdown}
-    code = dict(zip(nbk.code_cells, nbk.code, strict=False))
-    out: list[Line] = []
-    for cell in sorted(set(md) | set(code)):
-        if cell in md:
-            for raw in md[cell].split("\n"):
-                text = _table_row(raw)
-                if text is None:
-                    continue
-                out.append(Line(cell, text, heading=_is_heading(text)))
-        else:
-            out.append(Line(cell, "", comment=True, code=True))
-            out += [Line(cell, c, comment=True) for c in _comments(code[cell])]
-    return out
-
-
-def _table_row(raw: str) -> str | None:
-    """A Markdown table row as ``first: rest``; None for its separator row."""
-    s = raw.strip()
-    if not (s.startswith("|") and s.count("|") >= 3):
-        return raw
-    cells = [c.strip() for c in s.strip("|").split("|")]
-    if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
-        return None
-    head, rest = cells[0], " ".join(c for c in cells[1:] if c)
-    if re.fullmatch(r"\d{1,2}(?:\.\d{1,2}){0,2}", head):
-        head = "Q" + head
-    return f"{head} : {rest}" if rest else head
-
-
-def _comments(src: str) -> list[str]:
-    """The comments of a code cell, ``#`` removed, one per line."""
-    out = []
-    if "#" not in src:
-        return out
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
-            if tok.type == tokenize.COMMENT:
-                out.append(tok.string.lstrip("#").strip())
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        out = [ln.split("#", 1)[1].strip() for ln in src.split("\n") if "#" in ln]
-    return out
-
-
-def _is_heading(text: str) -> bool:
-    s = text.strip()
-    if s.startswith("#"):
-        return True
-    bold = re.fullmatch(r"(\*\*|__)([^*_]{2,80})\1\s*:?", s)
-    return bool(bold) and len(bold.group(2).split()) <= 8 and not _LABEL.match(bold.group(2).strip(" :."))
-
-
-def _bare(text: str) -> str:
-    """The line without Markdown decoration at its start (``**``, ``#``, ``>``, ``-``)."""
-    return text.strip().lstrip(_DECOR).replace("**", "").replace("__", "").strip()
 
 
 class _Questions:
@@ -214,22 +126,6 @@ class _Questions:
             if sid in self.sections:
                 return ex or self.sections[sid].exercise, sid
         return ex, None
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def norm(text: str) -> str:
-    """Lower case, no accents, no Markdown or punctuation, single spaces."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
-
-
-_norm = norm
-
-
-@functools.cache
-def _lab_prose() -> frozenset[str]:
-    return frozenset(n for ln in lab.prose_lines() if (n := norm(ln)))
 
 
 _STOP = frozenset("what which does that this with your from have there pourquoi quelle quels quel quoi dans pour "
@@ -438,108 +334,6 @@ def _next_section(qs: _Questions, section: str | None, exercise: str | None) -> 
         return next((s for s in qs.order if exercise is None or s.startswith(exercise + ".")), None)
     i = qs.order.index(section) if section in qs.order else -1
     return qs.order[i + 1] if i + 1 < len(qs.order) else None
-
-
-def _in_order(found: list[Found], anchors: list, ls: list[Line], starts: list[int]) -> None:
-    """A run of questions with no answer between them, then as many paragraphs as questions (blank lines or
-    cells apart): the paragraphs answer the questions in order (a list of questions, then the answers
-    unnumbered)."""
-    i = 0
-    while i < len(found):
-        j = i
-        while j + 1 < len(found) and not found[j].text and not anchors[j][2] and anchors[j + 1][0] == next(
-                (s for s in starts if s > anchors[j][0]), None):
-            j += 1
-        if j > i and found[j].text and not anchors[j][2]:
-            paras = _paragraphs(ls, anchors[j][0], starts)
-            if len(paras) == j - i + 1:
-                for k, (cell, text) in enumerate(paras):
-                    found[i + k] = Found(found[i + k].key, text, cell)
-        i = j + 1
-
-
-def _paragraphs(ls: list[Line], pos: int, starts: list[int]) -> list[tuple[int, str]]:
-    """The Markdown paragraphs after line ``pos`` up to the next anchor or heading: (cell, text)."""
-    end = next((s for s in starts if s > pos), len(ls))
-    out: list[tuple[int, list[str]]] = []
-    last_cell = None
-    for ln in ls[pos + 1:end]:
-        if ln.comment:
-            continue
-        if not ln.text.strip():
-            last_cell = None
-            continue
-        if last_cell != ln.cell or not out:
-            out.append((ln.cell, []))
-        out[-1][1].append(ln.text)
-        last_cell = ln.cell
-    return [(cell, "\n".join(lines)) for cell, lines in out]
-
-
-_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}\s*[.)])\s+")
-
-
-def _unlabelled(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:
-    """A section none of whose questions is named, whose prose after its code is a list (bullets, numbers or
-    paragraphs) of as many items as it has questions: the items answer them in order (its to-do items first,
-    as in the lab, when the list has room for them; one item for all its to-do items when one short)."""
-    out = []
-    for sid in qs.order:
-        keys = [q.key for q in qs.all if q.section == sid]
-        if any(k in named for k in keys):
-            continue
-        items: list[tuple[int, list[str]]] = []
-        fresh = True
-        for p, ln in enumerate(ls):
-            if where[p] != sid or p in taken or ln.heading or (ln.comment and not _student_comment(ln)):
-                continue
-            if not ln.text.strip():
-                fresh = True
-                continue
-            if _norm(ln.text) in _lab_prose() or _ANALYSIS_LINE.match(_bare(ln.text)):
-                fresh = True
-                continue
-            if _ITEM.match(ln.text) or fresh or not items or items[-1][0] != ln.cell or ln.comment != ls[p - 1].comment:
-                items.append((ln.cell, []))
-            items[-1][1].append(ln.text)
-            fresh = False
-        todo = [k for k in keys if qs.by_key[k].todo]
-        plain = [k for k in keys if not qs.by_key[k].todo]
-        if len(items) == len(keys):
-            pairs = list(zip(keys, items, strict=True))
-        elif todo and len(items) == len(plain) + 1:
-            pairs = [(k, items[0]) for k in todo] + list(zip(plain, items[1:], strict=True))
-        elif len(items) == len(plain):
-            pairs = list(zip(plain, items, strict=True))
-        else:
-            continue
-        out += [Found(k, _ITEM.sub("", "\n".join(text), count=1), cell) for k, (cell, text) in pairs]
-    return out
-
-
-def _student_comment(ln: Line) -> bool:
-    """A code comment of the student's own words (four or more, not one of the lab's code comments)."""
-    return ln.comment and not ln.code and len(ln.text.split()) >= 4 and _norm(ln.text) not in _lab_comments()
-
-
-@functools.cache
-def _lab_comments() -> frozenset[str]:
-    return frozenset(n for src in lab.code_blocks() for c in _comments(src) if (n := norm(c)))
-
-
-def _todo(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:
-    """The lab's "À faire" items (identify the digits, does validation follow training?) are answered by a
-    sentence in their section that answers no question: such prose (not the lab's own) answers them."""
-    out = []
-    for q in qs.all:
-        if not q.todo or q.key in named:
-            continue
-        text = [ls[p] for p in range(len(ls)) if where[p] == q.section and p not in taken
-                and (not ls[p].comment or _student_comment(ls[p])) and not ls[p].heading and _norm(ls[p].text)
-                and _norm(ls[p].text) not in _lab_prose()]
-        if len(" ".join(t.text for t in text).split()) >= 4:
-            out.append(Found(q.key, "\n".join(t.text for t in text), text[0].cell))
-    return out
 
 
 def _cut(ls: list[Line], cues: dict, section: str) -> list[int]:

@@ -183,6 +183,13 @@ def _per_fit(fits: list[str], outs: list) -> list[tuple[str, list]] | None:
     return [(fits[j], outs[bounds[j]:bounds[j + 1]]) for j in range(len(fits))]
 
 
+def _after_fit(txt: str) -> str:
+    """What a cell printed after its fit log's last epoch line (an ``evaluate`` in the same cell)."""
+    lines = txt.split("\n")
+    last = max((k for k, ln in enumerate(lines) if "val_loss" in ln or "val_accuracy" in ln), default=len(lines))
+    return "\n".join(lines[last + 1:])
+
+
 def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False, printed_too: bool = True) -> None:
     """Add a cell's outputs to its step; a cell only placed after the step (``fill_only``) overrides nothing;
     an accuracy printed by code the grader could not follow counts only with ``printed_too``."""
@@ -190,7 +197,7 @@ def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False
         st.cells.append(index)
     st.figures += outputs.figures(outs)
     log = outputs.fit_log(txt)
-    found = {"fit_log": log, "evaluate": {} if log else outputs.evaluate(txt),
+    found = {"fit_log": log, "evaluate": outputs.evaluate(_after_fit(txt) if log else txt),
              "printed_accuracy": outputs.printed_accuracy(txt) if printed_too else None,
              "summary_params": outputs.summary_params(txt),
              "activations": outputs.printed_dict(txt) or outputs.activation_lines(txt),

@@ -130,3 +130,17 @@ def test_rising_execution_counts_from_any_start_are_in_order():
 
     assert counts(2, 3, 5, 9) == []
     assert [f for f, _ in counts(1, 2, 7, 5)] == ["out-of-order"]
+
+
+def test_labels_that_count_the_to_do_items_give_them_first():
+    viz = ("import matplotlib.pyplot as plt\nfor i in range(10):\n    plt.subplot(2, 5, i + 1)\n"
+           "    plt.imshow(x_train[i], cmap='gray')\n    plt.title(y_train[i])")
+    answers_ = ["Les chiffres affichés sont 5 0 4 1 9.", "Les labels correspondent bien aux images.",
+                "On change la valeur dans range et la grille.", "Une palette de gris pour les images.",
+                "Contrôler les données avant de les utiliser."]
+    got = read([md("## 3. Visualisation d'échantillons"), code(viz),
+                md("\n\n".join(f"Q{n} : {a}" for n, a in enumerate(answers_, 1)))])
+    assert [got[k] for k in ("ex1.3.a", "ex1.3.b", "ex1.3.1", "ex1.3.2", "ex1.3.3")] == answers_
+    three = read([md("## 3. Visualisation d'échantillons"), code(viz),
+                  md("\n\n".join(f"Q{n} : {a}" for n, a in enumerate(answers_[2:], 1)))])
+    assert [three[k] for k in ("ex1.3.1", "ex1.3.2", "ex1.3.3")] == answers_[2:]

@@ -56,6 +56,10 @@ class _Questions:
         self.titles = {s.id: [_NUMBER_WORD.sub("", norm(t)) for t in s.titles] for s in lab.sections()}
         self.order = [s.id for s in lab.sections() if any(q.section == s.id for q in self.all)]
 
+    def in_section(self, section: str) -> list[str]:
+        """The keys of a section's items in the lab's order (its to-do items first)."""
+        return [q.key for q in self.all if q.section == section]
+
     def numbered(self, section: str, n: str) -> str | None:
         """The key of question ``n`` (``"3"``, ``"a"``) of ``section``."""
         key = f"{section}.{n}"
@@ -154,6 +158,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     ls = lines(nbk)
     code_step = {cell: name for name, st in nbk.steps.items() for cell in st.cells}
     anchors: list[tuple[int, str, str]] = []  # (line index, key, first text)
+    by_number: list[tuple[int, str, int]] = []  # (anchor index, section, n) of the anchors "Q<n>" in a section
     heads: set[int] = set()
     exercise: str | None = None
     section: str | None = None
@@ -262,6 +267,13 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                         section = _next_section(qs, section, exercise)
                         used = set()
                     key = qs.numbered(section, n) if section else None
+                    if section and n.isdigit():
+                        by_number.append((len(anchors), section, int(n)))
+                        if key is None and int(n) <= len(qs.in_section(section)):
+                            key = f"?{section}.{n}"  # past the questions: the section may count its to-do items
+                            anchors.append((pos, key, rest.strip(" *_:")))
+                            used.add(n)
+                            continue
             if key and number and not label and rest.rstrip(" *_").endswith("?"):
                 anchors.append((pos, key, ""))  # "2. Rôle de Flatten ?": a numbered list of questions, retold
                 if key not in qlist:
@@ -280,8 +292,9 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         if qlist and not in_answers:
             qlist = []
         listing = False
-    found = []
     starts = sorted({p for p, _, _ in anchors} | heads)
+    anchors = _count_todo(qs, anchors, by_number)
+    found = []
     covered: set[int] = set()
     for pos, key, rest in anchors:
         found.append(Found(key, _body(ls, pos, rest, starts, covered, _cut(ls, cues, qs.by_key[key].section)),
@@ -298,6 +311,19 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         if len(text.split()) > len(analysis.split()):
             analysis, cell = text, ls[pos].cell
     return found, analysis, cell
+
+
+def _count_todo(qs: _Questions, anchors: list, by_number: list) -> list:
+    """A section whose labels run 1 to (its questions + its to-do items), none missing: the student numbered
+    the to-do items too, in the lab's order (to-do items first), so label n is the section's n-th item."""
+    out = list(anchors)
+    for sid in {s for _, s, _ in by_number}:
+        got = [(i, n) for i, s, n in by_number if s == sid]
+        keys = qs.in_section(sid)
+        if any(qs.by_key[k].todo for k in keys) and sorted(n for _, n in got) == list(range(1, len(keys) + 1)):
+            for i, n in got:
+                out[i] = (out[i][0], keys[n - 1], out[i][2])
+    return [a for a in out if not a[1].startswith("?")]
 
 
 def _lead(qs: _Questions, bare: str, exercise: str | None, named: set[str]) -> tuple[list[str], str] | None:

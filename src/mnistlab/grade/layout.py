@@ -31,16 +31,16 @@ from mnistlab.grade.unlabelled import _in_order, _todo, _unlabelled
 _EXERCISE_LABEL = re.compile(r"^ex(?:ercice|ercise)?\s*\.?\s*([12])\s*[-:,.]?\s*", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
 _EXERCISE = re.compile(r"\b(?:exercice|exercise|ex)\s*\.?\s*([12])\b", re.I)
-_SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
+_SECTION = re.compile(r"\b(?:[e\xe9]tape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
 _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
 _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
 _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})(?![\d,])\s*([.):\-–—]*)\s+\S")  # "4.2 ..." (section 4, question 2)
 _BOLD_START = re.compile(r"^\s*(?:[-*+>]\s+)?(?:\*\*|__)")
-_LEAD = re.compile(r"^(?:(?:[\xe9e]tape|step|partie|part|section)\s*(\d)|(\d)(?=\s*[\-–—]))\s*[.):\-–—]*\s*(.*)$",
+_LEAD = re.compile(r"^(?:(?:[\xe9e]tape|step|partie|part|section)\s*(\d)|(\d)(?=\s*[\-–—(]))\s*[.):\-–—]*\s*(.*)$",
                    re.I)  # "Étape 1. ...", "3 – À faire. ..." (a section named, its answer on the same line)
-_TODO_WORDS = re.compile(r"^(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)|to\s*do|observe|observation)\b"
-                         r"\s*[.:\-–—]*\s*", re.I)
+_TODO_WORDS = re.compile(r"^\(?\s*(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)|to\s*do|observe|observation)\b"
+                         r"\s*\)?\s*[.:\-–—]*\s*", re.I)  # "À faire.", "(à observer) :"
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
 
 
@@ -223,6 +223,8 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 exercise = ex or exercise
                 if sid and sid != section:
                     section, used, qlist = sid, set(), []
+                elif ex and not sid:  # "## Exercice 2", "Réponses de l'exercice 2": its parts from the first
+                    section, used, qlist = None, set(), []
                 in_answers = bool(_ANSWERS_WORD.match(norm(bare)))
                 listing = bool(sid)  # a numbered list right under a part's heading answers its questions
                 continue

@@ -260,9 +260,10 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 key = qs.numbered(sid, parts[1]) if sid in qs.sections else None
             elif parts:
                 n = parts[0].lower()
-                if qlist and n.isdigit() and 1 <= int(n) <= len(qlist):
-                    key = qlist[int(n) - 1]
-                    if int(n) == len(qlist):
+                numbered = [k for k in qlist if not qs.by_key[k].todo] or qlist  # to-do items are not numbered
+                if qlist and n.isdigit() and 1 <= int(n) <= len(numbered):
+                    key = numbered[int(n) - 1]
+                    if int(n) == len(numbered):
                         qlist = []
                 else:
                     if section is None or n in used:
@@ -303,7 +304,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                            ls[pos].cell))
     _in_order(found, anchors, ls, starts)
     found += _unlabelled(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
-    found += _todo(qs, ls, where, covered | heads, {k for _, k, _ in anchors} | {f.key for f in found})
+    found += _todo(qs, ls, where, covered | heads, {f.key for f in found if f.text.strip()})
     analysis, cell = "", None
     for pos in analysis_at:
         head = _bare(ls[pos].text)

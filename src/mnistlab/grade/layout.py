@@ -19,6 +19,7 @@ naming the analysis or a conclusion.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 
@@ -197,7 +198,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 after = re.match(r"^\W*\w+\s*\d\s*\W*\s*(?:q|question)\s*\.?\s*\d?\s*[.):\-–—]*\s*(.*)$", bare, re.I)
                 anchors.append((pos, key, after.group(1).strip(" *_") if after else ""))
                 continue
-        lead = None if ln.heading or ln.comment else _lead(qs, bare, exercise, named={k for _, k, _ in anchors})
+        lead = None if ln.heading or ln.comment else _lead(qs, bare, exercise, anchors)
         if lead:
             keys, rest = lead
             section, used, qlist = qs.by_key[keys[0]].section, set(), []
@@ -299,9 +300,11 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     anchors = _count_todo(qs, anchors, by_number)
     found = []
     covered: set[int] = set()
+    cuts: dict[str, list[int]] = {}
     for pos, key, rest in anchors:
-        found.append(Found(key, _body(ls, pos, rest, starts, covered, _cut(ls, cues, qs.by_key[key].section)),
-                           ls[pos].cell))
+        sid = qs.by_key[key].section
+        cut = cuts[sid] if sid in cuts else cuts.setdefault(sid, _cut(ls, cues, sid))
+        found.append(Found(key, _body(ls, pos, rest, starts, covered, cut), ls[pos].cell))
     _in_order(found, anchors, ls, starts)
     found += _unlabelled(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
     found += _todo(qs, ls, where, covered | heads, {f.key for f in found if f.text.strip()})
@@ -329,7 +332,7 @@ def _count_todo(qs: _Questions, anchors: list, by_number: list) -> list:
     return [a for a in out if not a[1].startswith("?")]
 
 
-def _lead(qs: _Questions, bare: str, exercise: str | None, named: set[str]) -> tuple[list[str], str] | None:
+def _lead(qs: _Questions, bare: str, exercise: str | None, anchors: list) -> tuple[list[str], str] | None:
     """A line that names a section and answers on the same line ("Étape 1. Les images ...", "3 – À faire. Les
     chiffres ..."): (the section's to-do items not yet answered, or its only question; the answer)."""
     m = _LEAD.match(bare)
@@ -343,6 +346,7 @@ def _lead(qs: _Questions, bare: str, exercise: str | None, named: set[str]) -> t
     todo = _TODO_WORDS.match(rest)
     qs_in = [q for q in qs.all if q.section == sid]
     if todo:
+        named = {k for _, k, _ in anchors}
         keys = [q.key for q in qs_in if q.todo and q.key not in named]
         rest = rest[todo.end():]
     elif m.group(1) and len([q for q in qs_in if not q.todo]) == 1:
@@ -377,7 +381,8 @@ def _body(ls: list[Line], pos: int, rest: str, starts: list[int], covered: set[i
     code of another section."""
     anchor = ls[pos]
     out = [rest] if rest else []
-    end = min(next((s for s in starts if s > pos), len(ls)), next((s for s in cut if s > pos), len(ls)))
+    end = min(starts[bisect.bisect_right(starts, pos)] if starts and starts[-1] > pos else len(ls),
+              cut[bisect.bisect_right(cut, pos)] if cut and cut[-1] > pos else len(ls))
     for p in range(pos + 1, end):
         ln = ls[p]
         if ln.comment != anchor.comment or (anchor.comment and ln.cell != anchor.cell):

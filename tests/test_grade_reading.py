@@ -144,3 +144,19 @@ def test_labels_that_count_the_to_do_items_give_them_first():
     three = read([md("## 3. Visualisation d'échantillons"), code(viz),
                   md("\n\n".join(f"Q{n} : {a}" for n, a in enumerate(answers_[2:], 1)))])
     assert [three[k] for k in ("ex1.3.1", "ex1.3.2", "ex1.3.3")] == answers_[2:]
+
+
+def test_one_sentence_like_the_tools_is_not_generated_answers_three_are():
+    from mnistlab.grade import lab
+
+    texts = [t for t in lab.tool_texts() if "{" not in t and len(t.split()) >= 18][:3]
+    assert len(texts) == 3
+
+    def flags(k: int) -> list[str]:
+        cells = [md("## 1. Import des bibliothèques")]
+        cells += [md(f"**Q{n}.** {t}") for n, t in enumerate(texts[:k], 1)]
+        g = score.grade(parse.read(nb(cells)), rubric.load(), bandmod.load(None))
+        return [f for f, _ in g.flags]
+
+    assert "generated-answers" not in flags(1)
+    assert "generated-answers" in flags(3)

@@ -40,8 +40,8 @@ _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})(?![\d,])\s*([.):\-–—]*)\s+\S") 
 _BOLD_START = re.compile(r"^\s*(?:[-*+>]\s+)?(?:\*\*|__)")
 _LEAD = re.compile(r"^(?:(?:[\xe9e]tape|step|partie|part|section)\s*(\d)|(\d)(?=\s*[\-–—(]))\s*[.):\-–—]*\s*(.*)$",
                    re.I)  # "Étape 1. ...", "3 – À faire. ..." (a section named, its answer on the same line)
-_TODO_WORDS = re.compile(r"^\(?\s*(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)|to\s*do|observe|observation)\b"
-                         r"\s*\)?\s*[.:\-–—]*\s*", re.I)  # "À faire.", "(à observer) :"
+_TODO_WORDS = re.compile(r"^\(?\s*(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)|to\s*do|(?:to\s+)?(?:observe|check)"
+                         r"|observation)\b\s*\)?\s*[.:\-–—]*\s*", re.I)  # "À faire.", "(à observer) :"
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
 
 

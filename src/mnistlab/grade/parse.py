@@ -13,7 +13,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from mnistlab.grade import outputs, printed
+from mnistlab.grade import cellruns, outputs, printed
 
 LAYERS = ("Input", "InputLayer", "Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "MaxPool2D",
           "LeakyReLU", "BatchNormalization", "Reshape")
@@ -138,10 +138,11 @@ def read(nb: dict) -> Notebook:
             st = state.steps.setdefault(step, Step(step))
             cell_errors = [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
             st.errors += cell_errors
-            if _supersede(st, failed.setdefault(step, []), src, cell_errors, own and count is not None) and (
+            keys = {k for k in map(line_key, src.split("\n")) if k}
+            if cellruns.supersede(st, failed.setdefault(step, []), keys, cell_errors, own and count is not None) and (
                     step in state.defined):
                 st.layers, st.lines["layers"] = state.defined[step]  # the corrected model, not the failed one
-            for part, chunk in _per_fit(state.fits, outs) or [(step, outs)]:
+            for part, chunk in cellruns.per_fit(state.fits, outs) or [(step, outs)]:
                 pst = state.steps.setdefault(part, Step(part))
                 _outputs(pst, i, chunk, outputs.text(chunk) if chunk is not outs else txt, fill_only=not own,
                          printed_too=not firm and "test" not in pst.printed)
@@ -151,45 +152,6 @@ def read(nb: dict) -> Notebook:
                     nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids, where, state.called)
 
 
-def _supersede(st: Step, failed: list, src: str, errors: list[str], ran: bool) -> bool:
-    """A failed cell of a step, then a cell of that step that runs without error and repeats most of its code
-    (the typo corrected below): the error no longer counts against the step (cell-errors still shows it)."""
-    keys = {k for k in map(line_key, src.split("\n")) if k}
-    if errors:
-        failed.append((errors, keys))
-        return False
-    done = False
-    for errs, old in list(failed) if ran else []:
-        if old and len(old & keys) >= 0.5 * len(old):
-            st.errors = [e for e in st.errors if e not in errs]
-            failed.remove((errs, old))
-            done = True
-    return done
-
-
-_EPOCH_ONE = re.compile(r"(?m)^\s*Epoch 1/\d+")
-
-
-def _per_fit(fits: list[str], outs: list) -> list[tuple[str, list]] | None:
-    """A cell that trains several steps' models (the CNN, then the augmented one): its outputs cut where each
-    fit log starts, each part to the step of its ``fit()`` (what comes before the first fit goes with it).
-    None when the cell trains one step's model or its logs do not match its fit calls one to one."""
-    if len(set(fits)) < 2:
-        return None
-    starts = [k for k, o in enumerate(outs) if _EPOCH_ONE.search(outputs.text([o]))]
-    if len(starts) != len(fits):
-        return None
-    bounds = [0, *starts[1:], len(outs)]
-    return [(fits[j], outs[bounds[j]:bounds[j + 1]]) for j in range(len(fits))]
-
-
-def _after_fit(txt: str) -> str:
-    """What a cell printed after its fit log's last epoch line (an ``evaluate`` in the same cell)."""
-    lines = txt.split("\n")
-    last = max((k for k, ln in enumerate(lines) if "val_loss" in ln or "val_accuracy" in ln), default=len(lines))
-    return "\n".join(lines[last + 1:])
-
-
 def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False, printed_too: bool = True) -> None:
     """Add a cell's outputs to its step; a cell only placed after the step (``fill_only``) overrides nothing;
     an accuracy printed by code the grader could not follow counts only with ``printed_too``."""
@@ -197,7 +159,7 @@ def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False
         st.cells.append(index)
     st.figures += outputs.figures(outs)
     log = outputs.fit_log(txt)
-    found = {"fit_log": log, "evaluate": outputs.evaluate(_after_fit(txt) if log else txt),
+    found = {"fit_log": log, "evaluate": outputs.evaluate(cellruns.after_fit(txt) if log else txt),
              "printed_accuracy": outputs.printed_accuracy(txt) if printed_too else None,
              "summary_params": outputs.summary_params(txt),
              "activations": outputs.printed_dict(txt) or outputs.activation_lines(txt),

@@ -150,6 +150,68 @@ def answers_in_order(nb: dict) -> dict:
     return out
 
 
+def dotted_at_the_end(nb: dict) -> dict:
+    """Every answer gathered in a final section: "**4.2** ..." in Exercise 1, "**Étape 2 – Q1.** ..." in
+    Exercise 2 (no colon after the label)."""
+    found = pairs(nb)
+    out = without_pairs(nb, found)
+    tail, ex_now = ["# Réponses aux questions"], None
+    for _, key, answer in found:
+        ex, sec, num = key.split(".")
+        if ex != ex_now:
+            ex_now = ex
+            tail.append(f"\n## Exercice {ex[-1]}\n")
+        label = f"**{sec}.{num}**" if ex == "ex1" else f"**Étape {sec} – Q{num}.**"
+        tail.append(f"{label} {' '.join(answer.split())}\n")
+    out["cells"].append(md("\n".join(tail)))
+    return out
+
+
+def r_labels(nb: dict) -> dict:
+    """Each question cell removed; its answer starts with "R3:"."""
+    out = copy.deepcopy(nb)
+    found = pairs(nb)
+    for i, key, answer in found:
+        out["cells"][i + 1] = md(f"R{key.rsplit('.', 1)[1]}: {answer}")
+    out["cells"] = [c for i, c in enumerate(out["cells"]) if i not in {i for i, _, _ in found}]
+    return out
+
+
+def bullets_unlabelled(nb: dict) -> dict:
+    """No question written at all: each part's answers as one bullet list, in the lab's order, after its code."""
+    found = pairs(nb)
+    out = copy.deepcopy(nb)
+    by_part: dict[str, list] = {}
+    for i, key, answer in found:
+        by_part.setdefault(key.rsplit(".", 1)[0], []).append((i, key, answer))
+    for rows in by_part.values():
+        last = rows[-1][0]
+        out["cells"][last] = md("\n".join(f"- {' '.join(a.split())}" for _, _, a in rows))
+    keep = {rows[-1][0] for rows in by_part.values()}
+    drop = ({i for i, _, _ in found} | {i + 1 for i, _, _ in found}) - keep
+    out["cells"] = [c for i, c in enumerate(out["cells"]) if i not in drop]
+    return out
+
+
+def retold_question_lists(nb: dict) -> dict:
+    """Each part's questions shortened to a few words ending with "?" in a numbered list, then a numbered
+    "Réponses" list."""
+    found = pairs(nb)
+    out = copy.deepcopy(nb)
+    by_part: dict[str, list] = {}
+    for i, key, answer in found:
+        by_part.setdefault(key.rsplit(".", 1)[0], []).append((i, key, answer))
+    for rows in by_part.values():
+        out["cells"][rows[0][0]] = md("**Questions**\n" + "\n".join(
+            f"{n}. Point {n} de la partie ?" for n in range(1, len(rows) + 1)))
+        out["cells"][rows[0][0] + 1] = md("**Réponses**\n" + "\n".join(
+            f"{n}. {' '.join(a.split())}" for n, (_, _, a) in enumerate(rows, 1)))
+    keep = {rows[0][0] for rows in by_part.values()}
+    drop = ({i for i, _, _ in found} | {i + 1 for i, _, _ in found}) - keep - {k + 1 for k in keep}
+    out["cells"] = [c for i, c in enumerate(out["cells"]) if i not in drop]
+    return out
+
+
 @pytest.fixture(scope="module")
 def base() -> dict:
     return json.loads(BASE.read_text(encoding="utf-8"))
@@ -159,7 +221,8 @@ def test_the_base_notebook_has_its_answers_in_pairs(base):
     assert len(pairs(base)) >= 45
 
 
-@pytest.mark.parametrize("layout", [labels_only, in_comments, at_the_end, tables, numbered_lists, answers_in_order],
+@pytest.mark.parametrize("layout", [labels_only, in_comments, at_the_end, tables, numbered_lists, answers_in_order,
+                                    dotted_at_the_end, r_labels, bullets_unlabelled, retold_question_lists],
                          ids=lambda f: f.__name__)
 def test_the_same_answers_elsewhere_keep_their_points(base, layout):
     moved = layout(base)

@@ -33,7 +33,7 @@ class Answer:
 
     @property
     def words(self) -> int:
-        return len(re.findall(r"\w+", self.text))
+        return len(re.findall(r"\w+(?:[-.,]\w+)*", self.text))  # "t-shirt", "0.9747", "28x28": one word each
 
 
 def read(nbk: Notebook) -> tuple[dict[str, Answer], Answer]:
@@ -105,8 +105,8 @@ def _generated(nbk: Notebook) -> set[int]:
 
 def _clean(text: str) -> str:
     """The answer without its "Réponse :" label (bold or not, singular or plural); "" for a placeholder."""
-    text = re.sub(r"^[\s*_>]*(?:r[ée]ponses?|answers?|rép\.)\s*(?:\d+\s*)?[*_]*\s*[:：.\-–]?\s*[*_]*\s*", "",
-                  text.strip(), flags=re.I)
+    text = re.sub(r"^[\s*_>]*(?:r[ée]ponses?|answers?|rép\.|[ar]\d{0,2}(?=\s*[:.)]))"
+                  r"\s*(?:\d+\s*)?[*_]*\s*[:：.\-–]?\s*[*_]*\s*", "", text.strip(), flags=re.I)
     text = text.strip()
     n = norm(text)
     return "" if not n or any(n.startswith(norm(p)) for p in PLACEHOLDERS) else text

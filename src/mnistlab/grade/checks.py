@@ -27,11 +27,12 @@ def reference() -> Notebook:
 
 
 def order(nbk: Notebook, lang: str = "fr") -> list[Flag]:
-    """Execution counts 1, 2, 3 ... in the cells' order (a notebook run top to bottom in one kernel)."""
+    """Execution counts rising in the cells' order (a notebook run top to bottom in one kernel; a first count
+    above 1 and gaps are cells run then deleted, not an order)."""
     counts = [c for c in nbk.exec_counts if c is not None]
     if not counts:
         return [("not-executed", say("ev.not_executed", lang))]
-    if counts[0] != 1 or any(b <= a for a, b in zip(counts, counts[1:], strict=False)):
+    if any(b <= a for a, b in zip(counts, counts[1:], strict=False)):
         shown = ", ".join(map(str, counts[:12])) + (" ..." if len(counts) > 12 else "")
         return [("out-of-order", say("ev.order", lang, counts=shown))]
     return []

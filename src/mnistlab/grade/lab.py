@@ -148,6 +148,14 @@ def prose_lines() -> frozenset[str]:
 
 
 @functools.cache
+def code_blocks() -> tuple[str, ...]:
+    """The source of the lab's code cells (their comments are the lab's, not a student's)."""
+    from mnistlab import lab
+
+    return tuple(c.source for c in lab.cells(None) if c.kind == "code")
+
+
+@functools.cache
 def code_section(block: str) -> str | None:
     """The numbered section (``ex1.4``) whose code the lab's code block ``block`` is, None for the set-up."""
     from mnistlab import lab

@@ -19,109 +19,30 @@ naming the analysis or a conclusion.
 
 from __future__ import annotations
 
+import bisect
 import functools
-import io
 import re
-import tokenize
-import unicodedata
-from dataclasses import dataclass
 
 from mnistlab.grade import lab
 from mnistlab.grade import parts as partsmod
 from mnistlab.grade.parse import Notebook
+from mnistlab.grade.prose import _ANALYSIS_LINE, _DECOR, _LABEL, Found, Line, _bare, _lab_prose, _norm, lines, norm  # noqa: F401
+from mnistlab.grade.unlabelled import _in_order, _todo, _unlabelled
 
-_LABEL = re.compile(r"^(?:q|qu|question|quest|r[e\xe9]ponse|answer|a(?=\d{1,2}\s*[:.)]))\s*\.?\s*(?:n\s*°|no\.?|#)?\s*"
-                    r"(\d{1,2}(?:[.\-]\d{1,2}){0,2}|[a-c])(?!\w)(?!\.\d)\s*[.):\-–—]*\s*(.*)$", re.I)
 _EXERCISE_LABEL = re.compile(r"^ex(?:ercice|ercise)?\s*\.?\s*([12])\s*[-:,.]?\s*", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
 _EXERCISE = re.compile(r"\b(?:exercice|exercise|ex)\s*\.?\s*([12])\b", re.I)
-_SECTION = re.compile(r"\b(?:etape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
+_SECTION = re.compile(r"\b(?:[e\xe9]tape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
 _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
 _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
-_ANALYSIS_LINE = re.compile(r"^(?:\d+\s*[.)]\s*)?(?:une\s+)?(?:analyse\s+personnelle|personal\s+analysis|conclusion)"
-                            r"\s*(?:\([^)]*\))?\s*:", re.I)  # "Analyse personnelle : ..." on one line
+_DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})(?![\d,])\s*([.):\-–—]*)\s+\S")  # "4.2 ..." (section 4, question 2)
+_BOLD_START = re.compile(r"^\s*(?:[-*+>]\s+)?(?:\*\*|__)")
+_LEAD = re.compile(r"^(?:(?:[\xe9e]tape|step|partie|part|section)\s*(\d)|(\d)(?=\s*[\-–—(]))\s*[.):\-–—]*\s*(.*)$",
+                   re.I)  # "Étape 1. ...", "3 – À faire. ..." (a section named, its answer on the same line)
+_TODO_WORDS = re.compile(r"^\(?\s*(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)|to\s*do|(?:to\s+)?(?:observe|check)"
+                         r"|observation)\b\s*\)?\s*[.:\-–—]*\s*", re.I)  # "À faire.", "(à observer) :"
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
-_DECOR = " \t*_#>|`~-"
-
-
-@dataclass
-class Line:
-    """One line of the notebook's prose: its cell, its text, whether it is a code comment."""
-
-    cell: int
-    text: str
-    comment: bool = False
-    heading: bool = False
-    code: bool = False  # the mark of a code cell's start (no text)
-
-
-@dataclass
-class Found:
-    """An answer found: its question, its text, the cell it starts in."""
-
-    key: str
-    text: str
-    cell: int
-
-
-def lines(nbk: Notebook) -> list[Line]:
-    """The notebook's Markdown lines and code comments, in notebook order."""
-    md = {i: src for i, src, _ in nbk.markdown}
-    code = dict(zip(nbk.code_cells, nbk.code, strict=False))
-    out: list[Line] = []
-    for cell in sorted(set(md) | set(code)):
-        if cell in md:
-            for raw in md[cell].split("\n"):
-                text = _table_row(raw)
-                if text is None:
-                    continue
-                out.append(Line(cell, text, heading=_is_heading(text)))
-        else:
-            out.append(Line(cell, "", comment=True, code=True))
-            out += [Line(cell, c, comment=True) for c in _comments(code[cell])]
-    return out
-
-
-def _table_row(raw: str) -> str | None:
-    """A Markdown table row as ``first: rest``; None for its separator row."""
-    s = raw.strip()
-    if not (s.startswith("|") and s.count("|") >= 3):
-        return raw
-    cells = [c.strip() for c in s.strip("|").split("|")]
-    if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
-        return None
-    head, rest = cells[0], " ".join(c for c in cells[1:] if c)
-    if re.fullmatch(r"\d{1,2}(?:\.\d{1,2}){0,2}", head):
-        head = "Q" + head
-    return f"{head} : {rest}" if rest else head
-
-
-def _comments(src: str) -> list[str]:
-    """The comments of a code cell, ``#`` removed, one per line."""
-    out = []
-    if "#" not in src:
-        return out
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
-            if tok.type == tokenize.COMMENT:
-                out.append(tok.string.lstrip("#").strip())
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        out = [ln.split("#", 1)[1].strip() for ln in src.split("\n") if "#" in ln]
-    return out
-
-
-def _is_heading(text: str) -> bool:
-    s = text.strip()
-    if s.startswith("#"):
-        return True
-    bold = re.fullmatch(r"(\*\*|__)([^*_]{2,80})\1\s*:?", s)
-    return bool(bold) and len(bold.group(2).split()) <= 8 and not _LABEL.match(bold.group(2).strip(" :."))
-
-
-def _bare(text: str) -> str:
-    """The line without Markdown decoration at its start (``**``, ``#``, ``>``, ``-``)."""
-    return text.strip().lstrip(_DECOR).replace("**", "").replace("__", "").strip()
 
 
 class _Questions:
@@ -135,6 +56,10 @@ class _Questions:
         self.sections = {s.id: s for s in lab.sections()}
         self.titles = {s.id: [_NUMBER_WORD.sub("", norm(t)) for t in s.titles] for s in lab.sections()}
         self.order = [s.id for s in lab.sections() if any(q.section == s.id for q in self.all)]
+
+    def in_section(self, section: str) -> list[str]:
+        """The keys of a section's items in the lab's order (its to-do items first)."""
+        return [q.key for q in self.all if q.section == section]
 
     def numbered(self, section: str, n: str) -> str | None:
         """The key of question ``n`` (``"3"``, ``"a"``) of ``section``."""
@@ -208,22 +133,6 @@ class _Questions:
         return ex, None
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def norm(text: str) -> str:
-    """Lower case, no accents, no Markdown or punctuation, single spaces."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
-
-
-_norm = norm
-
-
-@functools.cache
-def _lab_prose() -> frozenset[str]:
-    return frozenset(n for ln in lab.prose_lines() if (n := norm(ln)))
-
-
 _STOP = frozenset("what which does that this with your from have there pourquoi quelle quels quel quoi dans pour "
                   "avec elle sont cette votre entre".split())
 
@@ -250,6 +159,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
     ls = lines(nbk)
     code_step = {cell: name for name, st in nbk.steps.items() for cell in st.cells}
     anchors: list[tuple[int, str, str]] = []  # (line index, key, first text)
+    by_number: list[tuple[int, str, int]] = []  # (anchor index, section, n) of the anchors "Q<n>" in a section
     heads: set[int] = set()
     exercise: str | None = None
     section: str | None = None
@@ -285,8 +195,19 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
             key = qs.numbered(f"{exercise or 'ex1'}.{prefixed.group(1)}", prefixed.group(2) or "1")
             if key:
                 section, used = qs.by_key[key].section, {key.rsplit(".", 1)[1]}
-                anchors.append((pos, key, bare.split(":", 1)[1].strip(" *_") if ":" in bare else ""))
+                after = re.match(r"^\W*\w+\s*\d\s*\W*\s*(?:q|question)\s*\.?\s*\d?\s*[.):\-–—]*\s*(.*)$", bare, re.I)
+                anchors.append((pos, key, after.group(1).strip(" *_") if after else ""))
                 continue
+        lead = None if ln.heading or ln.comment else _lead(qs, bare, exercise, anchors)
+        if lead:
+            keys, rest = lead
+            section, used, qlist = qs.by_key[keys[0]].section, set(), []
+            anchors += [(pos, key, rest) for key in keys]
+            continue
+        dotted = _DOTTED.match(bare)
+        if dotted and not _LABEL.match(bare) and (dotted.group(3) or in_answers or _BOLD_START.match(ln.text)) \
+                and qs.numbered(f"{exercise or 'ex1'}.{dotted.group(1)}", dotted.group(2)):
+            bare = "Q" + bare  # "**4.2** ...": question 2 of section 4, as "Q4.2"
         if not ln.comment and _ANALYSIS_LINE.match(bare) and len(bare.split()) > 5:  # "Analyse : ..."
             heads.add(pos)
             analysis_at.append(pos)
@@ -303,6 +224,8 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 exercise = ex or exercise
                 if sid and sid != section:
                     section, used, qlist = sid, set(), []
+                elif ex and not sid:  # "## Exercice 2", "Réponses de l'exercice 2": its parts from the first
+                    section, used, qlist = None, set(), []
                 in_answers = bool(_ANSWERS_WORD.match(norm(bare)))
                 listing = bool(sid)  # a numbered list right under a part's heading answers its questions
                 continue
@@ -338,15 +261,29 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 key = qs.numbered(sid, parts[1]) if sid in qs.sections else None
             elif parts:
                 n = parts[0].lower()
-                if qlist and n.isdigit() and 1 <= int(n) <= len(qlist):
-                    key = qlist[int(n) - 1]
-                    if int(n) == len(qlist):
+                numbered = [k for k in qlist if not qs.by_key[k].todo] or qlist  # to-do items are not numbered
+                if qlist and n.isdigit() and 1 <= int(n) <= len(numbered):
+                    key = numbered[int(n) - 1]
+                    if int(n) == len(numbered):
                         qlist = []
                 else:
                     if section is None or n in used:
                         section = _next_section(qs, section, exercise)
                         used = set()
                     key = qs.numbered(section, n) if section else None
+                    if section and n.isdigit():
+                        by_number.append((len(anchors), section, int(n)))
+                        if key is None and int(n) <= len(qs.in_section(section)):
+                            key = f"?{section}.{n}"  # past the questions: the section may count its to-do items
+                            anchors.append((pos, key, rest.strip(" *_:")))
+                            used.add(n)
+                            continue
+            if key and number and not label and rest.rstrip(" *_").endswith("?"):
+                anchors.append((pos, key, ""))  # "2. Rôle de Flatten ?": a numbered list of questions, retold
+                if key not in qlist:
+                    qlist.append(key)
+                used.add(key.rsplit(".", 1)[1])
+                continue
             if key:
                 if qlist and key not in qlist:
                     qlist = []
@@ -359,21 +296,64 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         if qlist and not in_answers:
             qlist = []
         listing = False
-    found = []
     starts = sorted({p for p, _, _ in anchors} | heads)
+    anchors = _count_todo(qs, anchors, by_number)
+    found = []
     covered: set[int] = set()
+    cuts: dict[str, list[int]] = {}
     for pos, key, rest in anchors:
-        found.append(Found(key, _body(ls, pos, rest, starts, covered), ls[pos].cell))
+        sid = qs.by_key[key].section
+        cut = cuts[sid] if sid in cuts else cuts.setdefault(sid, _cut(ls, cues, sid))
+        found.append(Found(key, _body(ls, pos, rest, starts, covered, cut), ls[pos].cell))
     _in_order(found, anchors, ls, starts)
-    found += _todo(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
+    found += _unlabelled(qs, ls, where, covered | heads, {k for _, k, _ in anchors})
+    found += _todo(qs, ls, where, covered | heads, {f.key for f in found if f.text.strip()})
     analysis, cell = "", None
     for pos in analysis_at:
         head = _bare(ls[pos].text)
-        rest = re.split(r"[:：]", head, maxsplit=1)[1] if ":" in head else ""
+        lead = _ANALYSIS_LINE.match(head)
+        rest = head[lead.end():] if lead else re.split(r"[:：]", head, maxsplit=1)[1] if ":" in head else ""
         text = _body(ls, pos, rest, starts)
         if len(text.split()) > len(analysis.split()):
             analysis, cell = text, ls[pos].cell
     return found, analysis, cell
+
+
+def _count_todo(qs: _Questions, anchors: list, by_number: list) -> list:
+    """A section whose labels run 1 to (its questions + its to-do items), none missing: the student numbered
+    the to-do items too, in the lab's order (to-do items first), so label n is the section's n-th item."""
+    out = list(anchors)
+    for sid in {s for _, s, _ in by_number}:
+        got = [(i, n) for i, s, n in by_number if s == sid]
+        keys = qs.in_section(sid)
+        if any(qs.by_key[k].todo for k in keys) and sorted(n for _, n in got) == list(range(1, len(keys) + 1)):
+            for i, n in got:
+                out[i] = (out[i][0], keys[n - 1], out[i][2])
+    return [a for a in out if not a[1].startswith("?")]
+
+
+def _lead(qs: _Questions, bare: str, exercise: str | None, anchors: list) -> tuple[list[str], str] | None:
+    """A line that names a section and answers on the same line ("Étape 1. Les images ...", "3 – À faire. Les
+    chiffres ..."): (the section's to-do items not yet answered, or its only question; the answer)."""
+    m = _LEAD.match(bare)
+    if not m or len(m.group(3).split()) < 4 or _PREFIXED.match(norm(bare)):
+        return None
+    sid = f"{exercise or 'ex1'}.{m.group(1) or m.group(2)}"
+    if sid not in qs.sections or norm(bare) in _lab_prose() or any(
+            t and norm(m.group(3)).startswith(t) for t in qs.titles[sid]):
+        return None  # the lab's own line, or the section's title
+    rest = m.group(3)
+    todo = _TODO_WORDS.match(rest)
+    qs_in = [q for q in qs.all if q.section == sid]
+    if todo:
+        named = {k for _, k, _ in anchors}
+        keys = [q.key for q in qs_in if q.todo and q.key not in named]
+        rest = rest[todo.end():]
+    elif m.group(1) and len([q for q in qs_in if not q.todo]) == 1:
+        keys = [q.key for q in qs_in if not q.todo]
+    else:
+        return None
+    return (keys, rest.strip(" *_")) if keys else None
 
 
 @functools.cache
@@ -389,62 +369,20 @@ def _next_section(qs: _Questions, section: str | None, exercise: str | None) -> 
     return qs.order[i + 1] if i + 1 < len(qs.order) else None
 
 
-def _in_order(found: list[Found], anchors: list, ls: list[Line], starts: list[int]) -> None:
-    """A run of questions with no answer between them, then as many paragraphs as questions (blank lines or
-    cells apart): the paragraphs answer the questions in order (a list of questions, then the answers
-    unnumbered)."""
-    i = 0
-    while i < len(found):
-        j = i
-        while j + 1 < len(found) and not found[j].text and not anchors[j][2] and anchors[j + 1][0] == next(
-                (s for s in starts if s > anchors[j][0]), None):
-            j += 1
-        if j > i and found[j].text and not anchors[j][2]:
-            paras = _paragraphs(ls, anchors[j][0], starts)
-            if len(paras) == j - i + 1:
-                for k, (cell, text) in enumerate(paras):
-                    found[i + k] = Found(found[i + k].key, text, cell)
-        i = j + 1
+def _cut(ls: list[Line], cues: dict, section: str) -> list[int]:
+    """The starts of the code cells of other sections than ``section``: an answer does not run past them."""
+    return [p for p, ln in enumerate(ls) if ln.code and cues.get(ln.cell) not in (None, section)]
 
 
-def _paragraphs(ls: list[Line], pos: int, starts: list[int]) -> list[tuple[int, str]]:
-    """The Markdown paragraphs after line ``pos`` up to the next anchor or heading: (cell, text)."""
-    end = next((s for s in starts if s > pos), len(ls))
-    out: list[tuple[int, list[str]]] = []
-    last_cell = None
-    for ln in ls[pos + 1:end]:
-        if ln.comment:
-            continue
-        if not ln.text.strip():
-            last_cell = None
-            continue
-        if last_cell != ln.cell or not out:
-            out.append((ln.cell, []))
-        out[-1][1].append(ln.text)
-        last_cell = ln.cell
-    return [(cell, "\n".join(lines)) for cell, lines in out]
-
-
-def _todo(qs: _Questions, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:
-    """The lab's "À faire" items (identify the digits, does validation follow training?) are answered by a
-    sentence in their section that answers no question: such prose (not the lab's own) answers them."""
-    out = []
-    for q in qs.all:
-        if not q.todo or q.key in named:
-            continue
-        text = [ls[p] for p in range(len(ls)) if where[p] == q.section and p not in taken and not ls[p].comment
-                and not ls[p].heading and _norm(ls[p].text) and _norm(ls[p].text) not in _lab_prose()]
-        if len(" ".join(t.text for t in text).split()) >= 4:
-            out.append(Found(q.key, "\n".join(t.text for t in text), text[0].cell))
-    return out
-
-
-def _body(ls: list[Line], pos: int, rest: str, starts: list[int], covered: set[int] | None = None) -> str:
+def _body(ls: list[Line], pos: int, rest: str, starts: list[int], covered: set[int] | None = None,
+          cut: list[int] = ()) -> str:
     """The answer's text: ``rest`` of the anchor's line, then the lines up to the next anchor or heading
-    (of the same kind: Markdown lines for a Markdown anchor, the same cell's comments for a comment)."""
+    (of the same kind: Markdown lines for a Markdown anchor, the same cell's comments for a comment) or the
+    code of another section."""
     anchor = ls[pos]
     out = [rest] if rest else []
-    end = next((s for s in starts if s > pos), len(ls))
+    end = min(starts[bisect.bisect_right(starts, pos)] if starts and starts[-1] > pos else len(ls),
+              cut[bisect.bisect_right(cut, pos)] if cut and cut[-1] > pos else len(ls))
     for p in range(pos + 1, end):
         ln = ls[p]
         if ln.comment != anchor.comment or (anchor.comment and ln.cell != anchor.cell):

@@ -12,7 +12,8 @@ _EPOCH = re.compile(r"^Epoch (\d+)/(\d+)")
 _PARAMS = re.compile(r"Total params:\s*([\d,\u202f\u00a0 ]+)")
 _PRINTED = re.compile(r"(?i)(?:test[_ ]?acc\w*|accuracy|précision)[^:\n\-]{0,60}:\s*(\d*\.\d+)")
 _TF = re.compile(r"(?i)tensorflow[^:\n]{0,20}:\s*(\d+\.\d+(?:\.\d+)?\S*)")
-_TRAIN = re.compile(r"(?i)x_train[^\n(]{0,30}\((\d+),")
+_TRAIN = re.compile(r"(?i)x_train[^\n(]{0,30}\((\d{1,12}),")
+_DIGITS = 12  # a count read from printed text has at most this many digits: int() refuses past 4,300
 MAX_TEXT = 2_000_000  # characters of one cell's text outputs looked at
 
 
@@ -131,7 +132,7 @@ def summary_params(txt: str) -> int | None:
     if not found:
         return None
     digits = re.sub(r"\D", "", found[-1])
-    return int(digits) if digits else None
+    return int(digits) if 0 < len(digits) <= _DIGITS else None
 
 
 def tf_version(txt: str) -> str | None:
@@ -177,7 +178,10 @@ def matrix_sum(txt: str) -> int | None:
     body = txt[start:end + 2] if end > 0 else ""
     if "." in body or not body:
         return None
-    nums = [int(n) for n in re.findall(r"-?\d+", body)]
+    found = re.findall(r"-?\d+", body)
+    if any(len(n.lstrip("-")) > _DIGITS for n in found):
+        return None  # not a confusion matrix of counts
+    nums = [int(n) for n in found]
     return sum(nums) if len(nums) >= 4 else None
 
 

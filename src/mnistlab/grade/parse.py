@@ -13,7 +13,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from mnistlab.grade import outputs, printed
+from mnistlab.grade import cellruns, outputs, printed
 
 LAYERS = ("Input", "InputLayer", "Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "MaxPool2D",
           "LeakyReLU", "BatchNormalization", "Reshape")
@@ -103,6 +103,7 @@ def read(nb: dict) -> Notebook:
     state = _State()
     code, code_ids, counts, errs, md, ids, where = [], [], [], [], [], [], []
     tf_version = n_train = None
+    failed: dict[str, list[tuple[list[str], set[str]]]] = {}  # step -> its failed cells (errors, code lines)
     for i, cell in enumerate(cells):
         ids.append(cell.get("id") if isinstance(cell.get("id"), str) else None)
         meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
@@ -135,8 +136,16 @@ def read(nb: dict) -> Notebook:
                 st.printed_accuracy = value
         if step is not None:
             st = state.steps.setdefault(step, Step(step))
-            st.errors += [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
-            _outputs(st, i, outs, txt, fill_only=not own, printed_too=not firm and "test" not in st.printed)
+            cell_errors = [f"cell {len(code)}: {e}" for e in outputs.errors(outs)]
+            st.errors += cell_errors
+            keys = {k for k in map(line_key, src.split("\n")) if k}
+            if cellruns.supersede(st, failed.setdefault(step, []), keys, cell_errors, own and count is not None) and (
+                    step in state.defined):
+                st.layers, st.lines["layers"] = state.defined[step]  # the corrected model, not the failed one
+            for part, chunk in cellruns.per_fit(state.fits, outs) or [(step, outs)]:
+                pst = state.steps.setdefault(part, Step(part))
+                _outputs(pst, i, chunk, outputs.text(chunk) if chunk is not outs else txt, fill_only=not own,
+                         printed_too=not firm and "test" not in pst.printed)
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
@@ -150,7 +159,7 @@ def _outputs(st: Step, index: int, outs: list, txt: str, fill_only: bool = False
         st.cells.append(index)
     st.figures += outputs.figures(outs)
     log = outputs.fit_log(txt)
-    found = {"fit_log": log, "evaluate": {} if log else outputs.evaluate(txt),
+    found = {"fit_log": log, "evaluate": outputs.evaluate(cellruns.after_fit(txt) if log else txt),
              "printed_accuracy": outputs.printed_accuracy(txt) if printed_too else None,
              "summary_params": outputs.summary_params(txt),
              "activations": outputs.printed_dict(txt) or outputs.activation_lines(txt),
@@ -199,11 +208,13 @@ class _State:
         self.result = None  # this cell's last expression, as a pattern over its execute_result
         self.exercise = "ex1"
         self.last: str | None = None
+        self.fits: list[str] = []  # this cell's fit() calls (outside loops), by step, in order
+        self.defined: dict[str, tuple] = {}  # step -> (layers, line) of the model this cell defines
 
     def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
         """(the step the cell's outputs go to, whether the cell's code names that step)."""
         tree = parse_code(src)
-        self.specs, self.result = [], None
+        self.specs, self.result, self.fits, self.defined = [], None, [], {}
         if tree is None:
             return self.last, False
         lines = src.split("\n")
@@ -295,6 +306,7 @@ class _State:
             st = self.steps.setdefault(step, Step(step))
             if not st.layers:
                 st.layers, st.lines["layers"] = layers, where
+            self.defined[step] = (layers, where)
             return step
         if not isinstance(value.func, ast.Attribute) or not isinstance(value.func.value, ast.Name):
             return None
@@ -333,6 +345,8 @@ class _State:
                    "data " + _compact(args["validation_data"]) if "validation_data" in args else "none")
             node = args.get("validation_split", args.get("validation_data", value))
             st.settings["validation"], st.lines["validation"] = val, _line(node, number, lines)
+            if not in_loop:
+                self.fits.append(step)
             if isinstance(target, ast.Name):
                 self.histories[target.id] = step
                 self.validations[target.id] = (step, "val_split" if val.startswith("split") else

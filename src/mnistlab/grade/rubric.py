@@ -22,7 +22,7 @@ THRESHOLDS = {"band_low": "lo", "band_high": "hi", "band_margin": 0.0, "answer_m
               "analysis_min_words": 40, "fact_tolerance": 0.0006, "consistency_tolerance": 0.00051,
               "similar_code": 0.8, "similar_code_min_lines": 8, "similar_answers": 0.5,
               "similar_answers_min_words": 60, "similar_numbers": 4,
-              "similar_numbers_fraction": 0.5}
+              "similar_numbers_fraction": 0.5, "generated_min_answers": 3}
 _BAND_KEYS = ("lo", "hi", "min", "p5", "p25", "p50", "p75", "p95", "max")
 
 

@@ -64,7 +64,9 @@ def grade(nbk: Notebook, rubric: Rubric, bands: dict, lang: str = "fr") -> Grade
         if diffs:
             differ[name] = diffs
             flags.append((f"settings-differ:{name}", "; ".join(diffs)))
-    generated = any(a.generated for a in answers.values()) or analysis.generated
+    by_text = sum(a.tool for a in answers.values())  # one short sentence like the tool's may be anyone's
+    generated = (by_text >= th["generated_min_answers"] or analysis.generated
+                 or any(a.generated and not a.tool for a in answers.values()))
     if generated:
         flags.append(("generated-answers", say("ev.generated", lang, n=sum(a.generated for a in answers.values()))))
     marks, values = [], {}

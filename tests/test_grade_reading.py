@@ -1,0 +1,162 @@
+"""Reading hand-written notebooks: small notebooks in the forms students write, each showing one rule of
+the reader (answers placed by a section's name, to-do prose, the analysis on its heading's line, a cell that
+trains two steps' models, a failed cell corrected below, execution counts)."""
+
+from __future__ import annotations
+
+from mnistlab.grade import answers, checks, parse, rubric, score
+from mnistlab.grade import bands as bandmod
+
+
+def md(text: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def code(text: str, outputs: list | None = None, count: int | None = 1) -> dict:
+    return {"cell_type": "code", "metadata": {}, "source": text, "outputs": outputs or [], "execution_count": count}
+
+
+def out(text: str) -> dict:
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def err(ename: str, evalue: str) -> dict:
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+
+
+def nb(cells: list[dict]) -> dict:
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
+def read(cells: list[dict]) -> dict[str, str]:
+    got, _ = answers.read(parse.read(nb(cells)))
+    return {k: a.text for k, a in got.items()}
+
+
+def test_a_section_named_with_its_answer_on_the_line_answers_its_only_question_or_its_to_do_items():
+    got = read([md("# Exercice 1"),
+                md("**3 – À faire.** Les chiffres affichés sont 5, 0, 4 et 1, chaque label correspond."),
+                md("# Exercice 2"),
+                md("**Étape 1.** Des images de vêtements en niveaux de gris, 28 par 28."),
+                md("**Étape 2 – Q1.** On normalise pour que les pixels soient entre 0 et 1.")])
+    assert got["ex1.3.a"].startswith("Les chiffres") and got["ex1.3.b"] == got["ex1.3.a"]
+    assert got["ex2.1.1"].startswith("Des images")
+    assert got["ex2.2.1"].startswith("On normalise")  # the text after the label, with no colon
+
+
+def test_a_section_heading_is_not_an_answer():
+    got = read([md("# Exercice 2"), md("### Étape 1 – Exploration du jeu de données"), code("x = 1")])
+    assert "ex2.1.1" not in got or not got["ex2.1.1"]
+
+
+def test_a_bold_dotted_number_is_a_label_but_a_number_in_a_sentence_is_not():
+    got = read([md("## Exercice 1"), md("**4.2** Softmax donne une probabilité par classe en sortie."),
+                md("2.5 % des images sont mal classées, surtout des 4 et des 9 mal écrits.")])
+    assert got["ex1.4.2"].startswith("Softmax")
+    assert not got.get("ex1.2.5")
+
+
+def test_to_do_prose_after_the_next_sections_code_is_not_the_previous_answer():
+    got = read([md("## 2. Chargement et préparation du dataset"), code("x_train = x_train / 255.0"),
+                md("**Q3.** On a 60 000 exemples pour l'entraînement."),
+                code("import matplotlib.pyplot as plt\nfor i in range(10):\n    plt.subplot(2, 5, i + 1)\n"
+                     "    plt.imshow(x_train[i], cmap='gray')\n    plt.title(y_train[i])"),
+                md("Les chiffres sont 5 0 4 1 9 et les labels sont corrects pour chaque image.")])
+    assert got["ex1.2.3"] == "On a 60 000 exemples pour l'entraînement."
+    assert got["ex1.3.a"].startswith("Les chiffres")
+
+
+def test_the_analysis_on_its_headings_line_after_a_period():
+    text = " ".join(["mot"] * 45)
+    _, analysis = answers.read(parse.read(nb([md(f"**Analyse personnelle.** {text}")])))
+    assert analysis.words == 45
+
+
+def test_words_are_counted_as_people_count_them():
+    assert answers.Answer("chemise et t-shirt").words == 3
+    assert answers.Answer("précision 0.9747 sur 28x28").words == 4
+
+
+_CNN_AND_AUGMENT = """cnn = Sequential([Input(shape=(28, 28, 1)), Conv2D(32, (3, 3), activation='relu'),
+    MaxPooling2D((2, 2)), Flatten(), Dense(10, activation='softmax')])
+cnn.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
+cnn.fit(X_train_cnn, y_train_cat, epochs=2, batch_size=128, validation_split=0.2)
+test_loss, test_acc = cnn.evaluate(X_test_cnn, y_test_cat)
+datagen = ImageDataGenerator(rotation_range=10)
+cnn.fit(datagen.flow(X_train_cnn, y_train_cat, batch_size=128), epochs=3, validation_data=(X_test_cnn, y_test_cat))
+"""
+
+
+def _log(epochs: int, steps: int) -> str:
+    return "".join(f"Epoch {e}/{epochs}\n{steps}/{steps} - 1s 3ms/step - accuracy: 0.8{e} - loss: 0.3 - val_accuracy: "
+                   f"0.90{e} - val_loss: 0.27\n" for e in range(1, epochs + 1))
+
+
+def test_a_cell_training_the_cnn_then_the_augmented_model_gives_each_its_own_log():
+    cell = code(_CNN_AND_AUGMENT, [out(_log(2, 375)), out("313/313 - 2s 5ms/step - accuracy: 0.9044 - loss: 0.2659\n"),
+                                   out(_log(3, 469))])
+    nbk = parse.read(nb([code("from tensorflow.keras.datasets import fashion_mnist\n"
+                              "(X_train, y_train), (X_test, y_test) = fashion_mnist.load_data()"), cell]))
+    assert len(nbk.steps["ex2.cnn"].fit_log) == 2 and len(nbk.steps["ex2.augment"].fit_log) == 3
+    assert nbk.steps["ex2.cnn"].evaluate
+
+
+_CNN = """cnn = Sequential([Input(shape=(28, 28, 1)), Conv2D(32, (3, 3), activation='relu'), {pool}((2, 2)),
+    Conv2D(64, (3, 3), activation='relu'), {pool}((2, 2)), Flatten(), Dense(128, activation='relu'),
+    Dropout(0.3), Dense(10, activation='softmax')])
+cnn.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
+cnn.summary()"""
+
+
+def test_a_failed_cell_corrected_below_costs_the_step_nothing():
+    load = code("from tensorflow.keras.datasets import fashion_mnist\n"
+                "(X_train, y_train), (X_test, y_test) = fashion_mnist.load_data()")
+    typo = code("from tensorflow.keras.layers import MaxPooling2d\n" + _CNN.format(pool="MaxPooling2d"),
+                [err("ImportError", "cannot import name 'MaxPooling2d'")], count=2)
+    fixed = code("from tensorflow.keras.layers import MaxPooling2D\n" + _CNN.format(pool="MaxPooling2D"), count=3)
+    nbk = parse.read(nb([load, typo, fixed]))
+    assert nbk.steps["ex2.cnn"].errors == [] and nbk.errors  # cell-errors still names the failed cell
+    assert [ly.kind for ly in nbk.steps["ex2.cnn"].layers].count("MaxPooling2D") == 2
+    g = score.grade(nbk, rubric.load(), bandmod.load(None))
+    assert next(m for m in g.marks if m.item == "ex2.cnn.code").points == 1.0
+    assert not any(f.startswith("settings-differ") for f, _ in g.flags)
+    alone = parse.read(nb([load, typo]))
+    assert alone.steps["ex2.cnn"].errors  # not corrected: the error counts
+
+
+def test_rising_execution_counts_from_any_start_are_in_order():
+    def counts(*ns):
+        return checks.order(parse.read(nb([code("x = 1", count=n) for n in ns])))
+
+    assert counts(2, 3, 5, 9) == []
+    assert [f for f, _ in counts(1, 2, 7, 5)] == ["out-of-order"]
+
+
+def test_labels_that_count_the_to_do_items_give_them_first():
+    viz = ("import matplotlib.pyplot as plt\nfor i in range(10):\n    plt.subplot(2, 5, i + 1)\n"
+           "    plt.imshow(x_train[i], cmap='gray')\n    plt.title(y_train[i])")
+    answers_ = ["Les chiffres affichés sont 5 0 4 1 9.", "Les labels correspondent bien aux images.",
+                "On change la valeur dans range et la grille.", "Une palette de gris pour les images.",
+                "Contrôler les données avant de les utiliser."]
+    got = read([md("## 3. Visualisation d'échantillons"), code(viz),
+                md("\n\n".join(f"Q{n} : {a}" for n, a in enumerate(answers_, 1)))])
+    assert [got[k] for k in ("ex1.3.a", "ex1.3.b", "ex1.3.1", "ex1.3.2", "ex1.3.3")] == answers_
+    three = read([md("## 3. Visualisation d'échantillons"), code(viz),
+                  md("\n\n".join(f"Q{n} : {a}" for n, a in enumerate(answers_[2:], 1)))])
+    assert [three[k] for k in ("ex1.3.1", "ex1.3.2", "ex1.3.3")] == answers_[2:]
+
+
+def test_one_sentence_like_the_tools_is_not_generated_answers_three_are():
+    from mnistlab.grade import lab
+
+    texts = [t for t in lab.tool_texts() if "{" not in t and len(t.split()) >= 18][:3]
+    assert len(texts) == 3
+
+    def flags(k: int) -> list[str]:
+        cells = [md("## 1. Import des bibliothèques")]
+        cells += [md(f"**Q{n}.** {t}") for n, t in enumerate(texts[:k], 1)]
+        g = score.grade(parse.read(nb(cells)), rubric.load(), bandmod.load(None))
+        return [f for f, _ in g.flags]
+
+    assert "generated-answers" not in flags(1)
+    assert "generated-answers" in flags(3)

@@ -147,5 +147,5 @@ def startup_source(data_dir: str | None, *, grader: bool = False, quick: bool = 
                   "        from mnistlab.notebook import speed\n",
                   "    except ImportError:\n",
                   "        return\n",
-                  "    speed.install()\n"]
+                  "    speed.install_when_keras()\n"]
     return "".join(lines) + "\n\n_mnistlab_start()\ndel _mnistlab_start\n"

@@ -1,9 +1,12 @@
 """Time per submission of ``mnistlab grade`` on a class of N notebooks, without and with ``--execute``.
 
     python benchmarks/bench_grade.py --n 100                                   # grading only (seconds)
+    python benchmarks/bench_grade.py --n 100 --corpus                          # the hand-written corpus
     python benchmarks/bench_grade.py --n 100 --execute 100 --data ../shared/datasets --workers 2   # long
 
-Without ``--execute``: N hand-made lab notebooks with outputs (``tests/grade_cohort.py``, each with its own
+With ``--corpus``: N notebooks drawn in turn from the hand-written corpus (``tests/grade_corpus``, every set),
+each under its own student name, graded against the shipped bands.
+Without it: N hand-made lab notebooks with outputs (``tests/grade_cohort.py``, each with its own
 numbers and words) graded from a folder. With ``--execute K``: K notebooks written by ``mnistlab notebook
 --no-execute`` at tiny settings (1 epoch, 600 training and 200 test images per data set, local data), each
 made distinct by its author's name (so the cache does not hide the work), graded with ``--execute``. Prints
@@ -39,6 +42,16 @@ def class_folder(folder: Path, n: int) -> None:
         (folder / f"Student {i:03d}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
 
 
+def corpus_folder(folder: Path, n: int) -> int:
+    """N notebooks drawn in turn from the hand-written corpus, each under its own name; returns how many exist."""
+    import shutil
+
+    found = sorted((ROOT / "tests" / "grade_corpus").rglob("submission.ipynb"))
+    for i in range(n):
+        shutil.copyfile(found[i % len(found)], folder / f"Student {i:03d}.ipynb")
+    return len(found)
+
+
 def executable_folder(folder: Path, k: int, data: str) -> None:
     from mnistlab import notebook
 
@@ -67,6 +80,7 @@ def main() -> None:
     p.add_argument("--execute", type=int, default=0, metavar="K", help="submissions graded with --execute")
     p.add_argument("--data", help="local data folder for the executed notebooks")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--corpus", action="store_true", help="draw the N notebooks from the hand-written corpus")
     args = p.parse_args()
     import grade_cohort as gc
 
@@ -75,11 +89,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp:
         tmp = Path(tmp)
         (tmp / "class").mkdir()
-        class_folder(tmp / "class", args.n)
-        gc.bands_file(tmp / "bands.json")
-        secs, entries = timed(tmp / "class", tmp / "out", Options(reference=str(tmp / "bands.json")))
+        if args.corpus:
+            what = f"drawn from the {corpus_folder(tmp / 'class', args.n)} hand-written corpus notebooks"
+            opts = Options()
+        else:
+            class_folder(tmp / "class", args.n)
+            gc.bands_file(tmp / "bands.json")
+            what, opts = "made by tests/grade_cohort.py", Options(reference=str(tmp / "bands.json"))
+        secs, entries = timed(tmp / "class", tmp / "out", opts)
         ok = sum(e["status"] == "OK" for e in entries)
-        print(f"cpu {cpu_kind()}; grading {args.n} submissions without --execute: {secs:.2f} s, "
+        print(f"cpu {cpu_kind()}; grading {args.n} submissions ({what}) without --execute: {secs:.2f} s, "
               f"{secs / args.n * 1000:.0f} ms per submission ({ok} OK)")
         if args.execute:
             if not args.data:

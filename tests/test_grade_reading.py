@@ -160,3 +160,37 @@ def test_one_sentence_like_the_tools_is_not_generated_answers_three_are():
 
     assert "generated-answers" not in flags(1)
     assert "generated-answers" in flags(3)
+
+
+_ANN_THEN_SILENT_STUDY = """ann = Sequential([Input(shape=(28, 28)), Flatten(), Dense(128, activation='relu'),
+    Dense(10, activation='softmax')])
+ann.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
+h = ann.fit(X_train, y_train, epochs=3, batch_size=128, validation_split=0.2)
+print(ann.evaluate(X_test, y_test))
+results = {}
+for act in ['sigmoid', 'tanh', 'relu']:
+    m = Sequential([Input(shape=(28, 28)), Flatten(), Dense(128, activation=act), Dense(10, activation='softmax')])
+    m.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
+    results[act] = m.fit(X_train, y_train, epochs=2, validation_split=0.2, verbose=0).history['val_accuracy'][-1]
+model_leaky = Sequential([Input(shape=(28, 28)), Flatten(), Dense(128), LeakyReLU(0.1),
+                          Dense(10, activation='softmax')])
+model_leaky.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
+h = model_leaky.fit(X_train, y_train, epochs=2, validation_split=0.2, verbose=0)
+results['LeakyReLU'] = h.history['val_accuracy'][-1]
+print(results)
+y_pred = ann.predict(X_test).argmax(axis=1)
+ConfusionMatrixDisplay.from_predictions(y_test, y_pred)"""
+
+
+def test_a_cell_with_a_logged_fit_then_silent_steps_gives_the_log_to_the_logged_fit_only():
+    png = {"output_type": "display_data", "metadata": {},
+           "data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}}
+    cell = code(_ANN_THEN_SILENT_STUDY, [out(_log(3, 375) + "313/313 - 1s 2ms/step - accuracy: 0.8771 - loss: 0.35\n"
+                                             "{'sigmoid': 0.866, 'tanh': 0.874, 'relu': 0.879, 'LeakyReLU': 0.871}\n"),
+                                         png])
+    nbk = parse.read(nb([code("from tensorflow.keras.datasets import fashion_mnist\n"
+                              "(X_train, y_train), (X_test, y_test) = fashion_mnist.load_data()"), cell]))
+    assert len(nbk.steps["ex2.ann"].fit_log) == 3 and nbk.steps["ex2.ann"].evaluate
+    assert not nbk.steps["ex2.activations"].fit_log  # its fits log nothing (verbose=0): the ANN's log is not its
+    assert nbk.steps["ex2.activations"].activations and nbk.steps["ex2.confusion"].figures
+    assert not [f for f, _ in checks.consistency(nbk, 0.002) if f.startswith("outputs-inconsistent")]

@@ -142,10 +142,11 @@ def read(nb: dict) -> Notebook:
             if cellruns.supersede(st, failed.setdefault(step, []), keys, cell_errors, own and count is not None) and (
                     step in state.defined):
                 st.layers, st.lines["layers"] = state.defined[step]  # the corrected model, not the failed one
-            for part, chunk in cellruns.per_fit(state.fits, outs) or [(step, outs)]:
+            for part, chunk, logged in cellruns.per_fit(state.fits, outs) or [(step, outs, True)]:
                 pst = state.steps.setdefault(part, Step(part))
-                _outputs(pst, i, chunk, outputs.text(chunk) if chunk is not outs else txt, fill_only=not own,
-                         printed_too=not firm and "test" not in pst.printed)
+                ptxt = outputs.text(chunk) if chunk is not outs else txt
+                _outputs(pst, i, chunk, ptxt if logged else cellruns.without_logs(ptxt),
+                         fill_only=not own or not logged, printed_too=logged and not firm and "test" not in pst.printed)
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
@@ -208,7 +209,7 @@ class _State:
         self.result = None  # this cell's last expression, as a pattern over its execute_result
         self.exercise = "ex1"
         self.last: str | None = None
-        self.fits: list[str] = []  # this cell's fit() calls (outside loops), by step, in order
+        self.fits: list[tuple[str, int, bool]] = []  # this cell's fit() calls outside loops: (step, line, logs?)
         self.defined: dict[str, tuple] = {}  # step -> (layers, line) of the model this cell defines
 
     def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
@@ -260,6 +261,9 @@ class _State:
                                                                        "ConfusionMatrixDisplay"} & set(
                                                                            self.aliases.values()) & names:
             found.append("ex2.confusion")
+            if self.fits:  # a cell that also trains: the matrix's outputs lie after the fit above it
+                self.fits.append(("ex2.confusion", _first_use(tree, ("confusion_matrix", "ConfusionMatrixDisplay")),
+                                  False))
         for var, step in self.histories.items():
             if var in names and not found:
                 found.append(step)
@@ -346,7 +350,9 @@ class _State:
             node = args.get("validation_split", args.get("validation_data", value))
             st.settings["validation"], st.lines["validation"] = val, _line(node, number, lines)
             if not in_loop:
-                self.fits.append(step)
+                verbose = args.get("verbose")
+                silent = isinstance(verbose, ast.Constant) and verbose.value == 0
+                self.fits.append((step, value.lineno, not silent))
             if isinstance(target, ast.Name):
                 self.histories[target.id] = step
                 self.validations[target.id] = (step, "val_split" if val.startswith("split") else
@@ -389,6 +395,12 @@ class _State:
             shape = _value(a["input_shape"])
             layer.shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
         return layer
+
+
+def _first_use(tree: ast.AST, names: tuple[str, ...]) -> int:
+    """The first line of a cell's code that names one of ``names`` (a name or an attribute)."""
+    return min((n.lineno for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in names
+                or isinstance(n, ast.Attribute) and n.attr in names), default=0)
 
 
 def _line(node: ast.AST, number: int, lines: list[str]) -> str:

@@ -194,3 +194,19 @@ def test_a_cell_with_a_logged_fit_then_silent_steps_gives_the_log_to_the_logged_
     assert not nbk.steps["ex2.activations"].fit_log  # its fits log nothing (verbose=0): the ANN's log is not its
     assert nbk.steps["ex2.activations"].activations and nbk.steps["ex2.confusion"].figures
     assert not [f for f, _ in checks.consistency(nbk, 0.002) if f.startswith("outputs-inconsistent")]
+
+
+def test_html_details_blocks_read_as_a_bold_question_and_its_answer():
+    got = read([md("## Exercice 1\n\n### 4. Construction du modèle"), code("x = 1"),
+                md("<details>\n<summary><b>Combien de paramètres ?</b></summary>\n\n101 770 paramètres au total "
+                   "dans le modèle.\n\n</details>\n\n<details>\n<summary><b>Activation de la couche de sortie ? "
+                   "Pourquoi ?</b></summary>\n\nSoftmax, pour une probabilité par classe.\n\n</details>")])
+    assert got["ex1.4.1"].startswith("101 770") and "<" not in got["ex1.4.1"]
+    assert got["ex1.4.2"].startswith("Softmax")
+
+
+def test_the_analysis_under_an_opinion_or_interpretation_heading():
+    text = " ".join(["mot"] * 45)
+    for head in ("## Mon avis", "## Ce que j'en retiens", "## Interprétation", "**Interprétation des résultats**"):
+        _, analysis = answers.read(parse.read(nb([md("# Exercice 1"), md(f"{head}\n\n{text}")])))
+        assert analysis.words == 45, head

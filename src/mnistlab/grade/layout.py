@@ -42,7 +42,10 @@ _LEAD = re.compile(r"^(?:(?:[\xe9e]tape|step|partie|part|section)\s*(\d)|(\d)(?=
                    re.I)  # "Étape 1. ...", "3 – À faire. ..." (a section named, its answer on the same line)
 _TODO_WORDS = re.compile(r"^\(?\s*(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)|to\s*do|(?:to\s+)?(?:observe|check)"
                          r"|observation)\b\s*\)?\s*[.:\-–—]*\s*", re.I)  # "À faire.", "(à observer) :"
-_ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
+# the analysis's heading: its name, the lab's own first point ("Interprétation des résultats"), or a personal
+# opinion or what one keeps from the lab ("Mon avis", "Ce que j'en retiens", "My take", "Takeaways")
+_ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan|interpr[\xe9e]tation|\b(?:mon|my)\s+(?:avis|opinion|take)\b"
+                       r"|\bretiens\b|\bretenir\b|\btake-?aways?\b", re.I)
 
 
 class _Questions:

@@ -13,7 +13,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from mnistlab.grade import cellruns, outputs, printed
+from mnistlab.grade import cellruns, markup, outputs, printed
 
 LAYERS = ("Input", "InputLayer", "Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "MaxPool2D",
           "LeakyReLU", "BatchNormalization", "Reshape")
@@ -108,7 +108,7 @@ def read(nb: dict) -> Notebook:
         ids.append(cell.get("id") if isinstance(cell.get("id"), str) else None)
         meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
         if cell.get("cell_type") == "markdown":
-            md.append((i, source(cell), meta))
+            md.append((i, markup.markdown(source(cell)), meta))
             continue
         if cell.get("cell_type") != "code":
             continue

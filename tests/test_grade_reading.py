@@ -210,3 +210,13 @@ def test_the_analysis_under_an_opinion_or_interpretation_heading():
     for head in ("## Mon avis", "## Ce que j'en retiens", "## Interprétation", "**Interprétation des résultats**"):
         _, analysis = answers.read(parse.read(nb([md("# Exercice 1"), md(f"{head}\n\n{text}")])))
         assert analysis.words == 45, head
+
+
+def test_a_numbered_list_of_questions_then_a_titled_list_of_bullets_answers_them_in_order():
+    got = read([md("# Exercice 2"), md("### Étape 2 – Prétraitement des données"), code("x = 1"),
+                md("**Questions :**\n\n1. Pourquoi faut-il normaliser les images ?\n2. Quelle est l'importance du "
+                   "one-hot encoding dans un problème de classification multiclasse ?"),
+                md("Réponses\n\n- Normaliser met les pixels entre 0 et 1, l'apprentissage est plus stable.\n"
+                   "- Le one-hot donne un vecteur binaire par classe, comme la sortie softmax.")])
+    assert got["ex2.2.1"].startswith("Normaliser") and "one-hot" not in got["ex2.2.1"]
+    assert got["ex2.2.2"].startswith("Le one-hot")

@@ -9,6 +9,9 @@ import re
 
 from mnistlab.grade.prose import _ANALYSIS_LINE, Found, Line, _bare, _lab_prose, _norm, _student_comment
 
+_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}\s*[.)])\s+")
+_TITLE = re.compile(r"^(?:mes\s+|my\s+|les\s+|the\s+)?(?:r[e\xe9]ponses?|answers?)\s*:?$")  # over normalised text
+
 
 def _in_order(found: list[Found], anchors: list, ls: list[Line], starts: list[int]) -> None:
     """A run of questions with no answer between them, then as many paragraphs as questions (blank lines or
@@ -24,7 +27,7 @@ def _in_order(found: list[Found], anchors: list, ls: list[Line], starts: list[in
             paras = _paragraphs(ls, anchors[j][0], starts)
             if len(paras) == j - i + 1:
                 for k, (cell, text) in enumerate(paras):
-                    found[i + k] = Found(found[i + k].key, text, cell)
+                    found[i + k] = Found(found[i + k].key, _ITEM.sub("", text, count=1), cell)
         i = j + 1
 
 
@@ -34,19 +37,18 @@ def _paragraphs(ls: list[Line], pos: int, starts: list[int]) -> list[tuple[int, 
     out: list[tuple[int, list[str]]] = []
     last_cell = None
     for ln in ls[pos + 1:end]:
-        if ln.comment:
+        if ln.comment or _TITLE.match(_norm(ln.text)):  # "Réponses" alone on its line titles the list below
             continue
         if not ln.text.strip():
             last_cell = None
             continue
-        if last_cell != ln.cell or not out:
+        if last_cell != ln.cell or not out or _ITEM.match(ln.text):  # each bullet or number is its own answer
             out.append((ln.cell, []))
         out[-1][1].append(ln.text)
         last_cell = ln.cell
     return [(cell, "\n".join(lines)) for cell, lines in out]
 
 
-_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}\s*[.)])\s+")
 
 
 def _unlabelled(qs, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:

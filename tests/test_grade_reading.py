@@ -220,3 +220,10 @@ def test_a_numbered_list_of_questions_then_a_titled_list_of_bullets_answers_them
                    "- Le one-hot donne un vecteur binaire par classe, comme la sortie softmax.")])
     assert got["ex2.2.1"].startswith("Normaliser") and "one-hot" not in got["ex2.2.1"]
     assert got["ex2.2.2"].startswith("Le one-hot")
+
+
+def test_the_labs_kaggle_csv_files_load_their_data_set():
+    nbk = parse.read(nb([code('import pandas as pd\ntrain = pd.read_csv("data/mnist_train.csv")'),
+                         code('train2 = pd.read_csv("fashion-mnist_train.csv")'),
+                         code('other = pd.read_csv("notes.csv")')]))
+    assert nbk.datasets == {"ex1": "mnist", "ex2": "fashion_mnist"}

@@ -227,3 +227,10 @@ def test_the_labs_kaggle_csv_files_load_their_data_set():
                          code('train2 = pd.read_csv("fashion-mnist_train.csv")'),
                          code('other = pd.read_csv("notes.csv")')]))
     assert nbk.datasets == {"ex1": "mnist", "ex2": "fashion_mnist"}
+
+
+def test_activation_accuracies_printed_side_by_side_on_one_line():
+    from mnistlab.grade import outputs
+
+    got = outputs.activation_lines("sigmoid=0.8599  tanh=0.8702  relu=0.8671  leaky=0.8688\n")
+    assert got == {"sigmoid": 0.8599, "tanh": 0.8702, "relu": 0.8671, "leaky_relu": 0.8688}

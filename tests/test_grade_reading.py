@@ -234,3 +234,12 @@ def test_activation_accuracies_printed_side_by_side_on_one_line():
 
     got = outputs.activation_lines("sigmoid=0.8599  tanh=0.8702  relu=0.8671  leaky=0.8688\n")
     assert got == {"sigmoid": 0.8599, "tanh": 0.8702, "relu": 0.8671, "leaky_relu": 0.8688}
+
+
+def test_the_one_cell_listing_as_many_answers_as_questions_answers_them_beside_a_remark():
+    got = read([md("## Exercice 1"), md("### 9. Prédiction et visualisation"), code("x = 1"),
+                md("**Erreurs ?** → Pas d'erreur sur ces cinq images, environ 240 sur tout le test.\n\n"
+                   "**Expliquer une erreur ?** → Des chiffres mal écrits ou qui en imitent un autre.\n\n"
+                   "**Améliorer ?** → Utiliser un CNN, plus adapté aux images."),
+                md("J'ai relancé cette cellule deux fois, les images affichées changent à chaque fois.")])
+    assert got["ex1.9.1"].startswith("**Erreurs") and got["ex1.9.3"].startswith("**Améliorer")

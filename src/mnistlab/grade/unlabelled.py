@@ -77,6 +77,10 @@ def _unlabelled(qs, ls: list[Line], where: list, taken: set[int], named: set[str
             fresh = False
         todo = [k for k in keys if qs.by_key[k].todo]
         plain = [k for k in keys if not qs.by_key[k].todo]
+        if len(items) not in (len(keys), len(plain), len(plain) + bool(todo)):  # a remark or the analysis beside:
+            cells = [[it for it in items if it[0] == c] for c in dict.fromkeys(c for c, _ in items)]
+            fits = [c for c in cells if len(c) in (len(keys), len(plain))]  # the one cell that lists the answers
+            items = fits[0] if len(fits) == 1 else items
         if len(items) == len(keys):
             pairs = list(zip(keys, items, strict=True))
         elif todo and len(items) == len(plain) + 1:

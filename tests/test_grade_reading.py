@@ -243,3 +243,13 @@ def test_the_one_cell_listing_as_many_answers_as_questions_answers_them_beside_a
                    "**Améliorer ?** → Utiliser un CNN, plus adapté aux images."),
                 md("J'ai relancé cette cellule deux fois, les images affichées changent à chaque fois.")])
     assert got["ex1.9.1"].startswith("**Erreurs") and got["ex1.9.3"].startswith("**Améliorer")
+
+
+def test_a_bold_numbered_question_is_its_parts_question_not_a_parts_title():
+    got = read([md("## Exercice 1"), md("### 2. Données"), code("(x_train, y_train), (x_test, y_test) = "
+                                                                "mnist.load_data()"),
+                md("**1. Pourquoi normaliser ?**\n> Pour que l'apprentissage converge plus vite.\n\n"
+                   "**2. Taille et type d'une image ?**\n> Une image fait 28x28, en float64.\n\n"
+                   "**3. Nombre d'exemples d'entraînement ?**\n> Le train contient 60000 exemples.")])
+    assert got["ex1.2.1"].lstrip("> ").startswith("Pour que") and "ex2.2.1" not in got
+    assert got["ex1.2.3"].lstrip("> ").startswith("Le train")

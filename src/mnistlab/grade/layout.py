@@ -44,6 +44,7 @@ _TODO_WORDS = re.compile(r"^\(?\s*(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)
                          r"|observation)\b\s*\)?\s*[.:\-–—]*\s*", re.I)  # "À faire.", "(à observer) :"
 # the analysis's heading: its name, the lab's own first point ("Interprétation des résultats"), or a personal
 # opinion or what one keeps from the lab ("Mon avis", "Ce que j'en retiens", "My take", "Takeaways")
+_BOLD_NUMBERED = re.compile(r"^\s*(?:\*\*|__)\s*(\d{1,2})\s*[.)]\s+([^*_]+\?)\s*(?:\*\*|__)\s*$")  # "**2. ... ?**"
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan|interpr[\xe9e]tation|\b(?:mon|my)\s+(?:avis|opinion|take)\b"
                        r"|\bretiens\b|\bretenir\b|\btake-?aways?\b", re.I)
 
@@ -214,6 +215,13 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         if not ln.comment and _ANALYSIS_LINE.match(bare) and len(bare.split()) > 5:  # "Analyse : ..."
             heads.add(pos)
             analysis_at.append(pos)
+            continue
+        asked = _BOLD_NUMBERED.match(ln.text) if section and not ln.comment else None
+        own = qs.numbered(section, asked.group(1)) if asked else None
+        named = qs.by_words(bare, section) if own else None
+        if own and (named is None or qs.by_key[named[0]].section != section):
+            anchors.append((pos, own, ""))  # "**2. Rôle de Flatten ?**": question 2 of the part in force (not a
+            used.add(asked.group(1))        # part's title), even when its words are closer to another part's
             continue
         if (ln.heading and not _LABEL.match(bare)) or (not ln.comment and len(bare.split()) <= 5 and
                                                        bare.endswith(":") and not _LABEL.match(bare)

@@ -253,3 +253,12 @@ def test_a_bold_numbered_question_is_its_parts_question_not_a_parts_title():
                    "**3. Nombre d'exemples d'entraînement ?**\n> Le train contient 60000 exemples.")])
     assert got["ex1.2.1"].lstrip("> ").startswith("Pour que") and "ex2.2.1" not in got
     assert got["ex1.2.3"].lstrip("> ").startswith("Le train")
+
+
+def test_a_step_and_question_number_joined_by_a_dot_name_the_question():
+    got = read([md("# Exercice 2"), code("from tensorflow.keras.datasets import fashion_mnist\n"
+                                         "(X_train, y_train), (X_test, y_test) = fashion_mnist.load_data()"),
+                md("**Étape 3.1 Pourquoi ReLU ?**\n> Elle est simple et limite le gradient qui disparaît.\n\n"
+                   "**Étape 3.3 50 époques ?**\n> Surapprentissage : l'écart entre train et validation grandit.")])
+    assert got["ex2.3.1"].lstrip("> ").startswith("Elle est simple")
+    assert got["ex2.3.3"].lstrip("> ").startswith("Surapprentissage")

@@ -45,6 +45,7 @@ _TODO_WORDS = re.compile(r"^\(?\s*(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)
 # the analysis's heading: its name, the lab's own first point ("Interprétation des résultats"), or a personal
 # opinion or what one keeps from the lab ("Mon avis", "Ce que j'en retiens", "My take", "Takeaways")
 _BOLD_NUMBERED = re.compile(r"^\s*(?:\*\*|__)\s*(\d{1,2})\s*[.)]\s+([^*_]+\?)\s*(?:\*\*|__)\s*$")  # "**2. ... ?**"
+_STEP_DOTTED = re.compile(r"^(?:[\xe9e]tape|step|partie|part)\s*(\d)\.(\d)(?!\d)\s*[.):\-–—]*\s*(.*)$", re.I)
 _ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan|interpr[\xe9e]tation|\b(?:mon|my)\s+(?:avis|opinion|take)\b"
                        r"|\bretiens\b|\bretenir\b|\btake-?aways?\b", re.I)
 
@@ -202,6 +203,13 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 after = re.match(r"^\W*\w+\s*\d\s*\W*\s*(?:q|question)\s*\.?\s*\d?\s*[.):\-–—]*\s*(.*)$", bare, re.I)
                 anchors.append((pos, key, after.group(1).strip(" *_") if after else ""))
                 continue
+        dotted_step = _STEP_DOTTED.match(bare)  # "Étape 2.1 Pourquoi normaliser ?": question 1 of step 2
+        key = qs.numbered(f"{exercise or 'ex1'}.{dotted_step.group(1)}", dotted_step.group(2)) if dotted_step else None
+        if key:
+            section, used = qs.by_key[key].section, {dotted_step.group(2)}
+            rest = dotted_step.group(3).strip(" *_")
+            anchors.append((pos, key, "" if rest.endswith("?") else rest))  # a question retold: its answer below
+            continue
         lead = None if ln.heading or ln.comment else _lead(qs, bare, exercise, anchors)
         if lead:
             keys, rest = lead

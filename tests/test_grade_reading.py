@@ -262,3 +262,13 @@ def test_a_step_and_question_number_joined_by_a_dot_name_the_question():
                    "**Étape 3.3 50 époques ?**\n> Surapprentissage : l'écart entre train et validation grandit.")])
     assert got["ex2.3.1"].lstrip("> ").startswith("Elle est simple")
     assert got["ex2.3.3"].lstrip("> ").startswith("Surapprentissage")
+
+
+def test_numbered_answers_fewer_than_the_questions_go_by_their_numbers():
+    load = "from tensorflow.keras.datasets import mnist, fashion_mnist\n(x, y), (xt, yt) = mnist.load_data()"
+    got = read([code(load),
+                code("(X, Y), (Xt, Yt) = fashion_mnist.load_data()"),
+                code(_CNN.format(pool="MaxPooling2D")),
+                md("1) le CNN utilise des convolutions\n3) le pooling réduit la taille des images")])
+    assert got["ex2.5.1"].startswith("le CNN") and got["ex2.5.3"].startswith("le pooling")
+    assert not got.get("ex2.5.2")

@@ -10,6 +10,7 @@ import re
 from mnistlab.grade.prose import _ANALYSIS_LINE, Found, Line, _bare, _lab_prose, _norm, _student_comment
 
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}\s*[.)])\s+")
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]\s+")
 _TITLE = re.compile(r"^(?:mes\s+|my\s+|les\s+|the\s+)?(?:r[e\xe9]ponses?|answers?)\s*:?$")  # over normalised text
 
 
@@ -87,6 +88,10 @@ def _unlabelled(qs, ls: list[Line], where: list, taken: set[int], named: set[str
             pairs = [(k, items[0]) for k in todo] + list(zip(plain, items[1:], strict=True))
         elif len(items) == len(plain):
             pairs = list(zip(plain, items, strict=True))
+        elif items and all(_NUMBER.match(t[0]) for _, t in items) and len(
+                nums := [int(_NUMBER.match(t[0]).group(1)) for _, t in items]) == len(set(nums)) and max(
+                nums) <= len(plain):  # "1) ..." "3) ...": fewer answers than questions, each says its number
+            pairs = [(plain[n - 1], it) for n, it in zip(nums, items, strict=True)]
         else:
             continue
         out += [Found(k, _ITEM.sub("", "\n".join(text), count=1), cell) for k, (cell, text) in pairs]

@@ -272,3 +272,21 @@ def test_numbered_answers_fewer_than_the_questions_go_by_their_numbers():
                 md("1) le CNN utilise des convolutions\n3) le pooling réduit la taille des images")])
     assert got["ex2.5.1"].startswith("le CNN") and got["ex2.5.3"].startswith("le pooling")
     assert not got.get("ex2.5.2")
+
+
+def test_each_comment_line_after_a_parts_code_is_one_answer():
+    cells = [code("import tensorflow as tf\nfrom tensorflow.keras.datasets import mnist\n"
+                  "import matplotlib.pyplot as plt\nprint(tf.__version__)", [out("2.17.0\n")]),
+             code("(x_train, y_train), (x_test, y_test) = mnist.load_data()\nx_train = x_train / 255.0"),
+             code("for i in range(10):\n    plt.subplot(2, 5, i + 1)\n"
+                  "    plt.imshow(x_train[i], cmap='gray')\nplt.show()"),
+             code("model = Sequential([\n    Input(shape=(28, 28)),\n    Flatten(),\n"
+                  "    Dense(128, activation='relu'),\n"
+                  "    Dense(10, activation='softmax')\n])\nmodel.summary()"),
+             code("model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])"),
+             code("history = model.fit(\n    x_train, y_train,\n    epochs=5,\n    batch_size=32,\n"
+                  "    validation_data=(x_test, y_test)\n)\n# la précision augmente oui les deux\n"
+                  "# une époque = un passage sur les données\n# pour valider le modèle\n# ça prendrait plus de temps",
+                  [out(_log(5, 1875))])]
+    got = read(cells)
+    assert got["ex1.6.1"].startswith("une époque") and got["ex1.6.3"].startswith("ça prendrait")

@@ -72,7 +72,8 @@ def _unlabelled(qs, ls: list[Line], where: list, taken: set[int], named: set[str
             if _norm(ln.text) in _lab_prose() or _ANALYSIS_LINE.match(_bare(ln.text)):
                 fresh = True
                 continue
-            if _ITEM.match(ln.text) or fresh or not items or items[-1][0] != ln.cell or ln.comment != ls[p - 1].comment:
+            if (_ITEM.match(ln.text) or fresh or not items or items[-1][0] != ln.cell or ln.comment != ls[p - 1].comment
+                    or ln.comment):  # a code cell's comments: one line, one answer
                 items.append((ln.cell, []))
             items[-1][1].append(ln.text)
             fresh = False

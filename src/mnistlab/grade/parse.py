@@ -82,7 +82,7 @@ class Notebook:
     tf_version: str | None
     n_train: int | None  # the training images' count printed (``x_train shape: (60000, 28, 28)``)
     datasets: dict[str, str]  # exercise ("ex1", "ex2") -> data set its load cell reads
-    markdown: list[tuple[int, str, dict]]  # (cell index, source, cell metadata)
+    markdown: list[tuple[int, str, dict]]  # (cell index, source with its HTML read as Markdown, metadata)
     metadata: dict
     cell_ids: list[str | None]
     code_cells: list[int] = field(default_factory=list)  # the notebook index of each code cell

@@ -160,3 +160,133 @@ def test_one_sentence_like_the_tools_is_not_generated_answers_three_are():
 
     assert "generated-answers" not in flags(1)
     assert "generated-answers" in flags(3)
+
+
+_ANN_THEN_SILENT_STUDY = """ann = Sequential([Input(shape=(28, 28)), Flatten(), Dense(128, activation='relu'),
+    Dense(10, activation='softmax')])
+ann.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
+h = ann.fit(X_train, y_train, epochs=3, batch_size=128, validation_split=0.2)
+print(ann.evaluate(X_test, y_test))
+results = {}
+for act in ['sigmoid', 'tanh', 'relu']:
+    m = Sequential([Input(shape=(28, 28)), Flatten(), Dense(128, activation=act), Dense(10, activation='softmax')])
+    m.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
+    results[act] = m.fit(X_train, y_train, epochs=2, validation_split=0.2, verbose=0).history['val_accuracy'][-1]
+model_leaky = Sequential([Input(shape=(28, 28)), Flatten(), Dense(128), LeakyReLU(0.1),
+                          Dense(10, activation='softmax')])
+model_leaky.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
+h = model_leaky.fit(X_train, y_train, epochs=2, validation_split=0.2, verbose=0)
+results['LeakyReLU'] = h.history['val_accuracy'][-1]
+print(results)
+y_pred = ann.predict(X_test).argmax(axis=1)
+ConfusionMatrixDisplay.from_predictions(y_test, y_pred)"""
+
+
+def test_a_cell_with_a_logged_fit_then_silent_steps_gives_the_log_to_the_logged_fit_only():
+    png = {"output_type": "display_data", "metadata": {},
+           "data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}}
+    cell = code(_ANN_THEN_SILENT_STUDY, [out(_log(3, 375) + "313/313 - 1s 2ms/step - accuracy: 0.8771 - loss: 0.35\n"
+                                             "{'sigmoid': 0.866, 'tanh': 0.874, 'relu': 0.879, 'LeakyReLU': 0.871}\n"),
+                                         png])
+    nbk = parse.read(nb([code("from tensorflow.keras.datasets import fashion_mnist\n"
+                              "(X_train, y_train), (X_test, y_test) = fashion_mnist.load_data()"), cell]))
+    assert len(nbk.steps["ex2.ann"].fit_log) == 3 and nbk.steps["ex2.ann"].evaluate
+    assert not nbk.steps["ex2.activations"].fit_log  # its fits log nothing (verbose=0): the ANN's log is not its
+    assert nbk.steps["ex2.activations"].activations and nbk.steps["ex2.confusion"].figures
+    assert not [f for f, _ in checks.consistency(nbk, 0.002) if f.startswith("outputs-inconsistent")]
+
+
+def test_html_details_blocks_read_as_a_bold_question_and_its_answer():
+    got = read([md("## Exercice 1\n\n### 4. Construction du modèle"), code("x = 1"),
+                md("<details>\n<summary><b>Combien de paramètres ?</b></summary>\n\n101 770 paramètres au total "
+                   "dans le modèle.\n\n</details>\n\n<details>\n<summary><b>Activation de la couche de sortie ? "
+                   "Pourquoi ?</b></summary>\n\nSoftmax, pour une probabilité par classe.\n\n</details>")])
+    assert got["ex1.4.1"].startswith("101 770") and "<" not in got["ex1.4.1"]
+    assert got["ex1.4.2"].startswith("Softmax")
+
+
+def test_the_analysis_under_an_opinion_or_interpretation_heading():
+    text = " ".join(["mot"] * 45)
+    for head in ("## Mon avis", "## Ce que j'en retiens", "## Interprétation", "**Interprétation des résultats**"):
+        _, analysis = answers.read(parse.read(nb([md("# Exercice 1"), md(f"{head}\n\n{text}")])))
+        assert analysis.words == 45, head
+
+
+def test_a_numbered_list_of_questions_then_a_titled_list_of_bullets_answers_them_in_order():
+    got = read([md("# Exercice 2"), md("### Étape 2 – Prétraitement des données"), code("x = 1"),
+                md("**Questions :**\n\n1. Pourquoi faut-il normaliser les images ?\n2. Quelle est l'importance du "
+                   "one-hot encoding dans un problème de classification multiclasse ?"),
+                md("Réponses\n\n- Normaliser met les pixels entre 0 et 1, l'apprentissage est plus stable.\n"
+                   "- Le one-hot donne un vecteur binaire par classe, comme la sortie softmax.")])
+    assert got["ex2.2.1"].startswith("Normaliser") and "one-hot" not in got["ex2.2.1"]
+    assert got["ex2.2.2"].startswith("Le one-hot")
+
+
+def test_the_labs_kaggle_csv_files_load_their_data_set():
+    nbk = parse.read(nb([code('import pandas as pd\ntrain = pd.read_csv("data/mnist_train.csv")'),
+                         code('train2 = pd.read_csv("fashion-mnist_train.csv")'),
+                         code('other = pd.read_csv("notes.csv")')]))
+    assert nbk.datasets == {"ex1": "mnist", "ex2": "fashion_mnist"}
+
+
+def test_activation_accuracies_printed_side_by_side_on_one_line():
+    from mnistlab.grade import outputs
+
+    got = outputs.activation_lines("sigmoid=0.8599  tanh=0.8702  relu=0.8671  leaky=0.8688\n")
+    assert got == {"sigmoid": 0.8599, "tanh": 0.8702, "relu": 0.8671, "leaky_relu": 0.8688}
+
+
+def test_the_one_cell_listing_as_many_answers_as_questions_answers_them_beside_a_remark():
+    got = read([md("## Exercice 1"), md("### 9. Prédiction et visualisation"), code("x = 1"),
+                md("**Erreurs ?** → Pas d'erreur sur ces cinq images, environ 240 sur tout le test.\n\n"
+                   "**Expliquer une erreur ?** → Des chiffres mal écrits ou qui en imitent un autre.\n\n"
+                   "**Améliorer ?** → Utiliser un CNN, plus adapté aux images."),
+                md("J'ai relancé cette cellule deux fois, les images affichées changent à chaque fois.")])
+    assert got["ex1.9.1"].startswith("**Erreurs") and got["ex1.9.3"].startswith("**Améliorer")
+
+
+def test_a_bold_numbered_question_is_its_parts_question_not_a_parts_title():
+    got = read([md("## Exercice 1"), md("### 2. Données"), code("(x_train, y_train), (x_test, y_test) = "
+                                                                "mnist.load_data()"),
+                md("**1. Pourquoi normaliser ?**\n> Pour que l'apprentissage converge plus vite.\n\n"
+                   "**2. Taille et type d'une image ?**\n> Une image fait 28x28, en float64.\n\n"
+                   "**3. Nombre d'exemples d'entraînement ?**\n> Le train contient 60000 exemples.")])
+    assert got["ex1.2.1"].lstrip("> ").startswith("Pour que") and "ex2.2.1" not in got
+    assert got["ex1.2.3"].lstrip("> ").startswith("Le train")
+
+
+def test_a_step_and_question_number_joined_by_a_dot_name_the_question():
+    got = read([md("# Exercice 2"), code("from tensorflow.keras.datasets import fashion_mnist\n"
+                                         "(X_train, y_train), (X_test, y_test) = fashion_mnist.load_data()"),
+                md("**Étape 3.1 Pourquoi ReLU ?**\n> Elle est simple et limite le gradient qui disparaît.\n\n"
+                   "**Étape 3.3 50 époques ?**\n> Surapprentissage : l'écart entre train et validation grandit.")])
+    assert got["ex2.3.1"].lstrip("> ").startswith("Elle est simple")
+    assert got["ex2.3.3"].lstrip("> ").startswith("Surapprentissage")
+
+
+def test_numbered_answers_fewer_than_the_questions_go_by_their_numbers():
+    load = "from tensorflow.keras.datasets import mnist, fashion_mnist\n(x, y), (xt, yt) = mnist.load_data()"
+    got = read([code(load),
+                code("(X, Y), (Xt, Yt) = fashion_mnist.load_data()"),
+                code(_CNN.format(pool="MaxPooling2D")),
+                md("1) le CNN utilise des convolutions\n3) le pooling réduit la taille des images")])
+    assert got["ex2.5.1"].startswith("le CNN") and got["ex2.5.3"].startswith("le pooling")
+    assert not got.get("ex2.5.2")
+
+
+def test_each_comment_line_after_a_parts_code_is_one_answer():
+    cells = [code("import tensorflow as tf\nfrom tensorflow.keras.datasets import mnist\n"
+                  "import matplotlib.pyplot as plt\nprint(tf.__version__)", [out("2.17.0\n")]),
+             code("(x_train, y_train), (x_test, y_test) = mnist.load_data()\nx_train = x_train / 255.0"),
+             code("for i in range(10):\n    plt.subplot(2, 5, i + 1)\n"
+                  "    plt.imshow(x_train[i], cmap='gray')\nplt.show()"),
+             code("model = Sequential([\n    Input(shape=(28, 28)),\n    Flatten(),\n"
+                  "    Dense(128, activation='relu'),\n"
+                  "    Dense(10, activation='softmax')\n])\nmodel.summary()"),
+             code("model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])"),
+             code("history = model.fit(\n    x_train, y_train,\n    epochs=5,\n    batch_size=32,\n"
+                  "    validation_data=(x_test, y_test)\n)\n# la précision augmente oui les deux\n"
+                  "# une époque = un passage sur les données\n# pour valider le modèle\n# ça prendrait plus de temps",
+                  [out(_log(5, 1875))])]
+    got = read(cells)
+    assert got["ex1.6.1"].startswith("une époque") and got["ex1.6.3"].startswith("ça prendrait")

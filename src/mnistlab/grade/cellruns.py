@@ -27,17 +27,34 @@ def supersede(st, failed: list, keys: set[str], errors: list[str], ran: bool) ->
 _EPOCH_ONE = re.compile(r"(?m)^\s*Epoch 1/\d+")
 
 
-def per_fit(fits: list[str], outs: list) -> list[tuple[str, list]] | None:
-    """A cell that trains several steps' models (the CNN, then the augmented one): its outputs cut where each
-    fit log starts, each part to the step of its ``fit()`` (what comes before the first fit goes with it).
-    None when the cell trains one step's model or its logs do not match its fit calls one to one."""
-    if len(set(fits)) < 2:
+def per_fit(fits: list[tuple[str, int, bool]], outs: list) -> list[tuple[str, list, bool]] | None:
+    """A cell that runs several steps (the CNN, then the augmented one; the ANN, then the activation study): its
+    outputs cut where each fit log starts, each part to the step of its logging ``fit()`` (what comes before the
+    first log goes with it). A step of the cell that logs nothing (``verbose=0``, the confusion matrix) gets the
+    part of the logging fit above it in the code, without its fit log (``False`` as third field). None when the
+    cell runs one step or its logs do not match its logging fit calls one to one."""
+    if len({f[0] for f in fits}) < 2:
         return None
+    order = sorted(fits, key=lambda f: f[1])
+    logging = [f for f in order if f[2]]
     starts = [k for k, o in enumerate(outs) if _EPOCH_ONE.search(outputs.text([o]))]
-    if len(starts) != len(fits):
+    if not logging or len(starts) != len(logging):
         return None
     bounds = [0, *starts[1:], len(outs)]
-    return [(fits[j], outs[bounds[j]:bounds[j + 1]]) for j in range(len(fits))]
+    parts = [(f[0], outs[bounds[j]:bounds[j + 1]], True) for j, f in enumerate(logging)]
+    for step, line, logs in order:
+        if not logs and step not in {f[0] for f in logging}:
+            above = [j for j, f in enumerate(logging) if f[1] < line]
+            parts.append((step, parts[above[-1] if above else 0][1], False))
+    return parts
+
+
+_LOG_LINE = re.compile(r"(?m)^.*(?:Epoch \d+/\d+|\d+/\d+\s.*(?:step|━)).*$\n?")
+
+
+def without_logs(txt: str) -> str:
+    """A cell's printed text without its fit logs and progress bars (what a step that logged nothing printed)."""
+    return _LOG_LINE.sub("", txt)
 
 
 def after_fit(txt: str) -> str:

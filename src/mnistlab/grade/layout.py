@@ -42,7 +42,12 @@ _LEAD = re.compile(r"^(?:(?:[\xe9e]tape|step|partie|part|section)\s*(\d)|(\d)(?=
                    re.I)  # "Étape 1. ...", "3 – À faire. ..." (a section named, its answer on the same line)
 _TODO_WORDS = re.compile(r"^\(?\s*(?:[\xe0a]\s+(?:faire|observer|v[\xe9e]rifier)|to\s*do|(?:to\s+)?(?:observe|check)"
                          r"|observation)\b\s*\)?\s*[.:\-–—]*\s*", re.I)  # "À faire.", "(à observer) :"
-_ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan", re.I)
+# the analysis's heading: its name, the lab's own first point ("Interprétation des résultats"), or a personal
+# opinion or what one keeps from the lab ("Mon avis", "Ce que j'en retiens", "My take", "Takeaways")
+_BOLD_NUMBERED = re.compile(r"^\s*(?:\*\*|__)\s*(\d{1,2})\s*[.)]\s+([^*_]+\?)\s*(?:\*\*|__)\s*$")  # "**2. ... ?**"
+_STEP_DOTTED = re.compile(r"^(?:[\xe9e]tape|step|partie|part)\s*(\d)\.(\d)(?!\d)\s*[.):\-–—]*\s*(.*)$", re.I)
+_ANALYSIS = re.compile(r"analy[sz]|conclusion|bilan|interpr[\xe9e]tation|\b(?:mon|my)\s+(?:avis|opinion|take)\b"
+                       r"|\bretiens\b|\bretenir\b|\btake-?aways?\b", re.I)
 
 
 class _Questions:
@@ -198,6 +203,13 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                 after = re.match(r"^\W*\w+\s*\d\s*\W*\s*(?:q|question)\s*\.?\s*\d?\s*[.):\-–—]*\s*(.*)$", bare, re.I)
                 anchors.append((pos, key, after.group(1).strip(" *_") if after else ""))
                 continue
+        dotted_step = _STEP_DOTTED.match(bare)  # "Étape 2.1 Pourquoi normaliser ?": question 1 of step 2
+        key = qs.numbered(f"{exercise or 'ex1'}.{dotted_step.group(1)}", dotted_step.group(2)) if dotted_step else None
+        if key:
+            section, used = qs.by_key[key].section, {dotted_step.group(2)}
+            rest = dotted_step.group(3).strip(" *_")
+            anchors.append((pos, key, "" if rest.endswith("?") else rest))  # a question retold: its answer below
+            continue
         lead = None if ln.heading or ln.comment else _lead(qs, bare, exercise, anchors)
         if lead:
             keys, rest = lead
@@ -211,6 +223,13 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         if not ln.comment and _ANALYSIS_LINE.match(bare) and len(bare.split()) > 5:  # "Analyse : ..."
             heads.add(pos)
             analysis_at.append(pos)
+            continue
+        asked = _BOLD_NUMBERED.match(ln.text) if section and not ln.comment else None
+        own = qs.numbered(section, asked.group(1)) if asked else None
+        named = qs.by_words(bare, section) if own else None
+        if own and (named is None or qs.by_key[named[0]].section != section):
+            anchors.append((pos, own, ""))  # "**2. Rôle de Flatten ?**": question 2 of the part in force (not a
+            used.add(asked.group(1))        # part's title), even when its words are closer to another part's
             continue
         if (ln.heading and not _LABEL.match(bare)) or (not ln.comment and len(bare.split()) <= 5 and
                                                        bare.endswith(":") and not _LABEL.match(bare)

@@ -106,17 +106,18 @@ def result_text(outputs: list) -> str:
     return ""
 
 
-_ACTIVATION = re.compile(r"(?i)\b(leaky[_ ]?relu|sigmoid|sigmoïde|tanh|relu)\b[^\d\n]{0,40}?(\d*\.\d+|\d+,\d+)\s*(%?)")
+_ACTIVATION = re.compile(r"(?i)\b(leaky(?:[_ ]?relu)?|sigmoid|sigmoïde|tanh|relu)\b[^\d\n]{0,40}?"
+                         r"(\d*\.\d+|\d+,\d+)\s*(%?)")
 
 
 def activation_lines(txt: str) -> dict[str, float] | None:
-    """``relu : 0.8762`` lines (a loop over the activations), at least two of them, as {name: accuracy}."""
+    """``relu : 0.8762`` lines (a loop over the activations) or pairs on one line (``relu=0.8671  leaky=0.8688``),
+    at least two of them, as {name: accuracy}."""
     found: dict[str, float] = {}
     for line in txt.split("\n"):
         if " - " in line and "step" in line:
             continue
-        m = _ACTIVATION.search(line)
-        if m:
+        for m in _ACTIVATION.finditer(line):  # one per line, or all on one line: "sigmoid=0.8599  tanh=0.8702"
             name = m.group(1).lower().replace(" ", "_").replace("ï", "i")
             name = "leaky_relu" if name.startswith("leaky") else name
             x = float(m.group(2).replace(",", "."))

@@ -13,7 +13,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from mnistlab.grade import cellruns, outputs, printed
+from mnistlab.grade import cellruns, markup, outputs, printed
 
 LAYERS = ("Input", "InputLayer", "Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "MaxPool2D",
           "LeakyReLU", "BatchNormalization", "Reshape")
@@ -82,7 +82,7 @@ class Notebook:
     tf_version: str | None
     n_train: int | None  # the training images' count printed (``x_train shape: (60000, 28, 28)``)
     datasets: dict[str, str]  # exercise ("ex1", "ex2") -> data set its load cell reads
-    markdown: list[tuple[int, str, dict]]  # (cell index, source, cell metadata)
+    markdown: list[tuple[int, str, dict]]  # (cell index, source with its HTML read as Markdown, metadata)
     metadata: dict
     cell_ids: list[str | None]
     code_cells: list[int] = field(default_factory=list)  # the notebook index of each code cell
@@ -108,7 +108,7 @@ def read(nb: dict) -> Notebook:
         ids.append(cell.get("id") if isinstance(cell.get("id"), str) else None)
         meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
         if cell.get("cell_type") == "markdown":
-            md.append((i, source(cell), meta))
+            md.append((i, markup.markdown(source(cell)), meta))
             continue
         if cell.get("cell_type") != "code":
             continue
@@ -142,10 +142,11 @@ def read(nb: dict) -> Notebook:
             if cellruns.supersede(st, failed.setdefault(step, []), keys, cell_errors, own and count is not None) and (
                     step in state.defined):
                 st.layers, st.lines["layers"] = state.defined[step]  # the corrected model, not the failed one
-            for part, chunk in cellruns.per_fit(state.fits, outs) or [(step, outs)]:
+            for part, chunk, logged in cellruns.per_fit(state.fits, outs) or [(step, outs, True)]:
                 pst = state.steps.setdefault(part, Step(part))
-                _outputs(pst, i, chunk, outputs.text(chunk) if chunk is not outs else txt, fill_only=not own,
-                         printed_too=not firm and "test" not in pst.printed)
+                ptxt = outputs.text(chunk) if chunk is not outs else txt
+                _outputs(pst, i, chunk, ptxt if logged else cellruns.without_logs(ptxt),
+                         fill_only=not own or not logged, printed_too=logged and not firm and "test" not in pst.printed)
     for name, st in state.steps.items():
         st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
@@ -208,7 +209,7 @@ class _State:
         self.result = None  # this cell's last expression, as a pattern over its execute_result
         self.exercise = "ex1"
         self.last: str | None = None
-        self.fits: list[str] = []  # this cell's fit() calls (outside loops), by step, in order
+        self.fits: list[tuple[str, int, bool]] = []  # this cell's fit() calls outside loops: (step, line, logs?)
         self.defined: dict[str, tuple] = {}  # step -> (layers, line) of the model this cell defines
 
     def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
@@ -260,6 +261,9 @@ class _State:
                                                                        "ConfusionMatrixDisplay"} & set(
                                                                            self.aliases.values()) & names:
             found.append("ex2.confusion")
+            if self.fits:  # a cell that also trains: the matrix's outputs lie after the fit above it
+                self.fits.append(("ex2.confusion", _first_use(tree, ("confusion_matrix", "ConfusionMatrixDisplay")),
+                                  False))
         for var, step in self.histories.items():
             if var in names and not found:
                 found.append(step)
@@ -283,6 +287,10 @@ class _State:
             for arg in call.args:
                 if isinstance(arg, ast.Constant) and arg.value in ("mnist", "fashion_mnist"):
                     return arg.value
+        if self._name(func) == "read_csv" and call.args and isinstance(call.args[0], ast.Constant) and isinstance(
+                call.args[0].value, str):  # the lab's Kaggle copies: mnist_train.csv, fashion-mnist_test.csv
+            path = call.args[0].value.lower().rsplit("/", 1)[-1]
+            return "fashion_mnist" if "fashion" in path else "mnist" if "mnist" in path else None
         return None
 
     def _statement(self, node: ast.stmt, in_loop: bool, number: int, lines: list[str]) -> str | None:
@@ -346,7 +354,9 @@ class _State:
             node = args.get("validation_split", args.get("validation_data", value))
             st.settings["validation"], st.lines["validation"] = val, _line(node, number, lines)
             if not in_loop:
-                self.fits.append(step)
+                verbose = args.get("verbose")
+                silent = isinstance(verbose, ast.Constant) and verbose.value == 0
+                self.fits.append((step, value.lineno, not silent))
             if isinstance(target, ast.Name):
                 self.histories[target.id] = step
                 self.validations[target.id] = (step, "val_split" if val.startswith("split") else
@@ -389,6 +399,12 @@ class _State:
             shape = _value(a["input_shape"])
             layer.shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
         return layer
+
+
+def _first_use(tree: ast.AST, names: tuple[str, ...]) -> int:
+    """The first line of a cell's code that names one of ``names`` (a name or an attribute)."""
+    return min((n.lineno for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in names
+                or isinstance(n, ast.Attribute) and n.attr in names), default=0)
 
 
 def _line(node: ast.AST, number: int, lines: list[str]) -> str:

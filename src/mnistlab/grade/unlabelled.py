@@ -9,6 +9,10 @@ import re
 
 from mnistlab.grade.prose import _ANALYSIS_LINE, Found, Line, _bare, _lab_prose, _norm, _student_comment
 
+_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}\s*[.)])\s+")
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]\s+")
+_TITLE = re.compile(r"^(?:mes\s+|my\s+|les\s+|the\s+)?(?:r[e\xe9]ponses?|answers?)\s*:?$")  # over normalised text
+
 
 def _in_order(found: list[Found], anchors: list, ls: list[Line], starts: list[int]) -> None:
     """A run of questions with no answer between them, then as many paragraphs as questions (blank lines or
@@ -24,7 +28,7 @@ def _in_order(found: list[Found], anchors: list, ls: list[Line], starts: list[in
             paras = _paragraphs(ls, anchors[j][0], starts)
             if len(paras) == j - i + 1:
                 for k, (cell, text) in enumerate(paras):
-                    found[i + k] = Found(found[i + k].key, text, cell)
+                    found[i + k] = Found(found[i + k].key, _ITEM.sub("", text, count=1), cell)
         i = j + 1
 
 
@@ -34,19 +38,18 @@ def _paragraphs(ls: list[Line], pos: int, starts: list[int]) -> list[tuple[int, 
     out: list[tuple[int, list[str]]] = []
     last_cell = None
     for ln in ls[pos + 1:end]:
-        if ln.comment:
+        if ln.comment or _TITLE.match(_norm(ln.text)):  # "Réponses" alone on its line titles the list below
             continue
         if not ln.text.strip():
             last_cell = None
             continue
-        if last_cell != ln.cell or not out:
+        if last_cell != ln.cell or not out or _ITEM.match(ln.text):  # each bullet or number is its own answer
             out.append((ln.cell, []))
         out[-1][1].append(ln.text)
         last_cell = ln.cell
     return [(cell, "\n".join(lines)) for cell, lines in out]
 
 
-_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}\s*[.)])\s+")
 
 
 def _unlabelled(qs, ls: list[Line], where: list, taken: set[int], named: set[str]) -> list[Found]:
@@ -69,18 +72,27 @@ def _unlabelled(qs, ls: list[Line], where: list, taken: set[int], named: set[str
             if _norm(ln.text) in _lab_prose() or _ANALYSIS_LINE.match(_bare(ln.text)):
                 fresh = True
                 continue
-            if _ITEM.match(ln.text) or fresh or not items or items[-1][0] != ln.cell or ln.comment != ls[p - 1].comment:
+            if (_ITEM.match(ln.text) or fresh or not items or items[-1][0] != ln.cell or ln.comment != ls[p - 1].comment
+                    or ln.comment):  # a code cell's comments: one line, one answer
                 items.append((ln.cell, []))
             items[-1][1].append(ln.text)
             fresh = False
         todo = [k for k in keys if qs.by_key[k].todo]
         plain = [k for k in keys if not qs.by_key[k].todo]
+        if len(items) not in (len(keys), len(plain), len(plain) + bool(todo)):  # a remark or the analysis beside:
+            cells = [[it for it in items if it[0] == c] for c in dict.fromkeys(c for c, _ in items)]
+            fits = [c for c in cells if len(c) in (len(keys), len(plain))]  # the one cell that lists the answers
+            items = fits[0] if len(fits) == 1 else items
         if len(items) == len(keys):
             pairs = list(zip(keys, items, strict=True))
         elif todo and len(items) == len(plain) + 1:
             pairs = [(k, items[0]) for k in todo] + list(zip(plain, items[1:], strict=True))
         elif len(items) == len(plain):
             pairs = list(zip(plain, items, strict=True))
+        elif items and all(_NUMBER.match(t[0]) for _, t in items) and len(
+                nums := [int(_NUMBER.match(t[0]).group(1)) for _, t in items]) == len(set(nums)) and max(
+                nums) <= len(plain):  # "1) ..." "3) ...": fewer answers than questions, each says its number
+            pairs = [(plain[n - 1], it) for n, it in zip(nums, items, strict=True)]
         else:
             continue
         out += [Found(k, _ITEM.sub("", "\n".join(text), count=1), cell) for k, (cell, text) in pairs]

@@ -29,13 +29,10 @@ def folders(where: Path) -> list[Path]:
 
 # the main corpus, then every held-out set (tests/grade_corpus/holdout*/), each graded as a class of its own
 CLASSES = {"corpus": folders(ROOT), **{p.name: folders(p) for p in sorted(ROOT.glob("holdout*")) if p.is_dir()}}
-# The sets the grader was developed on, each notebook held to its instructor's points (the first held-out set
-# became one once it had been measured: 12 of 20 within a point before the reading was generalised on it).
-DEVELOPED_ON = ("corpus", "holdout")
-CASES = [(name, p) for name, ps in CLASSES.items() if name in DEVELOPED_ON for p in ps]
-# A set measured after the rest: how many of its notebooks the grader gets within TOLERANCE of the instructor,
-# at least (measured, not hoped: a change that loses one fails here; one that gains raises the floor).
-AGREEMENT_FLOOR = {"holdout2": 0}
+# Every set holds each notebook to its instructor's points. A held-out set is measured untouched when it
+# arrives, then the grader is generalised on it: holdout gave 12 of 20 within a point at first, holdout2 6 of 13
+# with one honest student accused (tests/grade_corpus/README.md). Measure a new one before changing the grader.
+CASES = [(name, p) for name, ps in CLASSES.items() for p in ps]
 
 
 def expected(folder: Path) -> dict:
@@ -129,17 +126,3 @@ def test_no_answers_or_a_crashed_cnn_never_ranks_above_an_honest_complete_notebo
     lowest = min(got[name][0].total for name in complete)
     assert all(got[name][0].total < lowest for name in worse), {n: got[n][0].total for n in worse + complete}
 
-
-@pytest.mark.parametrize("cls", [c for c in CLASSES if c not in DEVELOPED_ON])
-def test_a_later_set_agrees_with_its_instructor_at_least_as_measured_and_accuses_no_honest_student(cls):
-    got = graded(cls)
-    close, accused = [], []
-    for folder in CLASSES[cls]:
-        exp = expected(folder)
-        g, flags = got[folder.name]
-        if abs(g.total - exp["total"]) <= TOLERANCE:
-            close.append(folder.name)
-        if exp["honest"] and any(f.split(":")[0] in ACCUSATIONS for f in flags):
-            accused.append((folder.name, [f for f in flags if f.split(":")[0] in ACCUSATIONS]))
-    assert not accused
-    assert len(close) >= AGREEMENT_FLOOR.get(cls, len(CLASSES[cls])), (len(close), sorted(close))

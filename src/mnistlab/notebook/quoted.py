@@ -1,8 +1,9 @@
 """What an answer may quote: only the measured values that a code cell above it has printed.
 
 A measured value is a decimal number of three decimals or more written the French way (``0,8649``,
-``1,6049``), or a count of errors (``66 erreurs``). Differences (``+0,78 point``, ``−0,0211``) and their
-uncertainties (``± 0,0220``) are computed from quoted values and are not looked for.
+``1,6049``), or a count of errors (``66 erreurs``). Differences (``+0,78 point``, ``−0,0211``), their
+uncertainties (``± 0,0220``) and a test's statistic and p-value (``z = 3,16``, ``p = 0,002``) are computed
+from quoted values and are not looked for.
 :func:`keep_shown` drops from an answer the paragraphs that quote a value no output above shows yet (the
 answer to a question asked before the cell that computes it); the course's explanation stays.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 import re
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_DECIMAL = re.compile(r"(?<![\d,.±+−\-])(?<!± )(?<![+−]\u202f)(\d+),(\d{3,})(?![\d,]|\s?points?\b|\s?%)")
+# a test's statistic and p-value (``z = 3,16``, ``p = 0,002``, ``p < 0,001``) are computed from the values, not quoted
+_DECIMAL = re.compile(r"(?<![\d,.±+−\-])(?<!± )(?<![+−]\u202f)(?<!p = )(?<!p < )(?<!p &lt; )(?<!z = )"
+                      r"(\d+),(\d{3,})(?![\d,]|\s?points?\b|\s?%)")
 _ERRORS = re.compile(r"(?<![\d,])(\d+)\s(?=erreurs?\b)")
 _PRINTED = re.compile(r"(?<![\d.])(\d+)\.(\d+)")
 _INTEGER = re.compile(r"(?<![\d.,])\d+(?![\d.,])")

@@ -91,13 +91,19 @@ def at_the_end(nb: dict) -> dict:
     return out
 
 
+def _by_part(found: list) -> dict[str, list]:
+    """The (cell, key, answer) triples of :func:`pairs` grouped by the lab part they answer, in order."""
+    by_part: dict[str, list] = {}
+    for i, key, answer in found:
+        by_part.setdefault(key.rsplit(".", 1)[0], []).append((i, key, answer))
+    return by_part
+
+
 def tables(nb: dict) -> dict:
     """Each part's answers in one Markdown table (question number | answer) where its first question was."""
     found = pairs(nb)
     out = copy.deepcopy(nb)
-    by_part: dict[str, list] = {}
-    for i, key, answer in found:
-        by_part.setdefault(key.rsplit(".", 1)[0], []).append((i, key, answer))
+    by_part = _by_part(found)
     for rows in by_part.values():
         table = "| Question | Réponse |\n|---|---|\n" + "\n".join(
             f"| {k.rsplit('.', 1)[1]} | {' '.join(a.split())} |" for _, k, a in rows)
@@ -113,9 +119,7 @@ def numbered_lists(nb: dict) -> dict:
     """Each part's questions as a numbered list, then one "Réponses" cell with a numbered list of answers."""
     found = pairs(nb)
     out = copy.deepcopy(nb)
-    by_part: dict[str, list] = {}
-    for i, key, answer in found:
-        by_part.setdefault(key.rsplit(".", 1)[0], []).append((i, key, answer))
+    by_part = _by_part(found)
     texts = lab.question_texts()
     for rows in by_part.values():
         out["cells"][rows[0][0]] = md("Questions :\n" + "\n".join(
@@ -132,9 +136,7 @@ def answers_in_order(nb: dict) -> dict:
     """Each part's questions as a numbered list, then the answers in order, one cell each, unnumbered."""
     found = pairs(nb)
     out = copy.deepcopy(nb)
-    by_part: dict[str, list] = {}
-    for i, key, answer in found:
-        by_part.setdefault(key.rsplit(".", 1)[0], []).append((i, key, answer))
+    by_part = _by_part(found)
     texts = lab.question_texts()
     firsts = {}
     for rows in by_part.values():
@@ -181,9 +183,7 @@ def bullets_unlabelled(nb: dict) -> dict:
     """No question written at all: each part's answers as one bullet list, in the lab's order, after its code."""
     found = pairs(nb)
     out = copy.deepcopy(nb)
-    by_part: dict[str, list] = {}
-    for i, key, answer in found:
-        by_part.setdefault(key.rsplit(".", 1)[0], []).append((i, key, answer))
+    by_part = _by_part(found)
     for rows in by_part.values():
         last = rows[-1][0]
         out["cells"][last] = md("\n".join(f"- {' '.join(a.split())}" for _, _, a in rows))
@@ -198,9 +198,7 @@ def retold_question_lists(nb: dict) -> dict:
     "Réponses" list."""
     found = pairs(nb)
     out = copy.deepcopy(nb)
-    by_part: dict[str, list] = {}
-    for i, key, answer in found:
-        by_part.setdefault(key.rsplit(".", 1)[0], []).append((i, key, answer))
+    by_part = _by_part(found)
     for rows in by_part.values():
         out["cells"][rows[0][0]] = md("**Questions**\n" + "\n".join(
             f"{n}. Point {n} de la partie ?" for n in range(1, len(rows) + 1)))

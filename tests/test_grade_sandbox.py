@@ -13,19 +13,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from nbformat import v4
+from test_grade_execute import _nb  # one notebook of code cells, as JSON
 
 from mnistlab import cli
 from mnistlab.grade import Options, execute, grade, sandbox
 
 pytestmark = pytest.mark.skipif(not sandbox.available(), reason="bubblewrap (bwrap) is not installed: "
                                                                 "apt-get install bubblewrap")
-
-
-def _nb(*sources: str) -> dict:
-    nb = v4.new_notebook()
-    nb.cells = [v4.new_code_cell(s) for s in sources]
-    return json.loads(json.dumps(nb))
 
 
 def _write(path: Path, nb: dict) -> None:

@@ -101,7 +101,7 @@ def _mark(item: Item, nbk: Notebook, answers, analysis, bands, th, differ, value
         if missing:
             return Mark(item.id, 0.0, item.points, "outputs.missing", {"missing": ", ".join(missing)})
         return Mark(item.id, item.points, item.points, "outputs.ok",
-                    {"found": ", ".join([*item.needs, f"{figures} figures"])})
+                    {"found": ", ".join([*item.needs, f"figures {figures}"])})  # the same words in fr and en
     if item.kind == "results":
         return _results(item, st, bands, th, differ, values)
     if item.kind in ("answer", "fact"):

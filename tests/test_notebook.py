@@ -214,8 +214,8 @@ def test_html_is_self_contained_and_renders_offline(executed, browser):
 # Measured values an answer quotes: a decimal of 3 digits or more (0,8649, 1,6049) that is not a difference
 # (+0,78 point, −0,0211) nor an uncertainty (± 0,0220), and a count of errors (66 erreurs).
 # a measured value; a test's statistic and p-value (z = 3,16, p = 0,002) are computed from them, not quoted
-QUOTED = re.compile(r"(?<![\d,.±+−-])(?<!± )(?<!p = )(?<!p < )(?<!z = )(\d+),(\d{3,})(?![\d,]|\s?points?\b|\s?%)"
-                    r"|(?<![\d,])(\d+) erreurs?\b")
+QUOTED = re.compile(r"(?<![\d,.±+−-])(?<!± )(?<!p = )(?<!p < )(?<!p &lt; )(?<!z = )"
+                    r"(\d+),(\d{3,})(?![\d,]|\s?points?\b|\s?%)|(?<![\d,])(\d+) erreurs?\b")
 
 
 @pytest.mark.slow

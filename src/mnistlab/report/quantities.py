@@ -5,6 +5,7 @@ Each function returns None when the artifacts it needs are missing, so a partial
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -363,9 +364,10 @@ class Diff:
     def d(self) -> float:
         return self.a - self.b
 
-    @property
+    @functools.cached_property
     def verdict(self) -> judge.Verdict:
-        """The judge's verdict (:func:`mnistlab.judge.accuracies`)."""
+        """The judge's verdict (:func:`mnistlab.judge.accuracies`), computed once (``se`` and ``measurable``
+        read it too: McNemar's exact test on the per-image results is not redone for each)."""
         ra, rb = self.right or (None, None)
         return judge.accuracies(self.a, self.b, self.n, right_a=ra, right_b=rb)
 

@@ -191,7 +191,7 @@ def _digest(path: Path) -> str:
 
 
 def _bound_prefixes() -> list[str]:
-    cmd = sandbox._filesystem(None, None)
+    cmd = sandbox._python(None, None)
     return [cmd[i + 1] for i, a in enumerate(cmd) if a == "--ro-bind"]
 
 

@@ -235,6 +235,11 @@ def test_every_number_an_answer_quotes_is_printed_by_a_cell_above_it(executed):
         meta = c.metadata.get("mnistlab", {})
         if "answer" not in meta:
             continue
+        for _, value, decimals in quoted.quoted(c.source):
+            if decimals == 0:
+                assert int(value) in integers, (meta["answer"], value)
+            else:
+                assert (round(value * 10**decimals), decimals) in printed, (meta["answer"], value)
         for m in QUOTED.finditer(c.source):
             checked += 1
             if m.group(3):
@@ -249,6 +254,8 @@ def test_every_number_an_answer_quotes_is_printed_by_a_cell_above_it(executed):
     assert "uint8 0..255" in check and check.count("identique au jeu publié") == 4
     assert _text(_block(nb, "ex2.check")).count("identique au jeu publié") == 4
     assert "Somme des probabilités" in _text(_block(nb, "ex1.softmax"))
+    paired = _text(_block(nb, "ex2.augment.paired"))
+    assert "Images discordantes" in paired and "McNemar exact : p = " in paired and "erreur-type appariée" in paired
     pairs = _text(_block(nb, "ex2.confusion.pairs"))
     assert "→" in pairs and "Rappel par classe" in pairs
     assert "Keras" in _text(_block(nb, "ex1.versions")) and "NumPy" in _text(_block(nb, "ex1.versions"))
@@ -311,6 +318,11 @@ def test_an_answer_keeps_only_what_the_cells_above_have_printed():
     assert quoted.keep_shown(answer, shown) == ("Le cours dit ceci.\n\nNous mesurons 0,8649, soit 66 erreurs.\n\n"
                                                "Sans chiffre mesuré.")
     assert [v for _, v, _ in quoted.quoted("± 0,0220 ; +0,78 point ; −0,0211 ; 1,6049 et 12 erreurs")] == [1.6049, 12]
+    mcnemar = "McNemar exact : 343 contre 265 images discordantes sur 10\u202f000, z = 3,16, p = 0,002"
+    assert [v for _, v, _ in quoted.quoted(mcnemar)] == [343, 265, 10000]
+    shown.add("Images discordantes : 343 justes seulement après, 265 justes seulement avant, sur 10000")
+    assert quoted.keep_shown(mcnemar, shown) == mcnemar
+    assert quoted.keep_shown("Après : 344 contre 265 images discordantes.", shown) == ""
 
 
 # --- without executing ------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Each execution runs under ``bwrap`` (Debian package ``bubblewrap``) with every namespace of its own (user, PID,
 network, IPC, UTS, cgroup, mount): the student's code sees a read-only view of the Python environment, the
 mnistlab package and the data folder, a fresh ``/proc`` holding only its own processes, a minimal ``/dev``, and one
-size-capped tmpfs (``/sandbox``: HOME, the working folder, ``/tmp``) as the only place it can write. The executed
+size-capped tmpfs (``/tmp``, holding HOME and the working folder) as the only place it can write. The executed
 notebook comes back through one host file bound alone into the sandbox (capped by ``RLIMIT_FSIZE``); the code's
 stdout and stderr go through a pipe into a capped log file, never whole into memory. Nothing else of the host's
 files exists inside: not ``/etc/passwd``, not HOME, not the grader's ``--out``, not the other submissions.
@@ -36,7 +36,7 @@ from mnistlab.errors import MnistlabError
 INSTALL = ("--execute runs each student's code in a bubblewrap sandbox, and `bwrap` is not installed: "
            "`apt-get install bubblewrap` (Debian, Ubuntu) or `dnf install bubblewrap` (Fedora)")
 UID = 65534  # the student's user inside the sandbox (nobody); it maps to the grader's own user outside
-ROOT = "/sandbox"  # the writable tmpfs inside
+ROOT = "/tmp"  # the writable tmpfs inside (HOME and the working folder are in it)
 IN, OUT = "/run/mnistlab/in.ipynb", "/run/mnistlab/out.ipynb"
 DATA, KERAS_HOME, PACKAGE = "/data", "/opt/keras-home", "/opt/mnistlab"
 _TOP = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -109,7 +109,7 @@ def capabilities() -> Capabilities:
         MnistlabError: bwrap is missing, or cannot make its namespaces on this machine (its own message).
     """
     bwrap = require()
-    probe = [bwrap, *_namespaces(), *_filesystem(None, None), "--remount-ro", "/", "--", "/bin/true"]
+    probe = [bwrap, *_namespaces(), *_filesystem(1, None, None), "--remount-ro", "/", "--", "/bin/true"]
     try:
         r = subprocess.run(probe, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -142,21 +142,17 @@ def command(limits: Limits, host: Path, *, data: str | None = None, keras_home: 
     ``out.ipynb`` (an empty file) read-write at :data:`OUT`; nothing else of it is visible.
     """
     bwrap = require()
-    env = {"HOME": f"{ROOT}/home", "TMPDIR": f"{ROOT}/tmp", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+    env = {"HOME": f"{ROOT}/home", "TMPDIR": ROOT, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
            "PYTHONPATH": PACKAGE, "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8", "USER": "student",
            "TF_CPP_MIN_LOG_LEVEL": "3", "MPLCONFIGDIR": f"{ROOT}/home/.matplotlib"}  # no MPLBACKEND: inline figures
     if keras_home:
         env["KERAS_HOME"] = KERAS_HOME
-    cmd = [bwrap, *_namespaces(), *_filesystem(data, keras_home),
-           "--size", str(limits.disk_mb * 1024 * 1024), "--tmpfs", ROOT]
-    for sub in ("home", "tmp", "work"):
-        cmd += ["--dir", f"{ROOT}/{sub}"]
-    cmd += ["--symlink", f"{ROOT}/tmp", "/tmp",
-            "--ro-bind", str(host / "in.ipynb"), IN, "--bind", str(host / "out.ipynb"), OUT,
-            "--size", str(SHM_MB * 1024 * 1024), "--tmpfs", "/dev/shm",
-            "--chdir", f"{ROOT}/work", "--clearenv",
-            # the folders bwrap made on its root (/opt, /run...) and its /dev are not places to write
-            "--remount-ro", "/", "--remount-ro", "/dev"]
+    cmd = [bwrap, *_namespaces(), *_filesystem(limits.disk_mb, data, keras_home),
+           "--ro-bind", str(host / "in.ipynb"), IN, "--bind", str(host / "out.ipynb"), OUT,
+           "--size", str(SHM_MB * 1024 * 1024), "--tmpfs", "/dev/shm",
+           "--chdir", f"{ROOT}/work", "--clearenv",
+           # the folders bwrap made on its root (/opt, /run...) and its /dev are not places to write
+           "--remount-ro", "/", "--remount-ro", "/dev"]
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     return [*cmd, "--", *argv]
@@ -209,9 +205,18 @@ def _namespaces() -> list[str]:
             "--proc", "/proc", "--dev", "/dev"]
 
 
-def _filesystem(data: str | None, keras_home: str | None) -> list[str]:
-    """Read-only binds: /usr and its top-level links, the dynamic loader's files, Python's prefixes, the
-    mnistlab package (at /opt/mnistlab), the data folder (at /data) and the Keras cache (at /opt/keras-home)."""
+def _filesystem(disk_mb: int, data: str | None, keras_home: str | None) -> list[str]:
+    """The system, the writable tmpfs of ``disk_mb`` MB at :data:`ROOT` (with HOME and the working folder),
+    then Python and the data. The tmpfs comes before Python's binds: a Python or a package installed under
+    the host's /tmp (a virtual environment in a temporary clone) is then bound inside it, read-only."""
+    out = [*_system(), "--size", str(disk_mb * 1024 * 1024), "--tmpfs", ROOT]
+    for sub in ("home", "work"):
+        out += ["--dir", f"{ROOT}/{sub}"]
+    return [*out, *_python(data, keras_home)]
+
+
+def _system() -> list[str]:
+    """Read-only binds of the system: /usr and its top-level links, the dynamic loader's files."""
     out = ["--ro-bind", "/usr", "/usr"]
     for top in _TOP:
         p = Path("/") / top
@@ -221,6 +226,14 @@ def _filesystem(data: str | None, keras_home: str | None) -> list[str]:
             out += ["--ro-bind", str(p), str(p)]
     for name in _ETC:
         out += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return out
+
+
+def _python(data: str | None, keras_home: str | None) -> list[str]:
+    """Read-only binds of Python's prefixes (at their own paths: a virtual environment's scripts name them),
+    the mnistlab package (at /opt/mnistlab), the data folder (at /data) and the Keras cache (at
+    /opt/keras-home)."""
+    out: list[str] = []
     bound = ["/usr"]
     for prefix in sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
                                                          sys.base_exec_prefix, Path(sys.executable).parent.parent,

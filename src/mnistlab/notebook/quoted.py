@@ -1,7 +1,8 @@
 """What an answer may quote: only the measured values that a code cell above it has printed.
 
 A measured value is a decimal number of three decimals or more written the French way (``0,8649``,
-``1,6049``), or a count of errors (``66 erreurs``). Differences (``+0,78 point``, ``−0,0211``), their
+``1,6049``), a count of errors (``66 erreurs``), or McNemar's counts (``343 contre 265 images discordantes
+sur 10 000``). Differences (``+0,78 point``, ``−0,0211``), their
 uncertainties (``± 0,0220``) and a test's statistic and p-value (``z = 3,16``, ``p = 0,002``) are computed
 from quoted values and are not looked for.
 :func:`keep_shown` drops from an answer the paragraphs that quote a value no output above shows yet (the
@@ -17,6 +18,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _DECIMAL = re.compile(r"(?<![\d,.±+−\-])(?<!± )(?<![+−]\u202f)(?<!p = )(?<!p < )(?<!p &lt; )(?<!z = )"
                       r"(\d+),(\d{3,})(?![\d,]|\s?points?\b|\s?%)")
 _ERRORS = re.compile(r"(?<![\d,])(\d+)\s(?=erreurs?\b)")
+_DISCORDANT = re.compile(r"(?<![\d,])(\d+) (?:contre|against) (\d+) (?:images discordantes|discordant images)"
+                         r"(?: (?:sur|of) (\d{1,3}(?:[\u202f\u00a0 ,]\d{3})*)(?!\d))?")
 _PRINTED = re.compile(r"(?<![\d.])(\d+)\.(\d+)")
 _INTEGER = re.compile(r"(?<![\d.,])\d+(?![\d.,])")
 
@@ -36,6 +39,8 @@ def quoted(text: str) -> list[tuple[str, float, int]]:
     """The measured values ``text`` quotes: (as written, value, decimals); counts have 0 decimals."""
     out = [(m.group(0), float(f"{m.group(1)}.{m.group(2)}"), len(m.group(2))) for m in _DECIMAL.finditer(text)]
     out += [(m.group(0).strip(), float(m.group(1)), 0) for m in _ERRORS.finditer(text)]
+    for m in _DISCORDANT.finditer(text):
+        out += [(m.group(0), float(re.sub(r"\D", "", g)), 0) for g in m.groups() if g]
     return out
 
 

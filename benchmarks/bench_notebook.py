@@ -237,6 +237,8 @@ def main() -> int:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="settings for all three ways, e.g. epochs=1, train_limit=6000 (default: the lab's)")
     p.add_argument("--work", help="folder for logs and outputs (default: a temporary folder, kept)")
+    p.add_argument("--author", help="the name in the notebooks' and reports' title block (a hand-in to print)")
+    p.add_argument("--group", help="the group in the title block")
     p.add_argument("--from-record", metavar="JSON", help="print the table of an existing record and stop")
     p.add_argument("--from-work", metavar="DIR", help="write the record of the complete rounds in a work folder "
                    "(an interrupted benchmark), with the wall times of the log given by --log")
@@ -260,6 +262,7 @@ def main() -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="mnistlab-bench-notebook-"))
     work.mkdir(parents=True, exist_ok=True)
     sets = [x for s in args.sets for x in ("--set", s)]
+    sets += [x for flag, v in (("--author", args.author), ("--group", args.group)) if v for x in (flag, v)]
     print(f"work folder: {work}", flush=True)
     rounds = []
     for i in range(args.rounds):

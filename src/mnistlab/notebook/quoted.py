@@ -16,12 +16,12 @@ import re
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # a test's statistic and p-value (``z = 3,16``, ``p = 0,002``, ``p < 0,001``) are computed from the values, not quoted
 _DECIMAL = re.compile(r"(?<![\d,.±+−\-])(?<!± )(?<![+−]\u202f)(?<!p = )(?<!p < )(?<!p &lt; )(?<!z = )"
-                      r"(\d+),(\d{3,})(?![\d,]|\s?points?\b|\s?%)")
+                      r"(\d{1,3}(?:\u202f\d{3})+|\d+),(\d{3,})(?![\d,]|\s?points?\b|\s?%)")
 _ERRORS = re.compile(r"(?<![\d,])(\d+)\s(?=erreurs?\b)")
 _DISCORDANT = re.compile(r"(?<![\d,])(\d+) (?:contre|against) (\d+) (?:images discordantes|discordant images)"
                          r"(?: (?:sur|of) (\d{1,3}(?:[\u202f\u00a0 ,]\d{3})*)(?!\d))?")
 _PRINTED = re.compile(r"(?<![\d.])(\d+)\.(\d+)")
-_INTEGER = re.compile(r"(?<![\d.,])\d+(?![\d.,])")
+_INTEGER = re.compile(r"(?<![\d.,])\d+(?![\d.]|,\d)")  # "54, sur 100": 54 and 100
 
 
 def output_text(cell) -> str:
@@ -37,7 +37,8 @@ def output_text(cell) -> str:
 
 def quoted(text: str) -> list[tuple[str, float, int]]:
     """The measured values ``text`` quotes: (as written, value, decimals); counts have 0 decimals."""
-    out = [(m.group(0), float(f"{m.group(1)}.{m.group(2)}"), len(m.group(2))) for m in _DECIMAL.finditer(text)]
+    out = [(m.group(0), float(f"{m.group(1).replace(chr(0x202f), '')}.{m.group(2)}"), len(m.group(2)))
+           for m in _DECIMAL.finditer(text)]
     out += [(m.group(0).strip(), float(m.group(1)), 0) for m in _ERRORS.finditer(text)]
     for m in _DISCORDANT.finditer(text):
         out += [(m.group(0), float(re.sub(r"\D", "", g)), 0) for g in m.groups() if g]

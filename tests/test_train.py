@@ -150,8 +150,10 @@ def test_every_kind_of_step_has_one_entry_in_the_step_registry():
     from mnistlab import config, steps
 
     kinds = steps.registry()
-    assert set(kinds) == set(config.KINDS)
-    assert [k for k, v in kinds.items() if v.uses_model] == ["confusion", "augment"]
+    assert set(kinds) == set(config.KINDS) and all(callable(f) for f in kinds.values())
+    uses = [k for k in config.KINDS if config.Experiment(step=k).uses_model]
+    assert uses == ["confusion", "augment"]
+    assert [k for k in config.KINDS if not config.Experiment(step=k).trains] == ["confusion"]
 
 
 def test_most_confused_keeps_every_pair_tied_with_the_fifth():

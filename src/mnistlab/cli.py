@@ -104,7 +104,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         e = config.load(name, overrides)
         if name in headings:
             print(headings[name])
-        if e.step in ("train", "activations", "augment"):
+        if e.trains:
             val = "test set" if e.validation == "test" else f"last {e.validation_split:g} of train"
             what = (f"{e.dataset}, {e.model} {e.hidden_units if e.model == 'dense' else e.conv_filters}, "
                     f"{e.optimizer} lr {e.learning_rate:g}, {e.epochs} epochs, batch {e.batch_size}, "

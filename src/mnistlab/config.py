@@ -18,7 +18,15 @@ from typing import Any
 
 from mnistlab.errors import ConfigError
 
-KINDS = ("train", "activations", "confusion", "augment")  # what `step = ...` runs (mnistlab.steps)
+# What `step = ...` runs (mnistlab.steps holds each one's function): kind -> (it trains a model, it starts
+# from the model of its `from_step`).
+KINDS = {"train": (True, False), "activations": (True, False), "confusion": (False, True), "augment": (True, True)}
+MODELS = ("dense", "cnn", "cnn_bn")  # the builders of mnistlab.models, one module each
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}  # name -> its class in keras.optimizers
+# Training steps per compiled call when an experiment says 0, per model family (measured, docs/SPEED.md): the
+# dense nets spend most of a batch-32 step in per-call overhead (ex1 epoch 4.7 s -> 1.7 s with 32 or more);
+# the CNNs' steps are compute-bound and gain nothing.
+STEPS_PER_EXECUTION = {"dense": 64}
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 SIDE = 28  # the data sets' image side, pixels
 MAX_SET_CHARS = 10_000  # a longer --set is refused before parsing
@@ -108,6 +116,21 @@ class Experiment:
         return list(self.convs_per_block)
 
     @property
+    def trains(self) -> bool:
+        """Its step trains a model (every kind but the confusion matrix)."""
+        return KINDS[self.step][0]
+
+    @property
+    def uses_model(self) -> bool:
+        """Its step starts from the model of its ``from_step`` (confusion, augmentation)."""
+        return KINDS[self.step][1]
+
+    @property
+    def default_steps_per_execution(self) -> int:
+        """Training steps per compiled call: the experiment's, else its model family's default."""
+        return self.steps_per_execution or STEPS_PER_EXECUTION.get(self.model, 1)
+
+    @property
     def one_hot(self) -> bool:
         """The lab's Exercise 2 one-hot encodes labels for categorical_crossentropy (and so does MSE)."""
         return self.loss != "sparse_categorical_crossentropy"
@@ -117,11 +140,11 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Experiment)}
 _DEFAULTS = Experiment()
 # Keys with a closed set of values.
 _CHOICES = {
-    "step": KINDS,
+    "step": tuple(KINDS),
     "dataset": ("mnist", "fashion_mnist"),
-    "model": ("dense", "cnn", "cnn_bn"),
+    "model": MODELS,
     "activation": ACTIVATIONS,
-    "optimizer": ("adam", "sgd", "rmsprop"),
+    "optimizer": tuple(OPTIMIZERS),
     "loss": ("sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error"),
     "validation": ("test", "split"),
     "precision": ("auto", "float32", "bf16"),
@@ -329,7 +352,7 @@ def _validate(e: Experiment, source: str) -> None:
         raise bad(f"unknown activation {bad_act[0]!r}; choose from {', '.join(ACTIVATIONS)}")
     if e.step == "activations" and not e.activations:
         raise bad("the activations step needs a non-empty 'activations' list")
-    if e.step in ("confusion", "augment") and not e.from_step:
+    if e.uses_model and not e.from_step:
         raise bad(f"the {e.step} step needs 'from_step', the step whose model it uses")
     if len(e.samples_grid) != 2 or min(e.samples_grid) < 1:
         raise bad(f"samples_grid must be [rows, columns], got {e.samples_grid}")

@@ -7,7 +7,6 @@ step is added in one place. A step that builds on another's model (``from_step``
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,13 @@ from mnistlab import runfolder
 from mnistlab.errors import MnistlabError
 
 
-@dataclass(frozen=True)
-class StepKind:
-    """How one kind of step runs: ``run(exp, ctx)``, or ``run(exp, ctx, model_path)`` when it uses a model."""
-
-    run: Callable[..., dict[str, Any]]
-    uses_model: bool = False  # True: it evaluates or fine-tunes ``from_step``'s model.keras
-
-
-def registry() -> dict[str, StepKind]:
-    """``config.KINDS`` name -> :class:`StepKind` (imports Keras on first use)."""
+def registry() -> dict[str, Callable[..., dict[str, Any]]]:
+    """``config.KINDS`` name -> its function: ``run(exp, ctx)``, or ``run(exp, ctx, model_path)`` for a kind
+    that starts from another step's model (``config.KINDS`` says which). Imports Keras on first use."""
     from mnistlab import evaluate, train
 
-    return {"train": StepKind(train.train_step),
-            "activations": StepKind(train.activations_step),
-            "confusion": StepKind(evaluate.confusion_step, uses_model=True),
-            "augment": StepKind(train.augment_step, uses_model=True)}
+    return {"train": train.train_step, "activations": train.activations_step,
+            "confusion": evaluate.confusion_step, "augment": train.augment_step}
 
 
 def run_step(exp, ctx, base: Path) -> dict[str, Any]:
@@ -40,10 +30,10 @@ def run_step(exp, ctx, base: Path) -> dict[str, Any]:
     Raises:
         MnistlabError: the parent's model is missing.
     """
-    kind = registry()[exp.step]
-    if not kind.uses_model:
-        return kind.run(exp, ctx)
+    run = registry()[exp.step]
+    if not exp.uses_model:
+        return run(exp, ctx)
     model_path = Path(base) / exp.from_step / runfolder.MODEL
     if not model_path.is_file():
         raise MnistlabError(f"{exp.name} needs the model of {exp.from_step}, which is missing", model_path)
-    return kind.run(exp, ctx, model_path)
+    return run(exp, ctx, model_path)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 import keras
 import numpy as np
 
-from mnistlab import models, plots
+from mnistlab import config, models, plots
 from mnistlab.backend import seed_everything
 from mnistlab.callbacks import (
     CHECKPOINT,
@@ -53,11 +53,6 @@ from mnistlab.runfolder import (
 if TYPE_CHECKING:
     from mnistlab.data.sources import Dataset
 
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-# Training steps per compiled call when the experiment says 0 (measured, docs/DEVELOPING.md): the dense
-# nets spend most of a batch-32 step in per-call overhead (ex1 epoch 4.7 s -> 1.7 s with 32 or more);
-# the CNN's steps are compute-bound and gain nothing.
-STEPS_PER_EXECUTION = {"dense": 64, "cnn": 1}
 # Evaluation and validation batch size on the fast path: larger batches give the same per-image results
 # with fewer calls.
 EVAL_BATCH = 1000
@@ -100,7 +95,7 @@ def steps_per_execution(exp: Experiment) -> int:
     """The experiment's steps per compiled call: 1 on the lab's path, else its own or the measured default."""
     if exp.faithful:
         return 1
-    return exp.steps_per_execution or STEPS_PER_EXECUTION.get(exp.model, 1)
+    return exp.default_steps_per_execution
 
 
 _WARNED: set[str] = set()
@@ -127,7 +122,8 @@ def compile_model(model: keras.Model, exp: Experiment, steps_per_epoch: int = 1)
 
     ``steps_per_epoch`` sizes a cosine schedule, which decays to zero over ``epochs * steps_per_epoch`` steps.
     """
-    model.compile(optimizer=OPTIMIZERS[exp.optimizer](learning_rate=learning_rate(exp, steps_per_epoch)),
+    make = getattr(keras.optimizers, config.OPTIMIZERS[exp.optimizer])
+    model.compile(optimizer=make(learning_rate=learning_rate(exp, steps_per_epoch)),
                   loss=loss(exp), metrics=["accuracy"], steps_per_execution=steps_per_execution(exp))
     return model
 

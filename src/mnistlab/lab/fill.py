@@ -11,15 +11,11 @@ from mnistlab import config
 from mnistlab.config import Experiment
 from mnistlab.errors import ConfigError
 
-# Training steps per compiled call for the dense nets (mnistlab.train measures 64 as its default; the CNN
-# gains nothing from it): the same updates in the same order, fewer round trips through Python.
-DENSE_STEPS_PER_EXECUTION = 64
 SPE_COMMENT = "# ajout : {n} pas d'entraînement par appel compilé (mêmes calculs, moins d'allers-retours Python)"
 
 # Settings the lab's code writes only at the lab's value.
 _LAB_ONLY = {"lr_schedule": "constant", "augment": False, "translation": 0.0, "test_time_flip": False,
              "precision": "float32", "label_smoothing": 0.0, "cutout": 0}
-_OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 
 
 def check(exp: Experiment) -> None:
@@ -42,7 +38,7 @@ def check(exp: Experiment) -> None:
         raise refuse(f"dataset = {exp.dataset!r}")
     if exp.step == "train" and exp.activation == "leaky_relu":
         raise refuse("activation = 'leaky_relu' outside the activation study")
-    if exp.step in ("confusion", "augment") and exp.from_step != "ex2.cnn":
+    if exp.uses_model and exp.from_step != "ex2.cnn":
         raise refuse(f"from_step = {exp.from_step!r}")
     if exp.step == "augment" and exp.validation != "test":
         raise refuse("validation = 'split' with ImageDataGenerator batches")
@@ -117,13 +113,13 @@ def conv(exp: Experiment) -> str:
 def optimizer(exp: Experiment) -> str:
     if exp.optimizer == "adam" and exp.learning_rate == 0.001:
         return "'adam'"  # the lab's string: Adam at Keras' default rate
-    return f"tf.keras.optimizers.{_OPTIMIZERS[exp.optimizer]}(learning_rate={exp.learning_rate!r})"
+    return f"tf.keras.optimizers.{config.OPTIMIZERS[exp.optimizer]}(learning_rate={exp.learning_rate!r})"
 
 
 def steps_per_execution(exp: Experiment) -> int:
-    if exp.steps_per_execution:
-        return exp.steps_per_execution
-    return DENSE_STEPS_PER_EXECUTION if exp.model == "dense" else 1
+    """Training steps per compiled call (config.STEPS_PER_EXECUTION): the same updates in the same order,
+    fewer round trips through Python."""
+    return exp.default_steps_per_execution
 
 
 def validation(exp: Experiment, x_test: str, y_test: str) -> str:

@@ -9,9 +9,9 @@ import importlib
 
 import keras
 
-from mnistlab.config import Experiment
+from mnistlab.config import MODELS, Experiment
 
-FAMILIES = ("dense", "cnn", "cnn_bn")
+FAMILIES = MODELS  # config.MODELS: the choices a setting may name
 
 
 def build(exp: Experiment, activation: str | None = None) -> keras.Model:

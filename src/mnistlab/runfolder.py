@@ -264,10 +264,30 @@ def read_epoch_outputs(workdir: Path) -> EpochOutputs | None:
     return EpochOutputs(losses.astype(np.float64), right)
 
 
+def write_metrics(workdir: Path, metrics: dict[str, Any]) -> None:
+    """A step's ``metrics.json``, atomically: written last, its presence means the step finished."""
+    write_json(Path(workdir) / METRICS, metrics)
+
+
+def read_metrics(workdir: Path) -> dict[str, Any] | None:
+    """A step's ``metrics.json`` as written (None when the step has not finished); the report's
+    ``schema`` checks its values.
+
+    Raises:
+        RunFolderError: a symlink, too large, not a JSON object, NaN or Infinity.
+    """
+    return read_json(inside(workdir, METRICS))
+
+
+def unfinish(workdir: Path) -> None:
+    """Remove a step's ``metrics.json``: the step is not finished until it is written again."""
+    (Path(workdir) / METRICS).unlink(missing_ok=True)
+
+
 def write_diverged(workdir: Path, reason: str, last_good_epoch: int | None, seconds: float) -> None:
     """``metrics.json`` of a step whose divergence is its result (a study of a learning rate far too high)."""
-    write_json(workdir / METRICS, {"diverged": True, "reason": reason, "last_good_epoch": last_good_epoch,
-                                   "seconds": seconds})
+    write_metrics(workdir, {"diverged": True, "reason": reason, "last_good_epoch": last_good_epoch,
+                            "seconds": seconds})
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:

@@ -286,7 +286,7 @@ class Runner:
         from mnistlab import train
 
         workdir = self.run_dir / exp.name
-        (workdir / METRICS).unlink(missing_ok=True)  # not complete until rewritten
+        runfolder.unfinish(workdir)  # not complete until metrics.json is rewritten
         workdir.mkdir(parents=True, exist_ok=True)
         write_json(workdir / CONFIG, exp.to_dict())
         previous = self.manifest["experiments"].get(exp.name) or {}
@@ -322,7 +322,7 @@ class Runner:
             raise
         seconds = time.perf_counter() - t0
         metrics["seconds"] = round(seconds, 3)
-        write_json(workdir / METRICS, metrics)
+        runfolder.write_metrics(workdir, metrics)
         train.clear_checkpoints(workdir)
         entry.update(status="complete", finished=now(), seconds=round(seconds, 3),
                      artifacts=self._artifact_digests(workdir))
@@ -354,7 +354,7 @@ class Runner:
                     and (workdir / METRICS).is_file():
                 runs[str(seed)] = previous[str(seed)]
                 continue
-            (workdir / METRICS).unlink(missing_ok=True)
+            runfolder.unfinish(workdir)
             workdir.mkdir(parents=True, exist_ok=True)
             write_json(workdir / CONFIG, sub.to_dict())
             run = {"status": "running", "dir": f"{exp.name}/seeds/{seed}", "started": now()}
@@ -371,7 +371,7 @@ class Runner:
                 self._save_manifest()
                 raise
             metrics["seconds"] = round(time.perf_counter() - t0, 3)
-            write_json(workdir / METRICS, metrics)
+            runfolder.write_metrics(workdir, metrics)
             train.clear_checkpoints(workdir)
             run.update(status="complete", finished=now(), seconds=metrics["seconds"])
             self._save_manifest()

@@ -37,7 +37,7 @@ from mnistlab.config import Experiment
 from mnistlab.data.pipeline import Prepared, augmented_grid, batches, epoch_counter, legacy_augmented_flow, prepare
 from mnistlab.derived import activation_ranking
 from mnistlab.errors import MnistlabError
-from mnistlab.fileio import atomic_path, save_model, sha256_file, write_json, write_text
+from mnistlab.fileio import atomic_path, save_model, sha256_file, write_text
 from mnistlab.i18n import class_names, say
 from mnistlab.runfolder import (
     FIGURES,
@@ -47,7 +47,9 @@ from mnistlab.runfolder import (
     PROBABILITIES,
     SUMMARY,
     read_history,
+    read_metrics,
     save_array,
+    write_metrics,
 )
 
 if TYPE_CHECKING:
@@ -364,7 +366,7 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
     for i, act in enumerate(exp.activations, 1):
         sub = ctx.workdir / act
         if ctx.resume and (sub / METRICS).is_file():  # finished before an interruption
-            results[act] = json.loads((sub / METRICS).read_text(encoding="utf-8"))
+            results[act] = read_metrics(sub)
             histories[act] = read_history(sub / HISTORY)
             continue
         seed_everything(exp.seed)
@@ -374,7 +376,7 @@ def activations_step(exp: Experiment, ctx: Context) -> dict[str, object]:
         model, history, seconds = fit(model, exp, data, ctx, sub, label)
         # The lab draws only the bar chart; one overlay of the curves below stands for per-model figures.
         metrics = evaluate_and_save(model, exp, data, sub, history, seconds, ctx, figures=False)
-        write_json(sub / METRICS, metrics)
+        write_metrics(sub, metrics)
         clear_checkpoints(sub)
         results[act] = metrics
         histories[act] = history

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mnistlab import runfolder
 from mnistlab.config import Experiment
 from mnistlab.distributed.cluster import Pool
 from mnistlab.distributed.tasks import Env, StepSpec, Task, data_digests, stack_versions, with_seed
@@ -70,8 +71,8 @@ def write_step_files(run_dir: Path, rel: str, files: dict[str, tuple[str, bytes]
         if hashlib.sha256(data).hexdigest() != sha:
             raise MnistlabError(f"{rel}/{name}: damaged on its way from the worker (sha256 differs)")
     folder = run_dir / rel
-    (folder / "metrics.json").unlink(missing_ok=True)  # not complete until rewritten
-    for name in sorted(files, key=lambda n: n == "metrics.json"):
+    runfolder.unfinish(folder)  # not complete until metrics.json is rewritten
+    for name in sorted(files, key=lambda n: n == runfolder.METRICS):
         write_bytes(folder / name, files[name][1])
     return {name: sha for name, (sha, _) in sorted(files.items())}
 

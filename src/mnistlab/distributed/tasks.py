@@ -284,7 +284,7 @@ def _run_steps(task: Task, env: Env, base: Path) -> list[dict[str, Any]]:
             results.append(row)
             continue
         metrics["seconds"] = round(time.perf_counter() - t0, 3)
-        write_json(workdir / runfolder.METRICS, metrics)
+        runfolder.write_metrics(workdir, metrics)
         train.clear_checkpoints(workdir)
         results.append({"rel": spec.rel, "status": "complete", "seconds": metrics["seconds"],
                         "metrics": metrics, "files": collect(workdir)})

@@ -103,7 +103,7 @@ def samples(run_dirs: list[Path]) -> tuple[dict, dict, dict, dict, dict]:
             if seeds_dir.is_dir():
                 folders += [p for p in sorted(seeds_dir.iterdir()) if p.name.isdigit()]
             for folder in folders:
-                metrics = runfolder.read_json(runfolder.inside(folder, runfolder.METRICS))
+                metrics = runfolder.read_metrics(folder)
                 if not metrics:
                     continue
                 cfg = runfolder.read_json(runfolder.inside(folder, runfolder.CONFIG)) or {}

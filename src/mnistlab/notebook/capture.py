@@ -23,12 +23,12 @@ from mnistlab.runfolder import (
     CONFIG,
     CONFUSION,
     HISTORY,
-    METRICS,
     PROBABILITIES,
     save_array,
     write_diverged,
     write_history,
     write_manifest,
+    write_metrics,
 )
 
 # Defines the dump helper in the kernel; {dir!r} is the capture folder (a path this process made).
@@ -228,7 +228,7 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
                 save_array(folder, "test_labels", np.asarray(labels, dtype=np.uint8))
             if name == "ex2.augment":
                 metrics["continued_from"] = "ex2.cnn"
-        write_json(folder / METRICS, metrics)
+        write_metrics(folder, metrics)
         manifest["experiments"][name] = {"status": "complete", "config": exp.to_dict(),
                                          **({"seconds": round(seconds[name], 3)} if name in seconds else {})}
     write_manifest(run_dir, manifest)

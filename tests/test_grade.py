@@ -113,7 +113,7 @@ def test_invalid_json_is_broken_and_the_batch_goes_on(cohort):
     assert got["Farid Json"]["status"] == "BROKEN" and got["Farid Json"]["total"] == ""
     assert len(got) == 12
     md = (cohort / "out" / "feedback" / "Farid_Json.md").read_text(encoding="utf-8")
-    assert "invalid JSON" in md
+    assert "Notebook illisible : JSON invalide (ligne 1, colonne 12)." in md and "invalid JSON" not in md  # no English
 
 
 def test_cell_errors_and_missing_outputs(cohort):

@@ -352,8 +352,8 @@ def test_fifos_sockets_devices_folders_and_links_get_a_status_never_a_hang(tmp_p
         sock.close()
     got = {e["file"]: (e["status"], e["reason"]) for e in entries}
     assert got.pop("Good Student.ipynb")[0] == "OK"
-    want = {"fifo.ipynb": "FIFO", "sock.ipynb": "socket", "folder.ipynb": "folder", "out.ipynb": "symbolic link",
-            "dev.ipynb": "symbolic link", **({"null.ipynb": "device"} if device else {})}
+    want = {"fifo.ipynb": "FIFO", "sock.ipynb": "socket", "folder.ipynb": "dossier", "out.ipynb": "lien symbolique",
+            "dev.ipynb": "lien symbolique", **({"null.ipynb": "périphérique"} if device else {})}  # French, as asked
     assert {f: s for f, (s, _) in got.items()} == dict.fromkeys(want, "REFUSED")
     assert all(want[f] in reason for f, (_, reason) in got.items())
 

@@ -247,3 +247,16 @@ def test_a_result_without_a_band_is_not_graded_and_a_band_edge_is(tmp_path):
         marks = {m.item: m for m in score.grade(nbk, rub, b).marks}
         assert marks["ex1.results"].say == say, acc
         assert marks["ex2.augment.results"].say == "results.noband" and marks["ex2.augment.results"].max == 0
+
+
+def test_a_reason_is_written_in_the_class_language_and_a_stored_one_is_checked():
+    """Statuses' reasons come from the words files (French feedback without English in it); a reason read back
+    from the execution cache (untrusted) is used only when it is a known sentence with plain values."""
+    from mnistlab.grade.words import Why, why
+
+    w = why("memory", mb=768)
+    assert w.text("fr") == "ses processus ont ensemble dépassé la limite de mémoire de 768 Mo"
+    assert str(w) == "its processes together went over the 768 MB memory limit"
+    assert Why.from_json(w.to_json()) == w
+    for bad in (["nope", {}], ["memory", {}], ["memory", {"mb": [1]}], "memory", ["memory", {"mb": True}]):
+        assert Why.from_json(bad) is None

@@ -173,8 +173,8 @@ def test_a_hostile_class_changes_nothing_but_its_own_results(tmp_path):
     assert _host_processes_with(mark) == []  # the setsid daemon and the children died with the sandbox
 
     assert got["Patricide"]["status"] == "BROKEN"
-    assert "killed the execution process (SIGKILL)" in got["Patricide"]["reason"]
-    assert "memory" not in got["Patricide"]["reason"]
+    assert "a tué le processus d'exécution (SIGKILL)" in got["Patricide"]["reason"]  # in the class's language
+    assert "mémoire" not in got["Patricide"]["reason"]
 
 
 def _accepts(server: socket.socket) -> bool:

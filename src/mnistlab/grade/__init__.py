@@ -21,6 +21,7 @@ from typing import TextIO
 
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import write_text
+from mnistlab.grade.words import why
 
 FEEDBACK = "feedback"
 CLASS_PAGE = "class.html"
@@ -172,7 +173,8 @@ def _execute_on_cluster(subs, out: Path, opts: Options, stream: TextIO) -> None:
             try:
                 result = fut.result()
             except Exception as e:  # noqa: BLE001 - a lost worker fails one submission, not the batch
-                result = execute.Executed("BROKEN", None, f"its Dask task failed ({type(e).__name__}: {e})"[:200])
+                lost = why("dask_failed", error=f"{type(e).__name__}: {e}"[:200])
+                result = execute.Executed("BROKEN", None, str(lost), why=lost)
             execute.store(out / CACHE, futures[fut], settings, result)
             elapsed = time.monotonic() - start
             print(f"executed {n}/{len(futures)} on the cluster ({_clock(elapsed)} elapsed, "
@@ -184,8 +186,8 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
 
     submissions.load(sub)
     entry = {"student": sub.student, "file": sub.file, "ident": sub.ident, "status": sub.status,
-             "reason": sub.reason, "max": rub.max_points, "total": None, "flags_evidence": [], "values": {},
-             "answers": {}, "marks": [], "stored": sub.stored}
+             "reason": sub.why.text(opts.lang) if sub.why else sub.reason, "max": rub.max_points, "total": None,
+             "flags_evidence": [], "values": {}, "answers": {}, "marks": [], "stored": sub.stored}
     if sub.nb is None:
         return entry
     try:
@@ -201,7 +203,8 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
         graded.flags = [f for f in graded.flags if not (regraded and f[0] == "not-executed")] + flags + ran
         fingerprint = similarity.fingerprint(sub.student, nbk, graded.answers, graded.analysis)
     except Exception as e:  # noqa: BLE001 - whatever one notebook makes the grader meet, the batch goes on
-        entry.update(status="BROKEN", reason=f"the grader could not read it ({type(e).__name__}: {str(e)[:120]})")
+        failed = why("grader_failed", error=f"{type(e).__name__}: {str(e)[:120]}")
+        entry.update(status="BROKEN", reason=failed.text(opts.lang))
         return entry
     for m in graded.marks:
         key = (sub.file, m.item)
@@ -257,7 +260,7 @@ def _execute(sub, nbk, out, bands, opts, entry):
 
     r = execute.run(sub.nb, sub.digest, out / CACHE, _settings(opts))
     if r.status != "OK":
-        entry.update(status=r.status, reason=r.reason)
+        entry.update(status=r.status, reason=r.why.text(opts.lang) if r.why else r.reason)
         return nbk, []
     again = parse.read(limits.view(r.nb, opts.lang)[0])
     flags = [("execution-errors", "; ".join(again.errors[:3]))] if again.errors else []

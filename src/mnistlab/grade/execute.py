@@ -21,6 +21,7 @@ from pathlib import Path
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import write_text
 from mnistlab.grade import sandbox
+from mnistlab.grade.words import Why, why
 
 GRADER_ERROR = "GRADER_ERROR"  # the execution could not be judged, by the grader's fault (data, sandbox)
 DATA_ERROR = "DataUnavailable"  # the exception the kernel's loader raises when the grader's data cannot serve
@@ -47,10 +48,15 @@ class Executed:
 
     status: str
     nb: dict | None
-    reason: str = ""
+    reason: str = ""  # in English; ``why`` writes it in any language
     seconds: float = 0.0
     cached: bool = False
     limit: str = ""  # "time" or "memory": the cap that ended it (a cached entry is reused only under the same)
+    why: Why | None = None
+
+
+def _ended(status: str, reason: Why, limit: str = "") -> Executed:
+    return Executed(status, None, str(reason), limit=limit, why=reason)
 
 
 def isolation() -> str:
@@ -92,7 +98,9 @@ def cached(cache: Path, digest: str, settings: Settings) -> Executed | None:
                 limit == "memory" and info.get("memory_mb") != settings.memory_mb):
             return None
         nb_out = json.loads(nb_path.read_text(encoding="utf-8")) if info["status"] == "OK" else None
-        return Executed(info["status"], nb_out, info.get("reason", ""), info.get("seconds", 0.0), True, limit)
+        reason = Why.from_json(info.get("why"))
+        return Executed(info["status"], nb_out, str(reason) if reason else str(info.get("reason", ""))[:300],
+                        info.get("seconds", 0.0), True, limit, reason)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # a damaged cache entry: execute again
 
@@ -107,7 +115,8 @@ def store(cache: Path, digest: str, settings: Settings, result: Executed) -> Non
     if result.nb is not None:
         write_text(cache / f"{name}.ipynb", json.dumps(result.nb))
     write_text(cache / f"{name}.json", json.dumps({
-        "status": result.status, "reason": result.reason, "seconds": result.seconds, "limit": result.limit,
+        "status": result.status, "reason": result.reason, "why": result.why.to_json() if result.why else None,
+        "seconds": result.seconds, "limit": result.limit,
         "timeout_s": settings.timeout_s, "memory_mb": settings.memory_mb}))
 
 
@@ -134,7 +143,7 @@ def fresh(nb: dict, settings: Settings) -> Executed:
         try:
             outcome = sandbox.run(cmd, limits, host / "output.log")
         except MnistlabError as e:  # bwrap could not be started for this one: the grader's, not the student's
-            return Executed(GRADER_ERROR, None, str(e)[:300])
+            return _ended(GRADER_ERROR, why("sandbox_error", detail=str(e)[:300]))
         result = _result(outcome, host / "out.ipynb", limits)
     result.seconds = outcome.seconds
     return result
@@ -151,25 +160,24 @@ def _result(o: sandbox.Outcome, out: Path, limits: sandbox.Limits) -> Executed:
     """The status of an execution, from what the sandbox says (never guessed from an exit code alone)."""
     tail = _last_line(o.tail)
     if o.stopped == "time":
-        return Executed("TIMEOUT", None, f"over the {limits.timeout_s:g} s time limit", limit="time")
+        return _ended("TIMEOUT", why("timeout", seconds=f"{limits.timeout_s:g}"), limit="time")
     if o.oom or o.stopped == "memory":
-        return Executed("BROKEN", None, f"its processes together went over the {limits.memory_mb} MB memory limit",
-                        limit="memory")
+        return _ended("BROKEN", why("memory", mb=limits.memory_mb), limit="memory")
     if o.rc == 0:
         return _read_result(out, limits)
     if o.rc == 1 and tail.startswith("bwrap:"):
-        return Executed(GRADER_ERROR, None, f"the sandbox could not start ({tail[:200]})")
+        return _ended(GRADER_ERROR, why("sandbox_start", detail=tail[:200]))
     if o.rc > 128:
         try:
             sig = signal.Signals(o.rc - 128).name
         except ValueError:
             sig = f"signal {o.rc - 128}"
-        reason = f"the notebook's code killed the execution process ({sig}), not a limit of the grader"
+        key, args = "killed", {"signal": sig}
     else:
-        reason = f"execution failed ({tail})"
+        key, args = "failed", {"detail": tail}
     if o.pids_hit:
-        reason += f"; it reached its cap of {limits.pids} processes"
-    return Executed("BROKEN", None, reason)
+        key, args = f"{key}_at_pids", {**args, "pids": limits.pids}
+    return _ended("BROKEN", why(key, **args))
 
 
 def _read_result(out: Path, limits: sandbox.Limits) -> Executed:
@@ -179,29 +187,29 @@ def _read_result(out: Path, limits: sandbox.Limits) -> Executed:
         with os.fdopen(fd, "rb") as f:
             data = f.read(limits.result_mb * 1024 * 1024 + 1)
     except OSError as e:
-        return Executed("BROKEN", None, f"the executed notebook is unreadable ({e.strerror})")
+        return _ended("BROKEN", why("result_unreadable", error=e.strerror or type(e).__name__))
     if len(data) > limits.result_mb * 1024 * 1024:
-        return Executed("BROKEN", None, f"the executed notebook is over {limits.result_mb} MB")
+        return _ended("BROKEN", why("result_too_large", mb=limits.result_mb))
     try:
         nb = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as e:
-        return Executed("BROKEN", None, f"the executed notebook is unreadable ({type(e).__name__})")
+        return _ended("BROKEN", why("result_unreadable", error=type(e).__name__))
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        return Executed("BROKEN", None, "the executed notebook is not a notebook")
+        return _ended("BROKEN", why("result_not_notebook"))
     data_error = _data_error(nb)
     if data_error:
-        return Executed(GRADER_ERROR, None, data_error)
+        return _ended(GRADER_ERROR, data_error)
     return Executed("OK", nb)
 
 
-def _data_error(nb: dict) -> str:
-    """The grader's data problem that a cell met (the loader's :data:`DATA_ERROR`), or ``""``."""
+def _data_error(nb: dict) -> Why | None:
+    """The grader's data problem that a cell met (the loader's :data:`DATA_ERROR`), or None."""
     for cell in nb["cells"]:
         outputs = cell.get("outputs") if isinstance(cell, dict) else None
         for o in outputs if isinstance(outputs, list) else []:
             if isinstance(o, dict) and o.get("output_type") == "error" and o.get("ename") == DATA_ERROR:
-                return f"the grader's data could not serve load_data() ({str(o.get('evalue', ''))[:200]})"
-    return ""
+                return why("data", detail=str(o.get("evalue", ""))[:200])
+    return None
 
 
 def _last_line(text: str) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from mnistlab.errors import MnistlabError
+from mnistlab.grade.words import Why, why
 
 OK, BROKEN, TIMEOUT, REFUSED = "OK", "BROKEN", "TIMEOUT", "REFUSED"
 MAX_NOTEBOOK_BYTES = 50_000_000  # a lab notebook with its figures is ~1-5 MB; 500 MB of outputs is refused
@@ -53,7 +54,8 @@ class Submission:
     ident: str = ""
     nb: dict | None = None
     status: str = OK
-    reason: str = ""
+    reason: str = ""  # in English (the grader's own lines); ``why`` writes it in any language
+    why: Why | None = None
     digest: str = ""
     flags: list[str] = field(default_factory=list)
     stored: str = ""
@@ -61,7 +63,7 @@ class Submission:
 
 
 class Refused(Exception):
-    """A submission refused while reading it (the message is the reason)."""
+    """A submission refused while reading it (its one argument, a :class:`Why`, is the reason)."""
 
 
 def collect(source: str | Path, exclude: Path | None = None) -> list[Submission]:
@@ -100,9 +102,9 @@ def load(sub: Submission) -> Submission:
     try:
         data = sub.reader()
     except Refused as e:
-        return _fail(sub, REFUSED, str(e))
+        return _fail(sub, REFUSED, e.args[0])
     except OSError as e:
-        return _fail(sub, BROKEN, f"unreadable ({e.strerror})" if e.strerror else str(e))
+        return _fail(sub, BROKEN, why("unreadable", error=e.strerror or str(e)))
     return parse(sub, data)
 
 
@@ -169,35 +171,34 @@ def parse(sub: Submission, data: bytes) -> Submission:
     """Fill ``sub.nb`` from ``data``, or set its status and reason; returns ``sub``."""
     sub.digest = hashlib.sha256(data).hexdigest()
     if len(data) > MAX_NOTEBOOK_BYTES:
-        return _fail(sub, REFUSED, f"{len(data) / 1e6:.0f} MB, over the {MAX_NOTEBOOK_BYTES // 1_000_000} MB "
-                                   "a notebook may weigh (clear its outputs' large images)")
+        return _fail(sub, REFUSED, why("too_large", mb=round(len(data) / 1e6),
+                                       limit=MAX_NOTEBOOK_BYTES // 1_000_000))
     values = _json_values(data)
     if values > MAX_JSON_VALUES:
-        return _fail(sub, REFUSED, f"{values:,} JSON values, over the {MAX_JSON_VALUES:,} a notebook may hold")
+        return _fail(sub, REFUSED, why("json_values", values=values, limit=MAX_JSON_VALUES))
     try:
         nb = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        return _fail(sub, BROKEN, "not UTF-8 text, so not a notebook")
+        return _fail(sub, BROKEN, why("not_utf8"))
     except RecursionError:
-        return _fail(sub, BROKEN, "JSON nested too deeply")
+        return _fail(sub, BROKEN, why("json_deep"))
     except ValueError as e:
-        return _fail(sub, BROKEN, f"invalid JSON ({e})")
+        return _fail(sub, BROKEN, why("json_invalid", line=getattr(e, "lineno", "?"),
+                                      column=getattr(e, "colno", "?")))
     if not isinstance(nb, dict):
-        return _fail(sub, BROKEN, "JSON but not a notebook (no object at the top)")
+        return _fail(sub, BROKEN, why("not_object"))
     major = nb.get("nbformat")
     if major != 4:
-        hint = "; open it in Jupyter and save it again" if major == 3 else ""
-        return _fail(sub, REFUSED, f"nbformat {major!r}, not 4{hint}")
+        return _fail(sub, REFUSED, why("nbformat3") if major == 3 else why("nbformat", major=repr(major)[:40]))
     cells = nb.get("cells")
     if not isinstance(cells, list) or not cells:
-        return _fail(sub, BROKEN, "no cells")
+        return _fail(sub, BROKEN, why("no_cells"))
     if len(cells) > MAX_CELLS:
-        return _fail(sub, REFUSED, f"{len(cells):,} cells, over the {MAX_CELLS:,} a notebook may have (a lab "
-                                   "notebook has about 100)")
+        return _fail(sub, REFUSED, why("too_many_cells", cells=len(cells), limit=MAX_CELLS))
     bad = next((i for i, c in enumerate(cells) if not isinstance(c, dict)
                 or c.get("cell_type") not in ("code", "markdown", "raw")), None)
     if bad is not None:
-        return _fail(sub, BROKEN, f"cell {bad + 1} is not a notebook cell")
+        return _fail(sub, BROKEN, why("bad_cell", n=bad + 1))
     seen: set[str] = set()
     dup = None
     for c in cells:  # a set, not a count per id: linear in the cells (a million cells take a second)
@@ -208,7 +209,7 @@ def parse(sub: Submission, data: bytes) -> Submission:
                 break
             seen.add(cid)
     if dup is not None:
-        return _fail(sub, BROKEN, f"duplicated cell id {str(dup)[:40]!r} (the notebook was edited outside Jupyter)")
+        return _fail(sub, BROKEN, why("duplicate_id", id=repr(str(dup)[:40])))
     sub.nb = nb
     return sub
 
@@ -239,8 +240,8 @@ def _outside_strings(bare: bytes) -> int:
     return len(b"".join(bare.translate(None, _OTHER_BYTES).split(b'"')[0::2]))
 
 
-def _fail(sub: Submission, status: str, reason: str) -> Submission:
-    sub.status, sub.reason, sub.nb = status, reason, None
+def _fail(sub: Submission, status: str, reason: Why) -> Submission:
+    sub.status, sub.why, sub.reason, sub.nb = status, reason, str(reason), None
     return sub
 
 
@@ -249,16 +250,15 @@ def _clean(name: str) -> str:
     return name[:120] or "?"
 
 
-_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder named like a notebook"),
-          (stat.S_ISFIFO, "a named pipe (FIFO), not a file"), (stat.S_ISSOCK, "a socket, not a file"),
-          (stat.S_ISCHR, "a device, not a file"), (stat.S_ISBLK, "a device, not a file"))
+_KINDS = ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"),
+          (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device"))
 
 
-def _kind(mode: int) -> str:
-    """Why a file of this mode is refused ("" for a regular file)."""
+def _kind(mode: int) -> Why | None:
+    """Why a file of this mode is refused (None for a regular file)."""
     if stat.S_ISREG(mode):
-        return ""
-    return next((why for test, why in _KINDS if test(mode)), "not a regular file")
+        return None
+    return why(next((key for test, key in _KINDS if test(mode)), "not_regular"))
 
 
 def _from_folder(root: Path, exclude: Path | None) -> list[Submission]:
@@ -273,14 +273,14 @@ def _from_folder(root: Path, exclude: Path | None) -> list[Submission]:
         try:
             info = path.lstat()  # never opened unless a regular file: a FIFO would block, a device act
         except OSError as e:
-            subs.append(_fail(sub, BROKEN, f"unreadable ({e.strerror or e})"))
+            subs.append(_fail(sub, BROKEN, why("unreadable", error=e.strerror or str(e))))
             continue
-        why = _kind(info.st_mode)
-        if why:
-            subs.append(_fail(sub, REFUSED, why))
+        odd = _kind(info.st_mode)
+        if odd:
+            subs.append(_fail(sub, REFUSED, odd))
         elif info.st_size > MAX_NOTEBOOK_BYTES:
-            subs.append(_fail(sub, REFUSED, f"{info.st_size / 1e6:.0f} MB, over the "
-                                            f"{MAX_NOTEBOOK_BYTES // 1_000_000} MB a notebook may weigh"))
+            subs.append(_fail(sub, REFUSED, why("too_large", mb=round(info.st_size / 1e6),
+                                                limit=MAX_NOTEBOOK_BYTES // 1_000_000)))
         else:
             sub.reader = _file_reader(path)
             subs.append(sub)
@@ -293,9 +293,9 @@ def _file_reader(path: Path) -> Callable[[], bytes]:
         # nor blocks; fstat then says what was opened
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         try:
-            why = _kind(os.fstat(fd).st_mode)
-            if why:
-                raise Refused(why)
+            odd = _kind(os.fstat(fd).st_mode)
+            if odd:
+                raise Refused(odd)
             chunks, size = [], 0
             while size <= MAX_NOTEBOOK_BYTES:  # never trust the size listed: the file may have grown
                 chunk = os.read(fd, min(1 << 22, MAX_NOTEBOOK_BYTES + 1 - size))
@@ -319,8 +319,7 @@ class _Zip:
         def read() -> bytes:
             with self.lock:
                 if self.left <= 0:
-                    raise Refused(f"not read: the zip's {MAX_TOTAL_BYTES / 1e9:g} GB of unpacked "
-                                  "notebooks were spent on the ones before it")
+                    raise Refused(why("zip_spent", gb=f"{MAX_TOTAL_BYTES / 1e9:g}"))
                 cap = min(MAX_NOTEBOOK_BYTES + 1, self.left)
                 self.left -= cap  # reserved now, the unread rest given back below
             used = 0
@@ -329,15 +328,14 @@ class _Zip:
                     data = f.read(cap)  # never trust the header's size
                 used = len(data)
             except (zipfile.BadZipFile, ValueError, NotImplementedError, RuntimeError, EOFError) as e:
-                raise OSError(f"unreadable in the zip ({e})") from None
+                raise OSError(f"in the zip: {e}") from None
             finally:
                 with self.lock:
                     self.left += cap - used
             if len(data) == cap and cap <= MAX_NOTEBOOK_BYTES:
-                raise Refused(f"not read: the zip's {MAX_TOTAL_BYTES / 1e9:g} GB of unpacked "
-                              "notebooks were spent on the ones before it")
+                raise Refused(why("zip_spent", gb=f"{MAX_TOTAL_BYTES / 1e9:g}"))
             if info.compress_size and len(data) > 1_000_000 and len(data) / info.compress_size > MAX_RATIO:
-                raise Refused(f"compressed {len(data) // info.compress_size}:1, a zip bomb")
+                raise Refused(why("zip_bomb", ratio=len(data) // info.compress_size))
             return data
         return read
 
@@ -358,28 +356,28 @@ def _from_zip(path: Path) -> list[Submission]:
             continue
         student, ident = student_name(name)
         sub = Submission(student, name, ident)
-        reason = _unsafe(info)
-        if reason:
-            subs.append(_fail(sub, REFUSED, reason))
+        unsafe = _unsafe(info)
+        if unsafe:
+            subs.append(_fail(sub, REFUSED, unsafe))
             continue
         sub.reader = shared.reader(info)
         subs.append(sub)
     return subs
 
 
-def _unsafe(info: zipfile.ZipInfo) -> str:
-    """Why a zip member is refused ("" when it is not)."""
+def _unsafe(info: zipfile.ZipInfo) -> Why | None:
+    """Why a zip member is refused (None when it is not)."""
     name = info.filename
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-        return "its path in the zip leaves the archive (path traversal)"
+        return why("zip_traversal")
     if stat.S_ISLNK(info.external_attr >> 16):
-        return "a symbolic link in the zip"
+        return why("zip_symlink")
     if info.file_size > MAX_NOTEBOOK_BYTES:
-        return f"{info.file_size / 1e6:.0f} MB once unpacked, over the {MAX_NOTEBOOK_BYTES // 1_000_000} MB limit"
+        return why("zip_member_large", mb=round(info.file_size / 1e6), limit=MAX_NOTEBOOK_BYTES // 1_000_000)
     if info.compress_size and info.file_size > 1_000_000 and info.file_size / info.compress_size > MAX_RATIO:
-        return f"compressed {info.file_size // info.compress_size}:1, a zip bomb"
-    return ""
+        return why("zip_bomb", ratio=info.file_size // info.compress_size)
+    return None
 
 
 def _unique_names(subs: list[Submission]) -> None:

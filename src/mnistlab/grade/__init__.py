@@ -159,26 +159,46 @@ def _execute_on_cluster(subs, out: Path, opts: Options, stream: TextIO) -> None:
     from mnistlab.grade import execute, submissions
 
     settings = _settings(opts)
-    todo = {}
+    todo: dict[str, object] = {}  # digest -> the submission, by its bytes' digest (hashed, not parsed)
     for s in subs:
-        submissions.load(s)
-        if s.nb is not None and s.digest not in todo and execute.cached(out / CACHE, s.digest, settings) is None:
-            todo[s.digest] = s
+        d = submissions.digest(s)
+        if d and d not in todo and execute.cached(out / CACHE, d, settings) is None:
+            todo[d] = s
     if not todo:
         return
-    start = time.monotonic()
+    start, queue, done = time.monotonic(), list(todo.items()), 0
     with connect(address=opts.cluster, stream=stream) as pool:
-        futures = {pool.client.submit(execute.fresh, s.nb, settings, pure=False): d for d, s in todo.items()}
-        for n, fut in enumerate(as_completed(list(futures), loop=pool.client.loop), 1):
+        # a bounded window of notebooks in flight (two per worker at least): the grader never holds the class
+        window = max(2, 2 * len(pool.client.scheduler_info().get("workers", {})))
+        futures: dict = {}
+        running = as_completed([], loop=pool.client.loop)
+
+        def send() -> None:
+            sub = queue.pop(0)[1]
+            submissions.load(sub)
+            if sub.nb is None:  # changed on disk since it was listed: graded (and refused) later, not here
+                return
+            fut = pool.client.submit(execute.fresh, sub.nb, settings, pure=False)
+            submissions.release(sub)
+            futures[fut] = sub.digest  # of the bytes sent (the file may have changed since it was hashed)
+            running.add(fut)
+
+        while queue and len(futures) < window:
+            send()
+        for fut in running:
             try:
                 result = fut.result()
             except Exception as e:  # noqa: BLE001 - a lost worker fails one submission, not the batch
                 lost = why("dask_failed", error=f"{type(e).__name__}: {e}"[:200])
                 result = execute.Executed("BROKEN", None, str(lost), why=lost)
-            execute.store(out / CACHE, futures[fut], settings, result)
+            execute.store(out / CACHE, futures.pop(fut), settings, result)
+            fut.release()
+            done += 1
             elapsed = time.monotonic() - start
-            print(f"executed {n}/{len(futures)} on the cluster ({_clock(elapsed)} elapsed, "
-                  f"~{_clock(elapsed / n * (len(futures) - n))} left)", file=stream, flush=True)
+            print(f"executed {done}/{len(todo)} on the cluster ({_clock(elapsed)} elapsed, "
+                  f"~{_clock(elapsed / done * (len(todo) - done))} left)", file=stream, flush=True)
+            while queue and len(futures) < window:
+                send()
 
 
 def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:

@@ -108,6 +108,17 @@ def load(sub: Submission) -> Submission:
     return parse(sub, data)
 
 
+def digest(sub: Submission) -> str:
+    """The SHA-256 of ``sub``'s bytes, read without parsing them (what the execution cache is keyed by);
+    ``""`` when it cannot be read (:func:`load` then says why)."""
+    if not sub.digest and sub.status == OK and sub.reader is not None:
+        try:
+            sub.digest = hashlib.sha256(sub.reader()).hexdigest()
+        except (Refused, OSError):
+            return ""
+    return sub.digest
+
+
 def release(sub: Submission) -> None:
     """Forget ``sub``'s notebook (it is read again by :func:`load` if needed)."""
     sub.nb = None

@@ -13,7 +13,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from mnistlab.grade import cellruns, markup, outputs, printed
+from mnistlab.grade import cellruns, markup, outputs, printed, pyast
 
 LAYERS = ("Input", "InputLayer", "Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "MaxPool2D",
           "LeakyReLU", "BatchNormalization", "Reshape")
@@ -232,7 +232,7 @@ class _State:
             found.append("ex1" if self.exercise == "ex1" else "ex2.ann")
         in_loop = {id(n) for loop in ast.walk(tree) if isinstance(loop, (ast.For, ast.While))
                    for n in ast.walk(loop)}
-        for node in _statements(tree):
+        for node in pyast.statements(tree):
             step = self._statement(node, id(node) in in_loop, number, lines)
             if step:
                 found.append(step)
@@ -262,8 +262,8 @@ class _State:
                                                                            self.aliases.values()) & names:
             found.append("ex2.confusion")
             if self.fits:  # a cell that also trains: the matrix's outputs lie after the fit above it
-                self.fits.append(("ex2.confusion", _first_use(tree, ("confusion_matrix", "ConfusionMatrixDisplay")),
-                                  False))
+                at = pyast.first_use(tree, ("confusion_matrix", "ConfusionMatrixDisplay"))
+                self.fits.append(("ex2.confusion", at, False))
         for var, step in self.histories.items():
             if var in names and not found:
                 found.append(step)
@@ -330,29 +330,29 @@ class _State:
             if layer:
                 st.layers.append(layer)
         elif method == "compile":
-            args = _args(value, _COMPILE_POS)
+            args = pyast.args(value, _COMPILE_POS)
             for key in ("optimizer", "loss"):
                 if key in args and key not in st.settings:
-                    st.settings[key] = _optimizer(args[key]) if key == "optimizer" else _loss(args[key])
-                    st.lines[key] = _line(args[key], number, lines)
+                    st.settings[key] = pyast.optimizer(args[key]) if key == "optimizer" else pyast.loss(args[key])
+                    st.lines[key] = pyast.line(args[key], number, lines)
         elif method == "fit":
-            args = _args(value, _FIT_POS)
+            args = pyast.args(value, _FIT_POS)
             x = args.get("x")
             if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr == "flow":
                 step = self.models[var] = "ex2.augment"  # from here on the model is the augmented one
                 st = self.steps.setdefault(step, Step(step))
-                flow = _args(x, ("x", "y", "batch_size"))
+                flow = pyast.args(x, ("x", "y", "batch_size"))
                 if "batch_size" in flow:
                     args["batch_size"] = flow["batch_size"]
             for key in ("epochs", "batch_size"):
                 if key in args:
-                    st.settings[key] = _value(self.constants.get(args[key].id, args[key]) if isinstance(
+                    st.settings[key] = pyast.value(self.constants.get(args[key].id, args[key]) if isinstance(
                         args[key], ast.Name) else args[key])
-                    st.lines[key] = _line(args[key], number, lines)
-            val = ("split " + str(_value(args["validation_split"])) if "validation_split" in args else
-                   "data " + _compact(args["validation_data"]) if "validation_data" in args else "none")
+                    st.lines[key] = pyast.line(args[key], number, lines)
+            val = ("split " + str(pyast.value(args["validation_split"])) if "validation_split" in args else
+                   "data " + pyast.compact(args["validation_data"]) if "validation_data" in args else "none")
             node = args.get("validation_split", args.get("validation_data", value))
-            st.settings["validation"], st.lines["validation"] = val, _line(node, number, lines)
+            st.settings["validation"], st.lines["validation"] = val, pyast.line(node, number, lines)
             if not in_loop:
                 verbose = args.get("verbose")
                 silent = isinstance(verbose, ast.Constant) and verbose.value == 0
@@ -379,104 +379,26 @@ class _State:
         kind = {"MaxPool2D": "MaxPooling2D", "InputLayer": "Input"}.get(kind, kind)
         if kind not in LAYERS:
             return Layer(kind or "?")
-        a = _args(node, _POS.get(kind, ()))
+        a = pyast.args(node, _POS.get(kind, ()))
         layer = Layer(kind)
         if kind == "Dense":
-            layer.units, layer.activation = _value(a.get("units")), _act(a.get("activation"))
+            layer.units, layer.activation = pyast.value(a.get("units")), pyast.activation(a.get("activation"))
         elif kind == "Conv2D":
-            layer.units, layer.activation = _value(a.get("filters")), _act(a.get("activation"))
-            layer.kernel = _first(_value(a.get("kernel_size")))
+            layer.units, layer.activation = pyast.value(a.get("filters")), pyast.activation(a.get("activation"))
+            layer.kernel = pyast.first(pyast.value(a.get("kernel_size")))
         elif kind == "MaxPooling2D":
-            layer.pool = _first(_value(a.get("pool_size"))) or 2
+            layer.pool = pyast.first(pyast.value(a.get("pool_size"))) or 2
         elif kind == "Dropout":
-            layer.rate = _value(a.get("rate"))
+            layer.rate = pyast.value(a.get("rate"))
         elif kind == "LeakyReLU":
-            layer.rate = _value(a.get("negative_slope", a.get("alpha")))
+            layer.rate = pyast.value(a.get("negative_slope", a.get("alpha")))
         elif kind == "Input":
-            shape = _value(a.get("shape", a.get("input_shape")))
+            shape = pyast.value(a.get("shape", a.get("input_shape")))
             layer.shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
         if kind in ("Dense", "Conv2D") and "input_shape" in a:
-            shape = _value(a["input_shape"])
+            shape = pyast.value(a["input_shape"])
             layer.shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
         return layer
-
-
-def _first_use(tree: ast.AST, names: tuple[str, ...]) -> int:
-    """The first line of a cell's code that names one of ``names`` (a name or an attribute)."""
-    return min((n.lineno for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in names
-                or isinstance(n, ast.Attribute) and n.attr in names), default=0)
-
-
-def _line(node: ast.AST, number: int, lines: list[str]) -> str:
-    """``cell N: the line of code`` holding ``node`` (the evidence quoted in feedback)."""
-    n = getattr(node, "lineno", 0)
-    return f"cell {number}: {lines[n - 1].strip()[:120]}" if 0 < n <= len(lines) else f"cell {number}"
-
-
-def _statements(node: ast.AST):
-    """Assignments and expression statements in source order (loops and branches included)."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, (ast.Assign, ast.Expr, ast.AnnAssign)):
-            yield child
-        elif isinstance(child, ast.stmt) and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                    ast.ClassDef)):
-            yield from _statements(child)
-
-
-def _args(call: ast.Call, positional: tuple[str, ...]) -> dict[str, ast.expr]:
-    out = {name: arg for name, arg in zip(positional, call.args, strict=False) if not isinstance(arg, ast.Starred)}
-    out.update({k.arg: k.value for k in call.keywords if k.arg})
-    return out
-
-
-def _value(node: ast.expr | None):
-    if node is None:
-        return None
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return _compact(node)
-
-
-def _compact(node: ast.expr) -> str:
-    return re.sub(r"\s+", "", ast.unparse(node))
-
-
-def _act(node: ast.expr | None) -> str | None:
-    v = _value(node)
-    return v.lower() if isinstance(v, str) else None
-
-
-def _optimizer(node: ast.expr):
-    """``'adam'``; ``Adam(learning_rate=0.01)`` -> ``'adam(learning_rate=0.01)'``; the default rate dropped."""
-    if isinstance(node, ast.Call):
-        name = (node.func.attr if isinstance(node.func, ast.Attribute) else
-                node.func.id if isinstance(node.func, ast.Name) else "?").lower()
-        kw = {k.arg: _value(k.value) for k in node.keywords if k.arg}
-        if node.args:
-            kw.setdefault("learning_rate", _value(node.args[0]))
-        if name == "adam" and kw.get("learning_rate") in (0.001, 1e-3):
-            kw.pop("learning_rate")
-        return name + (f"({', '.join(f'{k}={v}' for k, v in sorted(kw.items()))})" if kw else "")
-    v = _value(node)
-    return v.lower() if isinstance(v, str) else v
-
-
-def _loss(node: ast.expr):
-    """``'categorical_crossentropy'``; ``CategoricalCrossentropy()`` or ``losses.categorical_crossentropy`` the
-    same name (the class's CamelCase as snake_case)."""
-    if isinstance(node, ast.Call) and not node.args and not node.keywords:
-        node = node.func
-    if isinstance(node, (ast.Attribute, ast.Name)):
-        name = node.attr if isinstance(node, ast.Attribute) else node.id
-        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
-    return _value(node)
-
-
-def _first(v):
-    if isinstance(v, (tuple, list)) and v:
-        v = v[0]
-    return v if isinstance(v, int) else None
 
 
 def count_params(layers: list[Layer], default_shape: tuple = (28, 28)) -> int | None:

@@ -77,11 +77,11 @@ def experiments(configs: dict[str, dict[str, Any]] | None, steps: list[str] | No
         exp = config.load(name, {k: v for k, v in raw.items() if k not in ("name", "title")})
         fill.check(exp)
         out[name] = exp
-    ex2 = [out[n] for n in out if n != "ex1"]
     for key in ("train_limit", "test_limit"):
-        if len({getattr(e, key) for e in ex2}) > 1:
-            raise ConfigError(f"{key} differs between the steps of exercise 2, which share one data set in the "
-                              "lab's code")
+        for dataset in {e.dataset for e in out.values()}:
+            if len({getattr(e, key) for e in out.values() if e.dataset == dataset}) > 1:
+                raise ConfigError(f"{key} differs between the steps on {dataset}, which share one data set in "
+                                  "the lab's code")
     return out
 
 

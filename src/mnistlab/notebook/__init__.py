@@ -111,7 +111,7 @@ def make(patterns: list[str] | None = None, overrides: dict | None = None, data_
     kernel.require(("nbformat",))
     chosen = steps(patterns)
     configs = {n: config.load(n, overrides or {}).to_dict() for n in plan.step_names()}
-    datasets = (["mnist"] if "ex1" in chosen else []) + (["fashion_mnist"] if set(chosen) - {"ex1"} else [])
+    datasets = sorted({config.load(n).dataset for n in chosen})  # each step's data set, from its experiment file
     folder_data = check_data_dir(data_dir, datasets) if data_dir is not None else None
     studies = {n: config.load(n, overrides or {}) for names in plan.extended_cells().values() for n in names
                if extended and plan.load().studies[n].base in chosen}

@@ -71,7 +71,7 @@ class Experiment:
     validation: str = "test"  # test: validate on the test set (the lab's Ex. 1) | split: last part of train
     validation_split: float = 0.2  # validation=split: fraction taken from the end of train, unshuffled
     seed: int = 42  # fixes weights, shuffling, dropout and augmentation
-    # --- how it runs (same maths either way; see docs/DEVELOPING.md for the measurements) ----
+    # --- how it runs (same maths either way; see benchmarks/results/MEASUREMENTS.md for the measurements) ----
     faithful: bool = False  # true: the lab's own code path (fit on NumPy arrays, ImageDataGenerator)
     steps_per_execution: int = 0  # training steps per compiled call; 0 = measured default per model
     # float32 (the lab) | bf16 (mixed bfloat16) | auto: bf16 where the hardware computes it natively (x86

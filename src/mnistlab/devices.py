@@ -2,7 +2,7 @@
 
 Mixed bfloat16 is 1.5x faster than float32 where the hardware computes bfloat16 (x86 ``avx512_bf16`` or
 ``amx_bf16``, an ARM CPU with ``bf16``, a GPU of compute capability 8.0 or more) and 4-9x slower where it
-is emulated (an AVX2 CPU: docs/DEVELOPING.md). So ``auto`` takes bfloat16 only where it is native.
+is emulated (an AVX2 CPU: benchmarks/results/MEASUREMENTS.md). So ``auto`` takes bfloat16 only where it is native.
 
 On a GPU with compute capability under 8.0 (a T4, a V100) ``auto`` keeps float32: those chips' fast type is
 float16, which needs loss scaling (a different optimiser path, a possible divergence the lab's settings

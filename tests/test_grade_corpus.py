@@ -31,7 +31,8 @@ def folders(where: Path) -> list[Path]:
 CLASSES = {"corpus": folders(ROOT), **{p.name: folders(p) for p in sorted(ROOT.glob("holdout*")) if p.is_dir()}}
 # Every set holds each notebook to its instructor's points. A held-out set is measured untouched when it
 # arrives, then the grader is generalised on it: holdout gave 12 of 20 within a point at first, holdout2 6 of 13
-# with one honest student accused (tests/grade_corpus/README.md). Measure a new one before changing the grader.
+# with one honest student accused, holdout3 6 of 10 with one honest student accused (tests/grade_corpus/README.md).
+# Measure a new one before changing the grader.
 CASES = [(name, p) for name, ps in CLASSES.items() for p in ps]
 
 

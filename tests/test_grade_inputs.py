@@ -260,3 +260,13 @@ def test_a_reason_is_written_in_the_class_language_and_a_stored_one_is_checked()
     assert Why.from_json(w.to_json()) == w
     for bad in (["nope", {}], ["memory", {}], ["memory", {"mb": [1]}], "memory", ["memory", {"mb": True}]):
         assert Why.from_json(bad) is None
+
+
+def test_a_summary_printed_after_training_counts_the_model_not_its_optimizer():
+    """Keras 3's summary() of a trained model adds Adam's moments to its total: the model's own count is read."""
+    from mnistlab.grade import outputs
+
+    after_fit = (" Total params: 305,312 (1.16 MB)\n Trainable params: 101,770 (397.54 KB)\n"
+                 " Non-trainable params: 0 (0.00 B)\n Optimizer params: 203,542 (795.09 KB)\n")
+    assert outputs.summary_params(after_fit) == 101_770
+    assert outputs.summary_params(" Total params: 101,770 (397.54 KB)\n") == 101_770

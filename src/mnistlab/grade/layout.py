@@ -30,9 +30,10 @@ from mnistlab.grade.prose import _ANALYSIS_LINE, _DECOR, _LABEL, Found, Line, _b
 from mnistlab.grade.unlabelled import _in_order, _todo, _unlabelled
 
 _EXERCISE_LABEL = re.compile(r"^ex(?:ercice|ercise)?\s*\.?\s*([12])\s*[-:,.]?\s*", re.I)
-_NUMBERED = re.compile(r"^(\d{1,2})\s*[.)]\s+(.*)$")
+_LETTERED = re.compile(r"^\(?([a-hA-H])\)\s+(.*)$")  # "(a) ...", "b) ..."
+_NUMBERED = re.compile(r"^\(?(\d{1,2})\s*[.)]\s+(.*)$")  # "1. ...", "2) ...", "(3) ..."
 _EXERCISE = re.compile(r"\b(?:exercice|exercise|ex)\s*\.?\s*([12])\b", re.I)
-_SECTION = re.compile(r"\b(?:[e\xe9]tape|step|partie|part|section)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
+_SECTION = re.compile(r"(?:\b(?:[e\xe9]tape|step|partie|part|section)|§)\s*(\d)\b|^(\d)\s*[.)\-–—:]", re.I)
 _ANSWERS_WORD = re.compile(r"^(?:mes\s+|my\s+|les\s+)?(?:reponses?|answers?)\b")  # over normalised text
 _PREFIXED = re.compile(r"^(?:step|part|partie|etape)\s(\d)\s(?:q|question)\s?(\d?)\b")  # over normalised text
 _NUMBER_WORD = re.compile(r"^(?:\d+|etape \d+|step \d+|partie \d+|part \d+)\s+")  # over normalised text
@@ -98,6 +99,11 @@ class _Questions:
                          for qw in qws if qw), reverse=True)  # Dice: a short question does not win by being short
         if not scores or scores[0][0] < 0.5:
             return None
+        around = self._around(section)
+        if around and self.by_key[scores[0][1]].section not in around:  # the part in force first: a student
+            here = [(sc, k) for sc, k in scores if sc >= 0.5 and self.by_key[k].section in around]  # retells
+            if here and len({k for sc, k in here if sc == here[0][0]}) == 1:  # the questions where they stand
+                return here[0][1], ""
         close = {k for sc, k in scores if sc >= scores[0][0] - 0.1}
         if len(close) == 1:
             return scores[0][1], ""
@@ -187,7 +193,12 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         bare = _bare(ln.text)
         if not bare:
             continue
-        if ln.comment and len(bare.split()) <= 4 and not _LABEL.match(bare):  # "# Step 2", "# Partie 5"
+        numbered_here = _NUMBERED.match(bare) and section is not None and cues.get(ln.cell) == section
+        if ln.comment and len(bare.split()) <= 4 and not _LABEL.match(bare) and not numbered_here:  # "# Step 2"
+            if _ANALYSIS.search(bare) and not re.search(r"\bquestion", bare, re.I):  # "# === ANALYSE ==="
+                heads.add(pos)
+                analysis_at.append(pos)
+                continue
             ex, sid = qs.section_of_heading(bare, exercise)
             if sid:
                 heads.add(pos)
@@ -267,8 +278,13 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         if pre and _LABEL.match(bare[pre.end():]):
             exercise, bare = "ex" + pre.group(1), bare[pre.end():]
         label = _LABEL.match(bare)
+        lettered = None if label or not (in_answers or listing) else _LETTERED.match(bare)
+        if lettered:  # "(a) ..." under "Answers": the section's questions in order, a for 1, b for 2
+            bare = f"{ord(lettered.group(1).lower()) - 96}) {lettered.group(2)}"
         number = None if label else _NUMBERED.match(bare)
-        listed = number is not None and not ln.comment and listing and norm(bare) not in _lab_prose()
+        listed = number is not None and (
+            (not ln.comment and listing and norm(bare) not in _lab_prose())
+            or (ln.comment and section is not None and cues.get(ln.cell) == section))  # "# 2) ..." under its code
         if label or (number and (qlist or in_answers or listed)):
             raw, rest = (label or number).group(1), (label or number).group(2)
             parts = [p for p in re.split(r"\s*[.\-]\s*", raw.strip()) if p]

@@ -10,6 +10,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _METRIC = re.compile(r"\b([a-z_]+):\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)")
 _EPOCH = re.compile(r"^Epoch (\d+)/(\d+)")
 _PARAMS = re.compile(r"Total params:\s*([\d,\u202f\u00a0 ]+)")
+_OPTIMIZER_PARAMS = re.compile(r"Optimizer params:\s*([\d,\u202f\u00a0 ]+)")
 _PRINTED = re.compile(r"(?i)(?:test[_ ]?acc\w*|accuracy|précision)[^:\n\-]{0,60}:\s*(\d*\.\d+)")
 _TF = re.compile(r"(?i)tensorflow[^:\n]{0,20}:\s*(\d+\.\d+(?:\.\d+)?\S*)")
 _TRAIN = re.compile(r"(?i)x_train[^\n(]{0,30}\((\d{1,12}),")
@@ -128,12 +129,17 @@ def activation_lines(txt: str) -> dict[str, float] | None:
 
 
 def summary_params(txt: str) -> int | None:
-    """The ``Total params`` of the last ``summary()`` printed."""
-    found = _PARAMS.findall(txt)
+    """The model's parameters in the last ``summary()`` printed: its ``Total params``, less the ``Optimizer
+    params`` that Keras 3 adds to the total once the model has been trained (Adam's two moments per weight)."""
+    found = list(_PARAMS.finditer(txt))
     if not found:
         return None
-    digits = re.sub(r"\D", "", found[-1])
-    return int(digits) if 0 < len(digits) <= _DIGITS else None
+    digits = re.sub(r"\D", "", found[-1].group(1))
+    if not 0 < len(digits) <= _DIGITS:
+        return None
+    optimizer = _OPTIMIZER_PARAMS.search(txt, found[-1].end())
+    extra = re.sub(r"\D", "", optimizer.group(1)) if optimizer else ""
+    return int(digits) - (int(extra) if 0 < len(extra) <= _DIGITS and int(extra) < int(digits) else 0)
 
 
 def tf_version(txt: str) -> str | None:

@@ -211,6 +211,7 @@ class _State:
         self.last: str | None = None
         self.fits: list[tuple[str, int, bool]] = []  # this cell's fit() calls outside loops: (step, line, logs?)
         self.defined: dict[str, tuple] = {}  # step -> (layers, line) of the model this cell defines
+        self.builders: dict[str, tuple[list[Layer], bool]] = {}  # def that returns a Sequential -> (layers, conv?)
 
     def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
         """(the step the cell's outputs go to, whether the cell's code names that step)."""
@@ -224,6 +225,15 @@ class _State:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for a in node.names:
                     self.aliases[a.asname or a.name.split(".")[0]] = a.name.rsplit(".", 1)[-1]
+        for node in ast.walk(tree):  # a function of the student's that builds the model: def build(act): ...
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                calls = [c for c in ast.walk(node) if isinstance(c, ast.Call)]
+                built = [c for c in calls if self._name(c.func) == "Sequential"]
+                if built:
+                    first = built[0].args[0] if built[0].args else None
+                    layers = [ly for e in (first.elts if isinstance(first, (ast.List, ast.Tuple)) else [])
+                              for ly in [self._layer(e)] if ly is not None]
+                    self.builders[node.name] = (layers, any(self._name(c.func) == "Conv2D" for c in calls))
         loaded = {ds for node in ast.walk(tree) if isinstance(node, ast.Call) for ds in [self._dataset(node)] if ds}
         if loaded:  # the first load is exercise 1 unless it is Fashion-MNIST; any later load is exercise 2
             ds = "fashion_mnist" if "fashion_mnist" in loaded else "mnist"
@@ -301,11 +311,15 @@ class _State:
             return None
         kind = self._name(value.func)
         where = f"cell {number}: {lines[value.lineno - 1].strip()[:120]}" if value.lineno <= len(lines) else ""
-        if kind == "Sequential" and isinstance(target, ast.Name):
-            layers = [self._layer(e) for e in (value.args[0].elts if value.args and isinstance(
-                value.args[0], (ast.List, ast.Tuple)) else [])]
-            layers = [ly for ly in layers if ly is not None]
-            step = self._model_step(target.id, layers, in_loop)
+        if (kind == "Sequential" or kind in self.builders) and isinstance(target, ast.Name):
+            if kind == "Sequential":
+                layers = [self._layer(e) for e in (value.args[0].elts if value.args and isinstance(
+                    value.args[0], (ast.List, ast.Tuple)) else [])]
+                layers = [ly for ly in layers if ly is not None]
+                conv = False
+            else:  # model = build(...): the layers its def lists, if it lists them
+                layers, conv = self.builders[kind]
+            step = self._model_step(target.id, layers, in_loop, conv)
             owner = self.owners.setdefault(step, target.id)
             if (owner != target.id and "epochs" in self.steps.get(step, Step(step)).settings and not in_loop
                     and step != "ex2.activations"):
@@ -365,10 +379,10 @@ class _State:
             return None
         return step
 
-    def _model_step(self, var: str, layers: list[Layer], in_loop: bool) -> str:
+    def _model_step(self, var: str, layers: list[Layer], in_loop: bool, conv: bool = False) -> str:
         if in_loop or var in ("model_act", "model_leaky"):
             return "ex2.activations"
-        if any(ly.kind == "Conv2D" for ly in layers):
+        if conv or any(ly.kind == "Conv2D" for ly in layers):
             return "ex2.cnn"
         return "ex1" if self.exercise == "ex1" else "ex2.ann"
 

@@ -41,7 +41,7 @@ class Experiment:
 
     name: str = ""  # set from the file name, e.g. "ex2.cnn"; not settable from a file
     title: str = ""  # one line shown by `mnistlab list` and in the report
-    order: int = 0  # position in the lab; `mnistlab run` runs steps in this order
+    order: int = 0  # position among the experiments the lab plan does not list (the improved models)
     extended: bool = False  # a "what if" study (ext.*): runs only with `mnistlab run --extended` or by name
     on_demand: bool = False  # runs only when named (`mnistlab run improved`), never with the lab
     expect_divergence: bool = False  # a study whose point is divergence: a NaN/exploded loss is its result
@@ -160,7 +160,16 @@ def experiments_dir() -> Path:
 def names(extended: bool = False, on_demand: bool = False) -> list[str]:
     """Every experiment of the lab, in the lab's order; with ``extended``, the "what if" studies too; with
     ``on_demand``, also those that run only when named (the ``improved`` models)."""
-    exps = sorted((load(p.stem) for p in experiments_dir().glob("*.toml")), key=lambda e: e.order)
+    from mnistlab.lab import plan  # the lab's order lives in its plan (a function import: plan's package imports us)
+
+    steps, studies = plan.step_names(), list(plan.load().studies)
+
+    def position(e: Experiment) -> tuple[int, int]:  # the plan's steps, then its studies, then the others
+        if e.name in steps:
+            return 0, steps.index(e.name)
+        return (1, studies.index(e.name)) if e.name in studies else (2, e.order)
+
+    exps = sorted((load(p.stem) for p in experiments_dir().glob("*.toml")), key=position)
     return [e.name for e in exps if (extended or not e.extended) and (on_demand or not e.on_demand)]
 
 

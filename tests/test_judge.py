@@ -258,3 +258,16 @@ def test_verdict_names_are_an_enum_and_words_come_at_rendering():
     assert isinstance(v.verdict, judge.Call) and v.verdict is judge.Call.HIGHER and v.verdict == "higher"
     assert v.text("fr").startswith("+2,00 points,") and v.text("en").startswith("+2.00 points,")
     assert not hasattr(v, "fr") and not hasattr(v, "en")
+
+
+def test_a_brief_verdict_keeps_the_effect_the_call_the_test_and_its_bound():
+    """The analysis's short form: the same verdict, its test named, twice its SE; the full evidence is elsewhere."""
+    n = 10_000
+    ra, rb = np.ones(n, bool), np.ones(n, bool)
+    ra[:264] = False  # right before only
+    rb[264:264 + 347] = False  # right after only
+    v = judge.accuracies(0.9129, 0.9046, n, right_a=rb, right_b=ra)
+    assert v.finding and v.brief("fr").startswith("+0,83 point, au-delà du bruit ; McNemar apparié, ± 0,")
+    same = judge.accuracies(0.8788, 0.8777, 12_000, 12_000)
+    assert same.brief("fr").startswith("+0,11 point, pas de différence mesurable ; binomial non apparié, ± ")
+    assert same.brief("en").startswith("+0.11 points, no measurable difference; binomial, unpaired, ± ")

@@ -152,6 +152,16 @@ class Verdict:
         """The verdict's words in ``lang``: "+0,78 point, au-delà de deux erreurs-types ... (McNemar exact, ...)"."""
         return render(self.phrase, lang) if self.phrase is not None else ""
 
+    def brief(self, lang: str) -> str:
+        """The verdict in a few words, for a summary that the full evidence follows elsewhere: its effect, beyond
+        the noise or not, the test and twice its SE ("+0,83 point, au-delà du bruit (McNemar : ± 0,49 point)")."""
+        fields = getattr(self.phrase, "fields", None) or {}
+        if "diff" not in fields or "bound" not in fields:
+            return self.text(lang)
+        return render(Phrase("judge.brief_beyond" if self.finding else "judge.brief_same",
+                             {"diff": fields["diff"], "bound": fields["bound"],
+                              "test": Phrase(f"judge.test.{self.test.value}")}), lang)
+
 
 def binomial_se(p: float, n: int) -> float:
     """Standard error of an accuracy ``p`` measured on ``n`` images: sqrt(p (1 - p) / n); inf without images."""

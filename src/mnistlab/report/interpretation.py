@@ -50,22 +50,20 @@ def analysis(run: Run, lang: str) -> list[str]:
                                                e1.metrics["n_test"]).verdict == "lower"
         out.append(say("interpretation.fashion_harder" if harder else "interpretation.on_fashion", lang)
                    + say("interpretation.cnn_vs_ann", lang, cnn=num(c["test_accuracy"], lang),
-                         ann=num(a["test_accuracy"], lang), diff=diff_text(d, lang)))
+                         ann=num(a["test_accuracy"], lang), diff=d.verdict.brief(lang)))
         if not (d.measurable and d.d > 0):
             surprises.insert(0, "interpretation.surprise_cnn")
     if aug and cnn:
         a, c = aug.metrics, cnn.metrics
         d = quantities.accuracy_diff(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]),
                                      (aug, cnn))
-        loss = quantities.loss_difference(aug, cnn, a["test_loss"], c["test_loss"])
         v = judge.augmentation(a["test_accuracy"], c["test_accuracy"], min(a["n_test"], c["n_test"]),
                                a["test_loss"], c["test_loss"], quantities.loss_se(cnn, on_test=True), d.right,
                                _losses(quantities.paired(aug, cnn)))
         end = {"helps": "interpretation.augmentation_helps", "hurts": "interpretation.augmentation_hurts",
                "same": "interpretation.augmentation_same"}[v.verdict]
-        out.append(say("interpretation.augmentation", lang, diff=diff_text(d, lang),
-                       loss_before=num(c["test_loss"], lang), loss_after=num(a["test_loss"], lang),
-                       loss_verdict=loss.text(lang)) + say(end, lang))
+        out.append(say("interpretation.augmentation", lang, diff=d.verdict.brief(lang))  # the evidence: the answers
+                   + say(end, lang))
         if v.verdict != "helps":
             surprises.insert(1 if surprises[:1] == ["interpretation.surprise_cnn"] else 0,
                              "interpretation.surprise_augmentation")
@@ -134,11 +132,7 @@ def difficulties(run: Run, lang: str, cnn, ann, conf) -> list[str]:
                                  recall=num(m["per_class"][k]["recall"], lang, 3)) for k in h.leaders[:3]], lang)
             out.append(say("interpretation.hardest_classes" if len(h.leaders) > 1 else "interpretation.hardest_class",
                            lang, names=names, confusion=pair))
-    reuse = [n for n in ("ex1", "ex2.augment") if run.done(n) and run.done(n).metrics.get("validation_is_test")]
-    if reuse:
-        out.append(say("interpretation.test_reuse_many" if len(reuse) > 1 else "interpretation.test_reuse_one", lang,
-                       steps=listing([label(n, lang) for n in reuse], lang)))
-    return out
+    return out  # the test set reused as validation is a method note of the report, not a difficulty met
 
 
 def _per_epoch(step) -> float | None:

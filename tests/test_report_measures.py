@@ -145,11 +145,12 @@ def test_a_better_test_loss_with_a_gain_inside_the_noise(run_dir):
     path.write_text(json.dumps(metrics))
     # the CNN's per-example loss SD 0.88: SE 0.0088, so -0.0125 is inside 2 SE (0.0249): no conclusion
     text = " ".join(interpretation.analysis(with_loss_sd(run_dir, "ex2.cnn", 0.88), "fr"))
-    assert "pas de différence mesurable" in text and "dans le bruit" in text
-    assert "nous ne pouvons pas conclure" in text
+    # the accuracy and the loss inside the noise (no per-image results here: the tests are unpaired)
+    assert "pas de différence mesurable ; binomial non apparié" in text
+    assert "pas de différence mesurable ; non apparié" in text and "nous ne pouvons pas conclure" in text
     # SD 0.2: SE 0.002, -0.0125 is beyond 2 SE (0.0057): the lower loss is a finding, augmentation helps
     text = " ".join(interpretation.analysis(with_loss_sd(run_dir, "ex2.cnn", 0.2), "fr"))
-    assert "au-delà de deux erreurs-types" in text and "elle aide" in text
+    assert "au-delà du bruit" in text and "elle aide" in text
 
 
 def test_a_ranking_that_reverses_between_validation_and_test_is_said(run):
@@ -298,7 +299,7 @@ def test_the_augmentation_gain_is_judged_by_mcnemar_when_both_models_scored_the_
     assert "différence appariée des pertes par image sur 10\u202f000 images" in a
     assert "non appariées" not in a and "pas de différence mesurable" not in a
     text = " ".join(interpretation.analysis(run, "fr"))
-    assert "McNemar exact : 343 contre 265" in text and "nous ne pouvons pas conclure" not in text
+    assert "+0,78 point, au-delà du bruit ; McNemar apparié" in text and "nous ne pouvons pas conclure" not in text
 
 
 def test_without_per_image_results_the_comparison_says_it_is_unpaired(run):

@@ -62,8 +62,10 @@ def analysis(run: Run, lang: str) -> list[str]:
                                _losses(quantities.paired(aug, cnn)))
         end = {"helps": "interpretation.augmentation_helps", "hurts": "interpretation.augmentation_hurts",
                "same": "interpretation.augmentation_same"}[v.verdict]
-        out.append(say("interpretation.augmentation", lang, diff=d.verdict.brief(lang))  # the evidence: the answers
-                   + say(end, lang))
+        loss = quantities.loss_difference(aug, cnn, a["test_loss"], c["test_loss"])
+        out.append(say("interpretation.augmentation", lang, diff=d.verdict.brief(lang),  # the evidence: the answers
+                       loss_before=num(c["test_loss"], lang), loss_after=num(a["test_loss"], lang),
+                       loss_verdict=loss.brief(lang)) + say(end, lang))
         if v.verdict != "helps":
             surprises.insert(1 if surprises[:1] == ["interpretation.surprise_cnn"] else 0,
                              "interpretation.surprise_augmentation")

@@ -206,7 +206,7 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
 
     submissions.load(sub)
     entry = {"student": sub.student, "file": sub.file, "ident": sub.ident, "status": sub.status,
-             "reason": sub.why.text(opts.lang) if sub.why else sub.reason, "max": rub.max_points, "total": None,
+             "reason": _reason(sub, opts.lang), "max": rub.max_points, "total": None,
              "flags_evidence": [], "values": {}, "answers": {}, "marks": [], "stored": sub.stored}
     if sub.nb is None:
         return entry
@@ -241,6 +241,11 @@ def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
 # Execution statuses that keep the grade of the notebook as handed in (the static grade): the execution could
 # not judge it, by a cap the grader chose (time) or by the grader's own fault (data, sandbox).
 _STATIC_KEPT = ("OK", "TIMEOUT", "GRADER_ERROR")
+
+
+def _reason(ended, lang: str) -> str:
+    """A submission's or an execution's reason in ``lang`` (its ``why``), else as it was given."""
+    return ended.why.text(lang) if ended.why else ended.reason
 
 
 def _settings(opts: Options):
@@ -280,7 +285,7 @@ def _execute(sub, nbk, out, bands, opts, entry):
 
     r = execute.run(sub.nb, sub.digest, out / CACHE, _settings(opts))
     if r.status != "OK":
-        entry.update(status=r.status, reason=r.why.text(opts.lang) if r.why else r.reason)
+        entry.update(status=r.status, reason=_reason(r, opts.lang))
         return nbk, []
     again = parse.read(limits.view(r.nb, opts.lang)[0])
     flags = [("execution-errors", "; ".join(again.errors[:3]))] if again.errors else []

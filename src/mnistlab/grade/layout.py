@@ -193,7 +193,8 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         bare = _bare(ln.text)
         if not bare:
             continue
-        numbered_here = _NUMBERED.match(bare) and section is not None and cues.get(ln.cell) == section
+        under_own_code = section is not None and cues.get(ln.cell) == section  # a code cell of the part in force
+        numbered_here = _NUMBERED.match(bare) and under_own_code
         if ln.comment and len(bare.split()) <= 4 and not _LABEL.match(bare) and not numbered_here:  # "# Step 2"
             if _ANALYSIS.search(bare) and not re.search(r"\bquestion", bare, re.I):  # "# === ANALYSE ==="
                 heads.add(pos)
@@ -284,7 +285,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
         number = None if label else _NUMBERED.match(bare)
         listed = number is not None and (
             (not ln.comment and listing and norm(bare) not in _lab_prose())
-            or (ln.comment and section is not None and cues.get(ln.cell) == section))  # "# 2) ..." under its code
+            or (ln.comment and under_own_code))  # "# 2) ..." under its code
         if label or (number and (qlist or in_answers or listed)):
             raw, rest = (label or number).group(1), (label or number).group(2)
             parts = [p for p in re.split(r"\s*[.\-]\s*", raw.strip()) if p]

@@ -230,10 +230,8 @@ class _State:
                 calls = [c for c in ast.walk(node) if isinstance(c, ast.Call)]
                 built = [c for c in calls if self._name(c.func) == "Sequential"]
                 if built:
-                    first = built[0].args[0] if built[0].args else None
-                    layers = [ly for e in (first.elts if isinstance(first, (ast.List, ast.Tuple)) else [])
-                              for ly in [self._layer(e)] if ly is not None]
-                    self.builders[node.name] = (layers, any(self._name(c.func) == "Conv2D" for c in calls))
+                    self.builders[node.name] = (self._sequential_layers(built[0]),
+                                                any(self._name(c.func) == "Conv2D" for c in calls))
         loaded = {ds for node in ast.walk(tree) if isinstance(node, ast.Call) for ds in [self._dataset(node)] if ds}
         if loaded:  # the first load is exercise 1 unless it is Fashion-MNIST; any later load is exercise 2
             ds = "fashion_mnist" if "fashion_mnist" in loaded else "mnist"
@@ -313,10 +311,7 @@ class _State:
         where = f"cell {number}: {lines[value.lineno - 1].strip()[:120]}" if value.lineno <= len(lines) else ""
         if (kind == "Sequential" or kind in self.builders) and isinstance(target, ast.Name):
             if kind == "Sequential":
-                layers = [self._layer(e) for e in (value.args[0].elts if value.args and isinstance(
-                    value.args[0], (ast.List, ast.Tuple)) else [])]
-                layers = [ly for ly in layers if ly is not None]
-                conv = False
+                layers, conv = self._sequential_layers(value), False
             else:  # model = build(...): the layers its def lists, if it lists them
                 layers, conv = self.builders[kind]
             step = self._model_step(target.id, layers, in_loop, conv)
@@ -385,6 +380,12 @@ class _State:
         if conv or any(ly.kind == "Conv2D" for ly in layers):
             return "ex2.cnn"
         return "ex1" if self.exercise == "ex1" else "ex2.ann"
+
+    def _sequential_layers(self, call: ast.Call) -> list[Layer]:
+        """The layers a ``Sequential([...])`` call lists (none when its argument is not a literal list)."""
+        first = call.args[0] if call.args else None
+        return [ly for e in (first.elts if isinstance(first, (ast.List, ast.Tuple)) else [])
+                for ly in [self._layer(e)] if ly is not None]
 
     def _layer(self, node: ast.expr) -> Layer | None:
         if not isinstance(node, ast.Call):

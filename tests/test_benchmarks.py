@@ -2,6 +2,7 @@
 for minutes and are not tests)."""
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -162,3 +163,85 @@ def test_bench_notebook_times_each_step_from_the_cells_and_compares_the_three_wa
     text = bench_notebook.table(record)
     assert "| ex2.cnn | avx2 | 30.0 (30.0-30.0) | 30.0 (30.0-30.0) | 25.0 (25.0-25.0) | 1.20x | 1.20x | 1.00x |" in text
     assert "| **all steps** | avx2 |" in text and "| ex1 (training cell) | avx2 |" in text and "3 alternating" in text
+
+
+def _lab_code_result(path, seed, ann, leaky, kind="avx2"):
+    """A result file of benchmarks/lab_literal.py, written by hand as the script writes it."""
+    path.write_text(json.dumps({
+        "format": 2, "seed": seed, "versions": {"tensorflow": "2.21.0", "keras": "3.15.1"},
+        "hardware": {"cpu": "AMD EPYC", "cpu_kind": kind},
+        "experiments": {"ex2.ann": {"seconds": 20.5, "test_accuracy": ann, "test_loss": 0.35,
+                                    "final_val_accuracy": ann + 0.008},
+                        "ex2.activations": {"seconds": 40.0, "test_accuracy": leaky,
+                                            "val_accuracy": {"sigmoid": 0.866, "tanh": 0.874, "relu": leaky - 0.001,
+                                                             "LeakyReLU": leaky}}}}), encoding="utf-8")
+    return path
+
+
+def test_runs_of_the_labs_own_cells_form_their_own_group_of_the_bands(tmp_path):
+    import lab_literal
+
+    from mnistlab.grade import bands
+
+    anns, leakies = [0.8663, 0.8756, 0.8778, 0.8731], [0.8737, 0.8730, 0.8737, 0.8752]
+    results = [lab_literal.read(_lab_code_result(tmp_path / f"r{s}.json", s, a, lk))
+               for s, a, lk in zip((42, 43, 44, 1), anns, leakies, strict=True)]
+    built = bands.build([], lab_code=results)
+    assert list(built["runs_by_cpu_kind"]) == ["avx2/lab-code"] and built["hardware"]["cpu_kinds"] == ["avx2"]
+    assert built["runs_by_cpu_kind"]["avx2/lab-code"]["seeds"] == [1, 42, 43, 44]
+    ann = bands.band(built, "ex2.ann", "test_accuracy")
+    assert ann["n"] == 4 and math.isclose(ann["mean"], sum(anns) / 4)
+    # the lab spells LeakyReLU; the runs and the grader say leaky_relu
+    assert bands.band(built, "ex2.activations", "val_accuracy.leaky_relu")["n"] == 4
+    assert bands.band(built, "ex2.activations", "rank.leaky_relu")["mean"] == 1.0
+    assert bands.band(built, "ex2.ann", "final_val_accuracy")["n"] == 4
+    # pooled with runs of mnistlab run of the same CPU kind: two groups, one CPU kind
+    runs = {"format": 1, "n_runs": 3, "seeds": [1, 2, 3], "hardware": {"cpu_kind": "avx2"}, "versions": {},
+            "bands": {"ex2.ann": {"test_accuracy": bands.summarise([0.876, 0.879, 0.872])}}}
+    merged = bands.merge(runs, built)
+    assert merged["hardware"]["groups"] == ["avx2", "avx2/lab-code"] and merged["hardware"]["cpu_kinds"] == ["avx2"]
+    assert bands.band(merged, "ex2.ann", "test_accuracy")["n"] == 7
+
+
+@pytest.mark.parametrize("content, reason", [
+    ('{"seed": "42", "experiments": {}}', "integer 'seed'"),
+    ('{"seed": 42, "experiments": {"ex9": {}}}', "lab's steps"),
+    ('{"seed": 42, "experiments": {"ex1": {"test_accuracy": NaN}}}', "ex1.test_accuracy is not a finite number"),
+    ('{"seed": 42, "experiments": {"ex1": {"test_accuracy": true}}}', "not a finite number"),
+    ('{"seed": 42, "experiments": {"ex1": []}}', "ex1 is not a mapping"),
+])
+def test_a_lab_code_result_that_is_not_one_is_refused_with_its_field(tmp_path, content, reason):
+    import lab_literal
+
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=reason):
+        lab_literal.read(path)
+
+
+def test_bench_reference_builds_from_lab_code_and_prints_the_groups_compared(tmp_path):
+    import subprocess
+
+    files = [_lab_code_result(tmp_path / f"r{s}.json", s, a, lk)
+             for s, a, lk in ((1, 0.8663, 0.8737), (2, 0.8756, 0.8730), (3, 0.8778, 0.8737))]
+    runs = {"format": 1, "n_runs": 4, "seeds": [1, 2, 3, 4], "hardware": {"cpu_kind": "avx512-bf16"},
+            "versions": {}, "bands": {"ex2.ann": {"test_accuracy": {
+                "n": 4, "mean": 0.8770, "sd": 0.0030, "min": 0.8731, "max": 0.8801}}}}
+    (tmp_path / "runs.json").write_text(json.dumps(runs), encoding="utf-8")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_reference.py"
+    out = tmp_path / "bands.json"
+    subprocess.run([sys.executable, str(script), "build", "--lab-code", *map(str, files), "--merge",
+                    str(tmp_path / "runs.json"), "--out", str(out), "--record-dir", str(tmp_path)],
+                   check=True, capture_output=True, cwd=tmp_path)
+    printed = subprocess.run([sys.executable, str(script), "tables", str(out)], check=True, capture_output=True,
+                             text=True).stdout
+    assert "| ex2.ann | test_accuracy | 7 (3 + 4) |" in printed.replace("avx2/lab-code + avx512-bf16", "")
+    row = next(line for line in printed.splitlines() if line.startswith("| ex2.ann | test_accuracy | avx2/lab-code"))
+    assert "avx512-bf16: 4, 0.8770 ± 0.0030" in row and "no measurable difference" in row
+    assert "leave-one-out, avx2/lab-code against the band of the other groups only: 0 of" in printed
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", encoding="utf-8")
+    refused = subprocess.run([sys.executable, str(script), "build", "--lab-code", str(bad), "--out",
+                              str(tmp_path / "x.json"), "--record-dir", str(tmp_path)], capture_output=True, text=True)
+    assert refused.returncode != 0 and refused.stderr.strip().count("\n") == 0 and "bad.json" in refused.stderr
+    assert not (tmp_path / "x.json").exists()

@@ -45,6 +45,7 @@ FORMAT = 2
 FORMATS = (1, 2)
 DEFAULT = "reference_tp2.json"
 RATE = 0.01  # the false-accusation rate per item for an honest run
+LAB_CODE = "/lab-code"  # a group's suffix: runs of the lab's own cells, not of ``mnistlab run``
 PERCENTILES = (5, 25, 50, 75, 95)
 METHOD = {"name": "prediction-interval-t", "rate": RATE,
           "formula": "mean +- t(1 - rate/2, n - 1) * sd * sqrt(1 + 1/n) (two-sided prediction interval for one "
@@ -112,16 +113,29 @@ def samples(run_dirs: list[Path]) -> tuple[dict, dict, dict, dict, dict]:
                 at_lab[step] = at_lab.get(step, True) and _at_lab_settings(step, cfg)
                 for metric, value in _metrics(step, folder, metrics).items():
                     values.setdefault(kind, {}).setdefault(step, {}).setdefault(metric, []).append(value)
+    return values, seeds, versions, hardware, at_lab
+
+
+def build(run_dirs: list[Path], note: str = "", rate: float = RATE, lab_code: list[dict] = ()) -> dict:
+    """The band file's content from run folders and from results of the lab's own code (see the module's
+    docstring): each of ``lab_code`` is ``{"seed", "hardware": {"cpu_kind"}, "versions", "experiments": {step:
+    {metric: value or {activation: value}}}}`` with metrics.json's names, and forms the group ``<kind>/lab-code``.
+    """
+    values, seeds, versions, hardware, at_lab = samples(run_dirs) if run_dirs else ({}, {}, {}, {}, {})
+    for result in lab_code:
+        kind = f"{(result.get('hardware') or {}).get('cpu_kind') or 'unknown'}{LAB_CODE}"
+        hardware.setdefault(kind, dict(result.get("hardware") or {}))
+        versions = versions or dict(result.get("versions") or {})
+        seeds.setdefault(kind, []).append(int(result["seed"]))
+        for step, metrics in result["experiments"].items():
+            at_lab[step] = at_lab.get(step, True)  # the lab's own cells: its settings by construction
+            for metric, value in _metric_values(metrics).items():
+                values.setdefault(kind, {}).setdefault(step, {}).setdefault(metric, []).append(value)
     if not values:
         raise MnistlabError("no finished step in the reference runs", run_dirs[0] if run_dirs else ".")
-    return values, {k: sorted(v) for k, v in seeds.items()}, versions, hardware, at_lab
-
-
-def build(run_dirs: list[Path], note: str = "", rate: float = RATE) -> dict:
-    """The band file's content from run folders (see the module's docstring)."""
-    values, seeds, versions, hardware, at_lab = samples(run_dirs)
-    groups = {kind: {"n_runs": max(len(v) for m in steps.values() for v in m.values()), "seeds": seeds.get(kind, []),
-                     "cpu": hardware[kind].get("cpu"), "versions": _versions(versions)}
+    groups = {kind: {"n_runs": max(len(v) for m in steps.values() for v in m.values()),
+                     "seeds": sorted(seeds.get(kind, [])), "cpu": hardware[kind].get("cpu"),
+                     "versions": _versions(versions)}
               for kind, steps in values.items()}
     by_kind = {kind: {step: {metric: summarise(v, rate, keep=True) for metric, v in m.items()}
                       for step, m in steps.items()} for kind, steps in values.items()}
@@ -162,10 +176,12 @@ def _assemble(groups: dict, by_kind: dict, at_lab: dict, note: str, rate: float,
             parts = {kind: k[step][metric] for kind, k in sorted(by_kind.items()) if metric in k.get(step, {})}
             bands.setdefault(step, {})[metric] = _pooled(parts, rate)
     kinds = sorted(groups)
+    cpu_kinds = sorted({k.removesuffix(LAB_CODE) for k in kinds})
     return {"format": FORMAT, "lab": lab.NAME, "n_runs": sum(g["n_runs"] for g in groups.values()),
             "seeds": sorted({s for g in groups.values() for s in g.get("seeds", [])}), "note": note,
             "method": {**METHOD, "rate": rate}, "runs_by_cpu_kind": {k: groups[k] for k in kinds},
-            "versions": versions, "hardware": {"cpu_kinds": kinds, "cpu_kind": "+".join(kinds)},
+            "versions": versions, "hardware": {"cpu_kinds": cpu_kinds, "cpu_kind": "+".join(cpu_kinds),
+                         "groups": kinds},
             "at_lab_settings": at_lab, "bands": bands}
 
 
@@ -258,23 +274,7 @@ def rate(bands: dict) -> float:
 
 
 def _metrics(step: str, folder: Path, m: dict) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key in ("test_accuracy", "test_loss"):
-        if isinstance(m.get(key), (int, float)) and not isinstance(m.get(key), dict):
-            out[key] = float(m[key])
-    for key in ("val_accuracy", "test_accuracy"):  # the activation study: one value per activation
-        if isinstance(m.get(key), dict):
-            ranked = sorted(m[key].items(), key=lambda kv: -kv[1])
-            for name, v in m[key].items():
-                if isinstance(v, (int, float)):
-                    out[f"{key}.{name}"] = float(v)
-            if key == "val_accuracy":
-                for rank, (name, _) in enumerate(ranked, 1):
-                    out[f"rank.{name}"] = float(rank)
-    if isinstance(m.get("per_class"), dict):
-        for name, rep in m["per_class"].items():
-            if isinstance(rep, dict) and isinstance(rep.get("recall"), (int, float)):
-                out[f"class_accuracy.{name}"] = float(rep["recall"])
+    out = _metric_values(m)
     try:
         hist = runfolder.read_history(runfolder.inside(folder, runfolder.HISTORY))
     except MnistlabError:
@@ -286,6 +286,41 @@ def _metrics(step: str, folder: Path, m: dict) -> dict[str, float]:
             if isinstance(v, (int, float)) and math.isfinite(v):
                 out[f"final_{key}"] = float(v)
     return out
+
+
+def _metric_values(m: dict) -> dict[str, float]:
+    """The band's metrics from one step's metrics mapping (metrics.json's names; an activation's name as the
+    lab spells it, e.g. LeakyReLU, becomes the run's, leaky_relu)."""
+    out: dict[str, float] = {}
+    for key in ("final_val_accuracy", "final_val_loss"):
+        if isinstance(m.get(key), (int, float)) and math.isfinite(m[key]):
+            out[key] = float(m[key])
+    for key in ("test_accuracy", "test_loss"):
+        if isinstance(m.get(key), (int, float)) and not isinstance(m.get(key), dict):
+            out[key] = float(m[key])
+    for key in ("val_accuracy", "test_accuracy"):  # the activation study: one value per activation
+        if isinstance(m.get(key), dict):
+            named = {_snake(str(k)): v for k, v in m[key].items()}
+            ranked = sorted(named.items(), key=lambda kv: -kv[1])
+            for name, v in named.items():
+                if isinstance(v, (int, float)):
+                    out[f"{key}.{name}"] = float(v)
+            if key == "val_accuracy":
+                for rank, (name, _) in enumerate(ranked, 1):
+                    out[f"rank.{name}"] = float(rank)
+    if isinstance(m.get("per_class"), dict):
+        for name, rep in m["per_class"].items():
+            if isinstance(rep, dict) and isinstance(rep.get("recall"), (int, float)):
+                out[f"class_accuracy.{name}"] = float(rep["recall"])
+    return out
+
+
+def _snake(name: str) -> str:
+    """An activation's name as the lab's code spells it (LeakyReLU) as the run's (leaky_relu): the lab's own
+    activation whose name matches it without case and underscores; any other name, lowercased."""
+    key = name.lower().replace("_", "")
+    known = {a.replace("_", ""): a for step in lab.steps() for a in lab.settings(step).get("activations") or []}
+    return known.get(key, name.lower())
 
 
 def _at_lab_settings(step: str, cfg: dict) -> bool:

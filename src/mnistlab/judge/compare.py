@@ -157,9 +157,11 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
 def seeds(a: Sequence[float], b: Sequence[float]) -> Seeds:
     """Compare two settings run with several seeds each: Welch's t-test (``scipy.stats.ttest_ind`` with
     ``equal_var=False``); p None under 2 seeds a side."""
-    ma, sa = mean_sd(a)
-    mb, sb = mean_sd(b)
-    na, nb = len(a), len(b)
+    return seeds_from_stats(*mean_sd(a), len(a), *mean_sd(b), len(b))
+
+
+def seeds_from_stats(ma: float, sa: float, na: int, mb: float, sb: float, nb: int) -> Seeds:
+    """:func:`seeds` from each side's mean, SD (n - 1) and n (``scipy.stats.ttest_ind_from_stats``, Welch)."""
     d = ma - mb
     p, se = None, math.inf
     if na > 1 and nb > 1:
@@ -167,9 +169,9 @@ def seeds(a: Sequence[float], b: Sequence[float]) -> Seeds:
         if se == 0:
             p = 0.0 if d != 0 else 1.0
         else:
-            from scipy.stats import ttest_ind
+            from scipy.stats import ttest_ind_from_stats
 
-            p = float(ttest_ind(np.asarray(a, np.float64), np.asarray(b, np.float64), equal_var=False).pvalue)
+            p = float(ttest_ind_from_stats(ma, sa, na, mb, sb, nb, equal_var=False).pvalue)
     if se == 0:
         se = 0.0 if d != 0 else math.inf
     verdict = beyond(d, se, Call.HIGHER, Call.LOWER, Call.SAME, p)

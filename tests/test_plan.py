@@ -176,3 +176,62 @@ def test_a_step_added_as_data_runs(toy_lab, tmp_path, shared_datasets):
     metrics = json.loads((run_dir / "ex2.wide" / "metrics.json").read_text())
     assert metrics["params"] > 225_034  # twice the filters of the lab's CNN
     assert tomllib.loads(resources.files("mnistlab.lab").joinpath("plan.toml").read_text()) is not None
+
+
+# --- the grader tells a new step from its data: a CNN with batch normalisation -----------------------------------
+
+BN_STEP = TOY_STEP.replace('"ex2.wide"', '"ex2.bn"').replace('"wide"', '"cnn_bn"').replace(
+    "ex2.wide.fit", "ex2.bn.fit").replace("wide CNN", "batch-normalised CNN").replace("CNN large", "CNN normalisé")
+BN_EXPERIMENT = '''title = "Exercice 2 — CNN avec normalisation par lots"
+dataset = "fashion_mnist"
+model = "cnn_bn"
+conv_filters = [32, 64]
+hidden_units = [128]
+dropout = [0.3]
+loss = "categorical_crossentropy"
+epochs = 10
+batch_size = 128
+validation = "split"
+'''
+
+
+def _student_notebook(*sources):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s, execution_count=i + 1) for i, s in enumerate(sources)]
+    return json.loads(nbformat.writes(nb))
+
+
+def test_the_grader_tells_a_step_added_as_data_by_its_layers(tmp_path, monkeypatch):
+    from mnistlab.grade import lab as grade_lab
+    from mnistlab.grade import parse
+
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    text = plan.resource("plan.toml")
+    at = text.index('\n[[study]]\n')
+    (folder / "plan.toml").write_text(text[:at] + BN_STEP + "\n" + text[at:], encoding="utf-8")
+    experiments = tmp_path / "experiments"
+    shutil.copytree(config.experiments_dir(), experiments)
+    (experiments / "ex2.bn.toml").write_text(BN_EXPERIMENT, encoding="utf-8")
+    monkeypatch.setattr(config, "experiments_dir", lambda: experiments)
+    # written as a student writes it: own names, the BN network in a cell of its own, after the lab's CNN
+    nb = _student_notebook(
+        "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+        "(xtr, ytr), (xte, yte) = keras.datasets.fashion_mnist.load_data()",
+        "ann = keras.Sequential([layers.Flatten(input_shape=(28, 28)), layers.Dense(128, activation='relu'),\n"
+        "    layers.Dropout(0.2), layers.Dense(64, activation='relu'), layers.Dense(10, activation='softmax')])",
+        "conv = keras.Sequential([layers.Conv2D(32, (3, 3), activation='relu', input_shape=(28, 28, 1)),\n"
+        "    layers.MaxPooling2D((2, 2)), layers.Flatten(), layers.Dense(10, activation='softmax')])",
+        "bn = keras.Sequential([layers.Conv2D(32, 3, padding='same', use_bias=False, input_shape=(28, 28, 1)),\n"
+        "    layers.BatchNormalization(), layers.Activation('relu'), layers.MaxPooling2D(),\n"
+        "    layers.Flatten(), layers.Dense(10, activation='softmax')])")
+    before = parse.read(nb).steps
+    assert "ex2.cnn" in before and "ex2.bn" not in before  # the package's lab has no such step
+    assert before["ex2.cnn"].cells == [2, 3]  # both convolutional networks go to its CNN
+    with plan.use(folder):
+        assert grade_lab.shape("ex2.bn").marks == ("Conv2D", "BatchNormalization")
+        steps = parse.read(nb).steps
+        assert steps["ex2.bn"].cells == [3] and steps["ex2.cnn"].cells == [2] and steps["ex2.ann"].cells[-1] == 1
+    assert "ex2.bn" not in parse.read(nb).steps  # the package's plan again once the block ends

@@ -44,6 +44,11 @@ CLASS_NAMES: dict[str, list[str]] = {d: _class_names(d, "en") for d in DATASET_N
 
 _TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
+
+def title(name: str) -> str:
+    """How people write the data set's name (``Fashion-MNIST``); an unknown name as it is."""
+    return _TITLES.get(name, str(name))
+
 # SHA-256 of each published file's decompressed IDX bytes (shared/datasets/SHA256SUMS). The
 # gzip wrappers differ between mirrors; this content does not.
 _DIGESTS = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 
+from mnistlab.data.sources import title
 from mnistlab.grade import bands as bandmod
 from mnistlab.grade import lab, parse, printed
 from mnistlab.grade.parse import Notebook, Step
@@ -132,19 +133,28 @@ def missing(nbk: Notebook, rubric, marks: list, lang: str = "fr") -> list[Flag]:
 
 
 def dataset(nbk: Notebook, bands: dict, margin: float, lang: str = "fr") -> list[Flag]:
-    """Exercise 2 on MNIST (or exercise 1 on Fashion-MNIST): in the code, or an accuracy only MNIST gives."""
+    """An exercise on another exercise's data set (exercise 2 on MNIST): in the code, or a test accuracy above
+    its step's band and inside the band of the other data set's first step."""
     flags = []
-    if nbk.datasets.get("ex2") == "mnist":
-        flags.append(("wrong-dataset:ex2", say("ev.loads_mnist", lang)))
-    if nbk.datasets.get("ex1") == "fashion_mnist":
-        flags.append(("wrong-dataset:ex1", say("ev.loads_fashion", lang)))
-    mnist = bandmod.band(bands, "ex1", "test_accuracy")
+    wanted = dict(lab.exercises())
+    for ex, ds in wanted.items():
+        found = nbk.datasets.get(ex)
+        if found and found != ds:
+            flags.append((f"wrong-dataset:{ex}", say("ev.loads_dataset", lang, exercise=ex.removeprefix("ex"),
+                                                     found=title(found), wanted=title(ds))))
     for name, st in nbk.steps.items():
         acc = printed.value(st, "test_accuracy")
         own = bandmod.band(bands, name, "test_accuracy")
-        if name == "ex1" or acc is None or mnist is None or own is None or any(f[0].endswith(":ex2") for f in flags):
+        ex = lab.exercise_of(name)
+        if acc is None or own is None or lab.shape(name) is None or any(f[0] == f"wrong-dataset:{ex}" for f in flags):
             continue
-        if acc > own["hi"] + margin and acc >= mnist["lo"] - margin:
-            flags.append((f"wrong-dataset:{name}", say("ev.mnist_band", lang, acc=acc, high=own["hi"],
-                                                       low=mnist["lo"])))
+        for other_ex, other_ds in wanted.items():
+            other = bandmod.band(bands, lab.first_step(other_ex), "test_accuracy")
+            if other_ds == wanted[ex] or other is None or other["lo"] <= own["hi"]:
+                continue  # only a data set whose band lies above the step's own tells a wrong one
+            if acc > own["hi"] + margin and acc >= other["lo"] - margin:
+                flags.append((f"wrong-dataset:{name}", say("ev.other_band", lang, acc=acc, high=own["hi"],
+                                                           low=other["lo"], wanted=title(wanted[ex]),
+                                                           found=title(other_ds))))
+                break
     return flags

@@ -177,3 +177,108 @@ def step_title(step: str, lang: str = "fr") -> str:
     except MnistlabError:
         title = None
     return str(title or step)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What tells a lab step in a student's code, from the plan and the step's experiment file only."""
+
+    name: str
+    exercise: str  # the step name's first part (``ex2`` of ``ex2.cnn``), as the questions' keys number it
+    dataset: str
+    kind: str  # the experiment's ``step``: train, activations (a loop over activations), confusion, augment
+    marks: tuple[str, ...]  # the Keras layers that mark its model's family (config.MODELS)
+    variables: tuple[str, ...]  # the names the lab's code gives its models
+    from_step: str  # the step whose model it continues ("" for none)
+
+
+def shapes() -> tuple[Shape, ...]:
+    """Every lab step's :class:`Shape`, in the lab's order (worked out once per plan in use)."""
+    from mnistlab import config
+    from mnistlab.lab import plan
+
+    current = plan.load()
+    if _SHAPES and _SHAPES[0] is current:
+        return _SHAPES[1]
+    out = []
+    for name, step in plan.load().steps.items():
+        s = settings(name)
+        out.append(Shape(name, name.split(".", 1)[0], str(s["dataset"]), str(s["step"]),
+                         tuple(config.MODELS.get(s["model"], ())), (step.variable, *step.more_variables),
+                         str(s.get("from_step") or "")))
+    _SHAPES[:] = [current, tuple(out)]
+    return _SHAPES[1]
+
+
+_SHAPES: list = []  # [the plan, its shapes]
+
+
+def exercises() -> tuple[tuple[str, str], ...]:
+    """The lab's exercises in order, each with the data set its steps use: ``(("ex1", "mnist"), ...)``."""
+    out: dict[str, str] = {}
+    for sh in shapes():
+        out.setdefault(sh.exercise, sh.dataset)
+    return tuple(out.items())
+
+
+def shape(step: str) -> Shape | None:
+    """The :class:`Shape` of ``step``, None for a name that is not a lab step."""
+    return next((sh for sh in shapes() if sh.name == step), None)
+
+
+def exercise_of(step: str) -> str:
+    """The exercise a lab step belongs to (the first exercise for a name that is not a lab step)."""
+    sh = shape(step)
+    return sh.exercise if sh else exercises()[0][0]
+
+
+def first_step(exercise: str) -> str:
+    """The exercise's first step: where a cell that loads its data belongs."""
+    return next(sh.name for sh in shapes() if sh.exercise == exercise)
+
+
+def model_step(exercise: str, layers: set[str] | frozenset[str], study: bool, variable: str = "") -> str:
+    """The step a student's model is, from the exercise it is built in, its layers' kinds, whether it is built
+    in a loop (``study``: the activation study trains one model per activation) and its variable's name.
+
+    A model named as the lab names a study's models, or built in a loop, is the exercise's study; otherwise the
+    exercise's step whose family marks the model carries, the most specific first (a CNN with batch
+    normalisation is a cnn_bn step where the exercise has one, else the CNN), ties to the lab's order.
+    """
+    trained = [sh for sh in shapes() if sh.kind in _TRAINED and not sh.from_step]
+    own = [sh for sh in trained if sh.exercise == exercise] or trained
+    studies = [sh for sh in own if sh.kind == _STUDY]
+    if studies and (study or any(variable in sh.variables for sh in studies)):
+        return studies[0].name
+    def best(candidates: list[Shape]) -> Shape | None:
+        fits = [sh for sh in candidates if sh.kind != _STUDY and set(sh.marks) <= set(layers)]
+        return max(fits, key=lambda sh: len(sh.marks)) if fits else None  # max keeps the first of a tie
+
+    here, anywhere = best(own), best(trained)
+    if here is None or (anywhere is not None and len(anywhere.marks) > len(here.marks)):
+        here = anywhere  # marks no step of this exercise has (a CNN where only dense networks are asked)
+    return (here or own[0]).name
+
+
+def continued_step(kind: str, base: str | None) -> str | None:
+    """The lab step of ``kind`` (augment, confusion) that continues ``base``'s model (any step of that kind in
+    ``base``'s exercise when none continues it exactly); None when the lab has none."""
+    of_kind = [sh for sh in shapes() if sh.kind == kind]
+    exact = [sh for sh in of_kind if base and sh.from_step == base]
+    same = [sh for sh in of_kind if base and sh.exercise == exercise_of(base)]
+    found = exact or same or of_kind
+    return found[0].name if found else None
+
+
+def is_study(step: str) -> bool:
+    """Whether ``step`` is a lab step that trains one model per setting in a loop (the activation study)."""
+    sh = shape(step)
+    return sh is not None and sh.kind == _STUDY
+
+
+# Step kinds (config.KINDS) as the grader tells them apart: a model built and trained (in a loop for a study),
+# a confusion matrix of a model, a model trained on augmented batches (``fit(datagen.flow(...))``).
+_TRAINED = ("train", "activations")
+_STUDY = "activations"
+CONFUSION = "confusion"
+AUGMENT = "augment"

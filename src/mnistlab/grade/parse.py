@@ -13,7 +13,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from mnistlab.grade import cellruns, markup, outputs, printed, pyast
+from mnistlab.grade import cellruns, lab, markup, outputs, printed, pyast
 
 LAYERS = ("Input", "InputLayer", "Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "MaxPool2D",
           "LeakyReLU", "BatchNormalization", "Reshape")
@@ -148,7 +148,7 @@ def read(nb: dict) -> Notebook:
                 _outputs(pst, i, chunk, ptxt if logged else cellruns.without_logs(ptxt),
                          fill_only=not own or not logged, printed_too=logged and not firm and "test" not in pst.printed)
     for name, st in state.steps.items():
-        st.dataset = state.datasets.get("ex1" if name == "ex1" else "ex2")
+        st.dataset = state.datasets.get(lab.exercise_of(name))
     return Notebook(state.steps, code, code_ids, counts, errs, tf_version, n_train, state.datasets, md,
                     nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}, ids, where, state.called)
 
@@ -207,11 +207,12 @@ class _State:
         self.tracker = printed.Tracker()
         self.specs: list = []  # this cell's prints, as patterns over its output
         self.result = None  # this cell's last expression, as a pattern over its execute_result
-        self.exercise = "ex1"
+        self.exercise = lab.exercises()[0][0]
         self.last: str | None = None
         self.fits: list[tuple[str, int, bool]] = []  # this cell's fit() calls outside loops: (step, line, logs?)
         self.defined: dict[str, tuple] = {}  # step -> (layers, line) of the model this cell defines
-        self.builders: dict[str, tuple[list[Layer], bool]] = {}  # def that returns a Sequential -> (layers, conv?)
+        self.builders: dict[str, tuple[list[Layer], frozenset[str]]] = {}  # def returning a Sequential -> (layers,
+        # the kinds of every layer its body makes)
 
     def cell(self, index: int, number: int, src: str) -> tuple[str | None, bool]:
         """(the step the cell's outputs go to, whether the cell's code names that step)."""
@@ -231,13 +232,17 @@ class _State:
                 built = [c for c in calls if self._name(c.func) == "Sequential"]
                 if built:
                     self.builders[node.name] = (self._sequential_layers(built[0]),
-                                                any(self._name(c.func) == "Conv2D" for c in calls))
+                                                frozenset(self._name(c.func) for c in calls))
         loaded = {ds for node in ast.walk(tree) if isinstance(node, ast.Call) for ds in [self._dataset(node)] if ds}
-        if loaded:  # the first load is exercise 1 unless it is Fashion-MNIST; any later load is exercise 2
-            ds = "fashion_mnist" if "fashion_mnist" in loaded else "mnist"
-            self.exercise = "ex1" if (ds == "mnist" and not self.datasets) else "ex2"
-            self.datasets.setdefault(self.exercise, ds)
-            found.append("ex1" if self.exercise == "ex1" else "ex2.ann")
+        if loaded:  # the first load starts the exercise of its data set (the first one's if none); a later, the next
+            order = [ex for ex, _ in lab.exercises()]
+            if not self.datasets:
+                self.exercise = next((ex for ex, ds in lab.exercises() if ds in loaded), order[0])
+            else:
+                self.exercise = order[min(order.index(self.exercise) + 1, len(order) - 1)]
+            wanted = dict(lab.exercises())[self.exercise]
+            self.datasets.setdefault(self.exercise, wanted if wanted in loaded else sorted(loaded)[0])
+            found.append(lab.first_step(self.exercise))
         in_loop = {id(n) for loop in ast.walk(tree) if isinstance(loop, (ast.For, ast.While))
                    for n in ast.walk(loop)}
         for node in pyast.statements(tree):
@@ -268,10 +273,12 @@ class _State:
         if names & {"confusion_matrix", "ConfusionMatrixDisplay"} or {"confusion_matrix",
                                                                        "ConfusionMatrixDisplay"} & set(
                                                                            self.aliases.values()) & names:
-            found.append("ex2.confusion")
-            if self.fits:  # a cell that also trains: the matrix's outputs lie after the fit above it
-                at = pyast.first_use(tree, ("confusion_matrix", "ConfusionMatrixDisplay"))
-                self.fits.append(("ex2.confusion", at, False))
+            confusion = lab.continued_step(lab.CONFUSION, self._trained_model())
+            if confusion:
+                found.append(confusion)
+                if self.fits:  # a cell that also trains: the matrix's outputs lie after the fit above it
+                    at = pyast.first_use(tree, ("confusion_matrix", "ConfusionMatrixDisplay"))
+                    self.fits.append((confusion, at, False))
         for var, step in self.histories.items():
             if var in names and not found:
                 found.append(step)
@@ -311,13 +318,14 @@ class _State:
         where = f"cell {number}: {lines[value.lineno - 1].strip()[:120]}" if value.lineno <= len(lines) else ""
         if (kind == "Sequential" or kind in self.builders) and isinstance(target, ast.Name):
             if kind == "Sequential":
-                layers, conv = self._sequential_layers(value), False
+                layers = self._sequential_layers(value)
+                kinds = frozenset(ly.kind for ly in layers)
             else:  # model = build(...): the layers its def lists, if it lists them
-                layers, conv = self.builders[kind]
-            step = self._model_step(target.id, layers, in_loop, conv)
+                layers, kinds = self.builders[kind]
+            step = lab.model_step(self.exercise, kinds | {ly.kind for ly in layers}, in_loop, target.id)
             owner = self.owners.setdefault(step, target.id)
             if (owner != target.id and "epochs" in self.steps.get(step, Step(step)).settings and not in_loop
-                    and step != "ex2.activations"):
+                    and not lab.is_study(step)):
                 step = EXTRA + step  # a model of the student's own, once the step's is trained: not the lab's
             self.models[target.id] = step
             st = self.steps.setdefault(step, Step(step))
@@ -347,8 +355,9 @@ class _State:
         elif method == "fit":
             args = pyast.args(value, _FIT_POS)
             x = args.get("x")
-            if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr == "flow":
-                step = self.models[var] = "ex2.augment"  # from here on the model is the augmented one
+            augment = lab.continued_step(lab.AUGMENT, step)
+            if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr == "flow" and augment:
+                step = self.models[var] = augment  # from here on the model is the augmented one
                 st = self.steps.setdefault(step, Step(step))
                 flow = pyast.args(x, ("x", "y", "batch_size"))
                 if "batch_size" in flow:
@@ -374,12 +383,11 @@ class _State:
             return None
         return step
 
-    def _model_step(self, var: str, layers: list[Layer], in_loop: bool, conv: bool = False) -> str:
-        if in_loop or var in ("model_act", "model_leaky"):
-            return "ex2.activations"
-        if conv or any(ly.kind == "Conv2D" for ly in layers):
-            return "ex2.cnn"
-        return "ex1" if self.exercise == "ex1" else "ex2.ann"
+    def _trained_model(self) -> str | None:
+        """The lab step of the model trained last (the model a confusion matrix is made of)."""
+        trained = [step for step in self.models.values() if not step.startswith(EXTRA) and "epochs" in
+                   self.steps.get(step, Step(step)).settings]
+        return trained[-1] if trained else None
 
     def _sequential_layers(self, call: ast.Call) -> list[Layer]:
         """The layers a ``Sequential([...])`` call lists (none when its argument is not a literal list)."""

@@ -43,6 +43,7 @@ class Step:
     fit_cell: str = ""
     cost: float = 1.0
     curves: tuple[str, str] | None = None  # (label, history expression)
+    more_variables: tuple[str, ...] = ()  # other names the lab's code gives a model of this step
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def parse(text: str, source: str = DATA) -> Plan:
             steps[name] = Step(name, needs, bool(s["seed_study"]), _labels(s["label"], name, source),
                                str(s["title_en"]), str(s["variable"]), str(s.get("fit_cell", "")),
                                float(s.get("cost", 1.0)),
-                               (str(curves["label"]), str(curves["history"])) if curves else None)
+                               (str(curves["label"]), str(curves["history"])) if curves else None,
+                               tuple(str(v) for v in s.get("more_variables", ())))
         for s in raw.get("study", []):
             name, base = s["name"], s["base"]
             if base not in steps:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from mnistlab import config
+from mnistlab.data import sources
 from mnistlab.errors import MnistlabError
 from mnistlab.i18n import say, words
 from mnistlab.lab import plan
@@ -81,7 +82,7 @@ def _setting_value(key: str, value, lang: str) -> str:
     if key == "from_step":
         return label(value, lang) if isinstance(value, str) else str(value)
     if key == "dataset":
-        return {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(value, str(value))
+        return sources.title(value)
     if isinstance(value, bool):
         return say("tables.yes" if value else "tables.no", lang)
     if isinstance(value, list):

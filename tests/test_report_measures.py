@@ -336,3 +336,13 @@ def test_overfitting_is_judged_paired_from_each_epochs_validation_losses(run_dir
     c = quantities.step_curve(run.step("ex2.augment"))
     assert c.judged.rise.test != judge.Test.LOSS_PAIRED
     assert any("does not match the validation curves" in p for p in run.problems)
+
+
+def test_a_measurement_gets_its_sections_step_unless_its_args_name_another():
+    from mnistlab.report import questionnaire
+
+    qs = {q.key: q for q in questionnaire.load().questions}
+    assert questionnaire.arguments(qs["ex1.4.1"]) == {"step": "ex1"}  # section ex1.4 shows ex1
+    assert questionnaire.arguments(qs["ex2.4.1"]) == {"step": "ex2.activations"}
+    assert questionnaire.arguments(qs["ex2.6.2"]) == {"step": "ex2.augment", "base": "ex2.cnn"}  # args win
+    assert questionnaire.arguments(qs["ex1.1.1"]) == {}  # the Keras version: no step

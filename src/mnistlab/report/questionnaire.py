@@ -103,6 +103,11 @@ def parse(text: str, source: str = DATA) -> Lab:
         if unknown := [a for a in q.args if a not in params or a in ("run", "lang")]:
             raise QuestionsError(f"question {q.key!r}: measurement {q.measure!r} takes no argument {unknown[0]!r}",
                                  source)
+        step = params.get("step")
+        if step is not None and step.default is inspect.Parameter.empty and "step" not in q.args and not (
+                every[q.section].step):
+            raise QuestionsError(f"question {q.key!r}: measurement {q.measure!r} needs a step, and section "
+                                 f"{q.section!r} shows none (give args.step)", source)
         if bool(q.explain_fr) != bool(q.explain_en):
             raise QuestionsError(f"question {q.key!r}: an explanation in one language only", source)
     asked = {q.section for q in qs}
@@ -131,6 +136,15 @@ def in_section(section: str) -> list[Question]:
     return [q for q in load().questions if q.section == section]
 
 
+def arguments(q: Question) -> dict[str, Any]:
+    """``q``'s measurement's keyword arguments: its ``args``, and ``step``, the step its section shows, when the
+    measurement takes one and ``args`` does not set it (so no measurement spells a step's name)."""
+    args = dict(q.args)
+    if "step" in inspect.signature(measures.registry()[q.measure]).parameters and "step" not in args:
+        args["step"] = sections()[q.section].step
+    return args
+
+
 def answer(q: Question, run: Run, lang: str) -> Answer:
     """``q``'s answer for ``run``: the fixed explanation, then what the run measured.
 
@@ -140,7 +154,7 @@ def answer(q: Question, run: Run, lang: str) -> Answer:
     fn = measures.registry()[q.measure]
     explanation = [q.explanation(lang)] if q.explain_fr else []
     try:
-        got = fn(run, lang, **q.args)
+        got = fn(run, lang, **arguments(q))
     except Unavailable as e:
         return Answer(explanation + [measures.unavailable_text(run, str(e), lang)])
     return Answer(explanation + [p for p in got.paragraphs if p], got.sources)

@@ -43,15 +43,15 @@ def q_tf_keras(run: Run, lang: str) -> Answer:
 
 
 @measure
-def q_flatten(run: Run, lang: str) -> Answer:
+def q_flatten(run: Run, lang: str, step: str) -> Answer:
     p = []
-    m = maybe(run, "ex1")
+    m = maybe(run, step)
     layer = next((l_ for l_ in (m or {}).get("layers", []) if l_.get("type") == "Flatten"), None)
     if layer is None:
-        return Answer(p + [missing(run, lang, "ex1")])
+        return Answer(p + [missing(run, lang, step)])
     p.append(say("measures_building.flatten_layer", lang, layer=layer["name"],
                  values=integer(layer["output_shape"][-1], lang), params=integer(layer["params"], lang)))
-    return Answer(p, [where("ex1/metrics.json", "layers")])
+    return Answer(p, [where(f"{step}/metrics.json", "layers")])
 
 
 @measure
@@ -67,16 +67,16 @@ def q_tf_version(run: Run, lang: str) -> Answer:
 
 
 @measure
-def q_sequential_dense(run: Run, lang: str) -> Answer:
+def q_sequential_dense(run: Run, lang: str, step: str) -> Answer:
     p = []
-    m = maybe(run, "ex1")
+    m = maybe(run, step)
     if m and m.get("layers"):
         dense = [(l_, f) for l_, f in quantities.layer_formula(m["layers"]) if l_.get("type") == "Dense" and f]
         if dense:
             items = [say("measures_building.dense_layer", lang, layer=l_["name"],
                          params=integer(l_["params"], lang), formula=f) for l_, f in dense]
             p.append(say("measures_building.dense_count", lang, layers="; ".join(items)))
-            return Answer(p, [where("ex1/metrics.json", "layers")])
+            return Answer(p, [where(f"{step}/metrics.json", "layers")])
     return Answer(p)
 
 
@@ -93,10 +93,10 @@ def q_normalize(run: Run, lang: str, dataset: str = "mnist") -> Answer:
 
 
 @measure
-def q_image_size(run: Run, lang: str) -> Answer:
+def q_image_size(run: Run, lang: str, step: str) -> Answer:
     f = data_facts(run, "mnist")
     if "x_train" not in f:
-        return Answer([say("measures_building.image_size_expected", lang), missing(run, lang, "ex1")])
+        return Answer([say("measures_building.image_size_expected", lang), missing(run, lang, step)])
     x = f["x_train"]
     h, w = x["shape"][1:3]
     return Answer([say("measures_building.image_size", lang, shape=shape(x["shape"], lang), height=h, width=w,
@@ -105,32 +105,32 @@ def q_image_size(run: Run, lang: str) -> Answer:
 
 
 @measure
-def q_n_train(run: Run, lang: str) -> Answer:
+def q_n_train(run: Run, lang: str, step: str) -> Answer:
     f = data_facts(run, "mnist")
     if "x_train" not in f:
-        return Answer([missing(run, lang, "ex1")])
+        return Answer([missing(run, lang, step)])
     p = [say("measures_building.image_counts", lang, train=integer(f["x_train"]["shape"][0], lang),
              labels_shape=shape(f["y_train"]["shape"], lang), test=integer(f["x_test"]["shape"][0], lang))]
     src = [where("manifest.json", "data.mnist")]
-    m = maybe(run, "ex1")
+    m = maybe(run, step)
     if m and m.get("n_train") != f["x_train"]["shape"][0]:
         p.append(say("measures_building.train_limit_used", lang, used=integer(m["n_train"], lang)))
-        src.append(where("ex1/metrics.json", "n_train"))
+        src.append(where(f"{step}/metrics.json", "n_train"))
     return Answer(p, src)
 
 
 @measure
-def q_n_images_shown(run: Run, lang: str) -> Answer:
-    exp = run.step("ex1").exp
+def q_n_images_shown(run: Run, lang: str, step: str) -> Answer:
+    exp = run.step(step).exp
     if exp is None:
         return Answer([])
     r, c = exp.samples_grid
     return Answer([say("measures_building.samples_grid", lang, rows=r, columns=c, images=r * c)],
-                  [where("ex1/config.json", "samples_grid")])
+                  [where(f"{step}/config.json", "samples_grid")])
 
 
 @measure
-def todo_identify(run: Run, lang: str, dataset: str = "mnist", step: str = "ex1") -> Answer:
+def todo_identify(run: Run, lang: str, dataset: str = "mnist", *, step: str) -> Answer:
     f = data_facts(run, dataset)
     s = run.step(step)
     grid = (s.config or {}).get("samples_grid") or [2, 5]
@@ -162,23 +162,23 @@ def todo_check(run: Run, lang: str) -> Answer:
 
 
 @measure
-def q_params(run: Run, lang: str) -> Answer:
-    m = maybe(run, "ex1")
+def q_params(run: Run, lang: str, step: str) -> Answer:
+    m = maybe(run, step)
     if not m or "params" not in m:
-        return Answer([missing(run, lang, "ex1")])
+        return Answer([missing(run, lang, step)])
     rows = [say("measures_building.layer_params", lang, layer=layer["name"], kind=layer["type"],
                 params=integer(layer["params"], lang), formula=f" = {formula}" if formula else "")
             for layer, formula in quantities.layer_formula(m.get("layers", []))]
     return Answer([say("measures_building.trainable_params", lang, params=integer(m["params"], lang),
                        layers="; ".join(rows)),
                    say("measures_building.optimizer_params", lang)],
-                  [where("ex1/metrics.json", "params", "layers")])
+                  [where(f"{step}/metrics.json", "params", "layers")])
 
 
 @measure
-def q_softmax_output(run: Run, lang: str) -> Answer:
+def q_softmax_output(run: Run, lang: str, step: str) -> Answer:
     p = []
-    s = run.step("ex1")
+    s = run.step(step)
     probs = quantities.probabilities(s)
     if probs is not None:
         sums = probs.sum(axis=1)
@@ -186,40 +186,40 @@ def q_softmax_output(run: Run, lang: str) -> Answer:
                      mean_sum=num(float(sums.mean()), lang),
                      max_deviation=num(float(np.abs(sums - 1).max()), lang, 7),
                      mean_chosen=num(float(probs.max(axis=1).mean()), lang)))
-        return Answer(p, ["ex1/test_probabilities.npy"])
+        return Answer(p, [f"{step}/test_probabilities.npy"])
     return Answer(p)
 
 
 @measure
-def q_optimizer(run: Run, lang: str) -> Answer:
-    exp, m = run.step("ex1").exp, maybe(run, "ex1")
+def q_optimizer(run: Run, lang: str, step: str) -> Answer:
+    exp, m = run.step(step).exp, maybe(run, step)
     if exp is None or m is None:
         return Answer([])
     steps = quantities.steps_per_epoch(m["n_train"], exp.batch_size)
     return Answer([say("measures_building.optimizer_updates", lang, optimizer=exp.optimizer,
                        rate=general(exp.learning_rate, lang), updates=integer(steps, lang),
                        images=integer(m["n_train"], lang), batch_size=exp.batch_size)],
-                  [where("ex1/config.json", "optimizer", "learning_rate", "batch_size"),
-                   where("ex1/metrics.json", "n_train")])
+                  [where(f"{step}/config.json", "optimizer", "learning_rate", "batch_size"),
+                   where(f"{step}/metrics.json", "n_train")])
 
 
 @measure
-def q_why_loss(run: Run, lang: str) -> Answer:
-    c = quantities.step_curve(run.step("ex1"))
+def q_why_loss(run: Run, lang: str, step: str) -> Answer:
+    c = quantities.step_curve(run.step(step))
     if not c:
         return Answer([], [])
     return Answer([say("measures_building.training_loss_drop", lang, first_loss=num(c.first_loss, lang),
-                       last_loss=num(c.last_loss, lang), epochs=c.epochs)], ["ex1/history.csv"])
+                       last_loss=num(c.last_loss, lang), epochs=c.epochs)], [f"{step}/history.csv"])
 
 
 @measure
-def q_change_loss(run: Run, lang: str) -> Answer:
+def q_change_loss(run: Run, lang: str, step: str) -> Answer:
     p, sources = [], []
     for name in ("ext.ex1_categorical_loss", "ext.ex1_mse_loss"):
         if not run.done(name):
             continue
-        if run.done("ex1"):
-            text, more = compare(run, lang, name, "ex1")
+        if run.done(step):
+            text, more = compare(run, lang, name, step)
             p.append(say("measures_building.loss_test_accuracy", lang, comparison=lower(text)))
             sources += more
         else:
@@ -234,7 +234,7 @@ def q_change_loss(run: Run, lang: str) -> Answer:
 
 
 @measure
-def q_bad_optimizer(run: Run, lang: str) -> Answer:
+def q_bad_optimizer(run: Run, lang: str, step: str) -> Answer:
     p, sources = [], []
     for name in ("ext.ex1_sgd", "ext.ex1_lr_too_high"):
         s = run.done(name)
@@ -246,8 +246,8 @@ def q_bad_optimizer(run: Run, lang: str) -> Answer:
         if s.metrics.get("diverged"):
             p.append(say("measures_building.diverged", lang, how=how, reason=s.metrics.get("reason", "")))
             sources.append(where(f"{name}/metrics.json", "diverged", "reason"))
-        elif run.done("ex1"):
-            text, more = compare(run, lang, name, "ex1")
+        elif run.done(step):
+            text, more = compare(run, lang, name, step)
             p.append(say("measures_building.optimizer_test_accuracy", lang, how=how, comparison=lower(text),
                          final_loss=num(s.metrics.get("final_loss"), lang)))
             sources += more
@@ -257,14 +257,14 @@ def q_bad_optimizer(run: Run, lang: str) -> Answer:
 
 
 @measure
-def q_loss_vs_metrics(run: Run, lang: str) -> Answer:
+def q_loss_vs_metrics(run: Run, lang: str, step: str) -> Answer:
     p = []
-    h = run.step("ex1").history
+    h = run.step(step).history
     if h and h.get("val_loss") and h.get("val_accuracy"):
         vl, va = h["val_loss"], h["val_accuracy"]
-        step = run.step("ex1")
-        n_val, se = quantities.validation_size(step), quantities.loss_se(step)
-        out = quantities.epoch_outputs(step)  # each epoch's per-example results: epochs compared paired
+        st = run.step(step)
+        n_val, se = quantities.validation_size(st), quantities.loss_se(st)
+        out = quantities.epoch_outputs(st)  # each epoch's per-example results: epochs compared paired
         per_example = out.losses if out is not None and out.epochs == len(vl) else None
         right = out.right if out is not None and out.epochs == len(va) and out.right is not None else None
         rises = judge.loss_steps(vl, se, per_example)
@@ -281,5 +281,5 @@ def q_loss_vs_metrics(run: Run, lang: str) -> Answer:
         else:
             p.append(say("measures_building.loss_and_accuracy_not_together", lang, loss=num(vl[-1], lang),
                          accuracy=acc(va[-1], lang)))
-        return Answer(p, ["ex1/history.csv"])
+        return Answer(p, [f"{step}/history.csv"])
     return Answer(p)

@@ -30,17 +30,17 @@ from mnistlab.report.measures import (
 
 
 @measure
-def q_fashion_nature(run: Run, lang: str) -> Answer:
+def q_fashion_nature(run: Run, lang: str, step: str) -> Answer:
     f = data_facts(run, "fashion_mnist")
     p = []
     if "x_train" not in f:
-        return Answer(p + [missing(run, lang, "ex2.ann")])
+        return Answer(p + [missing(run, lang, step)])
     x, xt = f["x_train"], f["x_test"]
     p.append(say("measures_fashion.data_shapes", lang, train_shape=shape(x["shape"], lang),
                  test_shape=shape(xt["shape"], lang), dtype=x["dtype"], min=x["min"], max=x["max"],
                  height=x["shape"][1], width=x["shape"][2]))
     src = [where("manifest.json", "data.fashion_mnist")]
-    counts = quantities.class_counts(run, "ex2.ann")
+    counts = quantities.class_counts(run, step)
     if counts and len(set(counts)) == 1:
         p.append(say("measures_fashion.balanced", lang, count=integer(counts[0], lang)))
         src.append("fashion_mnist y_train")
@@ -54,27 +54,27 @@ def q_fashion_nature(run: Run, lang: str) -> Answer:
 
 
 @measure
-def q_one_hot(run: Run, lang: str) -> Answer:
+def q_one_hot(run: Run, lang: str, step: str) -> Answer:
     p = []
     f = data_facts(run, "fashion_mnist")
-    m = maybe(run, "ex2.ann")
+    m = maybe(run, step)
     if "y_train" in f and m and m.get("layers"):
         n_out = m["layers"][-1]["output_shape"][-1]
         p.append(say("measures_fashion.one_hot", lang, labels_shape=shape(f["y_train"]["shape"], lang),
                      one_hot_shape=shape([f["y_train"]["shape"][0], n_out], lang)))
-        return Answer(p, [where("manifest.json", "data.fashion_mnist"), where("ex2.ann/metrics.json", "layers")])
+        return Answer(p, [where("manifest.json", "data.fashion_mnist"), where(f"{step}/metrics.json", "layers")])
     return Answer(p)
 
 
 @measure
-def q_why_relu(run: Run, lang: str) -> Answer:
-    m = maybe(run, "ex2.activations")
+def q_why_relu(run: Run, lang: str, step: str) -> Answer:
+    m = maybe(run, step)
     if not m or "relu" not in m["val_accuracy"]:
         return Answer([])
     va = m["val_accuracy"]
     ranked = quantities.ranking(va)
     best = ranked[0][0]
-    r = judge.ranking(va, m.get("n_validation") or 0, quantities.sub_right(run.step("ex2.activations"), va))
+    r = judge.ranking(va, m.get("n_validation") or 0, quantities.sub_right(run.step(step), va))
     others = ", ".join(f"{a} {acc(v, lang)}" for a, v in ranked if a != "relu")
     place = r.place("relu")  # a place only when the judge tells ReLU apart from every other activation
     p = [say("measures_fashion.relu_place", lang, place=_nth(place, lang), count=len(ranked),
@@ -88,32 +88,32 @@ def q_why_relu(run: Run, lang: str) -> Answer:
                      difference=r.first_vs_second.text(lang)))
     else:
         p.append(say("measures_fashion.relu_behind", lang, best=best, difference=r.pairs[best, "relu"].text(lang)))
-    return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")])
+    return Answer(p, [where(f"{step}/metrics.json", "val_accuracy", "n_validation")])
 
 
 @measure
-def q_acc_vs_val(run: Run, lang: str) -> Answer:
+def q_acc_vs_val(run: Run, lang: str, step: str) -> Answer:
     p = []
-    m = maybe(run, "ex2.ann")
-    c = quantities.step_curve(run.step("ex2.ann"))
+    m = maybe(run, step)
+    c = quantities.step_curve(run.step(step))
     if m and c:
         p.append(say("measures_fashion.validation_split", lang, validation_images=integer(m["n_validation"], lang),
                      training_images=integer(m["n_train"], lang), accuracy=acc(c.last_acc, lang),
                      val_accuracy=acc(c.last_val_acc, lang), gap=points(c.last_gap, lang)))
-        return Answer(p, [where("ex2.ann/metrics.json", "n_train", "n_validation"), "ex2.ann/history.csv"])
+        return Answer(p, [where(f"{step}/metrics.json", "n_train", "n_validation"), f"{step}/history.csv"])
     return Answer(p)
 
 
 @measure
-def q_best_activation(run: Run, lang: str) -> Answer:
-    m = need(run, "ex2.activations")
+def q_best_activation(run: Run, lang: str, step: str) -> Answer:
+    m = need(run, step)
     va = m["val_accuracy"]
     ranked = quantities.ranking(va)
     if len(ranked) < 2:
         return Answer([say("measures_fashion.one_activation", lang, activation=m["best"],
                            accuracy=acc(va[m["best"]], lang))])
     n = m.get("n_validation") or 0
-    r = judge.ranking(va, n, quantities.sub_right(run.step("ex2.activations"), va))
+    r = judge.ranking(va, n, quantities.sub_right(run.step(step), va))
     (first, _), (second, _) = ranked[0], ranked[1]
     spread = r.first_vs_last
     p = [say("measures_fashion.validation_ranking", lang, ranking=", ".join(f"{a} {acc(v, lang)}" for a, v in ranked)),
@@ -123,7 +123,7 @@ def q_best_activation(run: Run, lang: str) -> Answer:
              difference=r.first_vs_second.text(lang), spread=spread.text(lang))]
     if len(ranked) > 2:
         p.append(say("measures_fashion.pairwise_ranking", lang, ranking=r.sentence(lang)))
-    sources = [where("ex2.activations/metrics.json", "val_accuracy", "n_validation")]
+    sources = [where(f"{step}/metrics.json", "val_accuracy", "n_validation")]
     ta = m.get("test_accuracy") or {}
     if set(ta) == set(va):
         test_ranked = quantities.ranking(ta)
@@ -132,9 +132,9 @@ def q_best_activation(run: Run, lang: str) -> Answer:
                          ranking=", ".join(f"{a} {acc(v, lang)}" for a, v in test_ranked)))
         else:
             p.append(say("measures_fashion.test_ranking_same", lang))
-        sources.append(where("ex2.activations/metrics.json", "test_accuracy"))
-    step = run.step("ex2.activations")
-    spreads = {a: quantities.seed_spread(step, lambda mm, a=a: mm["val_accuracy"][a]) for a in va}
+        sources.append(where(f"{step}/metrics.json", "test_accuracy"))
+    st = run.step(step)
+    spreads = {a: quantities.seed_spread(st, lambda mm, a=a: mm["val_accuracy"][a]) for a in va}
     if all(spreads.values()):
         k = next(iter(spreads.values())).n
         by_mean = sorted(spreads, key=lambda a: spreads[a].mean, reverse=True)
@@ -147,7 +147,7 @@ def q_best_activation(run: Run, lang: str) -> Answer:
         p.append(say("measures_fashion.seed_gap", lang, best=best, runner_up=runner_up, gap=gap,
                      verdict=say("measures_fashion.seed_gap_beyond" if sig else "measures_fashion.seed_gap_within",
                                  lang), p=num(pv, lang, 3)))
-        sources.append("ex2.activations/seeds/*/metrics.json")
+        sources.append(f"{step}/seeds/*/metrics.json")
     else:
         p.append(say("measures_fashion.single_run", lang))
     return Answer(p, sources)
@@ -162,9 +162,9 @@ def _nth(k: int, lang: str) -> str:
 
 
 @measure
-def q_sigmoid_tanh(run: Run, lang: str) -> Answer:
-    m = maybe(run, "ex2.activations")
-    s = run.step("ex2.activations")
+def q_sigmoid_tanh(run: Run, lang: str, step: str) -> Answer:
+    m = maybe(run, step)
+    s = run.step(step)
     if not m or not {"sigmoid", "tanh", "relu"} <= set(m["val_accuracy"]):
         return Answer([])
     va, n = m["val_accuracy"], m.get("n_validation") or 0
@@ -181,33 +181,33 @@ def q_sigmoid_tanh(run: Run, lang: str) -> Answer:
     three = {a: va[a] for a in ("relu", "sigmoid", "tanh")}
     r = judge.ranking(three, n, quantities.sub_right(s, three))  # every pair judged: no order the judge denies
     p.append(say("measures_fashion.saturation_ranked", lang, ranking=r.sentence(lang, evidence=True)))
-    return Answer(p, [where("ex2.activations/metrics.json", "val_accuracy", "n_validation"),
-                      "ex2.activations/sigmoid/history.csv", "ex2.activations/relu/history.csv"])
+    return Answer(p, [where(f"{step}/metrics.json", "val_accuracy", "n_validation"),
+                      f"{step}/sigmoid/history.csv", f"{step}/relu/history.csv"])
 
 
 @measure
-def q_leaky(run: Run, lang: str) -> Answer:
-    exp = run.step("ex2.activations").exp
+def q_leaky(run: Run, lang: str, step: str) -> Answer:
+    exp = run.step(step).exp
     p, sources = [], []
     if exp is not None:
         p.append(say("measures_fashion.leaky_slope", lang, slope=num(exp.leaky_relu_slope, lang, 2)))
-        sources.append(where("ex2.activations/config.json", "leaky_relu_slope"))
-    m = maybe(run, "ex2.activations")
+        sources.append(where(f"{step}/config.json", "leaky_relu_slope"))
+    m = maybe(run, step)
     if m and "leaky_relu" in m["val_accuracy"] and "relu" in m["val_accuracy"]:
         va = m["val_accuracy"]
-        right = quantities.sub_right(run.step("ex2.activations"), ("leaky_relu", "relu")) or {}
+        right = quantities.sub_right(run.step(step), ("leaky_relu", "relu")) or {}
         d = quantities.accuracy_diff(va["leaky_relu"], va["relu"], m.get("n_validation") or 0,
                                      right=(right.get("leaky_relu"), right.get("relu")))
         p.append(say("measures_fashion.leaky_vs_relu", lang, leaky=acc(va["leaky_relu"], lang),
                      relu=acc(va["relu"], lang), difference=diff_text(d, lang)))
-        sources.append(where("ex2.activations/metrics.json", "val_accuracy", "n_validation"))
+        sources.append(where(f"{step}/metrics.json", "val_accuracy", "n_validation"))
     return Answer(p, sources)
 
 
 @measure
-def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
+def q_ann_vs_cnn(run: Run, lang: str, step: str, other: str) -> Answer:
     p = []
-    a, c = maybe(run, "ex2.ann"), maybe(run, "ex2.cnn")
+    a, c = maybe(run, other), maybe(run, step)
     if a and c:
         convs = [(l_, f) for l_, f in quantities.layer_formula(c["layers"]) if l_["type"] == "Conv2D"]
         dense = [l_ for l_ in c["layers"] if l_["type"] == "Dense"]
@@ -216,18 +216,18 @@ def q_ann_vs_cnn(run: Run, lang: str) -> Answer:
                      convolutions=", ".join(f"{integer(l_['params'], lang)}" for l_, _ in convs),
                      dense=integer(dense[0]["params"], lang))
                  if convs and dense else say("measures_fashion.parameters", lang, ann=ann, cnn=cnn))
-        return Answer(p, [where("ex2.ann/metrics.json", "params"), where("ex2.cnn/metrics.json", "params", "layers")])
+        return Answer(p, [where(f"{other}/metrics.json", "params"), where(f"{step}/metrics.json", "params", "layers")])
     return Answer(p)
 
 
 @measure
-def q_why_cnn_better(run: Run, lang: str) -> Answer:
-    a, c = need(run, "ex2.ann", "ex2.cnn")
-    text, sources = compare(run, lang, "ex2.cnn", "ex2.ann")
+def q_why_cnn_better(run: Run, lang: str, step: str, other: str) -> Answer:
+    a, c = need(run, other, step)
+    text, sources = compare(run, lang, step, other)
     p = [say("measures_fashion.test_accuracy_and_time", lang, comparison=lower(text),
              cnn_time=seconds(c.get("fit_seconds"), lang), ann_time=seconds(a.get("fit_seconds"), lang))]
-    sa = quantities.seed_spread(run.step("ex2.ann"), lambda mm: mm["test_accuracy"])
-    sc = quantities.seed_spread(run.step("ex2.cnn"), lambda mm: mm["test_accuracy"])
+    sa = quantities.seed_spread(run.step(other), lambda mm: mm["test_accuracy"])
+    sc = quantities.seed_spread(run.step(step), lambda mm: mm["test_accuracy"])
     if sa and sc:
         w = judge.seeds(list(sc.values.values()), list(sa.values.values()))
         pv, sig = w.p, w.finding
@@ -235,15 +235,15 @@ def q_why_cnn_better(run: Run, lang: str) -> Answer:
                      cnn_seeds=sc.n, ann=acc(sa.mean, lang), ann_sd=num(sa.std, lang), ann_seeds=sa.n,
                      verdict=say("measures_fashion.gap_exceeds" if sig else "measures_fashion.gap_does_not_exceed",
                                  lang), p=num(pv, lang, 3)))
-        sources += ["ex2.ann/seeds/*/metrics.json", "ex2.cnn/seeds/*/metrics.json"]
-    return Answer(p, sources + [where("ex2.ann/metrics.json", "fit_seconds"), where("ex2.cnn/metrics.json",
+        sources += [f"{other}/seeds/*/metrics.json", f"{step}/seeds/*/metrics.json"]
+    return Answer(p, sources + [where(f"{other}/metrics.json", "fit_seconds"), where(f"{step}/metrics.json",
                                                                                      "fit_seconds")])
 
 
 @measure
-def q_pooling(run: Run, lang: str) -> Answer:
+def q_pooling(run: Run, lang: str, step: str) -> Answer:
     p = []
-    c = maybe(run, "ex2.cnn")
+    c = maybe(run, step)
     if c and c.get("layers"):
         steps = []
         prev = None
@@ -253,15 +253,15 @@ def q_pooling(run: Run, lang: str) -> Answer:
             prev = l_.get("output_shape")
         if steps:
             p.append(say("measures_fashion.pooling", lang, shapes="; ".join(steps)))
-            return Answer(p, [where("ex2.cnn/metrics.json", "layers")])
+            return Answer(p, [where(f"{step}/metrics.json", "layers")])
     return Answer(p)
 
 
 @measure
-def q_most_confused(run: Run, lang: str) -> Answer:
-    m = maybe(run, "ex2.confusion")
+def q_most_confused(run: Run, lang: str, step: str) -> Answer:
+    m = maybe(run, step)
     if not m:
-        return Answer([missing(run, lang, "ex2.confusion")])
+        return Answer([missing(run, lang, step)])
     en, loc = class_names("fashion_mnist", "en"), class_names("fashion_mnist", lang)
 
     def name(n):
@@ -281,24 +281,24 @@ def q_most_confused(run: Run, lang: str) -> Answer:
             p.append(say("measures_fashion.least_recognised", lang, name=each[0], why=why))
         else:
             p.append(say("measures_fashion.least_recognised_tied", lang, names=listing(each, lang), why=why))
-    return Answer(p, [where("ex2.confusion/metrics.json", "most_confused", "worst_recall_class", "per_class"),
-                      "ex2.confusion/confusion_matrix.csv"])
+    return Answer(p, [where(f"{step}/metrics.json", "most_confused", "worst_recall_class", "per_class"),
+                      f"{step}/confusion_matrix.csv"])
 
 
 @measure
-def q_reduce_errors(run: Run, lang: str) -> Answer:
-    if not (run.done("ex2.cnn") and run.done("ex2.augment")):
+def q_reduce_errors(run: Run, lang: str, step: str, base: str) -> Answer:
+    if not (run.done(base) and run.done(step)):
         return Answer([])
-    text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
+    text, sources = compare(run, lang, step, base)
     return Answer([say("measures_fashion.test_accuracy", lang, comparison=lower(text))], sources)
 
 
 @measure
-def q_augment_interest(run: Run, lang: str) -> Answer:
-    c, aug = need(run, "ex2.cnn", "ex2.augment")
-    text, sources = compare(run, lang, "ex2.augment", "ex2.cnn")
+def q_augment_interest(run: Run, lang: str, step: str, base: str) -> Answer:
+    c, aug = need(run, base, step)
+    text, sources = compare(run, lang, step, base)
     worse = aug["test_loss"] > c["test_loss"]
-    steps = run.step("ex2.augment"), run.step("ex2.cnn")
+    steps = run.step(step), run.step(base)
     both = quantities.paired(*steps)  # the same test images: McNemar and per-image loss differences
     verdict = judge.augmentation(aug["test_accuracy"], c["test_accuracy"], min(aug["n_test"], c["n_test"]),
                                  aug["test_loss"], c["test_loss"], quantities.loss_se(steps[1], on_test=True),
@@ -309,14 +309,14 @@ def q_augment_interest(run: Run, lang: str) -> Answer:
     p = [say("measures_fashion.augmented", lang, epochs=more, comparison=lower(text),
              cnn_loss=num(c["test_loss"], lang), augmented_loss=num(aug["test_loss"], lang),
              loss_word=_loss_word(loss, worse, lang), loss_gap=loss.text(lang))]
-    curve = quantities.step_curve(run.step("ex2.augment"))
+    curve = quantities.step_curve(run.step(step))
     if curve and curve.epochs > 1:
         p.append(overfit_sentence(curve, lang))
     p.append(say("measures_fashion.augment_not_shown" if verdict != "helps" else "measures_fashion.augment_helps",
                  lang))
-    return Answer(p, sources + [where("ex2.cnn/metrics.json", "test_loss"),
-                                where("ex2.augment/metrics.json", "test_loss", "epochs_run"),
-                                "ex2.augment/history.csv"])
+    return Answer(p, sources + [where(f"{base}/metrics.json", "test_loss"),
+                                where(f"{step}/metrics.json", "test_loss", "epochs_run"),
+                                f"{step}/history.csv"])
 
 
 def _loss_word(loss: judge.Verdict, worse: bool, lang: str) -> str:
@@ -328,8 +328,8 @@ def _loss_word(loss: judge.Verdict, worse: bool, lang: str) -> str:
 
 
 @measure
-def q_which_transform(run: Run, lang: str) -> Answer:
-    if not (run.done("ex2.augment") and run.done("ext.augment_no_flip")):
-        return Answer([study_missing(lang, "ext.augment_no_flip")])
-    text, sources = compare(run, lang, "ex2.augment", "ext.augment_no_flip")
+def q_which_transform(run: Run, lang: str, step: str, study: str) -> Answer:
+    if not (run.done(step) and run.done(study)):
+        return Answer([study_missing(lang, study)])
+    text, sources = compare(run, lang, step, study)
     return Answer([say("measures_fashion.flip_comparison", lang, comparison=lower(text))], sources)

@@ -37,7 +37,7 @@ def check(exp: Experiment) -> None:
         raise refuse(f"dataset = {exp.dataset!r}")
     if exp.step == "train" and exp.activation == "leaky_relu":
         raise refuse("activation = 'leaky_relu' outside the activation study")
-    if exp.uses_model and exp.from_step != "ex2.cnn":
+    if exp.uses_model and exp.from_step != config.load(exp.name).from_step:  # the lab continues its own model
         raise refuse(f"from_step = {exp.from_step!r}")
     if exp.step == "augment" and exp.validation != "test":
         raise refuse("validation = 'split' with ImageDataGenerator batches")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mnistlab import lab
+from mnistlab import config, lab
 from mnistlab.config import Experiment
 from mnistlab.errors import ConfigError
 from mnistlab.i18n import say
@@ -24,10 +24,10 @@ def base_step(exp: Experiment) -> str | None:
     """The lab step whose code ``exp`` runs (``ext.ex1_sgd`` -> ``ex1``), or None when there is none."""
     if exp.name in plan.step_names():
         return exp.name
-    if exp.step == "augment":
-        return "ex2.augment"
-    if exp.step == "train" and exp.model == "dense":
-        return "ex1" if exp.dataset == "mnist" else "ex2.ann"
+    for name in plan.step_names():  # the first lab step of the same kind, model family and data set
+        ref = config.load(name)
+        if (ref.step, ref.model, ref.dataset) == (exp.step, exp.model, exp.dataset):
+            return name
     return None
 
 

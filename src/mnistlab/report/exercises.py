@@ -282,14 +282,14 @@ def activations(items: Items, run: Run, act: Step) -> None:
         items.table(Table(["activation", say("exercises.val_accuracy_last", lang), say("columns.test_accuracy", lang),
                            say("columns.parameters", lang), say("columns.training", lang)], rows, numeric=(1, 2, 3, 4),
                           caption=say("exercises.one_run_per_activation", lang),
-                          origin="ex2.activations/metrics.json"))
-        items.fig(figures.bars("ex2.activations_bars", va, None, say("figures.activations_title", lang),
-                               say("figures.val_accuracy", lang), "ex2.activations/metrics.json", lang))
+                          origin=f"{act.name}/metrics.json"))
+        items.fig(figures.bars(f"{act.name}_bars", va, None, say("figures.activations_title", lang),
+                               say("figures.val_accuracy", lang), f"{act.name}/metrics.json", lang))
     series = {a: s.history["val_accuracy"] for a, s in act.subs.items() if s.history and s.history.get("val_accuracy")}
     if series:
-        items.fig(figures.overlay("ex2.activations_val_curves", series,
+        items.fig(figures.overlay(f"{act.name}_val_curves", series,
                                   say("figures.val_acc_per_epoch", lang, step_title(act, lang)),
-                                  say("figures.accuracy", lang), lang, "ex2.activations/*/history.csv"))
+                                  say("figures.accuracy", lang), lang, f"{act.name}/*/history.csv"))
     if m:
         seeds_tables(items, run, act)
 
@@ -309,11 +309,11 @@ def seeds_tables(items: Items, run: Run, act: Step) -> None:
     items.table(Table(["activation", say("exercises.mean_sd", lang),
                        say("exercises.seed_values", lang, seeds=", ".join(map(str, first.values)))],
                       rows, numeric=(1,), caption=say("exercises.final_val_accuracy", lang),
-                      origin="ex2.activations/metrics.json, ex2.activations/seeds/*/metrics.json"))
-    items.fig(figures.bars("ex2.activations_bars_seeds", {a: sp.mean for a, sp in spreads.items()},
+                      origin=f"{act.name}/metrics.json, {act.name}/seeds/*/metrics.json"))
+    items.fig(figures.bars(f"{act.name}_bars_seeds", {a: sp.mean for a, sp in spreads.items()},
                            {a: sp.std for a, sp in spreads.items()},
                            say("figures.activations_seeds_title", lang, first.n), say("figures.val_accuracy", lang),
-                           "ex2.activations/seeds/*/metrics.json", lang))
+                           f"{act.name}/seeds/*/metrics.json", lang))
     names, pairs = list(spreads), []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -341,14 +341,14 @@ def confusion(items: Items, run: Run, conf: Step) -> None:
                        say("exercises.images", lang)],
                       [[name(x["true"]), name(x["predicted"]), integer(x["count"], lang)] for x in m["most_confused"]],
                       numeric=(2,), caption=say("exercises.confusions_caption", lang),
-                      origin="ex2.confusion/metrics.json (most_confused)"))
+                      origin=f"{conf.name}/metrics.json (most_confused)"))
     items.table(Table([say("exercises.class", lang), say("exercises.precision", lang), say("exercises.recall", lang),
                        "F1", say("exercises.support", lang)],
                       [[name(k), num(v["precision"], lang, 3), num(v["recall"], lang, 3), num(v["f1-score"], lang, 3),
                         integer(v["support"], lang)] for k, v in m["per_class"].items()]
                       + [[say("exercises.macro_average", lang), "", "", num(m.get("macro_f1"), lang, 3), ""]],
                       numeric=(1, 2, 3, 4), caption=say("exercises.per_class_caption", lang),
-                      origin="ex2.confusion/metrics.json (per_class)"))
+                      origin=f"{conf.name}/metrics.json (per_class)"))
     items.h(4, say("exercises.mistakes_heading", lang), "mistakes")
     items.fig(figures.mistakes(run, conf, lang), say("figures.mistakes_title", lang, "CNN"))
     worst = m.get("most_confident_mistakes") or []
@@ -358,7 +358,7 @@ def confusion(items: Items, run: Run, conf: Step) -> None:
                           [[str(x["index"]), name(x["true"]), name(x["predicted"]), num(x["probability"], lang)]
                            for x in worst], numeric=(0, 3),
                           caption=say("exercises.mistakes_caption", lang),
-                          origin="ex2.confusion/metrics.json (most_confident_mistakes)"))
+                          origin=f"{conf.name}/metrics.json (most_confident_mistakes)"))
         items.p(say("exercises.overconfident", lang), "small")
 
 
@@ -366,7 +366,7 @@ def handin_items(run: Run, lang: str) -> list:
     """The lab's "Travail demandé" checklist, each item linking where the report answers it."""
     items = Items(lang)
     items.h(2, say("exercises.handin_heading", lang), "handin")
-    m = (run.done("ex1") or Step("", run.folder)).metrics
+    m = (run.done(lab_plan.step_names()[0]) or Step("", run.folder)).metrics  # the final accuracy: the first step's
     items.blocks.append(Bullets([
         say("exercises.handin_code", lang),
         say("exercises.handin_curves", lang),

@@ -42,6 +42,8 @@ def test_what_the_code_derives_from_the_plan():
     assert plan.label("ex2.cnn", "fr") == "le CNN de l'étape 5"
     assert plan.label("improved.mnist", "fr") == "notre réseau amélioré pour MNIST"
     assert plan.label("no.such", "fr") is None
+    assert plan.other_base("improved.fashion_mnist") == "ex2.cnn" and plan.other_base("ex1") is None
+    assert plan.role("conv") == "ex2.cnn" and plan.role("augmented") == "ex2.augment" and plan.role("x") is None
     assert lab.steps_for(["ex2.augment"]) == ["ex2.ann", "ex2.cnn", "ex2.augment"]
 
 
@@ -59,6 +61,9 @@ STEP = '[[step]]\nname = "{name}"\nneeds = {needs}\nseed_study = false\nlabel = 
     (STEP.format(name="a", needs="[]") + '[section.x]\nen = "x"\nstep = "a"\nblocks = [{ a = 1, b = 2 }]\n',
      "one-entry table"),
     ('[[step]]\nname = "a"\n[section]\n', "malformed entry"),
+    (STEP.format(name="a", needs="[]") + '[analysis]\nconv = "b"\n[section]\n', "'b' \\(an analysis role"),
+    (STEP.format(name="a", needs="[]") + '[[other]]\nname = "o"\nlabel = { fr = "a", en = "b" }\nbase = "c"\n'
+     '[section]\n', "'c' \\(an analysis role or an experiment's base\\) is not a step"),
 ])
 def test_a_malformed_plan_is_refused_when_it_loads(text, message):
     with pytest.raises(plan.PlanError, match=message):

@@ -13,6 +13,7 @@ and beside it any of the lab's other data files (``tp2.fr.md``, ``code.toml``, `
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import tomllib
 from collections.abc import Iterator
@@ -81,6 +82,8 @@ class Plan:
     sections: dict[str, Section]
     others: dict[str, dict[str, str]] = field(default_factory=dict)  # experiment beyond the lab -> label
     folder: Path | None = None  # where the plan came from, when not the package
+    other_bases: dict[str, str] = field(default_factory=dict)  # experiment beyond the lab -> its lab step
+    analysis: dict[str, str] = field(default_factory=dict)  # role in the written analysis -> step
 
 
 def _labels(raw: Any, where: str, source: str) -> dict[str, str]:
@@ -133,6 +136,11 @@ def parse(text: str, source: str = DATA) -> Plan:
             studies[name] = Study(name, base, _labels(s["label"], name, source), str(s["title_en"]),
                                   str(s.get("cell", "")), str(s.get("answers", "")))
         others = {s["name"]: _labels(s["label"], s["name"], source) for s in raw.get("other", [])}
+        other_bases = {str(s["name"]): str(s["base"]) for s in raw.get("other", []) if "base" in s}
+        analysis = {str(role): str(name) for role, name in raw.get("analysis", {}).items()}
+        if wrong := [n for n in [*other_bases.values(), *analysis.values()] if n not in steps]:
+            raise PlanError(f"{wrong[0]!r} (an analysis role or an experiment's base) is not a step of the lab",
+                            source)
         for sid, s in raw["section"].items():
             if s["step"] and s["step"] not in steps:
                 raise PlanError(f"section {sid!r} shows {s['step']!r}, which is not a step of the lab", source)
@@ -140,7 +148,7 @@ def parse(text: str, source: str = DATA) -> Plan:
                                     tuple(_block(b, f"section {sid!r}", source) for b in s["blocks"]))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise PlanError(f"malformed entry (missing or wrong field {e})", source) from None
-    return Plan(steps, studies, sections, others)
+    return Plan(steps, studies, sections, others, None, other_bases, analysis)
 
 
 _CURRENT: list[Plan] = []
@@ -160,7 +168,7 @@ def use(folder: str | Path) -> Iterator[Plan]:
     load()
     path = Path(folder) / DATA
     got = parse(path.read_text(encoding="utf-8"), str(path))
-    _CURRENT.append(Plan(got.steps, got.studies, got.sections, got.others, Path(folder)))
+    _CURRENT.append(dataclasses.replace(got, folder=Path(folder)))
     try:
         yield _CURRENT[-1]
     finally:
@@ -228,6 +236,16 @@ def base(name: str) -> str | None:
         return name
     study = p.studies.get(name)
     return None if study is None else study.base
+
+
+def other_base(name: str) -> str | None:
+    """The lab step an experiment beyond the lab is measured against (``improved.mnist`` -> ``ex1``), or None."""
+    return load().other_bases.get(name)
+
+
+def role(name: str) -> str | None:
+    """The step that plays ``name`` in the written analysis (``conv`` -> ``ex2.cnn``), None when none does."""
+    return load().analysis.get(name)
 
 
 def extended_cells() -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mnistlab import judge
 from mnistlab.i18n import class_names, say
+from mnistlab.lab import plan
 from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import epochs, integer, listing, num, seconds
@@ -26,14 +27,20 @@ def overfitting(run: Run) -> tuple[list[tuple[str, quantities.Curve]], list[str]
     return rose, flat
 
 
+def _done(run: Run, role: str):
+    """The finished step that plays ``role`` in the analysis (the lab plan's ``[analysis]``), None if none."""
+    name = plan.role(role)
+    return run.done(name) if name else None
+
+
 def analysis(run: Run, lang: str) -> list[str]:
     """The analysis as sentences (5 to 10 printed lines), first person plural, only what the run shows: the
     results with the judge's verdicts, what surprised us, the hardest class, the difficulties met, and one
     proposal aimed at what resisted."""
     out: list[str] = []
     surprises: list[str] = []
-    e1, ann, cnn = run.done("ex1"), run.done("ex2.ann"), run.done("ex2.cnn")
-    act, conf, aug = run.done("ex2.activations"), run.done("ex2.confusion"), run.done("ex2.augment")
+    e1, ann, cnn, act, conf, aug = (_done(run, r) for r in ("first", "dense", "conv", "study", "confusion",
+                                                             "augmented"))
     if e1:
         m = e1.metrics
         out.append(say("interpretation.ex1_result", lang, params=integer(m["params"], lang),
@@ -99,8 +106,9 @@ def improvements(run: Run, lang: str, conf=None) -> list[str]:
     """One proposal aimed at what resisted most, with the run's measurement where it holds one (the improved
     models)."""
     measured = []
-    for name, base in (("improved.mnist", "ex1"), ("improved.fashion_mnist", "ex2.cnn")):
-        s, b = run.done(name), run.done(base)
+    for name in plan.load().others:
+        base = plan.other_base(name)
+        s, b = run.done(name), run.done(base) if base else None
         if s and b:
             d = quantities.accuracy_diff(s.metrics["test_accuracy"], b.metrics["test_accuracy"],
                                          min(s.metrics["n_test"], b.metrics["n_test"]), (s, b))
@@ -183,9 +191,9 @@ def method_notes(run: Run, lang: str) -> list[str]:
         notes.append(say("interpretation.note_split", lang, percent=num(s.exp.validation_split * 100, lang, 0),
                          n_validation=integer(s.metrics["n_validation"], lang),
                          n_train=integer(s.metrics["n_train"], lang)))
-    if run.done("ex2.activations"):
+    if _done(run, "study"):
         notes.append(say("interpretation.note_seeds", lang))
-    aug = run.done("ex2.augment")
+    aug = _done(run, "augmented")
     if aug:
         notes.append(say("interpretation.note_augmentation", lang, epochs=epochs(aug.metrics.get("epochs_run"), lang)))
     overrides = run.manifest.get("overrides")

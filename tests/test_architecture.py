@@ -118,3 +118,31 @@ def test_step_names_are_not_listed_outside_the_plan():
                 continue
             found = {i.value for i in items if isinstance(i, ast.Constant) and i.value in steps}
             assert len(found) < 3, f"{path.relative_to(SRC)}:{node.lineno} lists {sorted(found)}"
+
+
+def _spells_a_step(value: str, steps: set[str]) -> bool:
+    """A step's name, a file under its folder (``ex1/history.csv``) or one of its code blocks (``ex1.fit``)."""
+    return value in steps or any(value.startswith((s + "/", s + ".")) and value not in steps and
+                                 value.split(".")[-1].isalpha() and value.count(".") == s.count(".") + 1
+                                 for s in steps)
+
+
+def test_at_most_four_modules_spell_a_steps_name():
+    """Outside their docstrings, only these modules name a lab step: the notebook's cells (the lab's code is
+    about its own variables), the capture of those cells, and one anchor of the report. Everything else takes
+    the steps from the plan and the experiment files."""
+    from mnistlab.lab import plan
+
+    steps = set(plan.step_names())
+    spelling = set()
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = {id(node.body[0].value) for node in ast.walk(tree)
+                if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        if any(isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+               and _spells_a_step(n.value, steps) for n in ast.walk(tree)):
+            spelling.add(str(path.relative_to(SRC)))
+    assert len(spelling) <= 4, sorted(spelling)
+    assert spelling <= {"mnistlab/lab/__init__.py", "mnistlab/notebook/capture.py", "mnistlab/report/exercises.py"}, \
+        sorted(spelling)

@@ -131,14 +131,14 @@ class _Questions:
         if m and re.search(r"exerci|\bex\b", n):
             ex = "ex" + m.group(1)
         elif "fashion" in n:
-            ex = "ex2"
+            ex = _of_dataset("fashion_mnist")
         elif re.search(r"\bmnist\b", n):
-            ex = "ex1"
+            ex = _of_dataset("mnist")
         raw = text.strip().lstrip(_DECOR)
         rest = _EXERCISE.sub(" ", raw).strip(" :–—-") if ex else raw
         m = _SECTION.search(rest)
         if m:
-            sid = f"{ex or exercise or 'ex1'}.{m.group(1) or m.group(2)}"
+            sid = f"{ex or exercise or _first()}.{m.group(1) or m.group(2)}"
             if sid in self.sections:
                 return ex or self.sections[sid].exercise, sid
         return ex, None
@@ -208,15 +208,16 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
                     section, used, qlist = sid, set(), []
                 continue
         prefixed = _PREFIXED.match(norm(bare))
-        if prefixed and f"{exercise or 'ex1'}.{prefixed.group(1)}" in qs.sections:  # "Step 1 Q: ..."
-            key = qs.numbered(f"{exercise or 'ex1'}.{prefixed.group(1)}", prefixed.group(2) or "1")
+        if prefixed and f"{exercise or _first()}.{prefixed.group(1)}" in qs.sections:  # "Step 1 Q: ..."
+            key = qs.numbered(f"{exercise or _first()}.{prefixed.group(1)}", prefixed.group(2) or "1")
             if key:
                 section, used = qs.by_key[key].section, {key.rsplit(".", 1)[1]}
                 after = re.match(r"^\W*\w+\s*\d\s*\W*\s*(?:q|question)\s*\.?\s*\d?\s*[.):\-–—]*\s*(.*)$", bare, re.I)
                 anchors.append((pos, key, after.group(1).strip(" *_") if after else ""))
                 continue
         dotted_step = _STEP_DOTTED.match(bare)  # "Étape 2.1 Pourquoi normaliser ?": question 1 of step 2
-        key = qs.numbered(f"{exercise or 'ex1'}.{dotted_step.group(1)}", dotted_step.group(2)) if dotted_step else None
+        key = (qs.numbered(f"{exercise or _first()}.{dotted_step.group(1)}", dotted_step.group(2)) if dotted_step
+               else None)
         if key:
             section, used = qs.by_key[key].section, {dotted_step.group(2)}
             rest = dotted_step.group(3).strip(" *_")
@@ -230,7 +231,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
             continue
         dotted = _DOTTED.match(bare)
         if dotted and not _LABEL.match(bare) and (dotted.group(3) or in_answers or _BOLD_START.match(ln.text)) \
-                and qs.numbered(f"{exercise or 'ex1'}.{dotted.group(1)}", dotted.group(2)):
+                and qs.numbered(f"{exercise or _first()}.{dotted.group(1)}", dotted.group(2)):
             bare = "Q" + bare  # "**4.2** ...": question 2 of section 4, as "Q4.2"
         if not ln.comment and _ANALYSIS_LINE.match(bare) and len(bare.split()) > 5:  # "Analyse : ..."
             heads.add(pos)
@@ -293,7 +294,7 @@ def read(nbk: Notebook) -> tuple[list[Found], str, int | None]:
             if len(parts) == 3 and f"ex{parts[0]}.{parts[1]}" in qs.sections:
                 key = qs.numbered(f"ex{parts[0]}.{parts[1]}", parts[2])
             elif len(parts) == 2:
-                sid = f"{exercise or 'ex1'}.{parts[0]}"
+                sid = f"{exercise or _first()}.{parts[0]}"
                 key = qs.numbered(sid, parts[1]) if sid in qs.sections else None
             elif parts:
                 n = parts[0].lower()
@@ -374,7 +375,7 @@ def _lead(qs: _Questions, bare: str, exercise: str | None, anchors: list) -> tup
     m = _LEAD.match(bare)
     if not m or len(m.group(3).split()) < 4 or _PREFIXED.match(norm(bare)):
         return None
-    sid = f"{exercise or 'ex1'}.{m.group(1) or m.group(2)}"
+    sid = f"{exercise or _first()}.{m.group(1) or m.group(2)}"
     if sid not in qs.sections or norm(bare) in _lab_prose() or any(
             t and norm(m.group(3)).startswith(t) for t in qs.titles[sid]):
         return None  # the lab's own line, or the section's title
@@ -431,3 +432,13 @@ def _body(ls: list[Line], pos: int, rest: str, starts: list[int], covered: set[i
     if covered is not None:
         covered.add(pos)
     return "\n".join(out).strip()
+
+
+def _of_dataset(dataset: str) -> str | None:
+    """The first exercise on ``dataset``, None when the lab has none."""
+    return next((ex for ex, ds in lab.exercises() if ds == dataset), None)
+
+
+def _first() -> str:
+    """The lab's first exercise (``ex1``): the one a numbered part belongs to before any exercise heading."""
+    return lab.exercises()[0][0]

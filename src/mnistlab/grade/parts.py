@@ -52,7 +52,8 @@ def _semantic_sections(nbk: Notebook) -> dict[int, str]:
     for name, st in nbk.steps.items():
         for cell in st.cells:
             steps.setdefault(cell, []).append(name)
-    out, exercise = {}, "ex1"
+    first = lab.exercises()[0][0]
+    out, exercise = {}, first
     for cell, src in zip(nbk.code_cells, nbk.code, strict=False):
         names = nbk.names.get(cell)
         if names is None:
@@ -64,7 +65,7 @@ def _semantic_sections(nbk: Notebook) -> dict[int, str]:
         mine = steps.get(cell, [])
         if any(s.startswith("ex2") for s in mine) or ("load_data" in names and "fashion_mnist" in names):
             exercise = "ex2"
-        if exercise == "ex1":
+        if exercise == first:
             parts = [n for key, n in _EX1_CALLS if key in names]
         else:
             model = names & {"Sequential", "compile", "fit", "evaluate", "add", "summary", "predict"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -205,3 +206,30 @@ def test_cli_grade_bad_source_is_one_line(tmp_path, capsys):
 def test_cli_grade_shipped_bands_and_rubric(cohort, tmp_path, capsys):
     assert cli.main(["grade", str(cohort / "subs"), "--out", str(tmp_path / "o"), "--only", "Alice Martin"]) == 0
     assert "graded 1/1" in capsys.readouterr().err
+
+
+def test_the_pipelines_stages_run_alone_and_a_failing_one_ends_only_that_submission(tmp_path):
+    """Each stage takes the work and adds its part; a stage that raises makes the submission BROKEN with the
+    reason in the class's language, and the whole pipeline gives what `grade` gives."""
+    from mnistlab.grade import bands, pipeline, rubric, submissions
+
+    src = Path(__file__).parent / "grade_corpus" / "c01_interleaved_fr" / "submission.ipynb"
+    (tmp_path / "in").mkdir()
+    shutil.copy(src, tmp_path / "in" / "Alice Martin.ipynb")
+    sub = submissions.load(submissions.collect(tmp_path / "in")[0])
+    ctx = pipeline.Context(tmp_path / "out", rubric.load(None), bands.load(None), {}, Options())
+    w = pipeline.start(sub, ctx)
+    pipeline.view(w)
+    pipeline.read(w)
+    assert w.nbk is not None and "ex2.cnn" in w.nbk.steps and w.graded is None
+    pipeline.score(w)
+    assert w.graded.total > 0 and w.entry["total"] is None  # nothing recorded until the record stage
+
+    def boom(work):
+        raise KeyError("nothing")
+
+    broken = pipeline.run(sub, ctx, stages=(pipeline.view, pipeline.read, boom, pipeline.record))
+    assert broken["status"] == "BROKEN" and "KeyError" in broken["reason"] and broken["marks"] == []
+    whole = pipeline.run(sub, ctx)
+    graded = grade(tmp_path / "in", tmp_path / "out", stream=io.StringIO())
+    assert whole["total"] == graded[0]["total"] and whole["flags_evidence"] == graded[0]["flags_evidence"]

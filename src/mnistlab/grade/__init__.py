@@ -1,11 +1,12 @@
 """``mnistlab grade``: a class's lab notebooks checked against multi-seed reference bands.
 
-A pipeline of small steps over each submission, one broken notebook never stopping the batch:
-:mod:`~mnistlab.grade.submissions` (read safely) -> :mod:`~mnistlab.grade.execute` (only with ``--execute``)
--> :mod:`~mnistlab.grade.parse` (the lab's steps, with ``ast``) -> :mod:`~mnistlab.grade.score` (the rubric,
-the bands of :mod:`~mnistlab.grade.bands`, the checks of :mod:`~mnistlab.grade.checks`) ->
-:mod:`~mnistlab.grade.similarity` (across the class) -> the writers (:mod:`~mnistlab.grade.tables`,
-:mod:`~mnistlab.grade.feedback`, :mod:`~mnistlab.grade.classpage`). Everything it writes is under ``out``.
+:mod:`~mnistlab.grade.submissions` reads each submission safely; :mod:`~mnistlab.grade.pipeline` takes it
+through small stages of one signature (the grader's limits, :mod:`~mnistlab.grade.parse` for the lab's
+steps, :mod:`~mnistlab.grade.execute` with ``--execute``, :mod:`~mnistlab.grade.score` for the rubric against
+:mod:`~mnistlab.grade.bands` and :mod:`~mnistlab.grade.checks`, the instructor's overrides, the similarity
+fingerprint), one broken notebook never stopping the batch; then the class's stages (similarity, each entry's
+summary); then the writers (:mod:`~mnistlab.grade.tables`, :mod:`~mnistlab.grade.feedback`,
+:mod:`~mnistlab.grade.classpage`, :mod:`~mnistlab.grade.moodle`). Everything it writes is under ``out``.
 The lab itself is reached through :mod:`mnistlab.grade.lab` only.
 """
 
@@ -21,6 +22,7 @@ from typing import TextIO
 
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import write_text
+from mnistlab.grade import pipeline
 from mnistlab.grade.words import why
 
 FEEDBACK = "feedback"
@@ -92,8 +94,11 @@ def grade(source: str | Path, out: str | Path, opts: Options | None = None,
         print(f"mnistlab grade: --execute: {isolation}", file=stream)
     if opts.execute and opts.cluster:
         _execute_on_cluster(subs, out, opts, stream)
-    entries = _grade_all(subs, out, rub, bands, overrides, opts, stream)
-    pairs = _similarity(entries, rub)
+    ctx = pipeline.Context(out, rub, bands, overrides, opts, _scale(opts, sheet),
+                           execute=lambda w: _execute(w.sub, w.nbk, out, bands, opts, w.entry))
+    entries = _grade_all(subs, ctx, stream)
+    pairs = pipeline.similar(entries, ctx)
+    pipeline.summarise(entries, ctx)
     _write(out, entries, pairs, rub, bands, opts, isolation, sheet, stream)
     return entries
 
@@ -116,18 +121,21 @@ def _check_out(source: Path, out: Path) -> None:
                                 "not be graded; give a folder of its own", out)
 
 
-def _grade_all(subs, out, rub, bands, overrides, opts, stream) -> list[dict]:
-    """Grade each submission in turn, reading it then forgetting its notebook: what is kept per student is
-    the entry (marks, flags, answers, the similarity fingerprint), never the parsed notebook."""
+def _grade_all(subs, ctx: pipeline.Context, stream) -> list[dict]:
+    """Grade each submission in turn through :data:`pipeline.STAGES`, reading it then forgetting its notebook:
+    what is kept per student is the entry (marks, flags, answers, the similarity fingerprint), never the parsed
+    notebook."""
     from mnistlab.grade import submissions
 
+    opts = ctx.opts
     start, done, lock = time.monotonic(), 0, threading.Lock()
     entries: list[dict] = [{} for _ in subs]
 
     def one(i: int) -> None:
         nonlocal done
         try:
-            e = entries[i] = _grade_one(subs[i], out, rub, bands, overrides, opts)
+            submissions.load(subs[i])
+            e = entries[i] = pipeline.run(subs[i], ctx)
         finally:
             submissions.release(subs[i])  # one notebook in memory at a time (per worker)
         with lock:
@@ -201,53 +209,6 @@ def _execute_on_cluster(subs, out: Path, opts: Options, stream: TextIO) -> None:
                 send()
 
 
-def _grade_one(sub, out, rub, bands, overrides, opts) -> dict:
-    from mnistlab.grade import limits, parse, score, similarity, submissions
-
-    submissions.load(sub)
-    entry = {"student": sub.student, "file": sub.file, "ident": sub.ident, "status": sub.status,
-             "reason": _reason(sub, opts.lang), "max": rub.max_points, "total": None,
-             "flags_evidence": [], "values": {}, "answers": {}, "marks": [], "stored": sub.stored}
-    if sub.nb is None:
-        return entry
-    try:
-        view, flags = limits.view(sub.nb, opts.lang)
-        nbk = parse.read(view)
-        ran = []
-        if opts.execute:
-            nbk, ran = _execute(sub, nbk, out, bands, opts, entry)
-            if entry["status"] not in _STATIC_KEPT:
-                return entry
-        graded = score.grade(nbk, rub, bands, opts.lang)
-        regraded = any(f == "graded-on-re-execution" for f, _ in ran)
-        graded.flags = [f for f in graded.flags if not (regraded and f[0] == "not-executed")] + flags + ran
-        fingerprint = similarity.fingerprint(sub.student, nbk, graded.answers, graded.analysis)
-    except Exception as e:  # noqa: BLE001 - whatever one notebook makes the grader meet, the batch goes on
-        failed = why("grader_failed", error=f"{type(e).__name__}: {str(e)[:120]}")
-        entry.update(status="BROKEN", reason=failed.text(opts.lang))
-        return entry
-    for m in graded.marks:
-        key = (sub.file, m.item)
-        if key in overrides:  # the instructor's points and reason replace the automatic ones
-            pts, comment = overrides[key]
-            m.points, m.say, m.args, m.extra = pts, "override", {"points": pts, "comment": comment}, []
-    # max: the points that could be earned (an item without a reference band is not graded)
-    entry.update(marks=graded.marks, total=graded.total, max=sum(m.max for m in graded.marks),
-                 flags_evidence=list(graded.flags), values=graded.values, answers=graded.answers,
-                 fingerprint=fingerprint)
-    return entry
-
-
-# Execution statuses that keep the grade of the notebook as handed in (the static grade): the execution could
-# not judge it, by a cap the grader chose (time) or by the grader's own fault (data, sandbox).
-_STATIC_KEPT = ("OK", "TIMEOUT", "GRADER_ERROR")
-
-
-def _reason(ended, lang: str) -> str:
-    """A submission's or an execution's reason in ``lang`` (its ``why``), else as it was given."""
-    return ended.why.text(lang) if ended.why else ended.reason
-
-
 def _settings(opts: Options):
     from mnistlab.grade import execute
 
@@ -285,7 +246,7 @@ def _execute(sub, nbk, out, bands, opts, entry):
 
     r = execute.run(sub.nb, sub.digest, out / CACHE, _settings(opts))
     if r.status != "OK":
-        entry.update(status=r.status, reason=_reason(r, opts.lang))
+        entry.update(status=r.status, reason=pipeline.reason(r, opts.lang))
         return nbk, []
     again = parse.read(limits.view(r.nb, opts.lang)[0])
     flags = [("execution-errors", "; ".join(again.errors[:3]))] if again.errors else []
@@ -307,32 +268,13 @@ def _execute(sub, nbk, out, bands, opts, entry):
     return nbk, flags
 
 
-def _similarity(entries: list[dict], rub) -> list:
-    from mnistlab.grade import similarity
-
-    prints = [e["fingerprint"] for e in entries if e.get("fingerprint")]
-    pairs = similarity.pairs(prints, rub.thresholds)
-    by_name = {e["student"]: e for e in entries}
-    for p in pairs:
-        for me, other in ((p.a, p.b), (p.b, p.a)):
-            flag = f"similar:{other}"
-            if all(f != flag for f, _ in by_name[me]["flags_evidence"]):
-                by_name[me]["flags_evidence"].append((flag, f"{p.measure} {p.value:.2f}"))
-    return pairs
-
-
 def _write(out: Path, entries: list[dict], pairs: list, rub, bands, opts, isolation: str, sheet=None,
            stream: TextIO | None = None) -> None:
     from mnistlab.grade import classpage, feedback, moodle, tables
     from mnistlab.grade.words import say
 
     items = [i.id for i in rub.items]
-    method = feedback.band_method(bands, rub.thresholds, opts.lang)
-    for e in entries:
-        e["flags"] = [f for f, _ in e["flags_evidence"]]
-        e["items"] = {m.item: m.points for m in e["marks"]}
-        e["band_method"] = method if any(m.say.startswith("results.") for m in e["marks"]) else ""
-        e["comment"] = moodle.comment(e, opts.lang, _scale(opts, sheet))
+    for e in entries:  # summarised by the pipeline's class stages: here only written
         name = e["stored"]  # short and unique among the class, whatever the name's script or length
         write_text(out / FEEDBACK / f"{name}.md", feedback.markdown(e, opts.lang))
         write_text(out / FEEDBACK / f"{name}.html", feedback.page(e, opts.lang))

@@ -191,7 +191,7 @@ def test_improved_experiments_default_to_auto_and_the_lab_to_float32():
 def test_manifest_records_cpu_flags_and_the_precision_chosen(on_avx2, tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "hardware", lambda: {"cpu": AVX2["model"], "cpu_flags": AVX2["flags"]})
     r = runner.Runner(tmp_path / "run", stream=open(tmp_path / "log", "w"))  # noqa: SIM115 - closed with tmp
-    monkeypatch.setattr(r, "_run_one", lambda exp, label: None)
+    monkeypatch.setattr(r, "run_one", lambda exp, label: None)
     r.run(["improved.mnist"])
     compute = json.loads((tmp_path / "run" / "manifest.json").read_text())["compute"]
     assert compute["device"] == "CPU" and compute["cpu"]["kind"] == "avx2" and compute["cpu"]["flags"] == ["avx2",

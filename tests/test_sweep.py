@@ -331,7 +331,9 @@ def test_ctrl_c_in_a_sweep_says_how_to_resume_and_reports_what_exists(tmp_path, 
         raise KeyboardInterrupt
 
     reports = []
-    monkeypatch.setattr(sweep.SweepRunner, "run", interrupted)
+    from mnistlab.runner import Runner
+
+    monkeypatch.setattr(Runner, "run", interrupted)
     monkeypatch.setattr(cli, "_report_after_run", lambda run_dir, lang: reports.append((str(run_dir), lang)))
     out = tmp_path / "sw"
     assert cli.main(["sweep", "ex1", "--grid", "learning_rate=[0.1,0.01]", "--seeds", "1", "--out", str(out),

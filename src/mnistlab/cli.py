@@ -150,18 +150,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from mnistlab.runner import Runner, new_run_dir
 
+    schedule = None  # in this process
     if pool is not None:
-        from mnistlab.distributed.run import DistributedRunner as Runner  # noqa: N814 - same interface
+        from mnistlab.distributed.run import OnPool
+
+        schedule = OnPool(pool)
     if args.resume:
         run_dir = args.resume
-        runner = Runner.resuming(run_dir, argv=sys.argv[1:])
+        runner = Runner.resuming(run_dir, argv=sys.argv[1:], schedule=schedule)
         args.lang = runner.lang
     else:
         run_dir = new_run_dir() if args.out is None else args.out
         runner = Runner(run_dir, overrides=overrides, data_dir=args.data, trust_data=args.trust_data,
-                        lang=args.lang, argv=sys.argv[1:], seeds=args.seeds)
+                        lang=args.lang, argv=sys.argv[1:], seeds=args.seeds, schedule=schedule)
     _record_author(runner.manifest, args)
-    runner.pool = pool
     try:
         return _run_and_report(lambda: runner.run(names), runner, run_dir, args.lang, "run")
     finally:
@@ -298,14 +300,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from mnistlab.distributed import sweep
 
-    planned = sweep.planned(args)
+    req = sweep.Request(experiment=args.experiment, grid=tuple(args.grid or ()),
+                        overrides=tuple(args.overrides or ()), seeds=args.seeds, out=args.out, data=args.data,
+                        trust_data=args.trust_data, resume=args.resume, lang=args.lang, argv=tuple(sys.argv[1:]))
+    planned = sweep.planned(req)
     pool = _pool(args)  # an unreachable scheduler fails here, before anything is written
     try:
         from mnistlab.backend import quiet
 
         quiet()
         _threads()
-        runner = sweep.runner_for(args, planned, pool)
+        runner = sweep.runner_for(req, planned, pool)
+        args.lang = runner.lang  # a resumed sweep speaks its manifest's language
         return _run_and_report(runner.run, runner, runner.run_dir, args.lang, "sweep")
     finally:
         if pool is not None:

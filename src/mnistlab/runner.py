@@ -54,17 +54,37 @@ def is_complete(run_dir: Path, name: str) -> bool:
     return (run_dir / name / METRICS).is_file()
 
 
-@contextlib.contextmanager
-def finish_on_error(runner: Runner, t_run: float):
-    """Mark the run interrupted (Ctrl-C) or failed (anything else) in its manifest, and re-raise."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        runner._finish("interrupted", t_run)
-        raise
-    except BaseException as e:
-        runner._finish("failed", t_run, reason=str(e) or type(e).__name__)
-        raise
+class InProcess:
+    """The runner's schedule in this process: one experiment after another in the lab's order, each data set
+    loaded once. :class:`~mnistlab.distributed.run.OnPool` and :class:`~mnistlab.distributed.sweep.OnSweep`
+    are the others; a schedule has the same three members."""
+
+    failures = "experiment(s) did not finish"  # what the run's error says of what failed
+
+    def prepare(self, runner: Runner, plan: list[str], exps: list[Experiment]) -> None:
+        """What the manifest says of the run before anything runs."""
+        runner.manifest.update(seed=exps[0].seed if exps else None, plan=plan, seeds=runner.seeds,
+                               compute=devices.record(e.precision for e in exps))  # CPU/GPU, precision, why
+
+    def execute(self, runner: Runner, exps: list[Experiment]) -> dict[str, str]:
+        """Run ``exps``; {name: why} of those that failed ("skipped" for those that needed one)."""
+        failed: dict[str, str] = {}
+        for i, exp in enumerate(exps, 1):
+            label = f"[{i}/{len(exps)}] {exp.name}"
+            if exp.from_step in failed:
+                runner.skip(exp, label, f"needs {exp.from_step}, which failed")
+                failed[exp.name] = "skipped"
+            elif runner.resume and runner.still_complete(exp.name):
+                runner.log(f"{label}: already complete, artifacts verified")
+                if runner.seeds > 1 and exp.name in lab_plan.seed_study():
+                    runner.run_seeds(exp, label, runner.manifest["experiments"][exp.name])
+            else:
+                try:
+                    runner.run_one(exp, label)
+                except DivergedError as e:
+                    failed[exp.name] = str(e)
+                    runner.log(f"{label}: FAILED: {e}")
+        return failed
 
 
 class Runner:
@@ -72,8 +92,9 @@ class Runner:
 
     def __init__(self, run_dir: Path, overrides: dict[str, Any] | None = None, data_dir: str | None = None,
                  trust_data: bool = False, lang: str = "fr", stream: TextIO | None = None,
-                 argv: list[str] | None = None, seeds: int = 1, resume: bool = False):
+                 argv: list[str] | None = None, seeds: int = 1, resume: bool = False, schedule=None):
         self.run_dir = Path(run_dir)
+        self.schedule = schedule or InProcess()  # where and in what order the experiments run
         self.resume = resume
         self.overrides = overrides or {}
         self.data_dir = data_dir
@@ -86,7 +107,8 @@ class Runner:
         self.manifest = self._open_manifest(argv or [])
 
     @classmethod
-    def resuming(cls, run_dir: str | Path, stream: TextIO | None = None, argv: list[str] | None = None) -> Runner:
+    def resuming(cls, run_dir: str | Path, stream: TextIO | None = None, argv: list[str] | None = None,
+                 schedule=None) -> Runner:
         """A runner that continues ``run_dir`` with the settings it was started with (see its manifest)."""
         path = Path(run_dir) / MANIFEST
         if not path.is_file():
@@ -100,7 +122,7 @@ class Runner:
         set_intra_op_threads(settings.get(runfolder.S_THREADS))  # the count it started with: the same sums
         runner = cls(Path(run_dir), overrides=manifest.get("overrides") or {}, data_dir=settings.get("data_dir"),
                      trust_data=bool(settings.get("trust_data")), lang=manifest.get("lang", "fr"), stream=stream,
-                     argv=argv, seeds=int(settings.get("seeds", 1)), resume=True)
+                     argv=argv, seeds=int(settings.get("seeds", 1)), resume=True, schedule=schedule)
         runner.resume_plan = list(plan)
         return runner
 
@@ -125,7 +147,7 @@ class Runner:
         manifest.pop("finished", None)
         return manifest
 
-    def _save_manifest(self) -> None:
+    def save_manifest(self) -> None:
         write_json(self.run_dir / MANIFEST, self.manifest)
 
     # --- data --------------------------------------------------------------------------------------------
@@ -144,11 +166,11 @@ class Runner:
                                                   "min": int(getattr(ds, k).min()), "max": int(getattr(ds, k).max())}
                                               for k in ("x_train", "y_train", "x_test", "y_test")},
                                            "first_train_labels": [int(v) for v in ds.y_train[:16]]}
-            self._log(f"data: {name} from {ds.source} ({ds.layout}"
+            self.log(f"data: {name} from {ds.source} ({ds.layout}"
                       + (", verified" if ds.verified else ", NOT verified") + ")")
         return self._data[name]
 
-    def _log(self, line: str) -> None:
+    def log(self, line: str) -> None:
         self.stream.write(line + "\n")
         self.stream.flush()
 
@@ -212,56 +234,42 @@ class Runner:
             for tmp in self.run_dir.rglob(".*.tmp*"):
                 if tmp.is_file():
                     tmp.unlink(missing_ok=True)
-        self.manifest["seed"] = exps[0].seed if exps else None
-        self.manifest["plan"] = plan
-        self.manifest["seeds"] = self.seeds
-        self.manifest["compute"] = devices.record(e.precision for e in exps)  # CPU/GPU, precision chosen, why
-        self._save_manifest()
+        self.schedule.prepare(self, plan, exps)
+        self.save_manifest()
         t_run = time.perf_counter()
-        failed: dict[str, str] = {}
-        with finish_on_error(self, t_run):
-            for i, exp in enumerate(exps, 1):
-                label = f"[{i}/{len(exps)}] {exp.name}"
-                if exp.from_step in failed:
-                    self._skip(exp, label, f"needs {exp.from_step}, which failed")
-                    failed[exp.name] = "skipped"
-                elif self.resume and self._still_complete(exp.name):
-                    self._log(f"{label}: already complete, artifacts verified")
-                    if self.seeds > 1 and exp.name in lab_plan.seed_study():
-                        self._run_seeds(exp, label, self.manifest["experiments"][exp.name])
-                else:
-                    try:
-                        self._run_one(exp, label)
-                    except DivergedError as e:
-                        failed[exp.name] = str(e)
-                        self._log(f"{label}: FAILED: {e}")
+        with self.finishing(t_run):
+            failed = self.schedule.execute(self, exps)
         if failed:
             reason = "; ".join(f"{n}: {r}" for n, r in failed.items() if r != "skipped")
             self._finish("failed", t_run, reason=reason)
-            raise MnistlabError(f"{len(failed)} experiment(s) did not finish ({reason}); the others are in "
+            raise MnistlabError(f"{len(failed)} {self.schedule.failures} ({reason}); the others are in "
                                 f"{self.run_dir}")
         self._finish("complete", t_run)
         return self.manifest
 
-    def _skip(self, exp: Experiment, label: str, reason: str) -> None:
+    @contextlib.contextmanager
+    def finishing(self, t_run: float):
+        """Mark the run interrupted (Ctrl-C) or failed (anything else) in its manifest, and re-raise."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self._finish("interrupted", t_run)
+            raise
+        except BaseException as e:
+            self._finish("failed", t_run, reason=str(e) or type(e).__name__)
+            raise
+
+    def skip(self, exp: Experiment, label: str, reason: str) -> None:
         self.manifest["experiments"][exp.name] = {"status": "skipped", "reason": reason, "config": exp.to_dict()}
-        self._save_manifest()
-        self._log(f"{label}: skipped, {reason}")
+        self.save_manifest()
+        self.log(f"{label}: skipped, {reason}")
 
     # --- artifacts and their digests ------------------------------------------------------------------
     def _artifact_digests(self, workdir: Path) -> dict[str, str]:
         """SHA-256 of every final file of an experiment (not its extra seeds, checkpoints or temp files)."""
-        from mnistlab.train import CHECKPOINT, CHECKPOINT_STATE
+        return {p.relative_to(workdir).as_posix(): sha256_file(p) for p in runfolder.final_files(workdir, seeds=False)}
 
-        out = {}
-        for path in sorted(workdir.rglob("*")):
-            rel = path.relative_to(workdir)
-            if (path.is_file() and rel.parts[0] != "seeds" and ".tmp" not in path.name
-                    and path.name not in (CHECKPOINT, CHECKPOINT_STATE)):
-                out[rel.as_posix()] = sha256_file(path)
-        return out
-
-    def _still_complete(self, name: str) -> bool:
+    def still_complete(self, name: str) -> bool:
         """Complete in the manifest, and every recorded artifact still there with its recorded digest."""
         entry = self.manifest["experiments"].get(name) or {}
         digests = entry.get("artifacts")
@@ -271,7 +279,7 @@ class Runner:
         bad = [rel for rel, sha in digests.items()
                if not (workdir / rel).is_file() or sha256_file(workdir / rel) != sha]
         if bad:
-            self._log(f"{name}: {len(bad)} artifact(s) missing or changed ({bad[0]}...): running it again")
+            self.log(f"{name}: {len(bad)} artifact(s) missing or changed ({bad[0]}...): running it again")
         return not bad
 
     def _finish(self, status: str, t_run: float, reason: str | None = None) -> None:
@@ -280,9 +288,9 @@ class Runner:
         self.manifest["seconds"] = round(time.perf_counter() - t_run, 3)
         if reason:
             self.manifest["reason"] = reason
-        self._save_manifest()
+        self.save_manifest()
 
-    def _run_one(self, exp: Experiment, label: str) -> None:
+    def run_one(self, exp: Experiment, label: str) -> None:
         from mnistlab import train
 
         workdir = self.run_dir / exp.name
@@ -294,8 +302,8 @@ class Runner:
         if self.resume and previous.get("status") in ("running", "interrupted"):
             entry["resumed"] = previous.get("resumed", 0) + 1
         self.manifest["experiments"][exp.name] = entry
-        self._save_manifest()
-        self._log(f"{label}: {exp.title}")
+        self.save_manifest()
+        self.log(f"{label}: {exp.title}")
         ctx = train.Context(workdir=workdir, get_data=self.get_data, lang=self.lang, stream=self.stream,
                             label=label, resume=self.resume)
         t0 = time.perf_counter()
@@ -311,10 +319,10 @@ class Runner:
             if exp.expect_divergence:  # the study's result (a learning rate far too high), not a failure
                 entry.update(status="diverged", finished=now())
                 runfolder.write_diverged(workdir, str(e), e.last_good_epoch, entry["seconds"])
-                self._save_manifest()
-                self._log(f"{label}: diverged, which is what this study shows: {e}")
+                self.save_manifest()
+                self.log(f"{label}: diverged, which is what this study shows: {e}")
                 return
-            self._save_manifest()
+            self.save_manifest()
             raise
         except BaseException as e:
             entry.update(status="failed", reason=str(e) or type(e).__name__,
@@ -326,19 +334,19 @@ class Runner:
         train.clear_checkpoints(workdir)
         entry.update(status="complete", finished=now(), seconds=round(seconds, 3),
                      artifacts=self._artifact_digests(workdir))
-        self._save_manifest()
+        self.save_manifest()
         acc = metrics.get("test_accuracy")
         shown = f"test accuracy {acc:.4f}" if isinstance(acc, float) else f"best {metrics.get('best')}"
-        self._log(f"{label}: done in {seconds:.1f}s, {shown}")
+        self.log(f"{label}: done in {seconds:.1f}s, {shown}")
         if self.seeds > 1 and exp.name in lab_plan.seed_study():
-            self._run_seeds(exp, label, entry)
+            self.run_seeds(exp, label, entry)
 
     def _step(self, exp: Experiment, ctx) -> dict[str, Any]:
         from mnistlab.steps import run_step  # the same dispatch in-process and on workers
 
         return run_step(exp, ctx, self.run_dir)
 
-    def _run_seeds(self, exp: Experiment, label: str, entry: dict[str, Any]) -> None:
+    def run_seeds(self, exp: Experiment, label: str, entry: dict[str, Any]) -> None:
         """Run ``exp`` again with seeds seed+1 .. seed+N-1 into ``<name>/seeds/<seed>/``."""
         import dataclasses
 
@@ -359,7 +367,7 @@ class Runner:
             write_json(workdir / CONFIG, sub.to_dict())
             run = {"status": "running", "dir": f"{exp.name}/seeds/{seed}", "started": now()}
             runs[str(seed)] = run
-            self._save_manifest()
+            self.save_manifest()
             ctx = train.Context(workdir=workdir, get_data=self.get_data, lang=self.lang, stream=self.stream,
                                 label=f"{label} seed {seed}", resume=self.resume)
             t0 = time.perf_counter()
@@ -368,11 +376,11 @@ class Runner:
             except BaseException as e:
                 run.update(status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
                            reason=str(e) or type(e).__name__, seconds=round(time.perf_counter() - t0, 3))
-                self._save_manifest()
+                self.save_manifest()
                 raise
             metrics["seconds"] = round(time.perf_counter() - t0, 3)
             runfolder.write_metrics(workdir, metrics)
             train.clear_checkpoints(workdir)
             run.update(status="complete", finished=now(), seconds=metrics["seconds"])
-            self._save_manifest()
-            self._log(f"{label} seed {seed}: done in {metrics['seconds']:.1f}s")
+            self.save_manifest()
+            self.log(f"{label} seed {seed}: done in {metrics['seconds']:.1f}s")

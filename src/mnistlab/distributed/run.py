@@ -9,7 +9,6 @@ taken for complete); the manifest records per task the worker, its hardware and 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from mnistlab.errors import MnistlabError
 from mnistlab.fileio import sha256_file, write_bytes
 from mnistlab.lab import plan as lab_plan
 from mnistlab.runfolder import M_SETTINGS, S_THREADS
-from mnistlab.runner import Runner, finish_on_error, now
+from mnistlab.runner import Runner, now
 
 
 def build_tasks(exps: list[Experiment], seeds: int, done, seed_done, parent_model) -> list[Task]:
@@ -77,71 +76,66 @@ def write_step_files(run_dir: Path, rel: str, files: dict[str, tuple[str, bytes]
     return {name: sha for name, (sha, _) in sorted(files.items())}
 
 
-class DistributedRunner(Runner):
-    """A :class:`~mnistlab.runner.Runner` whose steps run as tasks on ``pool`` (set before :meth:`run`)."""
+class OnPool:
+    """The runner's schedule on a Dask pool (:class:`~mnistlab.runner.InProcess` runs in this process): each
+    step, with its seeds, a task; the run folder and its manifest written here as results come back."""
 
-    pool: Pool | None = None
+    failures = "experiment(s) did not finish"
 
-    def _run(self, plan: list[str], exps: list[Experiment]) -> dict[str, Any]:
-        if self.resume:  # half-written temporary files of a killed process (never under a final name)
-            for tmp in self.run_dir.rglob(".*.tmp*"):
-                if tmp.is_file():
-                    tmp.unlink(missing_ok=True)
-        pool = self.pool or Pool()
-        self.manifest.update(seed=exps[0].seed if exps else None, plan=plan, seeds=self.seeds,
-                             cluster=pool.describe())
-        self._save_manifest()
-        t_run = time.perf_counter()
-        self.failed: dict[str, str] = {}
-        with finish_on_error(self, t_run):
-            env = client_env(self, [e.dataset for e in exps], pool)
-            self._save_manifest()  # with the data facts
-            tasks = self._tasks(exps)
-            self._log(f"{len(tasks)} task(s) on {pool.address}"
-                      + (f" (kept {self._kept} complete step(s))" if self.resume else ""))
-            pool.execute(tasks, env, self._take)
-        if self.failed:
-            reason = "; ".join(f"{n}: {r}" for n, r in self.failed.items() if r != "skipped")
-            self._finish("failed", t_run, reason=reason)
-            raise MnistlabError(f"{len(self.failed)} experiment(s) did not finish ({reason}); the others are in "
-                                f"{self.run_dir}")
-        self._finish("complete", t_run)
-        return self.manifest
+    def __init__(self, pool: Pool | None = None):
+        self.pool = pool  # None: a local pool, made when the run starts
+        self._failed: dict[str, str] = {}
+        self._kept = 0
 
-    def _tasks(self, exps: list[Experiment]) -> list[Task]:
-        entries = self.manifest["experiments"]
-        kept = [e.name for e in exps if self.resume and self._still_complete(e.name)]
+    def prepare(self, runner: Runner, plan: list[str], exps: list[Experiment]) -> None:
+        self.pool = self.pool or Pool()
+        runner.manifest.update(seed=exps[0].seed if exps else None, plan=plan, seeds=runner.seeds,
+                               cluster=self.pool.describe())
+
+    def execute(self, runner: Runner, exps: list[Experiment]) -> dict[str, str]:
+        self._failed = {}
+        env = client_env(runner, [e.dataset for e in exps], self.pool)
+        runner.save_manifest()  # with the data facts
+        tasks = self._tasks(runner, exps)
+        runner.log(f"{len(tasks)} task(s) on {self.pool.address}"
+                   + (f" (kept {self._kept} complete step(s))" if runner.resume else ""))
+        self.pool.execute(tasks, env, lambda task, result: self._take(runner, task, result))
+        return self._failed
+
+    def _tasks(self, runner: Runner, exps: list[Experiment]) -> list[Task]:
+        entries = runner.manifest["experiments"]
+        kept = [e.name for e in exps if runner.resume and runner.still_complete(e.name)]
         self._kept = len(kept)
 
         def seed_done(name: str, seed: int) -> bool:
             run = ((entries.get(name) or {}).get("seeds") or {}).get(str(seed)) or {}
-            return self.resume and run.get("status") == "complete" and \
-                (self.run_dir / name / "seeds" / str(seed) / "metrics.json").is_file()
+            return runner.resume and run.get("status") == "complete" and \
+                (runner.run_dir / name / "seeds" / str(seed) / "metrics.json").is_file()
 
         def parent_model(name: str) -> tuple[str, bytes]:
-            path = self.run_dir / name / "model.keras"
+            path = runner.run_dir / name / "model.keras"
             if not path.is_file():
                 raise MnistlabError(f"the model of {name} is missing", path)
             return sha256_file(path), path.read_bytes()
 
-        tasks = build_tasks(exps, self.seeds, lambda n: n in kept, seed_done, parent_model)
+        tasks = build_tasks(exps, runner.seeds, lambda n: n in kept, seed_done, parent_model)
         for exp in exps:  # what is about to run, in the manifest before anything runs
             if exp.name not in kept:
                 previous = entries.get(exp.name) or {}
                 entries[exp.name] = {"status": "queued", "config": exp.to_dict(),
                                      **({"seeds": previous["seeds"]} if previous.get("seeds") else {})}
-        self._log("; ".join(f"{t.key}: " + " -> ".join(s.rel for s in t.steps) for t in tasks))
-        self._save_manifest()
+        runner.log("; ".join(f"{t.key}: " + " -> ".join(s.rel for s in t.steps) for t in tasks))
+        runner.save_manifest()
         return tasks
 
-    def _take(self, task: Task, result: dict[str, Any]) -> None:
+    def _take(self, runner: Runner, task: Task, result: dict[str, Any]) -> None:
         """Write one task's results into the run folder and the manifest."""
         worker = result["worker"]
         where = worker_record(task, result)
         for spec, step in zip(task.steps, result["steps"], strict=True):
             name = spec.name
             is_seed = "/seeds/" in spec.rel
-            entry = self.manifest["experiments"].setdefault(name, {"status": "queued", "config": spec.config})
+            entry = runner.manifest["experiments"].setdefault(name, {"status": "queued", "config": spec.config})
             if is_seed:
                 entry = entry.setdefault("seeds", {}).setdefault(spec.rel.rsplit("/", 1)[1], {})
                 entry["dir"] = spec.rel
@@ -150,18 +144,18 @@ class DistributedRunner(Runner):
                 if k in step:
                     entry[k] = step[k]
             if step.get("files"):
-                digests = write_step_files(self.run_dir, spec.rel, step["files"])
+                digests = write_step_files(runner.run_dir, spec.rel, step["files"])
                 if not is_seed:
                     entry["artifacts"] = digests
             if step["status"] in ("failed", "skipped") and not is_seed:
-                self.failed[name] = "skipped" if step["status"] == "skipped" else step.get("reason", "")
+                self._failed[name] = "skipped" if step["status"] == "skipped" else step.get("reason", "")
             elif step["status"] == "failed":
-                self.failed[spec.rel] = step.get("reason", "")
-            self._save_manifest()
+                self._failed[spec.rel] = step.get("reason", "")
+            runner.save_manifest()
             acc = (step.get("metrics") or {}).get("test_accuracy")
             shown = f", test accuracy {acc:.4f}" if isinstance(acc, float) else ""
-            self._log(f"{spec.label or spec.rel}: {step['status']} in {step.get('seconds', 0):.1f}s on "
-                      f"{worker['address']}{shown}")
+            runner.log(f"{spec.label or spec.rel}: {step['status']} in {step.get('seconds', 0):.1f}s on "
+                       f"{worker['address']}{shown}")
 
 
 def client_env(runner: Runner, datasets: list[str], pool: Pool) -> Env:

@@ -14,9 +14,8 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import sys
-import time
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,40 +131,38 @@ def tasks_of(sweep: dict[str, Any], done) -> list[Task]:
     return out
 
 
-class SweepRunner(Runner):
-    """A sweep into ``run_dir``: the runner's lock and manifest, tasks on ``pool``."""
+class OnSweep:
+    """The runner's schedule of a sweep: one task per setting and seed on ``pool`` (None: a local pool), the
+    runner's lock, manifest and resume rules kept; :class:`~mnistlab.runner.InProcess` is the lab's."""
 
-    pool = None
-    sweep: dict[str, Any] = {}
+    failures = "task(s) of the sweep failed"
 
-    def run(self, names=None) -> dict[str, Any]:
-        self._lock()
-        try:
-            return self._sweep()
-        finally:
-            self._unlock()
+    def __init__(self, sweep: dict[str, Any], pool=None):
+        self.sweep = sweep
+        self.pool = pool
 
-    def _done(self, rel: str) -> bool:
-        entry = self.manifest.setdefault("sweep_tasks", {}).get(rel) or {}
-        digests = entry.get("artifacts") or {}
-        return self.resume and entry.get("status") == "complete" and bool(digests) and all(
-            (self.run_dir / rel / f).is_file() and sha256_file(self.run_dir / rel / f) == sha
-            for f, sha in digests.items())
-
-    def _sweep(self) -> dict[str, Any]:
+    def prepare(self, runner: Runner, plan: list[str], exps) -> None:
         from mnistlab.distributed.cluster import Pool
-        from mnistlab.distributed.run import client_env, finish_on_error, worker_record, write_step_files
 
-        pool = self.pool or Pool()
-        sweep = self.sweep
-        sweepfile.write(self.run_dir, sweep)
-        self.manifest.update(kind="sweep", plan=[sweep["experiment"]], seed=sweep["seeds"][0],
-                             cluster=pool.describe())
-        self.manifest.setdefault("sweep_tasks", {})
-        for note in sweep.get("notes", []):
-            self._log(f"note: {note}")
-        t_run = time.perf_counter()
-        failed = {}
+        self.pool = self.pool or Pool()
+        sweepfile.write(runner.run_dir, self.sweep)
+        runner.manifest.update(kind="sweep", plan=[self.sweep["experiment"]], seed=self.sweep["seeds"][0],
+                               cluster=self.pool.describe())
+        runner.manifest.setdefault("sweep_tasks", {})
+        for note in self.sweep.get("notes", []):
+            runner.log(f"note: {note}")
+
+    def execute(self, runner: Runner, exps) -> dict[str, str]:
+        from mnistlab.distributed.run import client_env, worker_record, write_step_files
+
+        sweep, failed = self.sweep, {}
+
+        def done(rel: str) -> bool:
+            entry = runner.manifest["sweep_tasks"].get(rel) or {}
+            digests = entry.get("artifacts") or {}
+            return runner.resume and entry.get("status") == "complete" and bool(digests) and all(
+                (runner.run_dir / rel / f).is_file() and sha256_file(runner.run_dir / rel / f) == sha
+                for f, sha in digests.items())
 
         def take(task: Task, result: dict[str, Any]) -> None:
             spec, step = task.steps[0], result["steps"][0]
@@ -174,30 +171,23 @@ class SweepRunner(Runner):
                 entry["reason"] = step["reason"]
                 failed[spec.rel] = step["reason"]
             if step.get("files"):
-                entry["artifacts"] = write_step_files(self.run_dir, spec.rel, step["files"])
-            self.manifest["sweep_tasks"][spec.rel] = entry
-            self._save_manifest()
+                entry["artifacts"] = write_step_files(runner.run_dir, spec.rel, step["files"])
+            runner.manifest["sweep_tasks"][spec.rel] = entry
+            runner.save_manifest()
             m = step.get("metrics") or {}
             shown = f", val accuracy {m['final_val_accuracy']:.4f}" if "final_val_accuracy" in m else ""
-            self._log(f"{spec.label}: {step['status']} in {step.get('seconds') or 0:.1f}s on "
-                      f"{entry['worker']}{shown}")
+            runner.log(f"{spec.label}: {step['status']} in {step.get('seconds') or 0:.1f}s on "
+                       f"{entry['worker']}{shown}")
 
-        with finish_on_error(self, t_run):
-            env = client_env(self, [s["config"]["dataset"] for s in sweep["settings"]], pool)
-            tasks = tasks_of(sweep, self._done)
-            n = len(sweep["settings"]) * len(sweep["seeds"])
-            self._log(f"sweep of {sweep['experiment']}: {len(sweep['settings'])} setting(s) x "
-                      f"{len(sweep['seeds'])} seed(s), {len(tasks)} task(s) to run ({n - len(tasks)} kept) on "
-                      f"{pool.address}")
-            self._save_manifest()
-            pool.execute(tasks, env, take)
-        if failed:
-            reason = "; ".join(f"{k}: {v}" for k, v in failed.items())
-            self._finish("failed", t_run, reason=reason)
-            raise MnistlabError(f"{len(failed)} task(s) of the sweep failed ({reason}); the others are in "
-                                f"{self.run_dir}")
-        self._finish("complete", t_run)
-        return self.manifest
+        env = client_env(runner, [s["config"]["dataset"] for s in sweep["settings"]], self.pool)
+        tasks = tasks_of(sweep, done)
+        n = len(sweep["settings"]) * len(sweep["seeds"])
+        runner.log(f"sweep of {sweep['experiment']}: {len(sweep['settings'])} setting(s) x "
+                   f"{len(sweep['seeds'])} seed(s), {len(tasks)} task(s) to run ({n - len(tasks)} kept) on "
+                   f"{self.pool.address}")
+        runner.save_manifest()
+        self.pool.execute(tasks, env, take)
+        return failed
 
 
 def read_sweep(run_dir: str | Path) -> dict[str, Any]:
@@ -232,37 +222,50 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def planned(args) -> dict[str, Any]:
-    """The sweep ``mnistlab sweep`` asks for (or the one ``--resume`` continues), checked before anything is
-    written or any worker is reached.
+@dataclass(frozen=True)
+class Request:
+    """What ``mnistlab sweep`` asks for, as the code below the command line takes it."""
+
+    experiment: str | None = None
+    grid: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()  # --set KEY=VALUE
+    seeds: int = 1
+    out: str | None = None
+    data: str | None = None
+    trust_data: bool = False
+    resume: str | None = None  # the sweep's folder to continue
+    lang: str = "fr"
+    argv: tuple[str, ...] = ()
+
+
+def planned(req: Request) -> dict[str, Any]:
+    """The sweep ``req`` asks for (or the one ``--resume`` continues), checked before anything is written or
+    any worker is reached.
 
     Raises:
         MnistlabError: options that contradict ``--resume``, a bad grid, setting or data folder.
     """
-    if args.resume:
-        given = [flag for flag, value in (("EXPERIMENT", args.experiment), ("--grid", args.grid),
-                                          ("--set", args.overrides), ("--out", args.out), ("--data", args.data),
-                                          ("--trust-data", args.trust_data)) if value]
+    if req.resume:
+        given = [flag for flag, value in (("EXPERIMENT", req.experiment), ("--grid", req.grid),
+                                          ("--set", req.overrides), ("--out", req.out), ("--data", req.data),
+                                          ("--trust-data", req.trust_data)) if value]
         if given:
             raise MnistlabError(f"--resume continues a sweep with the settings it started with; drop {given[0]}")
-        return read_sweep(args.resume)
-    sweep = plan(args.experiment, args.grid, config.parse_overrides(args.overrides), args.seeds)
-    if args.data is not None and not os.path.isdir(args.data):
-        raise MnistlabError("--data: no such folder", args.data)
+        return read_sweep(req.resume)
+    sweep = plan(req.experiment, list(req.grid), config.parse_overrides(list(req.overrides)), req.seeds)
+    if req.data is not None and not os.path.isdir(req.data):
+        raise MnistlabError("--data: no such folder", req.data)
     return sweep
 
 
-def runner_for(args, sweep: dict[str, Any], pool) -> SweepRunner:
-    """The runner of ``sweep`` on ``pool`` (None: this process), in a new run folder or the resumed one
-    (whose language then replaces ``args.lang``)."""
+def runner_for(req: Request, sweep: dict[str, Any], pool) -> Runner:
+    """The runner of ``sweep`` on ``pool`` (None: this process), in a new run folder or the resumed one (whose
+    manifest's language is then the runner's, whatever ``req.lang`` says)."""
     from mnistlab.runner import new_run_dir
 
-    if args.resume:
-        runner = SweepRunner.resuming(args.resume, argv=sys.argv[1:])
-        args.lang = runner.lang
-    else:
-        runner = SweepRunner(new_run_dir() if args.out is None else args.out, overrides=sweep["overrides"],
-                             data_dir=args.data, trust_data=args.trust_data, lang=args.lang, argv=sys.argv[1:],
-                             seeds=len(sweep["seeds"]))
-    runner.sweep, runner.pool = sweep, pool
-    return runner
+    schedule = OnSweep(sweep, pool)
+    if req.resume:
+        return Runner.resuming(req.resume, argv=list(req.argv), schedule=schedule)
+    return Runner(new_run_dir() if req.out is None else req.out, overrides=sweep["overrides"], data_dir=req.data,
+                  trust_data=req.trust_data, lang=req.lang, argv=list(req.argv), seeds=len(sweep["seeds"]),
+                  schedule=schedule)

@@ -175,13 +175,10 @@ def get_dataset(name: str, env: Env):
 def collect(folder: Path) -> dict[str, tuple[str, bytes]]:
     """Every final file under ``folder``: relative path -> (sha256, bytes); no checkpoints, no temp files
     (a task that stops is re-run whole)."""
-    from mnistlab.callbacks import CHECKPOINT, CHECKPOINT_STATE
-
     out = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and ".tmp" not in path.name and path.name not in (CHECKPOINT, CHECKPOINT_STATE):
-            data = path.read_bytes()
-            out[path.relative_to(folder).as_posix()] = (hashlib.sha256(data).hexdigest(), data)
+    for path in runfolder.final_files(folder):
+        data = path.read_bytes()
+        out[path.relative_to(folder).as_posix()] = (hashlib.sha256(data).hexdigest(), data)
     return out
 
 

@@ -115,7 +115,8 @@ def rescore(result: dict, data_dir: str) -> dict:
     from mnistlab import config
     from mnistlab.data import sources
     from mnistlab.data.pipeline import prepare
-    from mnistlab.train import load_model, mirror_average, probability_scores
+    from mnistlab.fileio import load_model
+    from mnistlab.train import mirror_average, probability_scores
 
     folder = Path(result["run_dir"]) / result["experiment"]
     cfg = json.loads((folder / "config.json").read_text())

@@ -87,7 +87,7 @@ def single_image_latency(model_path: Path, n: int = 2000) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from mnistlab.train import load_model
+    from mnistlab.fileio import load_model
 
     model = load_model(model_path)
     out = {}

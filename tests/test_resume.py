@@ -15,7 +15,7 @@ import pytest
 
 from mnistlab import cli
 from mnistlab.errors import MnistlabError
-from mnistlab.train import load_model
+from mnistlab.fileio import load_model
 
 QUICK = ["--set", "epochs=3", "--set", "train_limit=2000", "--set", "test_limit=400"]
 

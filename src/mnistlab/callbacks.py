@@ -7,6 +7,7 @@ while an experiment is unfinished.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -17,9 +18,11 @@ import numpy as np
 
 from mnistlab.backend import CompiledInference
 from mnistlab.config import Experiment
-from mnistlab.errors import DivergedError
-from mnistlab.fileio import save_model, sha256_file, write_json
+from mnistlab.errors import DivergedError, MnistlabError
+from mnistlab.fileio import load_model, save_model, sha256_file, write_json
 from mnistlab.runfolder import (
+    CHECKPOINT,
+    CHECKPOINT_STATE,
     HISTORY,
     VAL_LABELS,
     VAL_LOSSES,
@@ -80,8 +83,20 @@ class Progress(keras.callbacks.Callback):
         self.stream.flush()
 
 
-CHECKPOINT = "checkpoint.keras"  # model and optimizer state after the last completed epoch
-CHECKPOINT_STATE = "checkpoint.json"  # which epoch that was, the history so far, the config it belongs to
+def restore_checkpoint(workdir: Path, exp: Experiment) -> tuple[keras.Model, int, list[dict[str, float]]] | None:
+    """The model, completed epochs and history saved by :class:`EpochCheckpoint`, if they are usable (the one
+    reader of what it writes).
+
+    A checkpoint of another configuration, or whose model file does not match its recorded digest (a
+    kill between the two writes), is not used: the step then starts over.
+    """
+    try:
+        state = json.loads((workdir / CHECKPOINT_STATE).read_text(encoding="utf-8"))
+        if state["config"] != exp.to_dict() or sha256_file(workdir / CHECKPOINT) != state["model_sha256"]:
+            return None
+        return load_model(workdir / CHECKPOINT), int(state["epoch"]), list(state["rows"])
+    except (OSError, ValueError, KeyError, TypeError, MnistlabError):
+        return None
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

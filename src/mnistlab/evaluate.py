@@ -13,10 +13,10 @@ from mnistlab import plots
 from mnistlab.config import Experiment
 from mnistlab.data.pipeline import model_input
 from mnistlab.derived import confusion_summary, most_confused  # noqa: F401 - most_confused: its public name here
-from mnistlab.fileio import write_text
+from mnistlab.fileio import load_model, write_text
 from mnistlab.i18n import class_names
 from mnistlab.runfolder import CONFUSION, FIGURES, save_array
-from mnistlab.train import Context, load_model
+from mnistlab.train import Context
 
 
 def confusion_and_report(y: np.ndarray, pred: np.ndarray, names_en: list[str], csv_path: Path

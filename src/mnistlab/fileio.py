@@ -89,3 +89,35 @@ def save_model(model, path: Path) -> None:
     complete."""
     with atomic_path(path) as tmp:
         model.save(tmp)
+
+
+def load_model(path: Path):
+    """Load a ``.keras`` model (:func:`save_model` writes them) with Keras' safe mode on (no arbitrary code from
+    the file).
+
+    Raises:
+        MnistlabError: not a ``.keras`` file (``.h5`` can carry code), a ``Lambda`` layer (Python code
+            inside the model), or a file Keras cannot read; one line naming the file.
+    """
+    import zipfile
+
+    import keras
+
+    path = Path(path)
+    if path.suffix.lower() != ".keras":
+        raise MnistlabError(f"only Keras 3 '.keras' model files are loaded, not '{path.suffix or path.name}' "
+                            "(legacy .h5 files can carry code)", path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            model_config = z.read("config.json").decode("utf-8")
+    except FileNotFoundError:
+        raise MnistlabError("no such model file", path) from None
+    except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise MnistlabError(f"not a readable .keras model ({e})", path) from None
+    if '"class_name": "Lambda"' in model_config:
+        raise MnistlabError("the model holds a Lambda layer, which runs arbitrary Python code; refused", path)
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file; the user gets one line
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise MnistlabError(f"Keras cannot load this model ({reason})", path) from None

@@ -3,7 +3,7 @@
 ``mnistlab predict IMAGE...`` and the web page (:mod:`mnistlab.web`) both go through :class:`Predictor`:
 an image file becomes the 28x28 picture the model expects (:mod:`mnistlab.data.user_images`), is scaled by
 the training pipeline (:func:`mnistlab.data.pipeline.model_input`) and goes through a model loaded in
-Keras' safe mode (:func:`mnistlab.train.load_model`).
+Keras' safe mode (:func:`mnistlab.fileio.load_model`).
 
 A model is chosen by name (``mnist`` or ``digits``, ``fashion`` or ``fashion_mnist``: the models shipped in
 :mod:`mnistlab.pretrained`), by a run folder or one of its experiment folders (``runs/<stamp>/ex1``), or by
@@ -144,7 +144,7 @@ def load_model(spec: str = "mnist", dataset: str | None = None) -> Model:
     from mnistlab.backend import quiet
 
     quiet()
-    from mnistlab.train import load_model as keras_load
+    from mnistlab.fileio import load_model as keras_load
 
     try:
         with warnings.catch_warnings():

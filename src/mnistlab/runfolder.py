@@ -57,6 +57,8 @@ FIGURES = "figures"
 ARRAYS = "arrays"
 SEEDS = "seeds"
 REPORT_FIGURES = "report_figures"
+CHECKPOINT = "checkpoint.keras"  # model and optimizer state after the last completed epoch (callbacks writes it)
+CHECKPOINT_STATE = "checkpoint.json"  # which epoch that was, the history so far, the config it belongs to
 
 # Manifest keys (top level, then per experiment under "experiments").
 M_EXPERIMENTS, M_DATA, M_VERSIONS, M_HARDWARE = "experiments", "data", "versions", "hardware"
@@ -68,6 +70,14 @@ E_STATUS, E_CONFIG, E_SECONDS, E_REASON, E_SEEDS, E_ARTIFACTS = (
 
 MAX_JSON_BYTES = 20_000_000  # a metrics.json is a few kB; refuse what cannot be one
 MAX_HISTORY_BYTES = 2_000_000  # history.csv: ~60 bytes per column and epoch; 1,000 epochs of 32 columns
+
+
+def final_files(folder: Path, seeds: bool = True) -> list[Path]:
+    """Every final file under a step's ``folder``, sorted: no checkpoint, no temporary file (``seeds=False``:
+    not those of its extra seeds either). What a step's digests cover and what a worker sends back."""
+    return [p for p in sorted(Path(folder).rglob("*"))
+            if p.is_file() and ".tmp" not in p.name and p.name not in (CHECKPOINT, CHECKPOINT_STATE)
+            and (seeds or p.relative_to(folder).parts[0] != SEEDS)]
 MAX_HISTORY_COLUMNS = 64  # metrics per epoch, train and validation, plus epoch, seconds, learning rate
 MAX_HISTORY_ROWS = 10_000  # epochs
 MAX_NPY_ITEMS = 20_000_000  # test probabilities are 100,000 values; arrays for figures far fewer

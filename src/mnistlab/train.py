@@ -8,11 +8,9 @@ Artifacts of a trained experiment (names never change):
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,20 +22,18 @@ import numpy as np
 from mnistlab import config, models, plots
 from mnistlab.backend import seed_everything
 from mnistlab.callbacks import (
-    CHECKPOINT,
-    CHECKPOINT_STATE,
     EpochCheckpoint,
     EpochKeyedRandomness,
     Progress,
     StopOnDivergence,
     ValidationOutputs,
     clear_checkpoints,
+    restore_checkpoint,
 )
 from mnistlab.config import Experiment
 from mnistlab.data.pipeline import Prepared, augmented_grid, batches, epoch_counter, legacy_augmented_flow, prepare
 from mnistlab.derived import activation_ranking
-from mnistlab.errors import MnistlabError
-from mnistlab.fileio import atomic_path, save_model, sha256_file, write_text
+from mnistlab.fileio import atomic_path, load_model, save_model, write_text
 from mnistlab.i18n import class_names, say
 from mnistlab.runfolder import (
     FIGURES,
@@ -73,21 +69,6 @@ class Context:
 
 
 # --- callbacks --------------------------------------------------------------------------------------------
-
-
-def restore_checkpoint(workdir: Path, exp: Experiment) -> tuple[keras.Model, int, list[dict[str, float]]] | None:
-    """The model, completed epochs and history saved by :class:`EpochCheckpoint`, if they are usable.
-
-    A checkpoint of another configuration, or whose model file does not match its recorded digest (a
-    kill between the two writes), is not used: the step then starts over.
-    """
-    try:
-        state = json.loads((workdir / CHECKPOINT_STATE).read_text(encoding="utf-8"))
-        if state["config"] != exp.to_dict() or sha256_file(workdir / CHECKPOINT) != state["model_sha256"]:
-            return None
-        return load_model(workdir / CHECKPOINT), int(state["epoch"]), list(state["rows"])
-    except (OSError, ValueError, KeyError, TypeError, MnistlabError):
-        return None
 
 
 # --- shared pieces ----------------------------------------------------------------------------------------
@@ -206,33 +187,6 @@ def _columns(rows: list[dict[str, float]]) -> dict[str, list[float]]:
     """Per-epoch rows -> {metric: values}, the shape of Keras' ``History.history``."""
     keys = list(dict.fromkeys(k for row in rows for k in row))
     return {k: [row[k] for row in rows if k in row] for k in keys}
-
-
-def load_model(path: Path) -> keras.Model:
-    """Load a ``.keras`` model with Keras' safe mode on (no arbitrary code from the file).
-
-    Raises:
-        MnistlabError: not a ``.keras`` file (``.h5`` can carry code), a ``Lambda`` layer (Python code
-            inside the model), or a file Keras cannot read; one line naming the file.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".keras":
-        raise MnistlabError(f"only Keras 3 '.keras' model files are loaded, not '{path.suffix or path.name}' "
-                            "(legacy .h5 files can carry code)", path)
-    try:
-        with zipfile.ZipFile(path) as z:
-            model_config = z.read("config.json").decode("utf-8")
-    except FileNotFoundError:
-        raise MnistlabError("no such model file", path) from None
-    except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as e:
-        raise MnistlabError(f"not a readable .keras model ({e})", path) from None
-    if '"class_name": "Lambda"' in model_config:
-        raise MnistlabError("the model holds a Lambda layer, which runs arbitrary Python code; refused", path)
-    try:
-        return keras.models.load_model(path, safe_mode=True)
-    except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file; the user gets one line
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise MnistlabError(f"Keras cannot load this model ({reason})", path) from None
 
 
 def summary_text(model: keras.Model) -> str:

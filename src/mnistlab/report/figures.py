@@ -18,6 +18,7 @@ import numpy as np
 from mnistlab import plots, runfolder
 from mnistlab.i18n import class_names, say
 from mnistlab.report.artifacts import Run, Step, counts_matrix, read_confusion_csv
+from mnistlab.report.fmt import general
 
 
 @dataclass
@@ -53,7 +54,7 @@ def _decimal_comma(fig) -> None:
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             if isinstance(axis.get_major_formatter(), ScalarFormatter):
-                axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}".replace(".", ",")))
+                axis.set_major_formatter(FuncFormatter(lambda x, _pos: general(x, "fr")))
     for t in fig.findobj(Text):
         t.set_text(re.sub(r"(\d)\.(\d)", r"\1,\2", t.get_text()))
 

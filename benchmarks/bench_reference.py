@@ -111,7 +111,7 @@ def build(args) -> None:
         record["runs"].append({"file": str(path), "seed": r["seed"], "cpu_kind": r["hardware"].get("cpu_kind"),
                                "lab_code": True,
                                "seconds": {k: v.get("seconds") for k, v in r["experiments"].items()}})
-    kind = data["hardware"]["cpu_kind"] or "unknown"
+    kind = "+".join(data["hardware"].get("groups") or [data["hardware"]["cpu_kind"] or "unknown"]).replace("/", "-")
     path = Path(args.record_dir) / f"bench_reference_{datetime.date.today()}_{kind}.json"
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{args.out}: {data['n_runs']} runs ({', '.join(f'{k} {n}' for k, n in runs.items())}); "

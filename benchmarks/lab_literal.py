@@ -60,6 +60,8 @@ def read(path) -> dict:
         if not isinstance(values, dict):
             raise ValueError(f"{path}: {step} is not a mapping")
         out[step] = {}
+        if isinstance(values.get("val_accuracy"), dict):  # the activation study: its "test_accuracy" is the best
+            values = {k: v for k, v in values.items() if k != "test_accuracy"}  # validation one, not a test's
         for key, v in values.items():
             if isinstance(v, dict):
                 out[step][key] = {str(k): number(x, f"{step}.{key}.{k}") for k, x in v.items()}

@@ -193,7 +193,8 @@ def test_runs_of_the_labs_own_cells_form_their_own_group_of_the_bands(tmp_path):
     assert ann["n"] == 4 and math.isclose(ann["mean"], sum(anns) / 4)
     # the lab spells LeakyReLU; the runs and the grader say leaky_relu
     assert bands.band(built, "ex2.activations", "val_accuracy.leaky_relu")["n"] == 4
-    assert bands.band(built, "ex2.activations", "rank.leaky_relu")["mean"] == 1.0
+    ranks = [1 + (0.874 > lk) for lk in leakies]  # only tanh (0.874) is ever above LeakyReLU in these results
+    assert bands.band(built, "ex2.activations", "rank.leaky_relu")["mean"] == sum(ranks) / 4
     assert bands.band(built, "ex2.ann", "final_val_accuracy")["n"] == 4
     # pooled with runs of mnistlab run of the same CPU kind: two groups, one CPU kind
     runs = {"format": 1, "n_runs": 3, "seeds": [1, 2, 3], "hardware": {"cpu_kind": "avx2"}, "versions": {},

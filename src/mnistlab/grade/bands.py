@@ -15,15 +15,19 @@ The band file (JSON, this module owns it both ways)::
 runs' (normal, mean mu, SD sigma, both unknown). With n reference values of mean m and SD s, the two-sided
 prediction interval ``m +- t(1 - rate/2, n - 1) * s * sqrt(1 + 1/n)`` holds a new run with probability
 ``1 - rate`` exactly (Student's t, :mod:`scipy.stats`), so an honest student is wrongly placed outside it with
-probability ``rate`` (1 % by default) per item; the t-quantile widens it where n is small. The test set's
+probability ``rate`` (1 % by default) per item; the t-quantile widens it where n is small. The band is that
+interval widened, where needed, to the reference runs' own range: a value one of them gave (the lab's default
+seed, which every user of ``mnistlab notebook`` shares, among them) is never called out of band, and the rate
+stays at most ``rate``. The test set's
 binomial noise is already in the seed spread: every reference run and every student evaluates on the same
 fixed images (the test set, or the last 20 % of the training set for ``validation_split``), so the runs'
 spread is the whole variation a new run has, not an estimate to which a sampling term must be added.
 Runs from several CPU kinds are pooled (exact pooled mean and SD of the union from each kind's n, mean and SD;
 the difference between kinds is part of the spread) and each kind's own summary is kept.
 
-Built from ``mnistlab run`` folders (one per seed, e.g. ``--set seed=S``) and from the ``<step>/seeds/<seed>/``
-runs of ``mnistlab run --seeds N``, and merged with an earlier band file (:func:`merge`). Values are read from
+Built from ``mnistlab run`` folders (one per seed, e.g. ``--set seed=S``), from the ``<step>/seeds/<seed>/``
+runs of ``mnistlab run --seeds N``, from ``mnistlab notebook``'s run folders and results of the lab's own code
+(both in the group ``<kind>/lab-code``), and merged with an earlier band file (:func:`merge`). Values are read from
 each run's ``metrics.json`` and ``history.csv`` through :mod:`mnistlab.runfolder`; nothing is typed in.
 """
 
@@ -49,7 +53,7 @@ LAB_CODE = "/lab-code"  # a group's suffix: runs of the lab's own cells, not of 
 PERCENTILES = (5, 25, 50, 75, 95)
 METHOD = {"name": "prediction-interval-t", "rate": RATE,
           "formula": "mean +- t(1 - rate/2, n - 1) * sd * sqrt(1 + 1/n) (two-sided prediction interval for one "
-                     "new run, Student's t, scipy.stats.t.ppf)",
+                     "new run, Student's t, scipy.stats.t.ppf), widened to the reference runs' min and max",
           "binomial": "in the seed spread: every run, the student's included, is evaluated on the same fixed "
                       "images, so no separate binomial term is added",
           "pooling": "runs of every CPU kind pooled: exact mean and SD of the union from each kind's n, mean, SD"}
@@ -97,6 +101,9 @@ def samples(run_dirs: list[Path]) -> tuple[dict, dict, dict, dict, dict]:
         versions = versions or dict(manifest.get(runfolder.M_VERSIONS) or {})
         hw = dict(manifest.get(runfolder.M_HARDWARE) or {})
         kind = str(hw.get("cpu_kind") or "unknown")
+        command = manifest.get("command") if isinstance(manifest.get("command"), list) else []
+        if command[:1] == ["notebook"]:  # mnistlab notebook's run folder: the lab's own cells ran
+            kind += LAB_CODE
         hardware.setdefault(kind, hw)
         for step in lab.steps():
             folders = [runfolder.experiment_dir(run, step)]
@@ -188,8 +195,8 @@ def _assemble(groups: dict, by_kind: dict, at_lab: dict, note: str, rate: float,
 def _pooled(parts: dict[str, dict], rate: float) -> dict:
     out = pool(list(parts.values()))
     edges = interval(out["mean"], out["sd"], out["n"], rate)
-    if edges:
-        out["lo"], out["hi"] = edges
+    if edges:  # a value an honest reference run gave is never outside: the interval, widened to the runs' range
+        out["lo"], out["hi"] = min(edges[0], out["min"]), max(edges[1], out["max"])
     out["by_cpu_kind"] = parts
     values = [v for p in parts.values() for v in (p.get("values") or [])]
     if len(values) == out["n"]:  # every run's value is known: the percentiles of the union too
@@ -211,8 +218,8 @@ def summarise(values: list[float], rate: float = RATE, keep: bool = False) -> di
     out.update({f"p{p}": float(np.percentile(a, p)) for p in PERCENTILES})
     out.update({"max": float(a.max()), "mean": float(a.mean()), "sd": float(a.std(ddof=1)) if a.size > 1 else 0.0})
     edges = interval(out["mean"], out["sd"], out["n"], rate)
-    if edges:
-        out["lo"], out["hi"] = edges
+    if edges:  # widened to the runs' own range, as the pooled band (_pooled)
+        out["lo"], out["hi"] = min(edges[0], out["min"]), max(edges[1], out["max"])
     if keep:
         out["values"] = [float(v) for v in a]
     return out

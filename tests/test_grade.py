@@ -157,7 +157,8 @@ def test_feedback_states_the_band_in_french_and_english(cohort, tmp_path):
     md = (cohort / "out" / "feedback" / "Alice_Martin.md").read_text(encoding="utf-8")
     assert (f"0,9751 dans la bande de référence \\[{num(b['lo'], 'fr')} ; {num(b['hi'], 'fr')}\\]" in md
             and "(10 exécutions de référence)" in md)
-    assert "intervalle de prédiction à 99 % d'une nouvelle exécution" in md and "dans 1 % des cas" in md
+    assert "intervalle de prédiction à 99 % d'une nouvelle exécution" in md and "dans au plus 1 % des cas" in md
+    assert "élargi au besoin jusqu'aux valeurs extrêmes" in md
     out = tmp_path / "en"
     grade(cohort / "subs", out, Options(reference=str(cohort / "bands.json"), lang="en", only=["Alice Martin"]))
     en = (out / "feedback" / "Alice_Martin.md").read_text(encoding="utf-8")

@@ -24,7 +24,9 @@ def run(*args):
 def test_list_shows_every_experiment_with_its_settings(capsys):
     assert run("list") == 0
     out = capsys.readouterr().out
-    for name in ["ex1", "ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment"]:
+    from mnistlab.lab import plan
+
+    for name in plan.step_names():
         assert f"\n{name} " in "\n" + out
     assert "5 epochs, batch 32, validation: test set" in out
     assert "10 epochs, batch 128, validation: last 0.2 of train" in out
@@ -44,7 +46,9 @@ def whole_lab(tmp_path_factory, shared_datasets):
 def test_whole_lab_writes_every_artifact(whole_lab):
     manifest = json.loads((whole_lab / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert manifest["plan"] == ["ex1", "ex2.ann", "ex2.activations", "ex2.cnn", "ex2.confusion", "ex2.augment"]
+    from mnistlab.lab import plan
+
+    assert manifest["plan"] == list(plan.step_names())
     for key in ["python", "keras", "tensorflow", "numpy", "backend"]:
         assert manifest["versions"][key]
     assert manifest["hardware"]["logical_cores"] >= 1 and manifest["seed"] == 42

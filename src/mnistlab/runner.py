@@ -148,7 +148,7 @@ class Runner:
         return manifest
 
     def save_manifest(self) -> None:
-        write_json(self.run_dir / MANIFEST, self.manifest)
+        runfolder.write_manifest(self.run_dir, self.manifest)
 
     # --- data --------------------------------------------------------------------------------------------
     def get_data(self, name: str):

@@ -187,17 +187,8 @@ def test_a_step_added_as_data_runs(toy_lab, tmp_path, shared_datasets):
 
 BN_STEP = TOY_STEP.replace('"ex2.wide"', '"ex2.bn"').replace('"wide"', '"cnn_bn"').replace(
     "ex2.wide.fit", "ex2.bn.fit").replace("wide CNN", "batch-normalised CNN").replace("CNN large", "CNN normalisé")
-BN_EXPERIMENT = '''title = "Exercice 2 — CNN avec normalisation par lots"
-dataset = "fashion_mnist"
-model = "cnn_bn"
-conv_filters = [32, 64]
-hidden_units = [128]
-dropout = [0.3]
-loss = "categorical_crossentropy"
-epochs = 10
-batch_size = 128
-validation = "split"
-'''
+BN_EXPERIMENT = TOY_EXPERIMENT.replace("CNN large", "CNN avec normalisation par lots").replace(
+    'model = "cnn"', 'model = "cnn_bn"').replace("[64, 128]", "[32, 64]").replace("order = 7\n", "")
 
 
 def _student_notebook(*sources):

@@ -61,8 +61,9 @@ def expected_note(reference: dict | None = None) -> str:
     if not kinds:
         hw = reference.get("hardware") if isinstance(reference.get("hardware"), dict) else {}
         kinds = {hw.get("cpu_kind") or "an unnamed CPU kind": {"n_runs": reference.get("n_runs", "?")}}
-    where = ", ".join(f"{k} ({v.get('n_runs', '?')} runs)" for k, v in sorted(kinds.items()))
-    what = (f"{100 * (1 - float(method['rate'])):.0f} % prediction interval for one run"
+    where = ", ".join(f"{k.replace('/lab-code', ', the lab' + chr(39) + 's own code')} ({v.get('n_runs', '?')} runs)"
+                      for k, v in sorted(kinds.items()))
+    what = (f"{100 * (1 - float(method['rate'])):.0f} % prediction interval for one run, widened to the runs' range"
             if method.get("rate") else "5th-95th percentiles")
     return (f"Expected: the reference bands' {what} (`src/mnistlab/grade/{bands.DEFAULT}`, runs of the lab at "
             f"its settings on {where}; n per step in the cell).")

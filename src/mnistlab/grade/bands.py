@@ -133,7 +133,8 @@ def build(run_dirs: list[Path], note: str = "", rate: float = RATE, lab_code: li
         kind = f"{(result.get('hardware') or {}).get('cpu_kind') or 'unknown'}{LAB_CODE}"
         hardware.setdefault(kind, dict(result.get("hardware") or {}))
         versions = versions or dict(result.get("versions") or {})
-        seeds.setdefault(kind, []).append(int(result["seed"]))
+        if int(result["seed"]) not in seeds.setdefault(kind, []):  # one seed's dense and CNN files: one run
+            seeds[kind].append(int(result["seed"]))
         for step, metrics in result["experiments"].items():
             at_lab[step] = at_lab.get(step, True)  # the lab's own cells: its settings by construction
             for metric, value in _metric_values(metrics).items():

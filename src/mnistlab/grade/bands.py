@@ -193,11 +193,17 @@ def _assemble(groups: dict, by_kind: dict, at_lab: dict, note: str, rate: float,
             "at_lab_settings": at_lab, "bands": bands}
 
 
+def _set_edges(out: dict, rate: float) -> None:
+    """``out``'s band ``lo``-``hi``: the prediction interval of its n, mean and SD, widened to its min and max
+    (a value an honest reference run gave is never outside); none with fewer than 2 runs."""
+    edges = interval(out["mean"], out["sd"], out["n"], rate)
+    if edges:
+        out["lo"], out["hi"] = min(edges[0], out["min"]), max(edges[1], out["max"])
+
+
 def _pooled(parts: dict[str, dict], rate: float) -> dict:
     out = pool(list(parts.values()))
-    edges = interval(out["mean"], out["sd"], out["n"], rate)
-    if edges:  # a value an honest reference run gave is never outside: the interval, widened to the runs' range
-        out["lo"], out["hi"] = min(edges[0], out["min"]), max(edges[1], out["max"])
+    _set_edges(out, rate)
     out["by_cpu_kind"] = parts
     values = [v for p in parts.values() for v in (p.get("values") or [])]
     if len(values) == out["n"]:  # every run's value is known: the percentiles of the union too
@@ -218,9 +224,7 @@ def summarise(values: list[float], rate: float = RATE, keep: bool = False) -> di
     out = {"n": int(a.size), "min": float(a.min())}
     out.update({f"p{p}": float(np.percentile(a, p)) for p in PERCENTILES})
     out.update({"max": float(a.max()), "mean": float(a.mean()), "sd": float(a.std(ddof=1)) if a.size > 1 else 0.0})
-    edges = interval(out["mean"], out["sd"], out["n"], rate)
-    if edges:  # widened to the runs' own range, as the pooled band (_pooled)
-        out["lo"], out["hi"] = min(edges[0], out["min"]), max(edges[1], out["max"])
+    _set_edges(out, rate)
     if keep:
         out["values"] = [float(v) for v in a]
     return out
@@ -300,6 +304,7 @@ def _metric_values(m: dict) -> dict[str, float]:
     """The band's metrics from one step's metrics mapping (metrics.json's names; an activation's name as the
     lab spells it, e.g. LeakyReLU, becomes the run's, leaky_relu)."""
     out: dict[str, float] = {}
+    known = _activations() if any(isinstance(m.get(k), dict) for k in ("val_accuracy", "test_accuracy")) else {}
     for key in ("final_val_accuracy", "final_val_loss"):
         if isinstance(m.get(key), (int, float)) and math.isfinite(m[key]):
             out[key] = float(m[key])
@@ -308,7 +313,7 @@ def _metric_values(m: dict) -> dict[str, float]:
             out[key] = float(m[key])
     for key in ("val_accuracy", "test_accuracy"):  # the activation study: one value per activation
         if isinstance(m.get(key), dict):
-            named = {_snake(str(k)): v for k, v in m[key].items()}
+            named = {_snake(str(k), known): v for k, v in m[key].items()}
             ranked = sorted(named.items(), key=lambda kv: -kv[1])
             for name, v in named.items():
                 if isinstance(v, (int, float)):
@@ -323,12 +328,16 @@ def _metric_values(m: dict) -> dict[str, float]:
     return out
 
 
-def _snake(name: str) -> str:
+def _activations() -> dict[str, str]:
+    """The lab's activations by their name without underscores (``leakyrelu`` -> ``leaky_relu``)."""
+    return {a.replace("_", ""): a for step in lab.steps() for a in lab.settings(step).get("activations") or []}
+
+
+def _snake(name: str, known: dict[str, str]) -> str:
     """An activation's name as the lab's code spells it (LeakyReLU) as the run's (leaky_relu): the lab's own
-    activation whose name matches it without case and underscores; any other name, lowercased."""
-    key = name.lower().replace("_", "")
-    known = {a.replace("_", ""): a for step in lab.steps() for a in lab.settings(step).get("activations") or []}
-    return known.get(key, name.lower())
+    activation (``known``, :func:`_activations`) whose name matches it without case and underscores; any other
+    name, lowercased."""
+    return known.get(name.lower().replace("_", ""), name.lower())
 
 
 def _at_lab_settings(step: str, cfg: dict) -> bool:

@@ -201,7 +201,7 @@ def shapes() -> tuple[Shape, ...]:
     if _SHAPES and _SHAPES[0] is current:
         return _SHAPES[1]
     out = []
-    for name, step in plan.load().steps.items():
+    for name, step in current.steps.items():
         s = settings(name)
         out.append(Shape(name, name.split(".", 1)[0], str(s["dataset"]), str(s["step"]),
                          tuple(config.MODELS.get(s["model"], ())), (step.variable, *step.more_variables),
@@ -250,6 +250,7 @@ def model_step(exercise: str, layers: set[str] | frozenset[str], study: bool, va
     studies = [sh for sh in own if sh.kind == _STUDY]
     if studies and (study or any(variable in sh.variables for sh in studies)):
         return studies[0].name
+
     def best(candidates: list[Shape]) -> Shape | None:
         fits = [sh for sh in candidates if sh.kind != _STUDY and set(sh.marks) <= set(layers)]
         return max(fits, key=lambda sh: len(sh.marks)) if fits else None  # max keeps the first of a tie
@@ -276,9 +277,15 @@ def is_study(step: str) -> bool:
     return sh is not None and sh.kind == _STUDY
 
 
+def _trained_kinds() -> tuple[str, ...]:
+    from mnistlab import config
+
+    return tuple(k for k, (trains, uses_model) in config.KINDS.items() if trains and not uses_model)
+
+
 # Step kinds (config.KINDS) as the grader tells them apart: a model built and trained (in a loop for a study),
 # a confusion matrix of a model, a model trained on augmented batches (``fit(datagen.flow(...))``).
-_TRAINED = ("train", "activations")
+_TRAINED = _trained_kinds()  # the kinds that build and train a model of their own: train, activations
 _STUDY = "activations"
 CONFUSION = "confusion"
 AUGMENT = "augment"

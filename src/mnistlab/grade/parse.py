@@ -235,12 +235,13 @@ class _State:
                                                 frozenset(self._name(c.func) for c in calls))
         loaded = {ds for node in ast.walk(tree) if isinstance(node, ast.Call) for ds in [self._dataset(node)] if ds}
         if loaded:  # the first load starts the exercise of its data set (the first one's if none); a later, the next
-            order = [ex for ex, _ in lab.exercises()]
+            exercises = dict(lab.exercises())  # exercise -> its data set, in the lab's order
+            order = list(exercises)
             if not self.datasets:
-                self.exercise = next((ex for ex, ds in lab.exercises() if ds in loaded), order[0])
+                self.exercise = next((ex for ex, ds in exercises.items() if ds in loaded), order[0])
             else:
                 self.exercise = order[min(order.index(self.exercise) + 1, len(order) - 1)]
-            wanted = dict(lab.exercises())[self.exercise]
+            wanted = exercises[self.exercise]
             self.datasets.setdefault(self.exercise, wanted if wanted in loaded else sorted(loaded)[0])
             found.append(lab.first_step(self.exercise))
         in_loop = {id(n) for loop in ast.walk(tree) if isinstance(loop, (ast.For, ast.While))
@@ -322,7 +323,7 @@ class _State:
                 kinds = frozenset(ly.kind for ly in layers)
             else:  # model = build(...): the layers its def lists, if it lists them
                 layers, kinds = self.builders[kind]
-            step = lab.model_step(self.exercise, kinds | {ly.kind for ly in layers}, in_loop, target.id)
+            step = lab.model_step(self.exercise, kinds, in_loop, target.id)
             owner = self.owners.setdefault(step, target.id)
             if (owner != target.id and "epochs" in self.steps.get(step, Step(step)).settings and not in_loop
                     and not lab.is_study(step)):
@@ -355,8 +356,9 @@ class _State:
         elif method == "fit":
             args = pyast.args(value, _FIT_POS)
             x = args.get("x")
-            augment = lab.continued_step(lab.AUGMENT, step)
-            if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr == "flow" and augment:
+            is_flow = isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr == "flow"
+            augment = lab.continued_step(lab.AUGMENT, step) if is_flow else None
+            if augment:
                 step = self.models[var] = augment  # from here on the model is the augmented one
                 st = self.steps.setdefault(step, Step(step))
                 flow = pyast.args(x, ("x", "y", "batch_size"))

@@ -20,7 +20,6 @@ from typing import Any
 
 from mnistlab import config
 from mnistlab.errors import ConfigError, MnistlabError
-from mnistlab.i18n import class_names
 from mnistlab.lab import fill, plan
 
 LANGS = ("fr",)
@@ -203,6 +202,16 @@ def _parse_templates(text: str) -> dict[str, str]:
     return {name: block["source"].strip("\n") for name, block in tomllib.loads(text).items()}
 
 
+def _attributes() -> dict[str, dict[str, str]]:
+    """{code block: its attributes in ``code.toml`` besides its source} (:class:`mnistlab.lab.fill.Block`)."""
+    return _parse_attributes(plan.resource("code.toml"))
+
+
+@functools.cache
+def _parse_attributes(text: str) -> dict[str, dict[str, str]]:
+    return {name: {k: str(v) for k, v in block.items() if k != "source"} for name, block in tomllib.loads(text).items()}
+
+
 def _render(name: str, values: dict[str, str]) -> str:
     out = []
     for line in _templates()[name].splitlines():
@@ -214,45 +223,26 @@ def _render(name: str, values: dict[str, str]) -> str:
 
 
 def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.PathLike | None) -> str:
-    """Fill code block ``name`` with the settings of the step it belongs to."""
-    first = next(iter(exps.values()))
-    ex1, ann = exps.get("ex1"), exps.get("ex2.ann")
+    """Fill code block ``name`` with the settings of the step it belongs to: each placeholder it uses by its
+    writer (:data:`mnistlab.lab.fill.FILLERS`)."""
+    used = {p for line in _templates()[name].splitlines() for p in string.Template(line).get_identifiers()}
+    if unknown := sorted(used - set(fill.FILLERS)):
+        raise MnistlabError(f"code.toml: block {name!r} uses ${unknown[0]}, which nothing writes")
+    block = fill.Block(_owner(name, exps), exps, _attributes()[name])
     v: dict[str, str] = {}
-    if name == "setup":
-        v = {"seed": repr(first.seed)}  # no data folder in the code: the hand-in runs anywhere
-    elif name == "ex1.check":
-        v = fill.data_check(ex1, "x", "mnist")
-    elif name == "ex1.normalise":
-        v = {"one_hot": fill.one_hot(ex1)}
-    elif name == "ex1.samples":
-        v = fill.grid(ex1)
-    elif name == "ex1.model":
-        v = {"layers": fill.hidden(ex1, "    ")}
-    elif name in ("ex1.compile", "ex1.fit", "ex1.evaluate"):
-        v = fill.common(ex1, "x_test")
-    elif name == "ex1.predictions":
-        v = {"n_predictions": repr(ex1.predictions_shown)}
-    elif name == "ex2.load":
-        v = {"seed": repr(next(e for n, e in exps.items() if n != "ex1").seed)}
-    elif name == "ex2.check":
-        v = fill.data_check(next(e for n, e in exps.items() if n != "ex1"), "X", "fashion_mnist")
-    elif name == "ex2.confusion.pairs":
-        v = {"classes": repr(class_names("fashion_mnist", "fr"))}
-    elif name == "ex2.samples":
-        v = fill.grid(ann)
-    elif name.startswith("ex2.ann"):
-        v = {**fill.common(ann), "layers": fill.hidden(ann, "    ")}
-    elif name == "ex2.activations":
-        v = _activations(exps["ex2.activations"])
-    elif name.startswith("ex2.cnn") or name.startswith("ex2.augment"):
-        exp = exps["ex2.augment" if name.startswith("ex2.augment") else "ex2.cnn"]
-        v = {**fill.common(exp, "X_test_cnn"), "layers": fill.hidden(exp, "    "), "conv_layers": fill.conv(exp),
-             "rotation": repr(exp.rotation_degrees), "zoom": repr(exp.zoom), "flip": repr(exp.horizontal_flip)}
-    elif name == "travail.curves":
-        v = {"curves": "{" + ", ".join(f"{label!r}: {expr}" for step, (label, expr) in _curves(exps)) + "}"}
-    elif name == "travail.final":
-        v = {"finals": _finals(exps)}
+    for writer in dict.fromkeys(fill.FILLERS[p] for p in sorted(used)):
+        v.update(writer(block))
     return _render(name, v)
+
+
+def _owner(name: str, exps: dict[str, config.Experiment]) -> config.Experiment:
+    """The experiment whose settings fill block ``name``: the step its name starts with (the longest), else the
+    first step of its exercise (its name's first part) in the notebook, else the notebook's first step."""
+    owner = max((s for s in exps if name == s or name.startswith(s + ".")), key=len, default=None)
+    if owner is None:
+        exercise = name.split(".", 1)[0]
+        owner = next((s for s in exps if s.split(".", 1)[0] == exercise), next(iter(exps)))
+    return exps[owner]
 
 
 def whatif_key(name: str) -> str:
@@ -271,7 +261,9 @@ def _whatif(block: str, names: list[str], studies: dict[str, config.Experiment])
                            "layers": fill.hidden(first, "        ")})
 
 
-def _activations(exp: config.Experiment) -> dict[str, str]:
+@fill.writes("activations", "act_layers", "leaky")
+def _activations(block: fill.Block) -> dict[str, str]:
+    exp = block.exp
     plain = [a for a in exp.activations if a != "leaky_relu"]
     v = {**fill.common(exp), "activations": repr(plain),
          "act_layers": fill.hidden(exp, "        ", act_expr="act"), "leaky": ""}
@@ -281,16 +273,22 @@ def _activations(exp: config.Experiment) -> dict[str, str]:
     return v
 
 
+@fill.writes("curves")
+def _curve_dict(block: fill.Block) -> dict[str, str]:
+    return {"curves": "{" + ", ".join(f"{label!r}: {expr}" for step, (label, expr) in _curves(block.exps)) + "}"}
+
+
+@fill.writes("finals")
+def _finals(block: fill.Block) -> dict[str, str]:
+    """One line per exercise: the test accuracy of its last step with curves, under the plan's words."""
+    last = {}
+    for step in plan.load().steps.values():
+        if step.curves and step.name in block.exps:
+            last[step.name.split(".", 1)[0]] = step
+    lines = [f'print(f"{s.final[0]}, précision sur le test : {{{s.final[1]}:.4f}}")' for s in last.values()]
+    return {"finals": "\n".join(lines)}
+
+
 def _curves(exps: dict[str, config.Experiment]) -> list[tuple[str, tuple[str, str]]]:
     """(step, (label, history expression)) of the steps with curves in "Travail demandé", in the lab's order."""
     return [(n, s.curves) for n, s in plan.load().steps.items() if s.curves and n in exps]
-
-
-def _finals(exps: dict[str, config.Experiment]) -> str:
-    lines = []
-    if "ex1" in exps:
-        lines.append('print(f"Exercice 1 (MNIST), précision sur le test : {test_acc_ex1:.4f}")')
-    last = next((label for step, (label, _) in reversed(_curves(exps)) if step != "ex1"), None)
-    if last:
-        lines.append(f'print(f"Exercice 2, {last}, précision sur le test : {{test_acc:.4f}}")')
-    return "\n".join(lines)

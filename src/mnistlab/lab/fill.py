@@ -7,6 +7,9 @@ line of Python of its own. Settings the lab's code cannot express are refused he
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 from mnistlab import config
 from mnistlab.config import Experiment
 from mnistlab.errors import ConfigError
@@ -103,10 +106,30 @@ def hidden(exp: Experiment, indent: str, activation: str | None = None, act_expr
 
 
 def conv(exp: Experiment) -> str:
+    """The lab CNN's convolution blocks: Conv2D (its activation inside) and MaxPooling2D per filter count."""
     k, p = exp.kernel_size, exp.pool_size
     return "\n".join(f"    Conv2D({f!r}, ({k!r},{k!r}), activation={exp.activation!r}),\n"
                      f"    MaxPooling2D(({p!r},{p!r})),"
                      for f in exp.conv_filters)
+
+
+def conv_bn(exp: Experiment) -> str:
+    """A batch-normalised CNN's blocks (``mnistlab.models.cnn_bn``): per filter count, ``block_convs`` times
+    Conv2D ('same' padding, no bias), BatchNormalization and Activation, then MaxPooling2D and, when
+    ``block_dropout`` > 0, Dropout."""
+    k, p = exp.kernel_size, exp.pool_size
+    out = []
+    for f, n in zip(exp.conv_filters, exp.block_convs, strict=True):
+        out += [f"    Conv2D({f!r}, ({k!r},{k!r}), padding='same', use_bias=False),\n"
+                f"    BatchNormalization(),\n    Activation({exp.activation!r}),"] * n
+        out.append(f"    MaxPooling2D(({p!r},{p!r})),")
+        if exp.block_dropout > 0:
+            out.append(f"    Dropout({exp.block_dropout!r}),")
+    return "\n".join(out)
+
+
+# The code of each model family's convolution blocks ($conv_layers), by `model` (config.MODELS).
+CONV_LAYERS: dict[str, Callable[[Experiment], str]] = {"dense": lambda exp: "", "cnn": conv, "cnn_bn": conv_bn}
 
 
 def optimizer(exp: Experiment) -> str:
@@ -145,3 +168,84 @@ def common(exp: Experiment, x_test: str = "X_test") -> dict[str, str]:
 def grid(exp: Experiment) -> dict[str, str]:
     rows, cols = exp.samples_grid
     return {"rows": repr(rows), "cols": repr(cols), "n_samples": repr(rows * cols)}
+
+
+# --- which values a code block gets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """What a code block's values come from: its step's settings, every step's (for "Travail demandé") and the
+    block's own attributes in ``code.toml`` (``x``: the lab's name of the image arrays, ``x_test``: the test
+    images its validation uses)."""
+
+    exp: Experiment
+    exps: dict[str, Experiment]
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+FILLERS: dict[str, Callable[[Block], dict[str, str]]] = {}  # placeholder -> the function that writes it
+
+
+def writes(*placeholders: str) -> Callable:
+    """Register a function as the writer of ``placeholders`` (a block gets the writers of those it uses)."""
+    def register(fn: Callable[[Block], dict[str, str]]) -> Callable[[Block], dict[str, str]]:
+        for name in placeholders:
+            if name in FILLERS:
+                raise ValueError(f"two writers of ${name}")
+            FILLERS[name] = fn
+        return fn
+    return register
+
+
+@writes("seed")
+def _seed(b: Block) -> dict[str, str]:
+    return {"seed": repr(b.exp.seed)}  # no data folder in the code: the hand-in runs anywhere
+
+
+@writes("digests", "x_train", "x_test", "limits")
+def _data_check(b: Block) -> dict[str, str]:
+    return data_check(b.exp, b.attrs.get("x", "X"), b.exp.dataset)
+
+
+@writes("one_hot")
+def _one_hot(b: Block) -> dict[str, str]:
+    return {"one_hot": one_hot(b.exp)}
+
+
+@writes("rows", "cols", "n_samples")
+def _grid(b: Block) -> dict[str, str]:
+    return grid(b.exp)
+
+
+@writes("layers")
+def _layers(b: Block) -> dict[str, str]:
+    return {"layers": hidden(b.exp, "    ")}
+
+
+@writes("conv_layers")
+def _conv_layers(b: Block) -> dict[str, str]:
+    return {"conv_layers": CONV_LAYERS[b.exp.model](b.exp)}
+
+
+@writes("optimizer", "loss", "epochs", "batch_size", "y_train", "y_test", "validation", "spe_multiline",
+        "spe_inline", "spe_comment", "spe_comment_loop")
+def _common(b: Block) -> dict[str, str]:
+    return common(b.exp, b.attrs.get("x_test", "X_test"))
+
+
+@writes("n_predictions")
+def _predictions(b: Block) -> dict[str, str]:
+    return {"n_predictions": repr(b.exp.predictions_shown)}
+
+
+@writes("classes")
+def _classes(b: Block) -> dict[str, str]:
+    from mnistlab.i18n import class_names
+
+    return {"classes": repr(class_names(b.exp.dataset, "fr"))}
+
+
+@writes("rotation", "zoom", "flip")
+def _augmentation(b: Block) -> dict[str, str]:
+    return {"rotation": repr(b.exp.rotation_degrees), "zoom": repr(b.exp.zoom), "flip": repr(b.exp.horizontal_flip)}

@@ -45,6 +45,8 @@ class Step:
     cost: float = 1.0
     curves: tuple[str, str] | None = None  # (label, history expression)
     more_variables: tuple[str, ...] = ()  # other names the lab's code gives a model of this step
+    final: tuple[str, str] = ("", "")  # "Travail demandé": (words, variable) of its final test accuracy
+    capture: dict[str, str] = field(default_factory=dict)  # what the notebook reads back after its cells
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,12 @@ def parse(text: str, source: str = DATA) -> Plan:
                                str(s["title_en"]), str(s["variable"]), str(s.get("fit_cell", "")),
                                float(s.get("cost", 1.0)),
                                (str(curves["label"]), str(curves["history"])) if curves else None,
-                               tuple(str(v) for v in s.get("more_variables", ())))
+                               tuple(str(v) for v in s.get("more_variables", ())),
+                               (str(curves.get("final_label", curves["label"])),
+                                str(curves.get("final_value", "test_acc"))) if curves else ("", ""),
+                               {str(k): str(v) for k, v in s.get("capture", {}).items()})
+            if steps[name].capture and "after" not in steps[name].capture:
+                raise PlanError(f"step {name!r}: capture needs `after`, the code block it follows", source)
         for s in raw.get("study", []):
             name, base = s["name"], s["base"]
             if base not in steps:

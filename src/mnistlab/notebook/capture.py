@@ -1,6 +1,6 @@
 """Read back what an execution produced: kernel-side snippets that dump values, and a run folder from them.
 
-After some code cells, :mod:`~mnistlab.notebook.execute` runs one of :data:`AFTER`'s snippets in the same
+After some code cells, :mod:`~mnistlab.notebook.execute` runs one of :func:`after`'s snippets in the same
 kernel (never saved in the notebook): it writes the values that cell left in the kernel (histories, test
 metrics, parameter counts, predictions, shapes) into a capture folder. :func:`write_run` turns that folder
 into a run folder in ``mnistlab run``'s format, which the report's measurement functions read.
@@ -72,8 +72,9 @@ _VERSIONS = ('_mnistlab_dump("versions", tensorflow=tf.__version__, keras=tf.ker
              'backend=tf.keras.backend.backend())')
 
 
-def _train(step: str, model: str, hist: str, n_train: str, n_test: str) -> str:
+def _train(step: str, c: dict[str, str]) -> str:
     # the test probabilities give the SD of the per-example losses, hence the noise of a mean validation loss
+    model, hist, n_train, n_test = c["model"], c["history"], c["x_train"], c["x_test"]
     return (f'_mnistlab_dump({step!r}, params=int({model}.count_params()), layers=_mnistlab_layers({model}), '
             f'history={{_k: [float(_v) for _v in _vs] for _k, _vs in {hist}.items()}}, '
             f'test_loss=float(test_loss), test_accuracy=float(test_acc), n_train=len({n_train}), '
@@ -81,26 +82,32 @@ def _train(step: str, model: str, hist: str, n_train: str, n_test: str) -> str:
             f'verbose=0), "float32"), test_labels=_mnistlab_labels(y_test))')
 
 
-# Code block of the lab -> the snippet run after it.
-AFTER = {
+def _activations(step: str, c: dict[str, str]) -> str:
+    # the study's dictionary (the lab's "LeakyReLU" key as the activation's name) and each model's size
+    models = ", ".join(f"({v!r}, globals().get({v!r}))" for v in c["models"])
+    return (f'_mnistlab_dump({step!r}, results={{("leaky_relu" if _k == "LeakyReLU" else _k): float(_v) for _k, _v '
+            f'in {c["results"]}.items()}}, params={{_k: int(_m.count_params()) for _k, _m in ({models},) '
+            f'if _m is not None}}, n_train=len({c["x_train"]}))')
+
+
+def _confusion(step: str, c: dict[str, str]) -> str:
+    return (f'_mnistlab_dump({step!r}, y_pred=__import__("numpy").asarray({c["y_pred"]}), '
+            f'y_test=__import__("numpy").asarray(y_test))')
+
+
+# A step's kind (its experiment's `step`) -> the snippet that dumps what its cells left in the kernel.
+SNIPPETS = {"train": _train, "augment": _train, "activations": _activations, "confusion": _confusion}
+
+# Code block of the lab -> the snippet run after it, besides each step's own (the plan's `capture`).
+FIXED = {
     "ex1.imports": _VERSIONS,
     "ex1.check": '_mnistlab_dump("data.mnist", facts=_mnistlab_facts(x_train, y_train, x_test, y_test), '
                 'first_train_labels=[int(_v) for _v in y_train[:16]], digests=_mnistlab_loaded("mnist"))',
-    "ex1.evaluate": _train("ex1", "model", "history.history", "x_train", "x_test"),
     "ex1.predictions": '_mnistlab_dump("ex1.predictions", probabilities=__import__("numpy").asarray(predictions, '
                        '"float32"), y_test=__import__("numpy").asarray(y_test))',
     "ex2.check": _VERSIONS + "\n" + '_mnistlab_dump("data.fashion_mnist", facts=_mnistlab_facts(X_train, y_train, '
                 'X_test, y_test), first_train_labels=[int(_v) for _v in y_train[:16]], '
                 'digests=_mnistlab_loaded("fashion_mnist"))',
-    "ex2.ann.evaluate": _train("ex2.ann", "model", "history.history", "X_train", "X_test"),
-    "ex2.activations": '_mnistlab_dump("ex2.activations", results={("leaky_relu" if _k == "LeakyReLU" else _k): '
-                       'float(_v) for _k, _v in results.items()}, params={_k: int(_m.count_params()) for _k, _m in '
-                       '(("model_act", globals().get("model_act")), ("model_leaky", globals().get("model_leaky"))) '
-                       'if _m is not None}, n_train=len(X_train))',
-    "ex2.cnn.evaluate": _train("ex2.cnn", "cnn", "history_cnn.history", "X_train_cnn", "X_test_cnn"),
-    "ex2.confusion": '_mnistlab_dump("ex2.confusion", y_pred=__import__("numpy").asarray(y_pred), '
-                     'y_test=__import__("numpy").asarray(y_test))',
-    "ex2.augment.evaluate": _train("ex2.augment", "cnn", "cnn.history.history", "X_train_cnn", "X_test_cnn"),
     # each "what if" study, in the cell's order, as whatif.0, whatif.1, ... (write_run names them)
     "ex1.whatif": '''
 for _i, (_m, _h, _yv) in enumerate(whatif_results.values()):
@@ -112,6 +119,20 @@ for _i, (_m, _h, _yv) in enumerate(whatif_results.values()):
                    test_labels=_mnistlab_labels(y_test))
 ''',
 }
+
+
+def after() -> dict[str, str]:
+    """{code block of the lab: the snippet run after it}: :data:`FIXED` and, for each step of the plan in use
+    with a ``capture`` table, its kind's snippet after the block that table names."""
+    from mnistlab import config
+    from mnistlab.lab import plan
+
+    out = dict(FIXED)
+    for name, step in plan.load().steps.items():
+        if step.capture:
+            c = {"model": step.variable, "models": [step.variable, *step.more_variables], **step.capture}
+            out[c["after"]] = SNIPPETS[config.load(name).step](name, c)
+    return out
 
 
 def data_check(dataset: str, digests: Any) -> dict[str, Any]:
@@ -198,16 +219,16 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
                            round(seconds.get(name, 0.0), 3))
             manifest["experiments"][name] = {"status": "diverged", "config": exp.to_dict()}
             continue
-        if name == "ex2.activations":
+        if exp.step == "activations":
             val = got["results"]
             n_train, n_val = _n_fit(exp, got["n_train"])
             params = got["params"]
             metrics = {"val_accuracy": val, **activation_ranking(val),
                        "params": {a: params.get("model_leaky" if a == "leaky_relu" else "model_act") for a in val},
                        "n_train": n_train, "n_validation": n_val}
-        elif name == "ex2.confusion":
+        elif exp.step == "confusion":
             y, pred = got["y_test"].astype(np.int64), got["y_pred"].astype(np.int64)
-            metrics = _confusion(y, pred, class_names(exp.dataset, "en"), folder)
+            metrics = _confusion_metrics(y, pred, class_names(exp.dataset, "en"), folder, exp.from_step)
         else:
             n_train, n_val = _n_fit(exp, got["n_train"])
             metrics = {"test_loss": got["test_loss"], "test_accuracy": got["test_accuracy"],
@@ -218,7 +239,7 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
             if name in seconds:
                 metrics["fit_seconds"] = round(seconds[name], 3)
             write_history(folder / HISTORY, _rows(got["history"]))
-            pred = _read(capture_dir, "ex1.predictions") if name == "ex1" else None
+            pred = _read(capture_dir, f"{name}.predictions")  # the lab's own predictions cell, where it has one
             if pred is not None:
                 got = {**got, "probabilities": pred["probabilities"], "test_labels": pred["y_test"]}
             probs, labels = got.get("probabilities"), got.get("test_labels")
@@ -226,8 +247,8 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
                 metrics["test_errors"] = int((probs.argmax(axis=1) != labels).sum())
                 np.save(folder / PROBABILITIES, probs)
                 save_array(folder, "test_labels", np.asarray(labels, dtype=np.uint8))
-            if name == "ex2.augment":
-                metrics["continued_from"] = "ex2.cnn"
+            if exp.uses_model:
+                metrics["continued_from"] = exp.from_step
         write_metrics(folder, metrics)
         manifest["experiments"][name] = {"status": "complete", "config": exp.to_dict(),
                                          **({"seconds": round(seconds[name], 3)} if name in seconds else {})}
@@ -255,9 +276,11 @@ def save_figures(nb, run_dir: Path) -> None:
             write_bytes(run_dir / where[0] / FIGURES_DIR / f"{where[1]}.png", base64.b64decode(png))
 
 
-def _confusion(y: np.ndarray, pred: np.ndarray, names: list[str], folder: Path) -> dict[str, Any]:
-    """``ex2.confusion``'s metrics from the labels and the CNN's predictions (as ``mnistlab run`` writes them)."""
+def _confusion_metrics(y: np.ndarray, pred: np.ndarray, names: list[str], folder: Path, model: str
+                       ) -> dict[str, Any]:
+    """A confusion step's metrics from the labels and the predictions of ``model``'s step (as ``mnistlab run``
+    writes them)."""
     from mnistlab.evaluate import confusion_and_report
 
     matrix, report = confusion_and_report(y, pred, names, folder / CONFUSION)
-    return {"model": "ex2.cnn", **confusion_summary(matrix, report, names, float((pred == y).mean()), len(y))}
+    return {"model": model, **confusion_summary(matrix, report, names, float((pred == y).mean()), len(y))}

@@ -1,6 +1,6 @@
 """Execute a notebook in one kernel, in order, with progress, captures, Ctrl-C and failures handled.
 
-Each code cell runs through nbclient; after the cells :data:`~mnistlab.notebook.capture.AFTER` names, a
+Each code cell runs through nbclient; after the cells :func:`~mnistlab.notebook.capture.after` names, a
 capture snippet runs in the same kernel without entering the notebook. The notebook is written (atomically)
 after every cell, so an interruption or a failure keeps what was done, with a note at the cut.
 """
@@ -69,6 +69,7 @@ def run(nb, workdir: Path, capture_dir: Path, weights: list[float], save: Callab
         try:
             with client.setup_kernel(stderr=subprocess.DEVNULL):  # the kernel's own log lines, not the lab's
                 _hidden(client, nb, capture.PRELUDE.format(dir=str(capture_dir)))
+                snippets = capture.after()
                 done_w = 0.0
                 for n, i in enumerate(code):
                     cell = nb.cells[i]
@@ -86,8 +87,8 @@ def run(nb, workdir: Path, capture_dir: Path, weights: list[float], save: Callab
                         out.error = _one_line(e)
                         break
                     out.seconds[block] = time.perf_counter() - tc
-                    if block in capture.AFTER:
-                        _hidden(client, nb, capture.AFTER[block])
+                    if block in snippets:
+                        _hidden(client, nb, snippets[block])
                     done_w += weights[n]
                     out.cell = None
                     save(nb, Outcome("running", code[n + 1] if n + 1 < len(code) else None))

@@ -44,9 +44,14 @@ def answer(run, key, lang="fr"):
 
 
 def test_questions_file_holds_every_section_and_question_of_the_lab():
+    from mnistlab import lab as the_lab
+    from mnistlab.lab import plan
+
     lab = questionnaire.load()
-    assert list(lab.sections) == [f"ex1.{i}" for i in range(1, 10)] + [f"ex2.{i}" for i in range(1, 8)]
-    assert len(lab.questions) == 50 and len({q.key for q in lab.questions}) == 50
+    assert list(lab.sections) == [s for s in plan.load().sections if s.count(".") == 1]
+    assert [f"ex1.{i}" for i in range(1, 10)] + [f"ex2.{i}" for i in range(1, 8)] == list(lab.sections)[:16]
+    asked = the_lab.question_texts()
+    assert [q.key for q in lab.questions] == list(asked) and len(asked) >= 50
     assert all(q.measure in measures.registry() for q in lab.questions)
 
 
@@ -200,12 +205,13 @@ def test_questions_api_lists_sections_in_order():
 
 
 def test_answers_and_analysis_work_on_a_partial_run_without_provenance(run_dir):
+    from mnistlab import lab
     from mnistlab.lab import plan
 
     for name in plan.step_names()[1:]:  # every step but exercise 1's
-        shutil.rmtree(run_dir / name)
+        shutil.rmtree(run_dir / name, ignore_errors=True)
     got = report.answers(run_dir, "fr")
-    assert len(got) == 50 and "Non mesuré dans cette exécution" in got["ex2.5.2"]
+    assert len(got) == len(lab.question_texts()) and "Non mesuré dans cette exécution" in got["ex2.5.2"]
     assert not any(re.search(r"metrics\.json|mnistlab run|Source|/tmp/", a) for a in got.values())
     text = report.analysis(run_dir, "fr")
     assert "Sur MNIST, notre réseau dense" in text and text.count(". ") + 1 <= 10

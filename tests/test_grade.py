@@ -45,7 +45,8 @@ def cohort(tmp_path_factory) -> Path:
     put("<img src=x onerror=alert(1)>", evil)
     gc.bands_file(root / "bands.json")
     out = root / "out"
-    grade(subs, out, Options(reference=str(root / "bands.json")))
+    gc.rubric_file(root / "rubric.toml")  # the rubric of the lab these notebooks were written for
+    grade(subs, out, Options(reference=str(root / "bands.json"), rubric=str(root / "rubric.toml")))
     return root
 
 
@@ -63,7 +64,7 @@ def test_grades_csv_has_a_column_per_rubric_item(cohort):
 
     with open(cohort / "out" / "grades.csv", encoding="utf-8") as f:
         header = next(csv.reader(f))
-    items = [i.id for i in rubric.load().items]
+    items = [i.id for i in rubric.load(cohort / "rubric.toml").items]
     assert header == ["student", "file", "status", "total", "max", *items, "flags"]
     assert "ex1.4.1" in header and "ex1.results" in header
 
@@ -160,7 +161,8 @@ def test_feedback_states_the_band_in_french_and_english(cohort, tmp_path):
     assert "intervalle de prédiction à 99 % d'une nouvelle exécution" in md and "dans au plus 1 % des cas" in md
     assert "élargi au besoin jusqu'aux valeurs extrêmes" in md
     out = tmp_path / "en"
-    grade(cohort / "subs", out, Options(reference=str(cohort / "bands.json"), lang="en", only=["Alice Martin"]))
+    grade(cohort / "subs", out, Options(reference=str(cohort / "bands.json"), lang="en", only=["Alice Martin"],
+                                     rubric=str(cohort / "rubric.toml")))
     en = (out / "feedback" / "Alice_Martin.md").read_text(encoding="utf-8")
     assert f"0.9751 in the reference band \\[{num(b['lo'], 'en')}; {num(b['hi'], 'en')}\\]" in en
     assert "the 99 % prediction interval of a new run" in en
@@ -173,7 +175,8 @@ def test_overrides_are_kept_and_only_regrades_one(cohort, tmp_path):
     before = rows(out)
     (out / "overrides.csv").write_text("student,item,points,comment\nHugo Vide,ex1.1.1,0.25,réponse orale\n",
                                        encoding="utf-8")
-    grade(cohort / "subs", out, Options(reference=str(cohort / "bands.json"), only=["Hugo Vide"]))
+    grade(cohort / "subs", out, Options(reference=str(cohort / "bands.json"), only=["Hugo Vide"],
+                                     rubric=str(cohort / "rubric.toml")))
     after = rows(out)
     assert after["Hugo Vide"]["ex1.1.1"] == "0.25"
     assert float(after["Hugo Vide"]["total"]) == float(before["Hugo Vide"]["total"]) + 0.25

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+import grade_cohort
 from mnistlab.grade import bands as bandmod
-from mnistlab.grade import parse, rubric, score, similarity
+from mnistlab.grade import parse, score, similarity
 
 ROOT = Path(__file__).parent / "grade_corpus"
 ACCUSATIONS = ("outputs-inconsistent", "similar", "settings-differ", "wrong-dataset")
@@ -41,7 +42,7 @@ def expected(folder: Path) -> dict:
     raw = tomllib.loads((folder / "expected.toml").read_text(encoding="utf-8"))
     points = dict(raw.get("points", raw.get("items", {})))  # the held-out set names the table [items]
     zero = set(raw.get("answers", {}).get("zero", []))
-    for item in rubric.load().items:
+    for item in grade_cohort.fixture_rubric().items:
         if item.kind in ("answer", "fact"):
             points.setdefault(item.id, 0.0 if item.id in zero else item.points)
     return {"points": points, "total": sum(points.values()), "honest": raw.get("honest", True),
@@ -51,7 +52,7 @@ def expected(folder: Path) -> dict:
 @functools.cache
 def graded(cls: str) -> dict[str, tuple[score.Graded, list[str]]]:
     """Every notebook of a class graded, with its flags (``similar:<other>`` from the whole class)."""
-    rub, bands = rubric.load(), bandmod.load(None)
+    rub, bands = grade_cohort.fixture_rubric(), bandmod.load(None)
     out, prints = {}, []
     for folder in CLASSES[cls]:
         nbk = parse.read(json.loads((folder / "submission.ipynb").read_text(encoding="utf-8")))
@@ -66,7 +67,7 @@ def graded(cls: str) -> dict[str, tuple[score.Graded, list[str]]]:
 
 def test_the_corpus_is_there():
     assert len(CLASSES["corpus"]) >= 20
-    items = {i.id for i in rubric.load().items}
+    items = {i.id for i in grade_cohort.fixture_rubric().items}
     for folder in CLASSES["corpus"]:
         exp = expected(folder)
         assert set(exp["points"]) == items, folder.name
@@ -97,7 +98,7 @@ def _faked(folder: str) -> dict:
 
 
 def test_copies_are_found_after_their_metadata_is_faked():
-    rub, bands = rubric.load(), bandmod.load(None)
+    rub, bands = grade_cohort.fixture_rubric(), bandmod.load(None)
     prints = []
     for folder in ("c12_copy_pair_a", "c13_copy_pair_b", "c01_interleaved_fr"):
         nbk = parse.read(_faked(folder))

@@ -191,7 +191,7 @@ def test_moodle_import_and_nothing_outside_out(cohort):
     # the worksheet's columns in Moodle's French strings (the grading's language)
     assert {"Identifiant", "Nom complet", "Note", "Note maximale", "Dernière modification (note)",
             "Feedback par commentaires"} <= set(moodle[0])
-    assert sorted(p.name for p in cohort.iterdir()) == ["bands.json", "out", "subs"]
+    assert sorted(p.name for p in cohort.iterdir()) == ["bands.json", "out", "rubric.toml", "subs"]
 
 
 def test_class_page_has_pass_rates_plot_and_review_queue(cohort):

@@ -12,9 +12,9 @@ import json
 import tomllib
 from pathlib import Path
 
+import grade_cohort
 import pytest
 
-import grade_cohort
 from mnistlab.grade import bands as bandmod
 from mnistlab.grade import parse, score, similarity
 

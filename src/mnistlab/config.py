@@ -232,9 +232,20 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> E
         scope, _, field_name = key.rpartition(".")
         if not scope or scope == path.stem:
             values[field_name] = _check(field_name, value, source="--set")
+    kind = values.get("step", "train")
+    if not values.get("from_step") and kind in KINDS and KINDS[kind][1]:
+        values["from_step"] = _continued(path.stem)
     exp = Experiment(**values)
     _validate(exp, source=str(path))
     return exp
+
+
+def _continued(name: str) -> str:
+    """The step whose model lab step ``name`` continues: the last of its ``needs`` in the plan ("" for none)."""
+    from mnistlab.lab import plan
+
+    step = plan.load().steps.get(name)
+    return step.needs[-1] if step is not None and step.needs else ""
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:

@@ -268,7 +268,7 @@ def _activations(block: fill.Block) -> dict[str, str]:
     v = {**fill.common(exp), "activations": repr(plain),
          "act_layers": fill.hidden(exp, "        ", act_expr="act"), "leaky": ""}
     if "leaky_relu" in exp.activations:
-        leaky = _render("ex2.activations.leaky", {**v, "leaky_layers": fill.hidden(exp, "    ", "leaky_relu")})
+        leaky = _render(block.attrs["leaky_block"], {**v, "leaky_layers": fill.hidden(exp, "    ", "leaky_relu")})
         v["leaky"] = f"\n{leaky}\n"
     return v
 

@@ -132,7 +132,7 @@ def _spells_a_step(value: str, steps: set[str]) -> bool:
 def test_at_most_four_modules_spell_a_steps_name():
     """Outside their docstrings, only these modules name a lab step: the capture of the notebook's cells (the
     lab's data checks, predictions and "what if" cells) and one anchor of the report. Everything else takes
-    the steps from the plan, the experiment files and the code blocks' names in ``code.toml``."""
+    the steps from the plan, the experiment files and the code blocks' names in ``tp2.fr.md``."""
     from mnistlab.lab import plan
 
     steps = set(plan.step_names())

@@ -119,3 +119,24 @@ def test_report_code_of_every_experiment_compiles(name):
 def test_report_listing_is_the_notebooks_code():
     configs = {n: config.load(n).to_dict() for n in plan.step_names()}
     assert code.listing(configs) == lab.program(configs)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("@section a | A\n@code a.x\nprint(1)\n", "must be followed by its code"),
+    ("@section a | A\n@code a.x\n```python\nprint(1)\n", "no closing"),
+    ("@section a | A\n@code a.x | x X\n```python\nprint(1)\n```\n", "attributes are `name = value`"),
+    ("@section a | A\n@code a.x\n```python\n1\n```\n@part a.x\n```python\n2\n```\n", "appears twice"),
+    ("@section a | A\n@figure a.x\n", "unknown directive @figure"),
+])
+def test_a_malformed_lab_text_is_refused_with_one_line(text, message):
+    with pytest.raises(MnistlabError, match=message):
+        lab._parse_text(text)
+
+
+def test_the_lab_text_holds_code_in_fences_with_attributes():
+    parsed = lab._parse_text("@section a | A\nSome text.\n@code a.fit | x_test = X_test_cnn, x = X\n```python\n"
+                             "@decorated = 1\n$validation\n```\nMore text.\n@part a.leaky\n```python\nleaky\n```\n")
+    assert parsed.sections == [("a", "A", [("text", "", "Some text."), ("code", "a.fit", ""),
+                                           ("text", "", "More text.")])]
+    assert parsed.templates == {"a.fit": "@decorated = 1\n$validation", "a.leaky": "leaky"}
+    assert parsed.attributes == {"a.fit": {"x_test": "X_test_cnn", "x": "X"}, "a.leaky": {}}

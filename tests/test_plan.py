@@ -98,13 +98,10 @@ blocks = ["missing", "settings", "results", {{ compare = "ex2.cnn" }}, "code"]
 TOY_TEXT = f'''@section ex2.{N} | Étape {N} – Un CNN plus large
 On double le nombre de filtres de chaque convolution.
 @code ex2.wide.fit
-@question ex2.{N}.1 | Le CNN large fait-il mieux ?
-'''
-TOY_CODE = '''
-["ex2.wide.fit"]
-source = """
+```python
 wide = cnn  # the toy step's code
-"""
+```
+@question ex2.{N}.1 | Le CNN large fait-il mieux ?
 '''
 TOY_QUESTION = f'''
 [[question]]
@@ -141,7 +138,6 @@ def toy_lab(tmp_path, monkeypatch):
     tp2 = plan.resource("tp2.fr.md")
     (folder / "tp2.fr.md").write_text(tp2.replace("@section travail", TOY_TEXT + "@section travail"),
                                       encoding="utf-8")
-    (folder / "code.toml").write_text(plan.resource("code.toml") + TOY_CODE, encoding="utf-8")
     (folder / "questions.toml").write_text(plan.resource("questions.toml", "mnistlab.report") + TOY_QUESTION,
                                            encoding="utf-8")
     experiments = tmp_path / "experiments"

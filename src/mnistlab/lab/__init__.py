@@ -1,9 +1,16 @@
 """The lab as data: its French text, section titles, questions and every code block, in the lab's order.
 
-``tp2.fr.md`` holds the text with directives (``@section ID | title``, ``@code NAME``, ``@question KEY | text``,
-``@todo KEY | text``); ``code.toml`` holds each code block as a template that :mod:`mnistlab.lab.fill` fills
-with an experiment's validated settings. The notebook's code cells and the report's code listing both come
-from :func:`cells`, so they cannot disagree.
+``tp2.fr.md`` holds the lab's text and code, in the lab's order, with directives: ``@section ID | title``,
+``@question KEY | text``, ``@todo KEY | text``, and ``@code NAME | attributes`` followed by the block's code in
+a ``` fence (``@part NAME`` for a piece of code another block writes in, not a cell of its own). The code is a
+template (``string.Template``) whose ``$placeholders`` :mod:`mnistlab.lab.fill` fills with an experiment's
+validated settings: each placeholder has one writer (``fill.FILLERS``); a block takes the settings of the step
+its name starts with (``ex2.cnn.fit``: ``ex2.cnn``), else of the first step of its exercise (``ex2.load``: the
+first ``ex2`` step); a line holding only a placeholder that fills to nothing is dropped; comments marked
+"ajout" are not in the lab. Attributes: ``x`` (the lab's name of the image arrays, for the data check),
+``x_test`` (the test images ``$validation`` names; default ``X_test``), ``leaky_block`` (the activation study's
+LeakyReLU part). The notebook's code cells and the report's code listing both come from :func:`cells`, so
+they cannot disagree.
 
 Section ids are the report's: ``ex1.1`` .. ``ex1.9``, ``ex2.1`` .. ``ex2.7``, plus ``intro``, ``setup``,
 ``ex1``, ``ex2`` (the exercises' introductions) and ``travail`` (the "Travail demandé" section, at the end).
@@ -14,7 +21,6 @@ from __future__ import annotations
 import functools
 import os
 import string
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +29,7 @@ from mnistlab.errors import ConfigError, MnistlabError
 from mnistlab.lab import fill, plan
 
 LANGS = ("fr",)
+TEXT = "tp2.fr.md"
 @dataclass(frozen=True)
 class Cell:
     """One cell of the lab.
@@ -157,15 +164,44 @@ def section_titles() -> dict[str, str]:
 # --- the data files ----------------------------------------------------------------------------------------
 
 
-def _sections() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
+Sections = list[tuple[str, str, list[tuple[str, str, str]]]]
+
+
+@dataclass(frozen=True)
+class Lab:
+    """``tp2.fr.md`` parsed: its sections and its code blocks."""
+
+    sections: Sections  # [(section id, title, [(kind, name, text)])]; kinds: text, code, question, todo
+    templates: dict[str, str]  # code block -> its template
+    attributes: dict[str, dict[str, str]]  # code block -> its attributes (mnistlab.lab.fill.Block)
+
+
+def _sections() -> Sections:
     """``tp2.fr.md`` as [(section id, title, [(kind, name, text)])]; kinds: text, code, question, todo."""
-    return _parse_text(plan.resource("tp2.fr.md"))
+    return _parse_text(plan.resource(TEXT)).sections
+
+
+def _templates() -> dict[str, str]:
+    return _parse_text(plan.resource(TEXT)).templates
+
+
+def _attributes() -> dict[str, dict[str, str]]:
+    return _parse_text(plan.resource(TEXT)).attributes
 
 
 @functools.cache
-def _parse_text(text: str) -> list[tuple[str, str, list[tuple[str, str, str]]]]:
-    sections: list[tuple[str, str, list[tuple[str, str, str]]]] = []
+def _parse_text(text: str) -> Lab:
+    """Parse the lab's text (the module's docstring gives the format).
+
+    Raises:
+        MnistlabError: an unknown directive, a code block without its fenced code or with a malformed
+        attribute, a block named twice.
+    """
+    sections: Sections = []
+    templates: dict[str, str] = {}
+    attributes: dict[str, dict[str, str]] = {}
     para: list[str] = []
+    lines = text.splitlines()
 
     def flush() -> None:
         body = "\n".join(para).strip()
@@ -173,43 +209,57 @@ def _parse_text(text: str) -> list[tuple[str, str, list[tuple[str, str, str]]]]:
             sections[-1][2].append(("text", "", body))
         para.clear()
 
-    for line in text.splitlines():
-        if line.startswith("@"):
-            directive, _, rest = line[1:].partition(" ")
-            name, _, body = (s.strip() for s in rest.partition("|"))
-            if directive != "section":
-                flush()
-            if directive == "section":
-                if sections:
-                    flush()
-                sections.append((name, body, []))
-            elif directive in ("code", "question", "todo"):
-                sections[-1][2].append((directive, name, body))
-            else:
-                raise MnistlabError(f"tp2.fr.md: unknown directive @{directive}")
-        else:
+    def fenced(i: int, name: str) -> int:
+        """Read the fenced code that follows line ``i`` into ``templates[name]``; the index after it."""
+        if i + 1 >= len(lines) or not lines[i + 1].startswith("```"):
+            raise MnistlabError(f"{TEXT}: @code {name} must be followed by its code in a ``` fence")
+        end = next((j for j in range(i + 2, len(lines)) if lines[j] == "```"), None)
+        if end is None:
+            raise MnistlabError(f"{TEXT}: the code of {name} has no closing ``` fence")
+        if name in templates:
+            raise MnistlabError(f"{TEXT}: code block {name} appears twice")
+        templates[name] = "\n".join(lines[i + 2:end]).strip("\n")
+        return end + 1
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.startswith("@"):
             para.append(line)
+            i += 1
+            continue
+        directive, _, rest = line[1:].partition(" ")
+        name, _, body = (s.strip() for s in rest.partition("|"))
+        if directive != "section":
+            flush()
+        if directive == "section":
+            if sections:
+                flush()
+            sections.append((name, body, []))
+        elif directive in ("question", "todo"):
+            sections[-1][2].append((directive, name, body))
+        elif directive in ("code", "part"):
+            attributes[name] = _attributes_of(name, body)
+            if directive == "code":
+                sections[-1][2].append((directive, name, ""))
+            i = fenced(i, name)
+            continue
+        else:
+            raise MnistlabError(f"{TEXT}: unknown directive @{directive}")
+        i += 1
     flush()
-    return sections
+    return Lab(sections, templates, attributes)
 
 
-def _templates() -> dict[str, str]:
-    return _parse_templates(plan.resource("code.toml"))
-
-
-@functools.cache
-def _parse_templates(text: str) -> dict[str, str]:
-    return {name: block["source"].strip("\n") for name, block in tomllib.loads(text).items()}
-
-
-def _attributes() -> dict[str, dict[str, str]]:
-    """{code block: its attributes in ``code.toml`` besides its source} (:class:`mnistlab.lab.fill.Block`)."""
-    return _parse_attributes(plan.resource("code.toml"))
-
-
-@functools.cache
-def _parse_attributes(text: str) -> dict[str, dict[str, str]]:
-    return {name: {k: str(v) for k, v in block.items() if k != "source"} for name, block in tomllib.loads(text).items()}
+def _attributes_of(name: str, body: str) -> dict[str, str]:
+    """``x = X, x_test = X_test_cnn`` -> {"x": "X", "x_test": "X_test_cnn"}."""
+    out = {}
+    for item in filter(None, (part.strip() for part in body.split(","))):
+        key, eq, value = (s.strip() for s in item.partition("="))
+        if not (eq and key.isidentifier() and value):
+            raise MnistlabError(f"{TEXT}: @code {name}: attributes are `name = value`, separated by commas")
+        out[key] = value
+    return out
 
 
 def _render(name: str, values: dict[str, str]) -> str:
@@ -227,7 +277,7 @@ def _code(name: str, exps: dict[str, config.Experiment], data_dir: str | os.Path
     writer (:data:`mnistlab.lab.fill.FILLERS`)."""
     used = {p for line in _templates()[name].splitlines() for p in string.Template(line).get_identifiers()}
     if unknown := sorted(used - set(fill.FILLERS)):
-        raise MnistlabError(f"code.toml: block {name!r} uses ${unknown[0]}, which nothing writes")
+        raise MnistlabError(f"{TEXT}: code block {name!r} uses ${unknown[0]}, which nothing writes")
     block = fill.Block(_owner(name, exps), exps, _attributes()[name])
     v: dict[str, str] = {}
     for writer in dict.fromkeys(fill.FILLERS[p] for p in sorted(used)):

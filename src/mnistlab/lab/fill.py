@@ -1,4 +1,4 @@
-"""The values of the lab's code templates (``code.toml``), from validated experiments.
+"""The values of the lab's code templates (the fenced code of ``tp2.fr.md``), from validated experiments.
 
 Every value that reaches the code is ``repr()`` of a value :mod:`mnistlab.config` has checked (an int, a
 float, a bool, a string from a closed set) or lines built from such values: a setting can never become a
@@ -176,7 +176,7 @@ def grid(exp: Experiment) -> dict[str, str]:
 @dataclass(frozen=True)
 class Block:
     """What a code block's values come from: its step's settings, every step's (for "Travail demandé") and the
-    block's own attributes in ``code.toml`` (``x``: the lab's name of the image arrays, ``x_test``: the test
+    block's own attributes in ``tp2.fr.md`` (``x``: the lab's name of the image arrays, ``x_test``: the test
     images its validation uses)."""
 
     exp: Experiment

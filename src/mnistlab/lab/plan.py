@@ -6,7 +6,7 @@ code, the notebook cell that trains it, and the report blocks of each section. T
 of mnistlab but :mod:`mnistlab.errors`, so the config, the runner, the report and the notebook may all use it.
 
 Tests (and a lab being extended) can swap the plan for another folder with :func:`use`: its ``plan.toml``,
-and beside it any of the lab's other data files (``tp2.fr.md``, ``code.toml``, ``questions.toml``), which
+and beside it any of the lab's other data files (``tp2.fr.md``, ``questions.toml``), which
 :func:`resource` then reads instead of the package's.
 """
 

@@ -20,6 +20,21 @@ def shared_datasets() -> Path:
     return SHARED_DATASETS
 
 
+QUICK = ["--set", "epochs=1", "--set", "train_limit=600", "--set", "test_limit=200"]
+
+
+@pytest.fixture(scope="session")
+def lab_run(tmp_path_factory, shared_datasets) -> Path:
+    """The whole lab and its extended studies, one epoch on slices, two seeds: one `mnistlab run` (with its
+    report) for every test that reads a whole run folder. Tests read it or copy it, never change it."""
+    from mnistlab import cli
+
+    out = tmp_path_factory.mktemp("lab_run") / "lab"
+    assert cli.main(["run", "--out", str(out), "--data", str(shared_datasets), *QUICK, "--extended",
+                     "--seeds", "2"]) == 0
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory, monkeypatch):
     """Never read the user's Keras cache or $MNISTLAB_DATA, never download in tests."""

@@ -27,13 +27,10 @@ LAB_TEXT = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_4276db
 QUESTIONS = questionnaire.load().questions
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory, shared_datasets):
-    """The whole lab plus the extended studies, one epoch on slices, two seeds; `mnistlab run` writes the report."""
-    out = tmp_path_factory.mktemp("report") / "lab"
-    assert cli.main(["run", "--out", str(out), "--data", str(shared_datasets), *QUICK, "--extended",
-                     "--seeds", "2"]) == 0
-    return out
+@pytest.fixture
+def lab(lab_run):
+    """The whole lab plus the extended studies, one epoch on slices, two seeds (conftest's ``lab_run``)."""
+    return lab_run
 
 
 def _copy(run: Path, dest: Path) -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 from mnistlab import config, runfolder
 from mnistlab.errors import ConfigError, MnistlabError
 from mnistlab.i18n import LANGS
+from mnistlab.runfolder import M_EXPERIMENTS, M_LANG, M_OVERRIDES, M_PLAN, M_SETTINGS
 
 MAX_SEEDS = 1000  # `mnistlab run --seeds N` beyond this is not a run anyone started
 
@@ -34,11 +35,11 @@ def check(manifest: Any, path) -> None:
     for key, kind in (("overrides", dict), ("experiments", dict), ("data", dict), ("lang", str)):
         if manifest.get(key) is not None and not isinstance(manifest[key], kind):
             raise bad(f"'{key}' must be a {_json(kind)}, got {_json(type(manifest[key]))}")
-    if manifest.get("lang", "fr") not in LANGS:
+    if manifest.get(M_LANG, "fr") not in LANGS:
         raise bad(f"'lang' must be {' or '.join(LANGS)}")
-    _settings(manifest["settings"], bad)
-    _plan(manifest["plan"], bad)
-    for key, value in (manifest.get("overrides") or {}).items():
+    _settings(manifest[M_SETTINGS], bad)
+    _plan(manifest[M_PLAN], bad)
+    for key, value in (manifest.get(M_OVERRIDES) or {}).items():
         scope, _, field = str(key).rpartition(".")
         if scope and scope not in config.names(extended=True, on_demand=True):
             raise bad(f"override {config._short(key)} names no known experiment")
@@ -46,7 +47,7 @@ def check(manifest: Any, path) -> None:
             config._check(field, value, source="--set")
         except ConfigError as e:
             raise bad(f"override {e.message}") from None
-    for name, entry in (manifest.get("experiments") or {}).items():
+    for name, entry in (manifest.get(M_EXPERIMENTS) or {}).items():
         _entry(name, entry, bad)
 
 

@@ -29,7 +29,23 @@ from mnistlab.config import Experiment
 from mnistlab.errors import DivergedError, MnistlabError, RunFolderBusy
 from mnistlab.fileio import sha256_file, write_json
 from mnistlab.lab import plan as lab_plan
-from mnistlab.runfolder import CONFIG, MANIFEST, METRICS
+from mnistlab.runfolder import (
+    CONFIG,
+    M_DATA,
+    M_EXPERIMENTS,
+    M_FINISHED,
+    M_HARDWARE,
+    M_LANG,
+    M_OVERRIDES,
+    M_PLAN,
+    M_REASON,
+    M_SECONDS,
+    M_SETTINGS,
+    M_STATUS,
+    M_VERSIONS,
+    MANIFEST,
+    METRICS,
+)
 
 LOCK = ".lock"
 
@@ -77,7 +93,7 @@ class InProcess:
             elif runner.resume and runner.still_complete(exp.name):
                 runner.log(f"{label}: already complete, artifacts verified")
                 if runner.seeds > 1 and exp.name in lab_plan.seed_study():
-                    runner.run_seeds(exp, label, runner.manifest["experiments"][exp.name])
+                    runner.run_seeds(exp, label, runner.manifest[M_EXPERIMENTS][exp.name])
             else:
                 try:
                     runner.run_one(exp, label)
@@ -116,12 +132,12 @@ class Runner:
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
             manifest_check.check(manifest, path)  # every field read below, and the plan's names
-            settings, plan = manifest["settings"], manifest["plan"]
+            settings, plan = manifest[M_SETTINGS], manifest[M_PLAN]
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise MnistlabError(f"unreadable run manifest ({e})", path) from None
         set_intra_op_threads(settings.get(runfolder.S_THREADS))  # the count it started with: the same sums
-        runner = cls(Path(run_dir), overrides=manifest.get("overrides") or {}, data_dir=settings.get("data_dir"),
-                     trust_data=bool(settings.get("trust_data")), lang=manifest.get("lang", "fr"), stream=stream,
+        runner = cls(Path(run_dir), overrides=manifest.get(M_OVERRIDES) or {}, data_dir=settings.get("data_dir"),
+                     trust_data=bool(settings.get("trust_data")), lang=manifest.get(M_LANG, "fr"), stream=stream,
                      argv=argv, seeds=int(settings.get("seeds", 1)), resume=True, schedule=schedule)
         runner.resume_plan = list(plan)
         return runner
@@ -135,11 +151,11 @@ class Runner:
             except (OSError, json.JSONDecodeError) as e:
                 raise MnistlabError(f"unreadable run manifest ({e})", path) from None
         else:
-            manifest = {"mnistlab": __version__, "created": now(), "experiments": {}, "data": {}}
+            manifest = {"mnistlab": __version__, "created": now(), M_EXPERIMENTS: {}, M_DATA: {}}
         manifest.update({
-            "command": argv, "versions": versions(), "hardware": hardware(),
-            "overrides": self.overrides, "lang": self.lang, "status": "running", "started": now(),
-            "settings": {"data_dir": None if self.data_dir is None else os.path.abspath(self.data_dir),
+            "command": argv, M_VERSIONS: versions(), M_HARDWARE: hardware(),
+            M_OVERRIDES: self.overrides, M_LANG: self.lang, M_STATUS: "running", "started": now(),
+            M_SETTINGS: {"data_dir": None if self.data_dir is None else os.path.abspath(self.data_dir),
                          "trust_data": self.trust_data, "seeds": self.seeds,
                          # the count in force here (set before TensorFlow's first op), given to every worker
                          runfolder.S_THREADS: set_intra_op_threads(None)},
@@ -158,7 +174,7 @@ class Runner:
             t0 = time.perf_counter()
             ds = load(name, self.data_dir, trust=self.trust_data)
             self._data[name] = ds
-            self.manifest["data"][name] = {"source": ds.source, "layout": ds.layout, "verified": ds.verified,
+            self.manifest[M_DATA][name] = {"source": ds.source, "layout": ds.layout, "verified": ds.verified,
                                            "load_seconds": round(time.perf_counter() - t0, 3),
                                            # what the report says about the data (lab questions on shapes)
                                            **{k: {"shape": list(getattr(ds, k).shape),
@@ -260,7 +276,7 @@ class Runner:
             raise
 
     def skip(self, exp: Experiment, label: str, reason: str) -> None:
-        self.manifest["experiments"][exp.name] = {"status": "skipped", "reason": reason, "config": exp.to_dict()}
+        self.manifest[M_EXPERIMENTS][exp.name] = {"status": "skipped", "reason": reason, "config": exp.to_dict()}
         self.save_manifest()
         self.log(f"{label}: skipped, {reason}")
 
@@ -271,7 +287,7 @@ class Runner:
 
     def still_complete(self, name: str) -> bool:
         """Complete in the manifest, and every recorded artifact still there with its recorded digest."""
-        entry = self.manifest["experiments"].get(name) or {}
+        entry = self.manifest[M_EXPERIMENTS].get(name) or {}
         digests = entry.get("artifacts")
         if entry.get("status") != "complete" or not digests:
             return False
@@ -283,11 +299,11 @@ class Runner:
         return not bad
 
     def _finish(self, status: str, t_run: float, reason: str | None = None) -> None:
-        self.manifest["status"] = status
-        self.manifest["finished"] = now()
-        self.manifest["seconds"] = round(time.perf_counter() - t_run, 3)
+        self.manifest[M_STATUS] = status
+        self.manifest[M_FINISHED] = now()
+        self.manifest[M_SECONDS] = round(time.perf_counter() - t_run, 3)
         if reason:
-            self.manifest["reason"] = reason
+            self.manifest[M_REASON] = reason
         self.save_manifest()
 
     def run_one(self, exp: Experiment, label: str) -> None:
@@ -297,11 +313,11 @@ class Runner:
         runfolder.unfinish(workdir)  # not complete until metrics.json is rewritten
         workdir.mkdir(parents=True, exist_ok=True)
         write_json(workdir / CONFIG, exp.to_dict())
-        previous = self.manifest["experiments"].get(exp.name) or {}
+        previous = self.manifest[M_EXPERIMENTS].get(exp.name) or {}
         entry = {"status": "running", "started": now(), "config": exp.to_dict()}
         if self.resume and previous.get("status") in ("running", "interrupted"):
             entry["resumed"] = previous.get("resumed", 0) + 1
-        self.manifest["experiments"][exp.name] = entry
+        self.manifest[M_EXPERIMENTS][exp.name] = entry
         self.save_manifest()
         self.log(f"{label}: {exp.title}")
         ctx = train.Context(workdir=workdir, get_data=self.get_data, lang=self.lang, stream=self.stream,

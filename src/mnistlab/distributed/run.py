@@ -19,7 +19,7 @@ from mnistlab.distributed.tasks import Env, StepSpec, Task, data_digests, stack_
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import sha256_file, write_bytes
 from mnistlab.lab import plan as lab_plan
-from mnistlab.runfolder import M_SETTINGS, S_THREADS
+from mnistlab.runfolder import M_EXPERIMENTS, M_SETTINGS, S_THREADS
 from mnistlab.runner import Runner, now
 
 
@@ -103,7 +103,7 @@ class OnPool:
         return self._failed
 
     def _tasks(self, runner: Runner, exps: list[Experiment]) -> list[Task]:
-        entries = runner.manifest["experiments"]
+        entries = runner.manifest[M_EXPERIMENTS]
         kept = [e.name for e in exps if runner.resume and runner.still_complete(e.name)]
         self._kept = len(kept)
 
@@ -135,7 +135,7 @@ class OnPool:
         for spec, step in zip(task.steps, result["steps"], strict=True):
             name = spec.name
             is_seed = "/seeds/" in spec.rel
-            entry = runner.manifest["experiments"].setdefault(name, {"status": "queued", "config": spec.config})
+            entry = runner.manifest[M_EXPERIMENTS].setdefault(name, {"status": "queued", "config": spec.config})
             if is_seed:
                 entry = entry.setdefault("seeds", {}).setdefault(spec.rel.rsplit("/", 1)[1], {})
                 entry["dir"] = spec.rel

@@ -23,6 +23,7 @@ from mnistlab import config, sweepfile
 from mnistlab.distributed.tasks import StepSpec, Task
 from mnistlab.errors import ConfigError, MnistlabError, printable
 from mnistlab.fileio import sha256_file
+from mnistlab.runfolder import M_SWEEP_TASKS
 from mnistlab.runner import Runner
 
 
@@ -148,7 +149,7 @@ class OnSweep:
         sweepfile.write(runner.run_dir, self.sweep)
         runner.manifest.update(kind="sweep", plan=[self.sweep["experiment"]], seed=self.sweep["seeds"][0],
                                cluster=self.pool.describe())
-        runner.manifest.setdefault("sweep_tasks", {})
+        runner.manifest.setdefault(M_SWEEP_TASKS, {})
         for note in self.sweep.get("notes", []):
             runner.log(f"note: {note}")
 
@@ -158,7 +159,7 @@ class OnSweep:
         sweep, failed = self.sweep, {}
 
         def done(rel: str) -> bool:
-            entry = runner.manifest["sweep_tasks"].get(rel) or {}
+            entry = runner.manifest[M_SWEEP_TASKS].get(rel) or {}
             digests = entry.get("artifacts") or {}
             return runner.resume and entry.get("status") == "complete" and bool(digests) and all(
                 (runner.run_dir / rel / f).is_file() and sha256_file(runner.run_dir / rel / f) == sha
@@ -172,7 +173,7 @@ class OnSweep:
                 failed[spec.rel] = step["reason"]
             if step.get("files"):
                 entry["artifacts"] = write_step_files(runner.run_dir, spec.rel, step["files"])
-            runner.manifest["sweep_tasks"][spec.rel] = entry
+            runner.manifest[M_SWEEP_TASKS][spec.rel] = entry
             runner.save_manifest()
             m = step.get("metrics") or {}
             shown = f", val accuracy {m['final_val_accuracy']:.4f}" if "final_val_accuracy" in m else ""

@@ -23,6 +23,12 @@ from mnistlab.runfolder import (
     CONFIG,
     CONFUSION,
     HISTORY,
+    M_DATA,
+    M_EXPERIMENTS,
+    M_LANG,
+    M_SEED,
+    M_STATUS,
+    M_VERSIONS,
     PROBABILITIES,
     save_array,
     write_diverged,
@@ -190,13 +196,13 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
     from mnistlab.train import curve_summary
 
     versions = _read(capture_dir, "versions") or {}
-    manifest: dict[str, Any] = {"versions": versions, "data": {}, "experiments": {}, "lang": lang,
-                                "status": "complete", "seed": next(iter(exps.values())).seed if exps else None,
+    manifest: dict[str, Any] = {M_VERSIONS: versions, M_DATA: {}, M_EXPERIMENTS: {}, M_LANG: lang,
+                                M_STATUS: "complete", M_SEED: next(iter(exps.values())).seed if exps else None,
                                 **(execution or {})}
     for ds in ("mnist", "fashion_mnist"):
         facts = _read(capture_dir, f"data.{ds}")
         if facts:
-            manifest["data"][ds] = {**facts["facts"], "first_train_labels": facts["first_train_labels"],
+            manifest[M_DATA][ds] = {**facts["facts"], "first_train_labels": facts["first_train_labels"],
                                     "source": "notebook", **data_check(ds, facts.get("digests"))}
     from mnistlab.lab import plan
 
@@ -207,7 +213,7 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
         exp = dataclasses.replace(exp, faithful=True)
         got = _read(capture_dir, alias.get(name, name))
         if got is None:
-            manifest["experiments"][name] = {"status": "not run", "config": exp.to_dict()}
+            manifest[M_EXPERIMENTS][name] = {"status": "not run", "config": exp.to_dict()}
             continue
         folder = run_dir / name
         write_json(folder / CONFIG, exp.to_dict())
@@ -217,7 +223,7 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
             good = [i + 1 for i, v in enumerate(losses) if math.isfinite(v)]
             write_diverged(folder, "training loss became NaN or infinite", good[-1] if good else None,
                            round(seconds.get(name, 0.0), 3))
-            manifest["experiments"][name] = {"status": "diverged", "config": exp.to_dict()}
+            manifest[M_EXPERIMENTS][name] = {"status": "diverged", "config": exp.to_dict()}
             continue
         if exp.step == "activations":
             val = got["results"]
@@ -250,7 +256,7 @@ def write_run(capture_dir: Path, run_dir: Path, exps: dict[str, Experiment], sec
             if exp.uses_model:
                 metrics["continued_from"] = exp.from_step
         write_metrics(folder, metrics)
-        manifest["experiments"][name] = {"status": "complete", "config": exp.to_dict(),
+        manifest[M_EXPERIMENTS][name] = {"status": "complete", "config": exp.to_dict(),
                                          **({"seconds": round(seconds[name], 3)} if name in seconds else {})}
     write_manifest(run_dir, manifest)
     return run_dir

@@ -19,6 +19,7 @@ from pathlib import Path
 from mnistlab import runfolder
 from mnistlab.fileio import write_bytes, write_text
 from mnistlab.i18n import LANGS
+from mnistlab.runfolder import M_KIND
 
 HTML = "report.html"
 MARKDOWN = "report.md"
@@ -85,7 +86,7 @@ def build(run_dir: str | os.PathLike, lang: str = "fr", author: str = "", group:
             old.unlink(missing_ok=True)
     write_text(md_path, render.to_markdown(doc, fig_dir))
     write_text(html_path, render.to_html(doc))
-    missing = [] if run.manifest.get("kind") == "sweep" else [n for n in config.names() if not run.step(n).complete]
+    missing = [] if run.manifest.get(M_KIND) == "sweep" else [n for n in config.names() if not run.step(n).complete]
     m = run.manifest
     unnamed = [k for k, given in (("author", author or m.get(runfolder.M_AUTHOR)), ("group", group or m.get(
         runfolder.M_GROUP))) if not (isinstance(given, str) and given.strip())]

@@ -28,6 +28,7 @@ from mnistlab.report.tables import (
     step_title,
     titled,
 )
+from mnistlab.runfolder import M_VERSIONS
 
 
 def anchor(name: str) -> str:
@@ -147,7 +148,7 @@ def block_missing(items: Items, run: Run, step: Step) -> bool:
 @block
 def block_versions(items: Items, run: Run, step: Step) -> None:
     lang = items.lang
-    v = run.manifest.get("versions") if isinstance(run.manifest.get("versions"), dict) else {}
+    v = run.manifest.get(M_VERSIONS) if isinstance(run.manifest.get(M_VERSIONS), dict) else {}
     items.table(Table([say("exercises.software", lang), "version"],
                       [[k, f"`{v[k]}`"] for k in ("python", "tensorflow", "keras", "backend", "numpy") if v.get(k)],
                       caption=say("exercises.versions_caption", lang), origin="manifest.json (versions)"))

@@ -16,6 +16,7 @@ from mnistlab.report.fmt import num, seconds
 from mnistlab.report.interpretation import analysis, method_notes
 from mnistlab.report.measures import status_word, tidy
 from mnistlab.report.tables import step_title
+from mnistlab.runfolder import M_DATA, M_REASON
 
 
 def analysis_items(run: Run, lang: str) -> list:
@@ -72,7 +73,7 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
 
 def other_execution(run: Run) -> bool:
     """True when the run's numbers come from ``mnistlab run`` (its fast path), not from the notebook's code."""
-    data = run.manifest.get("data") if isinstance(run.manifest.get("data"), dict) else {}
+    data = run.manifest.get(M_DATA) if isinstance(run.manifest.get(M_DATA), dict) else {}
     return bool(data) and not any(isinstance(d, dict) and d.get("source") == "notebook" for d in data.values())
 
 
@@ -84,7 +85,7 @@ def overview_items(run: Run, lang: str) -> list:
     """What the run holds: a warning when it is partial or changed, and one row per step of the lab."""
     items = Items(lang)
     if run.status != "complete":
-        reason = run.manifest.get("reason")
+        reason = run.manifest.get(M_REASON)
         why = say("measures.status_problem", lang, status=status_word(run.status, lang), problem=tidy(reason)) \
             if isinstance(reason, str) and reason else status_word(run.status, lang)
         items.p(say("frame.not_finished", lang, why=why), "warn")

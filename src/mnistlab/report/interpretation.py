@@ -14,6 +14,7 @@ from mnistlab.report import quantities
 from mnistlab.report.artifacts import Run
 from mnistlab.report.fmt import epochs, integer, listing, num, seconds
 from mnistlab.report.measures import diff_text, label
+from mnistlab.runfolder import M_OVERRIDES
 
 
 def overfitting(run: Run) -> tuple[list[tuple[str, quantities.Curve]], list[str]]:
@@ -196,7 +197,7 @@ def method_notes(run: Run, lang: str) -> list[str]:
     aug = _done(run, "augmented")
     if aug:
         notes.append(say("interpretation.note_augmentation", lang, epochs=epochs(aug.metrics.get("epochs_run"), lang)))
-    overrides = run.manifest.get("overrides")
+    overrides = run.manifest.get(M_OVERRIDES)
     if isinstance(overrides, dict) and overrides:
         notes.append(say("interpretation.note_overrides", lang,
                          settings=", ".join(f"`{k}={v}`" for k, v in overrides.items())))

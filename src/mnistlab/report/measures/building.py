@@ -27,11 +27,12 @@ from mnistlab.report.measures import (
     study_missing,
     where,
 )
+from mnistlab.runfolder import M_VERSIONS
 
 
 @measure
 def q_tf_keras(run: Run, lang: str) -> Answer:
-    v = run.manifest.get("versions") or {}
+    v = run.manifest.get(M_VERSIONS) or {}
     p = []
     src = []
     if v.get("keras"):
@@ -56,7 +57,7 @@ def q_flatten(run: Run, lang: str, step: str) -> Answer:
 
 @measure
 def q_tf_version(run: Run, lang: str) -> Answer:
-    v = run.manifest.get("versions") or {}
+    v = run.manifest.get(M_VERSIONS) or {}
     if not v.get("tensorflow"):
         backend = v.get("backend", say("measures_building.unknown_backend", lang))
         return Answer([say("measures_building.no_tensorflow_version", lang, backend=backend)],

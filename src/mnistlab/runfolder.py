@@ -65,6 +65,7 @@ M_EXPERIMENTS, M_DATA, M_VERSIONS, M_HARDWARE = "experiments", "data", "versions
 M_STATUS, M_LANG, M_OVERRIDES, M_SETTINGS, M_PLAN = "status", "lang", "overrides", "settings", "plan"
 M_AUTHOR, M_GROUP = "author", "group"  # who hands the report in (mnistlab run --author/--group)
 M_FINISHED, M_SECONDS, M_REASON, M_KIND, M_SEED = "finished", "seconds", "reason", "kind", "seed"
+M_COMMAND, M_STARTED = "command", "started"  # the command line as a list; when it started (ISO 8601, UTC)
 M_SWEEP_TASKS = "sweep_tasks"  # a sweep's tasks by their folder
 S_THREADS = "intra_op_threads"  # under "settings": TensorFlow's intra-op threads, in-process and on every worker
 E_STATUS, E_CONFIG, E_SECONDS, E_REASON, E_SEEDS, E_ARTIFACTS = (

@@ -153,8 +153,8 @@ class Runner:
         else:
             manifest = {"mnistlab": __version__, "created": now(), M_EXPERIMENTS: {}, M_DATA: {}}
         manifest.update({
-            "command": argv, M_VERSIONS: versions(), M_HARDWARE: hardware(),
-            M_OVERRIDES: self.overrides, M_LANG: self.lang, M_STATUS: "running", "started": now(),
+            runfolder.M_COMMAND: argv, M_VERSIONS: versions(), M_HARDWARE: hardware(),
+            M_OVERRIDES: self.overrides, M_LANG: self.lang, M_STATUS: "running", runfolder.M_STARTED: now(),
             M_SETTINGS: {"data_dir": None if self.data_dir is None else os.path.abspath(self.data_dir),
                          "trust_data": self.trust_data, "seeds": self.seeds,
                          # the count in force here (set before TensorFlow's first op), given to every worker

@@ -101,7 +101,7 @@ def samples(run_dirs: list[Path]) -> tuple[dict, dict, dict, dict, dict]:
         versions = versions or dict(manifest.get(runfolder.M_VERSIONS) or {})
         hw = dict(manifest.get(runfolder.M_HARDWARE) or {})
         kind = str(hw.get("cpu_kind") or "unknown")
-        command = manifest.get("command") if isinstance(manifest.get("command"), list) else []
+        command = manifest.get(runfolder.M_COMMAND) if isinstance(manifest.get(runfolder.M_COMMAND), list) else []
         if command[:1] == ["notebook"]:  # mnistlab notebook's run folder: the lab's own cells ran
             kind += LAB_CODE
         hardware.setdefault(kind, hw)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from mnistlab import config, lab
+from mnistlab import config, lab, runfolder
 from mnistlab.errors import MnistlabError
 from mnistlab.fileio import write_text
 from mnistlab.lab import plan
@@ -182,8 +182,9 @@ def _execute(nb, exps: dict, written: Written, lang: str, stream: TextIO, data_d
         from mnistlab.backend import hardware
 
         capture.write_run(capture_dir, run_dir, exps, seconds, lang, {
-            "command": command or ["notebook"], "hardware": hardware(), "started": started,
-            "finished": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": round(outcome.elapsed, 1)})
+            runfolder.M_COMMAND: command or ["notebook"], runfolder.M_HARDWARE: hardware(),
+            runfolder.M_STARTED: started, runfolder.M_FINISHED: datetime.now(UTC).isoformat(timespec="seconds"),
+            runfolder.M_SECONDS: round(outcome.elapsed, 1)})
         capture.save_figures(nb, run_dir)
         written.answered = build.fill_answers(nb, answers.answers(run_dir, lang), answers.analysis(run_dir, lang))
         import hashlib

@@ -44,9 +44,10 @@ def appendix_items(run: Run, lang: str, body: list) -> list:
     items.h(2, say("frame.appendix_heading", lang), "appendix")
     hw = m.get(runfolder.M_HARDWARE) if isinstance(m.get(runfolder.M_HARDWARE), dict) else {}
     items.p(say("frame.written_by", lang, version=__version__, run=run.folder.name,
-                status=status_word(run.status, lang), started=m.get("started", "?"), finished=m.get("finished", "—"),
-                took=seconds(m.get("seconds") if finite(m.get("seconds")) else None, lang)))
-    command = m.get("command") if isinstance(m.get("command"), list) else []
+                status=status_word(run.status, lang), started=m.get(runfolder.M_STARTED, "?"),
+                finished=m.get(runfolder.M_FINISHED, "—"),
+                took=seconds(m.get(runfolder.M_SECONDS) if finite(m.get(runfolder.M_SECONDS)) else None, lang)))
+    command = m.get(runfolder.M_COMMAND) if isinstance(m.get(runfolder.M_COMMAND), list) else []
     items.p(say("frame.command_machine", lang, command=tidy(" ".join(map(str, command))), cpu=hw.get("cpu", "?"),
                 cores=hw.get("logical_cores", "?")))
     if other_execution(run):

@@ -171,6 +171,10 @@ def test_a_step_added_as_data_is_in_the_report(toy_lab, tmp_path):
     assert f"Étape {N} – Un CNN plus large" in body and "Le CNN large fait-il mieux" in body
     assert "Le CNN large de l'étape 8 contre le CNN de l'étape 5" in body  # its compare block
     assert headings == [] or any(f"Étape {N}" in h for h in headings)
+    from mnistlab.report import interpretation
+
+    rose, flat = interpretation.overfitting(read_run(run_dir))  # the written analysis reads its curves too
+    assert "ex2.wide" in [n for n, _ in rose] + flat
 
 
 @pytest.mark.slow

@@ -496,3 +496,17 @@ def test_every_figure_prints_its_text_at_7_pt_or_more(executed):
                 scale = min(1.0, 188 / (w * 25.4 / 96), limit_mm / (h * 25.4 / 96))
                 sizes.append((c.metadata["mnistlab"]["block"], round(10 * 100 / 72 * 0.75 * scale, 1)))
     assert len(sizes) >= 10 and all(pt >= 7 for _, pt in sizes), sizes
+
+
+def test_a_duration_in_an_output_never_counts_as_a_shown_count():
+    """Keras' progress lines print times ("2s 20ms/step"): they change from one execution to the next, so an
+    answer quoting McNemar's counts must not be kept or dropped by a coincidence of timings."""
+    from mnistlab.notebook import quoted
+
+    shown = quoted.Shown()
+    shown.add("469/469 ━━━━━━━━━━ 2s 20ms/step - accuracy: 0.9100\nEpoch 10/10\n54, sur 100 ; 12 s\n")
+    assert shown.integers == {469, 10, 54, 100}
+    answer = "Texte du cours.\n\nMcNemar exact : 10 contre 20 images discordantes sur 100."
+    assert quoted.keep_shown(answer, shown) == "Texte du cours."
+    shown.add("20 contre 10\n")
+    assert quoted.keep_shown(answer, shown) == answer

@@ -21,7 +21,8 @@ _ERRORS = re.compile(r"(?<![\d,])(\d+)\s(?=erreurs?\b)")
 _DISCORDANT = re.compile(r"(?<![\d,])(\d+) (?:contre|against) (\d+) (?:images discordantes|discordant images)"
                          r"(?: (?:sur|of) (\d{1,3}(?:[\u202f\u00a0 ,]\d{3})*)(?!\d))?")
 _PRINTED = re.compile(r"(?<![\d.])(\d+)\.(\d+)")
-_INTEGER = re.compile(r"(?<![\d.,])\d+(?![\d.]|,\d)")  # "54, sur 100": 54 and 100
+# "54, sur 100": 54 and 100; not a duration ("2s 20ms/step", "12 s"): times change from one execution to the next
+_INTEGER = re.compile(r"(?<![\d.,])\d+(?![\d.]|,\d|\s?(?:ms|us|µs|s|min)\b)")
 
 
 def output_text(cell) -> str:
